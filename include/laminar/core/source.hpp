@@ -1,0 +1,77 @@
+// The source protocol and how sources compose with pipes.
+//
+// A source drives a chain it is handed by reference. A pull source (range,
+// generator, union) has run_for(chain, n) and exhausted(); a push source
+// (push<T>()) has push(chain, record) and watermark(chain, w). Every source
+// has context(), finish(chain) (final watermark, then end) and
+// on_barrier(chain, barrier) (save its position, then pass the barrier on).
+// Adapters such as with_watermarks wrap the chain in a by-reference view per
+// call, so the whole path from source to sink still inlines.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/compose.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/core/pipeline.hpp"
+
+namespace laminar {
+
+/// A source of records; says so with `using is_source = void;`.
+template <class S>
+concept source = requires { typename std::remove_cvref_t<S>::is_source; };
+
+/// A source that is pulled: run_for(chain, n) emits up to n records.
+template <class S>
+concept pull_source = source<S> && requires(const S& s) { { s.exhausted() } -> std::convertible_to<bool>; };
+
+/// A source that user code pushes records into.
+template <class S>
+concept pushed_source = source<S> && std::remove_cvref_t<S>::is_pushed;
+
+namespace detail {
+/// The end of a bounded stream: the watermark reaches the end of time, then
+/// the chain flushes.
+template <class Chain>
+void end_stream(Chain& chain) {
+  chain.on_watermark(timestamp::max());
+  chain.on_end();
+}
+}  // namespace detail
+
+/// A source followed by operators not yet closed by a sink.
+template <class Source, class Pipe>
+struct source_pipe {
+  Source src;
+  Pipe ops;
+};
+
+namespace detail {
+template <class Source, class... Fs>
+auto close(Source&& src, pipe<Fs...>&& p) {
+  using S = std::remove_cvref_t<Source>;
+  if constexpr (pipe<Fs...>::closed) {
+    auto chain = bind_chain(src.context(), std::move(p));
+    return pipeline<S, decltype(chain)>(std::forward<Source>(src), std::move(chain));
+  } else {
+    return source_pipe<S, pipe<Fs...>>{std::forward<Source>(src), std::move(p)};
+  }
+}
+}  // namespace detail
+
+/// `source | operators...` and, once a sink closes it, a runnable pipeline.
+template <source S, pipeable P>
+auto operator|(S&& src, P&& p) {
+  return detail::close(std::forward<S>(src), detail::as_pipe(std::forward<P>(p)));
+}
+
+template <class Source, class Pipe, pipeable P>
+auto operator|(source_pipe<Source, Pipe>&& sp, P&& p) {
+  return detail::close(std::move(sp.src), detail::concat(std::move(sp.ops), detail::as_pipe(std::forward<P>(p))));
+}
+
+}  // namespace laminar

@@ -1,0 +1,159 @@
+// Watermark strategies and the per-source generator that applies them.
+//
+// A watermark w promises that no later record has a timestamp < w; a record
+// with timestamp < the current watermark is late. Watermarks never go back.
+//
+// Strategies: bounded_out_of_orderness(b) (w = highest timestamp seen - b),
+// monotonous_timestamps() (b = 0), punctuated(f) (records carry watermarks).
+// Policies every strategy has:
+// - future skew: a record more than max_future_skew ahead of the highest
+//   accepted timestamp is a suspect. It flows downstream like any record,
+//   but it moves the watermark only once a later record is also that far
+//   ahead; then the smaller of the two is accepted. One absurd timestamp
+//   (INT64_MAX, a clock glitch) therefore never fast-forwards the stream,
+//   while a real gap (the next session's open) costs one record's delay.
+// - idle timeout: when no record arrived for idle_timeout of processing time,
+//   the watermark advances with processing time (now - bound), so windows of
+//   a quiet source still close. Checked by poll_idle(), never per record.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/time.hpp"
+
+namespace laminar {
+
+/// Marker: the strategy derives watermarks from timestamps, not punctuation.
+struct no_punctuation {};
+
+template <class Punctuation = no_punctuation>
+struct watermark_strategy {
+  /// How far behind the highest timestamp seen the watermark trails.
+  duration out_of_orderness = duration::zero();
+  /// How far ahead of the highest accepted timestamp a record may jump
+  /// before it is held as a suspect (see the policy above). One hour by
+  /// default; duration::max() turns the check off.
+  duration max_future_skew = std::chrono::hours(1);
+  /// Processing time without records after which the source counts as idle.
+  duration idle_timeout = duration::max();
+  [[no_unique_address]] Punctuation punctuation{};
+
+  [[nodiscard]] watermark_strategy with_max_future_skew(duration d) const {
+    auto s = *this;
+    s.max_future_skew = d;
+    return s;
+  }
+  [[nodiscard]] watermark_strategy with_idle_timeout(duration d) const {
+    auto s = *this;
+    s.idle_timeout = d;
+    return s;
+  }
+};
+
+/// Watermark = highest timestamp seen minus `bound`.
+inline watermark_strategy<> bounded_out_of_orderness(duration bound) { return {bound}; }
+/// Timestamps never decrease: watermark = highest timestamp seen.
+inline watermark_strategy<> monotonous_timestamps() { return {}; }
+/// f(record) returns an optional watermark (any timestamp-like value) that
+/// the record carries: an end-of-batch marker, an exchange heartbeat.
+template <class F>
+watermark_strategy<F> punctuated(F f) {
+  return {duration::zero(), std::chrono::hours(1), duration::max(), std::move(f)};
+}
+
+/// Applies a strategy to one source's records. Stateful: its position
+/// (highest timestamp, current watermark, pending suspect) is checkpointed.
+template <class Punctuation = no_punctuation>
+class watermark_generator {
+ public:
+  explicit watermark_generator(watermark_strategy<Punctuation> s) : strategy_(std::move(s)) {}
+
+  /// Observes a record; returns true when the watermark advanced.
+  template <class T>
+  bool on_event(const T& record, timestamp ts) {
+    ++events_;
+    if constexpr (std::is_same_v<Punctuation, no_punctuation>) {
+      (void)record;
+      return ts > highest_ && observe(ts);
+    } else {
+      auto mark = std::invoke(strategy_.punctuation, record);
+      (void)ts;
+      return mark && observe(to_timestamp(*mark));
+    }
+  }
+
+  /// A watermark that arrived from upstream of the generator (a push
+  /// source's explicit watermark); returns true when it advanced ours.
+  bool on_watermark(timestamp w) noexcept { return advance(w); }
+
+  /// Processing-time check for the idle timeout; returns true when the
+  /// watermark advanced because the source is idle.
+  bool on_idle_check(timestamp now) noexcept {
+    if (strategy_.idle_timeout == duration::max()) return false;
+    if (events_ != events_at_check_ || last_active_ == timestamp::min()) {
+      events_at_check_ = events_;
+      last_active_ = now;
+      return false;
+    }
+    if (now - last_active_ < strategy_.idle_timeout) return false;
+    return advance(now - strategy_.out_of_orderness);
+  }
+
+  [[nodiscard]] timestamp current() const noexcept { return current_; }
+  /// Records held as suspects by the future-skew policy so far.
+  [[nodiscard]] std::uint64_t suspects() const noexcept { return suspects_; }
+  [[nodiscard]] const watermark_strategy<Punctuation>& strategy() const noexcept { return strategy_; }
+
+  void save_state(state_writer& w) const { w(highest_, current_, suspect_, has_suspect_, suspects_, events_); }
+  void load_state(state_reader& r) {
+    r(highest_, current_, suspect_, has_suspect_, suspects_, events_);
+    events_at_check_ = events_;
+    last_active_ = timestamp::min();
+  }
+
+ private:
+  // A candidate timestamp passed the fast path (it is above the highest).
+  bool observe(timestamp ts) noexcept {
+    if (highest_ != timestamp::min() && ts - highest_ > strategy_.max_future_skew) {
+      if (!has_suspect_) {
+        suspect_ = ts;
+        has_suspect_ = true;
+        ++suspects_;
+        return false;
+      }
+      // Two records far ahead: the stream really moved. Accept the nearer.
+      const timestamp accepted = ts < suspect_ ? ts : suspect_;
+      const timestamp other = ts < suspect_ ? suspect_ : ts;
+      highest_ = accepted;
+      has_suspect_ = other - accepted > strategy_.max_future_skew;
+      suspect_ = has_suspect_ ? other : timestamp::min();
+      if (!has_suspect_ && other > highest_) highest_ = other;
+    } else if (ts > highest_) {
+      highest_ = ts;
+    }
+    return advance(highest_ - strategy_.out_of_orderness);
+  }
+
+  bool advance(timestamp w) noexcept {
+    if (w <= current_) return false;
+    current_ = w;
+    return true;
+  }
+
+  watermark_strategy<Punctuation> strategy_;
+  timestamp highest_ = timestamp::min();
+  timestamp current_ = timestamp::min();
+  timestamp suspect_ = timestamp::min();
+  bool has_suspect_ = false;
+  std::uint64_t suspects_ = 0;
+  std::uint64_t events_ = 0;
+  std::uint64_t events_at_check_ = 0;
+  timestamp last_active_ = timestamp::min();
+};
+
+}  // namespace laminar

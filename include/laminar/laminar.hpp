@@ -1,0 +1,34 @@
+// laminar: a header-only C++20 stream processor. This umbrella includes the
+// core (time, stages, composition, checkpoint state, watermarks), the
+// stateless operators, the sources and the sinks. Optional parts with their
+// own dependencies live in their own headers.
+#pragma once
+
+#include "laminar/version.hpp"
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/compose.hpp"
+#include "laminar/core/error.hpp"
+#include "laminar/core/forwarding_stage.hpp"
+#include "laminar/core/pipeline.hpp"
+#include "laminar/core/source.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/core/watermark.hpp"
+
+#include "laminar/operator/filter.hpp"
+#include "laminar/operator/flat_map.hpp"
+#include "laminar/operator/key_by.hpp"
+#include "laminar/operator/map.hpp"
+#include "laminar/operator/tap.hpp"
+
+#include "laminar/source/generator.hpp"
+#include "laminar/source/push.hpp"
+#include "laminar/source/range.hpp"
+#include "laminar/source/union.hpp"
+#include "laminar/source/watermarks.hpp"
+
+#include "laminar/sink/callback.hpp"
+#include "laminar/sink/collect.hpp"
+#include "laminar/sink/count.hpp"
+#include "laminar/sink/subscription.hpp"

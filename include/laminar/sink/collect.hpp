@@ -1,0 +1,59 @@
+// collect(v): appends every record to a caller-owned vector. Its contents are
+// its state: a checkpoint saves them and a restore puts them back.
+#pragma once
+
+#include <cereal/types/vector.hpp>
+
+#include <concepts>
+#include <type_traits>
+#include <vector>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+
+namespace laminar {
+
+template <class In, class T, class A>
+class collect_sink {
+ public:
+  explicit collect_sink(std::vector<T, A>& out) noexcept : out_(&out) {}
+  void on_event(const In& event) { out_->push_back(event); }
+  void on_watermark(timestamp) noexcept {}
+  void on_barrier(const checkpoint_barrier& barrier) {
+    static_assert(cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value,
+                  "laminar::collect: checkpointing this sink saves its records: give the record type a cereal "
+                  "serialize(Archive&) function");
+    barrier.checkpoint(*this);
+  }
+  void on_end() noexcept {}
+
+  void save_state(state_writer& w) const { w(*out_); }
+  void load_state(state_reader& r) {
+    out_->clear();
+    r(*out_);
+  }
+
+ private:
+  std::vector<T, A>* out_;
+};
+
+template <class T, class A>
+struct collect_sink_factory {
+  using is_sink = void;
+  std::vector<T, A>* out;
+  template <class Ctx>
+  auto bind(const Ctx&) && {
+    static_assert(std::convertible_to<const typename Ctx::value_type&, T>,
+                  "laminar::collect: the stream's record type does not convert to the vector's element type");
+    return collect_sink<typename Ctx::value_type, T, A>(*out);
+  }
+};
+
+/// Ends a chain by appending every record to `out`.
+template <class T, class A>
+auto collect(std::vector<T, A>& out) {
+  return collect_sink_factory<T, A>{&out};
+}
+
+}  // namespace laminar

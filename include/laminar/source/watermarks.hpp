@@ -1,0 +1,141 @@
+// with_watermarks(time, strategy): gives a source event time and a watermark
+// generator. It goes right after the source, where Flink's WatermarkStrategy
+// goes, because idleness is a property of a source:
+//   from(ticks) | with_watermarks(&Tick::ts, bounded_out_of_orderness(50ms)) | ...
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/source.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/core/watermark.hpp"
+
+namespace laminar {
+
+/// The chain as a watermarked source sees it: records pass through and feed
+/// the generator; a watermark follows the record that advanced it.
+template <class T, class Time, class Generator, class Chain>
+class watermark_view {
+ public:
+  watermark_view(const Time& time, Generator& gen, Chain& chain) noexcept : time_(&time), gen_(&gen), chain_(&chain) {}
+  void on_event(const T& record) {
+    chain_->on_event(record);
+    if (gen_->on_event(record, to_timestamp(std::invoke(*time_, record)))) chain_->on_watermark(gen_->current());
+  }
+  void on_watermark(timestamp w) {
+    if (gen_->on_watermark(w)) chain_->on_watermark(w);
+  }
+  void on_barrier(const checkpoint_barrier& b) {
+    b.checkpoint(*gen_);
+    chain_->on_barrier(b);
+  }
+  void on_end() { chain_->on_end(); }
+
+ private:
+  const Time* time_;
+  Generator* gen_;
+  Chain* chain_;
+};
+
+template <class Source, class Time, class Punctuation>
+class watermarked_source {
+  using generator = watermark_generator<Punctuation>;
+  template <class Chain>
+  using view = watermark_view<typename Source::value_type, Time, generator, Chain>;
+
+ public:
+  using is_source = void;
+  using value_type = typename Source::value_type;
+  static constexpr bool is_pushed = pushed_source<Source>;
+
+  watermarked_source(Source src, Time time, watermark_strategy<Punctuation> strategy)
+      : src_(std::move(src)), time_(std::move(time)), gen_(std::move(strategy)) {}
+
+  [[nodiscard]] auto context() const { return src_.context().with_time(time_); }
+
+  template <class Chain>
+  std::size_t run_for(Chain& chain, std::size_t max_records)
+    requires pull_source<Source>
+  {
+    view<Chain> v(time_, gen_, chain);
+    return src_.run_for(v, max_records);
+  }
+  [[nodiscard]] bool exhausted() const
+    requires pull_source<Source>
+  {
+    return src_.exhausted();
+  }
+  template <class Chain>
+  void push(Chain& chain, const value_type& record)
+    requires pushed_source<Source>
+  {
+    view<Chain> v(time_, gen_, chain);
+    src_.push(v, record);
+  }
+  template <class Chain>
+  void watermark(Chain& chain, timestamp w)
+    requires pushed_source<Source>
+  {
+    view<Chain> v(time_, gen_, chain);
+    src_.watermark(v, w);
+  }
+  template <class Chain>
+  void finish(Chain& chain) {
+    view<Chain> v(time_, gen_, chain);
+    src_.finish(v);
+  }
+  template <class Chain>
+  void on_barrier(Chain& chain, const checkpoint_barrier& b) {
+    view<Chain> v(time_, gen_, chain);
+    src_.on_barrier(v, b);
+  }
+  template <class Chain>
+  void poll_idle(Chain& chain, timestamp now) {
+    if (gen_.on_idle_check(now)) chain.on_watermark(gen_.current());
+  }
+
+  [[nodiscard]] const generator& watermarks() const noexcept { return gen_; }
+  [[nodiscard]] Source& inner() noexcept { return src_; }
+
+ private:
+  Source src_;
+  [[no_unique_address]] Time time_;
+  generator gen_;
+};
+
+template <class Time, class Punctuation>
+struct watermark_assigner {
+  Time time;
+  watermark_strategy<Punctuation> strategy;
+};
+
+/// Event time from `time` (a member pointer such as &Tick::ts, or a callable)
+/// and watermarks by `strategy`; compose it right after a source.
+template <class Time, class Punctuation>
+auto with_watermarks(Time time, watermark_strategy<Punctuation> strategy) {
+  return watermark_assigner<Time, Punctuation>{std::move(time), std::move(strategy)};
+}
+
+template <source S, class Time, class Punctuation>
+auto operator|(S&& src, watermark_assigner<Time, Punctuation> a) {
+  using Src = std::remove_cvref_t<S>;
+  using R = std::remove_cvref_t<std::invoke_result_t<const Time&, const typename Src::value_type&>>;
+  static_assert(timestamp_like<R>,
+                "laminar::with_watermarks: the time projection must return a laminar::timestamp, a std::chrono "
+                "time_point or duration, or integer nanoseconds since the epoch");
+  return watermarked_source<Src, Time, Punctuation>(std::forward<S>(src), std::move(a.time), std::move(a.strategy));
+}
+
+/// with_watermarks belongs right after a source; anywhere else is an error.
+template <pipeable P, class Time, class Punctuation>
+void operator|(P&&, watermark_assigner<Time, Punctuation>) {
+  static_assert(sizeof(P) == 0,
+                "laminar::with_watermarks goes right after a source: from(x) | with_watermarks(...) | ...; "
+                "use event_time(...) to name the event time later in a chain");
+}
+
+}  // namespace laminar

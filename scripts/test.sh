@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: builds and runs ctest over the doctest binaries
+# in three configurations — Release with g++ 12 (-Werror), Release with
+# clang-16 (-Werror), and AddressSanitizer + UndefinedBehaviorSanitizer —
+# plus the concurrency-labelled tests under ThreadSanitizer. Exits non-zero
+# on the first failure. Usage: bash scripts/test.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/scripts/deps.sh"
+laminar_require_packages make g++ cmake clang-16 libcereal-dev doctest-dev python3
+
+jobs="$(laminar_jobs)"
+cd "$root"
+
+# run_preset PRESET [build targets...] [-- ctest args...]
+run_preset() {
+  local preset="$1"
+  shift
+  local targets=() ctest_args=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do targets+=(--target "$1"); shift; done
+  [ $# -gt 0 ] && shift && ctest_args=("$@")
+  echo "==== laminar: $preset: configure and build ===="
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs" "${targets[@]}"
+  echo "==== laminar: $preset: test ===="
+  ctest --preset "$preset" -j "$jobs" "${ctest_args[@]}"
+}
+
+run_preset release
+run_preset clang
+run_preset asan
+# ThreadSanitizer builds and runs the tests labelled 'concurrency'.
+run_preset tsan concurrency_tests -- -L concurrency
+echo "==== laminar: all test configurations passed ===="

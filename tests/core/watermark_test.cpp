@@ -1,0 +1,159 @@
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <laminar/core/watermark.hpp>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "support/event_stream.hpp"
+
+using namespace laminar;
+using namespace std::chrono_literals;
+
+namespace {
+timestamp ns(std::int64_t v) { return timestamp::from_nanos(v); }
+
+template <class P>
+std::optional<timestamp> feed(watermark_generator<P>& g, std::int64_t ts) {
+  if (g.on_event(0, ns(ts))) return g.current();
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("bounded out-of-orderness trails the highest timestamp by the bound") {
+  watermark_generator<> g(bounded_out_of_orderness(10ns));
+  CHECK(feed(g, 100) == ns(90));
+  CHECK(feed(g, 95) == std::nullopt);
+  CHECK(feed(g, 100) == std::nullopt);
+  CHECK(feed(g, 130) == ns(120));
+  CHECK(g.current() == ns(120));
+}
+
+TEST_CASE("monotonous timestamps: the watermark is the highest timestamp") {
+  watermark_generator<> g(monotonous_timestamps());
+  CHECK(feed(g, 5) == ns(5));
+  CHECK(feed(g, 7) == ns(7));
+  CHECK(feed(g, 6) == std::nullopt);
+}
+
+TEST_CASE("watermarks never go backwards on randomized out-of-order streams") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    test::stream_options o;
+    o.seed = seed;
+    o.records = 5000;
+    o.absurd_fraction = seed % 2 ? 0.001 : 0.0;
+    watermark_generator<> g(bounded_out_of_orderness(20ms));
+    timestamp last = timestamp::min();
+    for (const auto& e : test::make_stream(o)) {
+      if (g.on_event(e, ns(e.ts))) {
+        CHECK(g.current() > last);
+        last = g.current();
+      }
+      CHECK(g.current() == last);
+    }
+  }
+}
+
+TEST_CASE("future skew: one absurd timestamp neither fast-forwards nor stalls the stream") {
+  watermark_generator<> g(bounded_out_of_orderness(0ns).with_max_future_skew(1000ns));
+  feed(g, 100);
+  CHECK(feed(g, std::numeric_limits<std::int64_t>::max()) == std::nullopt);
+  CHECK(g.suspects() == 1);
+  CHECK(g.current() == ns(100));
+  CHECK(feed(g, 200) == ns(200));  // the stream goes on
+  CHECK(feed(g, 900) == ns(900));
+  // A far-past record changes nothing either.
+  CHECK(feed(g, std::numeric_limits<std::int64_t>::min()) == std::nullopt);
+  CHECK(g.current() == ns(900));
+}
+
+TEST_CASE("future skew: a real jump is accepted once a second record confirms it") {
+  watermark_generator<> g(bounded_out_of_orderness(0ns).with_max_future_skew(1000ns));
+  feed(g, 100);
+  CHECK(feed(g, 1'000'000) == std::nullopt);      // suspect
+  CHECK(feed(g, 1'000'010) == ns(1'000'010));     // confirmed: both accepted
+  CHECK(feed(g, 1'000'020) == ns(1'000'020));
+}
+
+TEST_CASE("future skew: a pending absurd suspect is replaced, not accepted, by a later real jump") {
+  watermark_generator<> g(bounded_out_of_orderness(0ns).with_max_future_skew(1000ns));
+  feed(g, 100);
+  feed(g, std::numeric_limits<std::int64_t>::max());
+  feed(g, 150);
+  CHECK(feed(g, 50'000) == ns(50'000));  // the nearer of the two far records wins
+  CHECK(g.current() == ns(50'000));
+  CHECK(feed(g, 50'010) == ns(50'010));
+}
+
+TEST_CASE("future skew: records sparser than the skew trail by one record, never stall") {
+  watermark_generator<> g(monotonous_timestamps().with_max_future_skew(10ns));
+  feed(g, 0);
+  CHECK(feed(g, 1000) == std::nullopt);
+  CHECK(feed(g, 2000) == ns(1000));
+  CHECK(feed(g, 3000) == ns(2000));
+}
+
+TEST_CASE("idle timeout: a quiet source's watermark advances with processing time") {
+  watermark_generator<> g(bounded_out_of_orderness(100ns).with_idle_timeout(1000ns));
+  feed(g, 5000);
+  CHECK(g.current() == ns(4900));
+  CHECK(!g.on_idle_check(ns(10'000)));  // first check: records arrived since the last one
+  CHECK(!g.on_idle_check(ns(10'500)));  // quiet, but not for long enough
+  CHECK(g.on_idle_check(ns(11'000)));   // idle: now - bound
+  CHECK(g.current() == ns(10'900));
+  feed(g, 6000);                        // a record behind the idle watermark does not move it back
+  CHECK(g.current() == ns(10'900));
+  CHECK(!g.on_idle_check(ns(11'100)));  // active again
+}
+
+TEST_CASE("without an idle timeout the watermark waits for records") {
+  watermark_generator<> g(bounded_out_of_orderness(100ns));
+  feed(g, 5000);
+  CHECK(!g.on_idle_check(ns(1'000'000)));
+  CHECK(!g.on_idle_check(ns(1'000'000'000)));
+  CHECK(g.current() == ns(4900));
+}
+
+TEST_CASE("punctuated watermarks come from the records") {
+  auto s = punctuated([](int x) -> std::optional<std::int64_t> {
+    if (x < 0) return -x;
+    return std::nullopt;
+  });
+  watermark_generator<decltype(s.punctuation)> g(s);
+  CHECK(!g.on_event(5, ns(0)));
+  CHECK(g.on_event(-10, ns(0)));
+  CHECK(g.current() == ns(10));
+  CHECK(!g.on_event(-8, ns(0)));
+  CHECK(g.on_event(-20, ns(0)));
+  CHECK(g.current() == ns(20));
+}
+
+TEST_CASE("a restored generator continues exactly as the uninterrupted one") {
+  test::stream_options o;
+  o.records = 4000;
+  o.absurd_fraction = 0.002;
+  const auto stream = test::make_stream(o);
+  auto strategy = bounded_out_of_orderness(5ms).with_max_future_skew(1s);
+  watermark_generator<> whole(strategy);
+  std::vector<timestamp> expected;
+  for (const auto& e : stream) {
+    if (whole.on_event(e, ns(e.ts))) expected.push_back(whole.current());
+  }
+  for (std::size_t cut : {0UL, 1UL, 999UL, 2500UL, 3999UL}) {
+    watermark_generator<> first(strategy);
+    std::vector<timestamp> got;
+    for (std::size_t i = 0; i < cut; ++i) {
+      if (first.on_event(stream[i], ns(stream[i].ts))) got.push_back(first.current());
+    }
+    snapshot s(1);
+    s.save(first);
+    watermark_generator<> second(strategy);
+    s.rewind();
+    s.load(second);
+    for (std::size_t i = cut; i < stream.size(); ++i) {
+      if (second.on_event(stream[i], ns(stream[i].ts))) got.push_back(second.current());
+    }
+    CHECK(got == expected);
+  }
+}

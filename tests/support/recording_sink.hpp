@@ -1,0 +1,85 @@
+// A sink that records every message it receives, in order, so tests can
+// check events, watermarks, barriers and the end against an expected trace.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <variant>
+#include <vector>
+
+#include <laminar/core/checkpoint.hpp>
+#include <laminar/core/stage.hpp>
+#include <laminar/core/time.hpp>
+
+namespace laminar::test {
+
+struct barrier_seen {
+  std::uint64_t id;
+  bool restoring;
+  friend bool operator==(const barrier_seen&, const barrier_seen&) = default;
+};
+struct end_seen {
+  friend bool operator==(const end_seen&, const end_seen&) = default;
+};
+
+template <class T>
+using message = std::variant<T, timestamp, barrier_seen, end_seen>;
+
+template <class T>
+std::ostream& operator<<(std::ostream& os, const message<T>& m) {
+  if (auto* e = std::get_if<T>(&m)) return os << "event " << *e;
+  if (auto* w = std::get_if<timestamp>(&m)) return os << "watermark " << *w;
+  if (auto* b = std::get_if<barrier_seen>(&m)) return os << "barrier " << b->id << (b->restoring ? " (restore)" : "");
+  return os << "end";
+}
+
+template <class T>
+class recording_sink {
+ public:
+  explicit recording_sink(std::vector<message<T>>& out) : out_(&out) {}
+  void on_event(const T& e) { out_->push_back(e); }
+  void on_watermark(timestamp w) { out_->push_back(w); }
+  void on_barrier(const checkpoint_barrier& b) { out_->push_back(barrier_seen{b.id(), b.restoring()}); }
+  void on_end() { out_->push_back(end_seen{}); }
+
+ private:
+  std::vector<message<T>>* out_;
+};
+
+template <class T>
+struct record_factory {
+  using is_sink = void;
+  std::vector<message<T>>* out;
+  template <class Ctx>
+  auto bind(const Ctx&) && {
+    return recording_sink<T>(*out);
+  }
+};
+
+/// Ends a chain by recording every message into `out`.
+template <class T>
+auto record(std::vector<message<T>>& out) {
+  return record_factory<T>{&out};
+}
+
+/// The watermarks of a trace, in order.
+template <class T>
+std::vector<timestamp> watermarks_of(const std::vector<message<T>>& trace) {
+  std::vector<timestamp> out;
+  for (const auto& m : trace) {
+    if (auto* w = std::get_if<timestamp>(&m)) out.push_back(*w);
+  }
+  return out;
+}
+
+/// The events of a trace, in order.
+template <class T>
+std::vector<T> events_of(const std::vector<message<T>>& trace) {
+  std::vector<T> out;
+  for (const auto& m : trace) {
+    if (auto* e = std::get_if<T>(&m)) out.push_back(*e);
+  }
+  return out;
+}
+
+}  // namespace laminar::test
