@@ -30,7 +30,7 @@ TEST_CASE("event streams are seeded, out of order, with duplicates, late records
   CHECK(make_stream(o) != a);
 
   std::size_t out_of_order = 0, duplicates = 0, late = 0;
-  std::int64_t front = std::numeric_limits<std::int64_t>::min();
+  std::int64_t front = a.front().ts;
   std::vector<bool> key_seen(o.keys);
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (i > 0 && a[i].ts < a[i - 1].ts) ++out_of_order;
