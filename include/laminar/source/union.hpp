@@ -132,7 +132,7 @@ class union_source {
   template <class F>
   void visit_input(std::size_t i, F&& f) {
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-      ((i == Is ? (f.template operator()<Is>(std::get<Is>(inputs_)), true) : false) || ...);
+      (void)((i == Is && (f.template operator()<Is>(std::get<Is>(inputs_)), true)) || ...);
     }(std::make_index_sequence<n_inputs>{});
   }
 
