@@ -74,4 +74,10 @@ auto operator|(source_pipe<Source, Pipe>&& sp, P&& p) {
   return detail::close(std::move(sp.src), detail::concat(std::move(sp.ops), detail::as_pipe(std::forward<P>(p))));
 }
 
+/// A pipeline is closed by its sink: nothing can be composed after it.
+template <class Source, class Chain, pipeable P>
+void operator|(const pipeline<Source, Chain>&, P&&) {
+  static_assert(sizeof(P) == 0, "laminar: nothing can follow a sink: the sink must be the last stage of a chain");
+}
+
 }  // namespace laminar
