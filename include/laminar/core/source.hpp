@@ -43,6 +43,25 @@ void end_stream(Chain& chain) {
 }
 }  // namespace detail
 
+/// A base for sources whose checkpointed state is their own (a position):
+/// it supplies the end of stream and the barrier protocol. The built-in
+/// sources use it; so may user sources (Derived must be stateful).
+template <class Derived>
+class source_base {
+ public:
+  using is_source = void;
+
+  template <class Chain>
+  void finish(Chain& chain) {
+    detail::end_stream(chain);
+  }
+  template <class Chain>
+  void on_barrier(Chain& chain, const checkpoint_barrier& b) {
+    b.checkpoint(static_cast<Derived&>(*this));
+    chain.on_barrier(b);
+  }
+};
+
 /// A source followed by operators not yet closed by a sink.
 template <class Source, class Pipe>
 struct source_pipe {

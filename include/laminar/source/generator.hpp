@@ -17,11 +17,10 @@
 namespace laminar {
 
 template <class F>
-class generator_source {
+class generator_source : public source_base<generator_source<F>> {
   using result = std::remove_cvref_t<std::invoke_result_t<F&>>;
 
  public:
-  using is_source = void;
   using value_type = typename result::value_type;
 
   explicit generator_source(F f) : f_(std::move(f)) {}
@@ -44,14 +43,6 @@ class generator_source {
     return n;
   }
   [[nodiscard]] bool exhausted() const noexcept { return exhausted_; }
-
-  template <class Chain>
-  void finish(Chain& chain) { detail::end_stream(chain); }
-  template <class Chain>
-  void on_barrier(Chain& chain, const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    chain.on_barrier(b);
-  }
 
   [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
 

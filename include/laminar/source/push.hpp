@@ -13,9 +13,8 @@
 namespace laminar {
 
 template <class T>
-class push_source {
+class push_source : public source_base<push_source<T>> {
  public:
-  using is_source = void;
   using value_type = T;
   static constexpr bool is_pushed = true;
 
@@ -37,14 +36,6 @@ class push_source {
     if (w == watermark_) return;
     watermark_ = w;
     chain.on_watermark(w);
-  }
-
-  template <class Chain>
-  void finish(Chain& chain) { detail::end_stream(chain); }
-  template <class Chain>
-  void on_barrier(Chain& chain, const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    chain.on_barrier(b);
   }
 
   /// Records pushed so far.

@@ -17,14 +17,13 @@
 namespace laminar {
 
 template <std::ranges::input_range R>
-class range_source {
+class range_source : public source_base<range_source<R>> {
   // A random-access range is read by index, so a container held by reference
   // may grow between runs; other ranges keep an iterator, taken on first use.
   static constexpr bool indexed = std::ranges::random_access_range<R> && std::ranges::sized_range<R>;
   using iterator = std::ranges::iterator_t<R>;
 
  public:
-  using is_source = void;
   using value_type = std::ranges::range_value_t<R>;
 
   explicit range_source(R range) : range_(std::move(range)) {}
@@ -57,14 +56,6 @@ class range_source {
     } else {
       return it_ && *it_ == std::ranges::end(range_);
     }
-  }
-
-  template <class Chain>
-  void finish(Chain& chain) { detail::end_stream(chain); }
-  template <class Chain>
-  void on_barrier(Chain& chain, const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    chain.on_barrier(b);
   }
 
   /// Records emitted so far.
