@@ -31,10 +31,11 @@ TEST_CASE("union_of: the watermark is the minimum over the inputs that have not 
                             from(b) | with_watermarks(&tick::ts, monotonous_timestamps())) |
            test::record(trace);
   p.run();
-  // a:10 (b has none yet: min stays min), b:5 -> min 5, a:20 -> 5, b:100 -> min(20,100)=20,
+  // Each input's first record waits for its second (future-skew policy).
+  // a:10, b:5, a:20 (a at 20, b none: min stays), b:100 (b at 100) -> min 20,
   // a:30 -> 30, b ends -> 30 stays min over a, a ends -> max.
-  CHECK(trace == std::vector<msg>{tick{10, 0}, tick{5, 1}, ns(5), tick{20, 0}, tick{100, 1}, ns(20), tick{30, 0},
-                                  ns(30), timestamp::max(), test::end_seen{}});
+  CHECK(trace == std::vector<msg>{tick{10, 0}, tick{5, 1}, tick{20, 0}, tick{100, 1}, ns(20), tick{30, 0}, ns(30),
+                                  timestamp::max(), test::end_seen{}});
 }
 
 TEST_CASE("union_of ends only when every input has ended, and passes one end") {

@@ -85,7 +85,8 @@ class snapshot {
   explicit snapshot(std::uint64_t checkpoint_id) : id_(checkpoint_id) {}
 
   [[nodiscard]] std::uint64_t checkpoint_id() const noexcept { return id_; }
-  [[nodiscard]] const std::vector<state_record>& records() const noexcept { return records_; }
+  [[nodiscard]] const std::vector<state_record>& records() const& noexcept { return records_; }
+  [[nodiscard]] std::vector<state_record> records() && noexcept { return std::move(records_); }
   void add(state_record record) { records_.push_back(std::move(record)); }
 
   /// Saves a stage's state as the next record.
@@ -102,8 +103,8 @@ class snapshot {
   void load(S& stage) {
     const std::string_view name = detail::template_name<S>();
     if (cursor_ >= records_.size()) {
-      throw checkpoint_error("checkpoint " + std::to_string(id_) + " has " + std::to_string(records_.size()) +
-                             " state records but stage '" + std::string(name) + "' asks for record #" +
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds " + std::to_string(records_.size()) +
+                             " state record(s) but stage '" + std::string(name) + "' asks for record #" +
                              std::to_string(cursor_) + ": the pipeline has more stateful stages than the one saved");
     }
     const state_record& rec = records_[cursor_];
@@ -131,8 +132,8 @@ class snapshot {
   /// Throws unless every record was read by a restore.
   void expect_fully_restored() const {
     if (cursor_ != records_.size()) {
-      throw checkpoint_error("checkpoint " + std::to_string(id_) + " has " + std::to_string(records_.size()) +
-                             " state records but the pipeline restored only " + std::to_string(cursor_) +
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds " + std::to_string(records_.size()) +
+                             " state record(s) but the pipeline restored only " + std::to_string(cursor_) +
                              ": the pipeline has fewer stateful stages than the one saved");
     }
   }

@@ -55,6 +55,26 @@ auto concat(pipe<As...>&& a, pipe<Bs...>&& b) {
   return pipe<As..., Bs...>{std::tuple_cat(std::move(a.factories), std::move(b.factories))};
 }
 
+// Stands in for a stage that failed check_stage, so that the readable
+// static_assert is the only error the compiler reports.
+struct inert_stage {
+  template <class T>
+  void on_event(const T&) {}
+  void on_watermark(timestamp) {}
+  void on_barrier(const checkpoint_barrier&) {}
+  void on_end() {}
+};
+
+template <class T, class S>
+auto checked_stage(S s) {
+  if constexpr (stage<S, T>) {
+    return s;
+  } else {
+    static_assert(check_stage<S, T>());
+    return inert_stage{};
+  }
+}
+
 template <std::size_t I, class Ctx, class Tuple>
 auto bind_from(const Ctx& ctx, Tuple& factories) {
   using F = std::tuple_element_t<I, Tuple>;
@@ -62,16 +82,12 @@ auto bind_from(const Ctx& ctx, Tuple& factories) {
   if constexpr (I + 1 == std::tuple_size_v<Tuple>) {
     static_assert(sink_factory<F>,
                   "laminar: a chain must end in a sink (sink(f), collect(v), count_events(n), publish(s), or your own)");
-    auto s = std::move(std::get<I>(factories)).bind(ctx);
-    static_assert(detail::check_stage<decltype(s), T>());
-    return s;
+    return checked_stage<T>(std::move(std::get<I>(factories)).bind(ctx));
   } else {
     static_assert(operator_factory<F>, "laminar: only the last stage of a chain may be a sink");
     auto next_ctx = std::get<I>(factories).output_context(ctx);
     auto next = bind_from<I + 1>(next_ctx, factories);
-    auto s = std::move(std::get<I>(factories)).bind(ctx, std::move(next));
-    static_assert(detail::check_stage<decltype(s), T>());
-    return s;
+    return checked_stage<T>(std::move(std::get<I>(factories)).bind(ctx, std::move(next)));
   }
 }
 

@@ -9,12 +9,18 @@
 // - future skew: a record more than max_future_skew ahead of the highest
 //   accepted timestamp is a suspect. It flows downstream like any record,
 //   but it moves the watermark only once a later record is also that far
-//   ahead; then the smaller of the two is accepted. One absurd timestamp
-//   (INT64_MAX, a clock glitch) therefore never fast-forwards the stream,
-//   while a real gap (the next session's open) costs one record's delay.
+//   ahead; then the smaller of the two is accepted. The first record of a
+//   stream is a suspect too (there is nothing yet to compare it with), so
+//   the first watermark comes with the second record. One absurd timestamp
+//   (INT64_MAX, a clock glitch), first or later, therefore never
+//   fast-forwards the stream, while a real gap (the next session's open)
+//   costs one record's delay. A suspect the stream overtakes is dropped.
 // - idle timeout: when no record arrived for idle_timeout of processing time,
 //   the watermark advances with processing time (now - bound), so windows of
 //   a quiet source still close. Checked by poll_idle(), never per record.
+//   This assumes event time follows the wall clock (a live feed): do not set
+//   it for replayed or synthetic timestamps, whose records would all be late
+//   after an idle spell.
 #pragma once
 
 #include <cstdint>
@@ -105,13 +111,16 @@ class watermark_generator {
   }
 
   [[nodiscard]] timestamp current() const noexcept { return current_; }
-  /// Records held as suspects by the future-skew policy so far.
+  /// Records held as suspects by the future-skew policy so far (the first
+  /// record of the stream, held for want of a reference, is not counted).
   [[nodiscard]] std::uint64_t suspects() const noexcept { return suspects_; }
   [[nodiscard]] const watermark_strategy<Punctuation>& strategy() const noexcept { return strategy_; }
 
-  void save_state(state_writer& w) const { w(highest_, current_, suspect_, has_suspect_, suspects_, events_); }
+  void save_state(state_writer& w) const {
+    w(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, events_);
+  }
   void load_state(state_reader& r) {
-    r(highest_, current_, suspect_, has_suspect_, suspects_, events_);
+    r(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, events_);
     events_at_check_ = events_;
     last_active_ = timestamp::min();
   }
@@ -119,19 +128,30 @@ class watermark_generator {
  private:
   // A candidate timestamp passed the fast path (it is above the highest).
   bool observe(timestamp ts) noexcept {
-    if (highest_ != timestamp::min() && ts - highest_ > strategy_.max_future_skew) {
+    if (has_suspect_ && suspect_ <= highest_) {  // overtaken: it was no outlier
+      has_suspect_ = false;
+      suspect_counted_ = false;
+      suspect_ = timestamp::min();
+    }
+    const bool checked = strategy_.max_future_skew != duration::max();
+    if (checked && (highest_ == timestamp::min() || ts - highest_ > strategy_.max_future_skew)) {
       if (!has_suspect_) {
         suspect_ = ts;
         has_suspect_ = true;
-        ++suspects_;
+        suspect_counted_ = highest_ != timestamp::min();
+        if (suspect_counted_) ++suspects_;
         return false;
       }
-      // Two records far ahead: the stream really moved. Accept the nearer.
+      const bool new_record_is_farther = !(ts < suspect_);
+      // Two records far ahead (or the first two records): accept the
+      // nearer; the farther stays a suspect unless the two agree.
       const timestamp accepted = ts < suspect_ ? ts : suspect_;
       const timestamp other = ts < suspect_ ? suspect_ : ts;
-      highest_ = accepted;
+      if (accepted > highest_) highest_ = accepted;
       has_suspect_ = other - accepted > strategy_.max_future_skew;
       suspect_ = has_suspect_ ? other : timestamp::min();
+      if (has_suspect_ && (new_record_is_farther || !suspect_counted_)) ++suspects_;
+      suspect_counted_ = has_suspect_;
       if (!has_suspect_ && other > highest_) highest_ = other;
     } else if (ts > highest_) {
       highest_ = ts;
@@ -150,6 +170,7 @@ class watermark_generator {
   timestamp current_ = timestamp::min();
   timestamp suspect_ = timestamp::min();
   bool has_suspect_ = false;
+  bool suspect_counted_ = false;  // the first record's hold is not counted
   std::uint64_t suspects_ = 0;
   std::uint64_t events_ = 0;
   std::uint64_t events_at_check_ = 0;

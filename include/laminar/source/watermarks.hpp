@@ -130,10 +130,16 @@ auto operator|(S&& src, watermark_assigner<Time, Punctuation> a) {
   return watermarked_source<Src, Time, Punctuation>(std::forward<S>(src), std::move(a.time), std::move(a.strategy));
 }
 
+namespace detail {
+template <class P>
+inline constexpr bool not_after_a_source = false;
+}  // namespace detail
+
 /// with_watermarks belongs right after a source; anywhere else is an error.
-template <pipeable P, class Time, class Punctuation>
+template <class P, class Time, class Punctuation>
+  requires(!source<P>)
 void operator|(P&&, watermark_assigner<Time, Punctuation>) {
-  static_assert(sizeof(P) == 0,
+  static_assert(detail::not_after_a_source<P>,
                 "laminar::with_watermarks goes right after a source: from(x) | with_watermarks(...) | ...; "
                 "use event_time(...) to name the event time later in a chain");
 }
