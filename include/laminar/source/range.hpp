@@ -40,7 +40,9 @@ class range_source : public source_base<range_source<R>> {
       const std::uint64_t left = size - pos_;
       const auto count = static_cast<std::size_t>(left < max_records ? left : max_records);
       auto it = std::ranges::begin(range_) + static_cast<std::ranges::range_difference_t<R>>(pos_);
-      for (; n != count; ++it, ++n) chain.on_event(*it);
+      const auto last = it + static_cast<std::ranges::range_difference_t<R>>(count);
+      for (; it != last; ++it) chain.on_event(*it);  // one compare per record, as a hand loop
+      n = count;
     } else {
       auto it = current();
       const auto end = std::ranges::end(range_);
