@@ -32,3 +32,7 @@
 #include "laminar/sink/collect.hpp"
 #include "laminar/sink/count.hpp"
 #include "laminar/sink/subscription.hpp"
+
+#include "laminar/channel/channel.hpp"
+#include "laminar/dag/dag.hpp"
+#include "laminar/runtime/runtime.hpp"

@@ -26,3 +26,14 @@ TEST_CASE("collect's contents are its state") {
   q.run();
   CHECK(out2 == std::vector<std::string>{"a", "b", "c"});
 }
+
+TEST_CASE("checkpointing a collect sink of unserializable records is a clear error") {
+  struct tick {
+    double price;
+  };
+  std::vector<tick> in{{1.0}}, out;
+  auto p = from(in) | collect(out);
+  p.run_for(1);
+  CHECK_THROWS_WITH_AS((void)p.checkpoint(1), doctest::Contains("the record type has no cereal serialize"),
+                       checkpoint_error);
+}

@@ -30,7 +30,7 @@ struct filter_operator {
 
   template <class Ctx>
   auto output_context(const Ctx& ctx) const {
-    static_assert(std::predicate<const P&, const typename Ctx::value_type&>,
+    static_assert(std::predicate<P&, const typename Ctx::value_type&>,
                   "laminar::filter: the predicate must take the stream's record type (const T&) and return bool");
     return ctx;
   }

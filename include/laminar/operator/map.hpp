@@ -28,13 +28,13 @@ struct map_operator {
 
   template <class Ctx>
   static constexpr void check() {
-    static_assert(std::invocable<const F&, const typename Ctx::value_type&>,
+    static_assert(std::invocable<F&, const typename Ctx::value_type&>,
                   "laminar::map: the function cannot be called with the stream's record type (const T&)");
   }
   template <class Ctx>
   auto output_context(const Ctx&) const {
     check<Ctx>();
-    return context_of<std::remove_cvref_t<std::invoke_result_t<const F&, const typename Ctx::value_type&>>>{};
+    return context_of<std::remove_cvref_t<std::invoke_result_t<F&, const typename Ctx::value_type&>>>{};
   }
   template <class Ctx, class Next>
   auto bind(const Ctx&, Next&& next) && {

@@ -1,5 +1,7 @@
 // collect(v): appends every record to a caller-owned vector. Its contents are
-// its state: a checkpoint saves them and a restore puts them back.
+// its state: a checkpoint saves them and a restore puts them back (the record
+// type then needs a cereal serialize function; without one, a checkpoint
+// barrier reaching the sink is a checkpoint_error).
 #pragma once
 
 #include <cereal/types/vector.hpp>
@@ -16,22 +18,35 @@ namespace laminar {
 
 template <class In, class T, class A>
 class collect_sink {
+  static constexpr bool serializable =
+      cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
+      cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
+
  public:
   explicit collect_sink(std::vector<T, A>& out) noexcept : out_(&out) {}
   void on_event(const In& event) { out_->push_back(event); }
   void on_watermark(timestamp) noexcept {}
   void on_barrier(const checkpoint_barrier& barrier) {
-    static_assert(cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value,
-                  "laminar::collect: checkpointing this sink saves its records: give the record type a cereal "
-                  "serialize(Archive&) function");
-    barrier.checkpoint(*this);
+    if constexpr (serializable) {
+      barrier.checkpoint(*this);
+    } else {
+      // A chain that is never checkpointed need not make its records
+      // serializable; one that is gets told what to add.
+      throw checkpoint_error(
+          "laminar::collect: checkpointing this sink saves its records, but the record type has no cereal "
+          "serialize(Archive&) function: add one");
+    }
   }
   void on_end() noexcept {}
 
-  void save_state(state_writer& w) const { w(*out_); }
+  void save_state(state_writer& w) const {
+    if constexpr (serializable) w(*out_);
+  }
   void load_state(state_reader& r) {
-    out_->clear();
-    r(*out_);
+    if constexpr (serializable) {
+      out_->clear();
+      r(*out_);
+    }
   }
 
  private:

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
-#include "laminar/core/detail/spsc_ring.hpp"
+#include "laminar/channel/spsc.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 
@@ -26,14 +26,7 @@ class subscription {
   /// returns how many it handled (0 when nothing is queued).
   template <class F>
   std::size_t poll(F&& f, std::size_t max_records = SIZE_MAX) {
-    std::size_t n = 0;
-    while (n < max_records) {
-      auto record = ring_.try_pop();
-      if (!record) break;
-      f(*record);
-      ++n;
-    }
-    return n;
+    return ring_.consume([&](T& record) { f(record); }, max_records);
   }
 
   /// True once the publishing chain ended and every record has been polled.
@@ -47,9 +40,7 @@ class subscription {
 
   // Publisher side (used by the publish sink).
   void push(T record) {
-    for (unsigned spins = 0; !ring_.try_push(std::move(record)); ++spins) {
-      if (spins > 64) std::this_thread::yield();
-    }
+    ring_.push(std::move(record), wait_policy::spin_then_yield);
     published_.store(published_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   void set_watermark(timestamp w) noexcept { watermark_.store(w.nanos(), std::memory_order_release); }
@@ -57,7 +48,7 @@ class subscription {
   void restore_published(std::uint64_t n) noexcept { published_.store(n, std::memory_order_relaxed); }
 
  private:
-  detail::spsc_ring<T> ring_;
+  spsc_channel<T> ring_;
   std::atomic<std::int64_t> watermark_{timestamp::min().nanos()};
   std::atomic<std::uint64_t> published_{0};
   std::atomic<bool> ended_{false};

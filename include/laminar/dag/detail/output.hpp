@@ -1,0 +1,240 @@
+// The last stage of a node's chain when its stream continues in other
+// nodes: it sends each record on every outgoing edge (multicast), to one
+// channel per edge, chosen by key hash on an exchange edge; watermarks,
+// barriers and the end go to every channel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/dag/detail/edge.hpp"
+#include "laminar/dag/message.hpp"
+#include "laminar/operator/key_by.hpp"
+#include "laminar/runtime/task.hpp"
+
+namespace laminar::detail {
+
+/// Spreads hash values over partitions (std::hash of an integer is the
+/// identity; mixing keeps sequential symbol ids from clustering).
+constexpr std::size_t mix_hash(std::size_t h) noexcept {
+  std::uint64_t x = h;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb3fe1a85ec53ULL;
+  x ^= x >> 33;
+  return static_cast<std::size_t>(x);
+}
+
+/// A node's outgoing edges, owned by its task; the chain's last stage
+/// (channel_output) sends through it, the task drains and flushes it
+/// between steps.
+///
+/// A step never blocks: a message that does not fit into a full channel
+/// waits in that channel's overflow queue (later messages for the channel
+/// queue behind it, so order holds), and the task reads no more input until
+/// every overflow has drained. Memory under backpressure is therefore bounded
+/// by what one step (the task budget) produces.
+template <class T>
+class output_state {
+ public:
+  using channel_type = typename typed_edge<T>::channel_type;
+  using message = stream_message<T>;
+
+  struct route {
+    std::vector<channel_type*> channels;
+    std::vector<doorbell*> bells;
+    std::vector<std::deque<message>> overflow;  // one per channel
+    bool partitioned = false;
+    wait_policy policy = wait_policy::spin_then_yield;
+  };
+
+  output_state(std::vector<route> routes, node_metrics& metrics) : routes_(std::move(routes)), metrics_(&metrics) {
+    for (route& r : routes_) r.overflow.resize(r.channels.size());
+  }
+
+  template <class Partition>
+  void send_event(const T& e, Partition&& partition) {
+    ++out_;
+    for (route& r : routes_) {
+      if (r.partitioned) {
+        send(r, partition(e) % r.channels.size(), message(std::in_place_index<0>, e));
+      } else {
+        for (std::size_t k = 0; k < r.channels.size(); ++k) send(r, k, message(std::in_place_index<0>, e));
+      }
+    }
+  }
+  void broadcast(const message& m) {
+    if (m.index() == 1) metrics_->watermark.store(std::get<1>(m).nanos(), std::memory_order_relaxed);
+    for (route& r : routes_) {
+      for (std::size_t k = 0; k < r.channels.size(); ++k) send(r, k, message(m));
+    }
+  }
+
+  /// Whether some message waits for room in a full channel.
+  [[nodiscard]] bool blocked() const noexcept { return blocked_; }
+  /// Moves overflowed messages into their channels as room allows; returns
+  /// true if it moved any.
+  bool drain() {
+    if (!blocked_) return false;
+    bool moved = false;
+    bool left = false;
+    for (route& r : routes_) {
+      for (std::size_t k = 0; k < r.channels.size(); ++k) {
+        auto& q = r.overflow[k];
+        while (!q.empty() && r.channels[k]->try_push(std::move(q.front()))) {
+          q.pop_front();
+          moved = true;
+        }
+        left = left || !q.empty();
+      }
+    }
+    blocked_ = left;
+    return moved;
+  }
+  /// Whether a blocked task could move something now.
+  [[nodiscard]] bool can_drain() const {
+    for (const route& r : routes_) {
+      for (std::size_t k = 0; k < r.channels.size(); ++k) {
+        if (!r.overflow[k].empty() && r.channels[k]->size() < r.channels[k]->capacity()) return true;
+      }
+    }
+    return false;
+  }
+  /// The most eager wait policy among the edges this task is blocked on.
+  [[nodiscard]] wait_policy blocked_policy() const noexcept {
+    wait_policy p = wait_policy::park;
+    for (const route& r : routes_) {
+      for (const auto& q : r.overflow) {
+        if (!q.empty() && r.policy < p) p = r.policy;
+      }
+    }
+    return p;
+  }
+
+  /// Publishes counters and wakes parked consumers; called after each step.
+  void flush() {
+    metrics_->events_out.store(out_, std::memory_order_relaxed);
+    for (route& r : routes_) {
+      for (doorbell* b : r.bells) {
+        if (b) b->ring();
+      }
+    }
+  }
+
+ private:
+  void send(route& r, std::size_t k, message&& m) {
+    auto& q = r.overflow[k];
+    if (q.empty() && r.channels[k]->try_push(std::move(m))) return;
+    q.push_back(std::move(m));
+    blocked_ = true;
+  }
+
+  std::vector<route> routes_;
+  node_metrics* metrics_;
+  std::uint64_t out_ = 0;
+  bool blocked_ = false;
+};
+
+/// What a task whose chain ends in a user sink uses in place of an
+/// output_state: nothing to drain, a counter to publish.
+class sink_output {
+ public:
+  explicit sink_output(node_metrics& m) : metrics_(&m) {}
+  [[nodiscard]] bool blocked() const noexcept { return false; }
+  bool drain() noexcept { return false; }
+  [[nodiscard]] bool can_drain() const noexcept { return false; }
+  [[nodiscard]] wait_policy blocked_policy() const noexcept { return wait_policy::park; }
+  void flush() noexcept { metrics_->events_out.store(count, std::memory_order_relaxed); }
+  std::uint64_t count = 0;
+
+ private:
+  node_metrics* metrics_;
+};
+
+/// The last stage of a node's chain when its stream continues in other nodes.
+template <class Ctx>
+class channel_output {
+ public:
+  using value_type = typename Ctx::value_type;
+  using message = stream_message<value_type>;
+
+  channel_output(Ctx ctx, output_state<value_type>& out) : ctx_(std::move(ctx)), out_(&out) {}
+
+  void on_event(const value_type& e) {
+    out_->send_event(e, [this](const value_type& v) -> std::size_t {
+      if constexpr (Ctx::keyed()) {
+        using key_type = std::remove_cvref_t<decltype(key_of(ctx_, v))>;
+        return mix_hash(std::hash<key_type>{}(key_of(ctx_, v)));
+      } else {
+        (void)v;
+        return 0;
+      }
+    });
+  }
+  void on_watermark(timestamp w) { out_->broadcast(message(std::in_place_index<1>, w)); }
+  void on_barrier(const checkpoint_barrier& b) {
+    // A restore is local to each node: it does not travel.
+    if (!b.restoring()) {
+      out_->broadcast(message(std::in_place_index<2>, barrier_token{b.id(), checkpoint_barrier::kind::snapshot}));
+    }
+  }
+  void on_end() { out_->broadcast(message(std::in_place_index<3>, end_of_stream{})); }
+
+ private:
+  [[no_unique_address]] Ctx ctx_;
+  output_state<value_type>* out_;
+};
+
+/// A user sink at the end of a node's chain, counted for the metrics.
+template <class Sink>
+class counted_sink {
+ public:
+  counted_sink(Sink s, std::uint64_t& count) : sink_(std::move(s)), count_(&count) {}
+  template <class T>
+  void on_event(const T& e) {
+    ++*count_;
+    sink_.on_event(e);
+  }
+  void on_watermark(timestamp w) { sink_.on_watermark(w); }
+  void on_barrier(const checkpoint_barrier& b) { sink_.on_barrier(b); }
+  void on_end() { sink_.on_end(); }
+
+ private:
+  Sink sink_;
+  std::uint64_t* count_;
+};
+
+template <class Sink>
+struct counted_sink_factory {
+  using is_sink = void;
+  Sink sink;
+  std::uint64_t* count;
+  template <class Ctx>
+  auto bind(const Ctx& ctx) && {
+    auto inner = std::move(sink).bind(ctx);
+    return counted_sink<decltype(inner)>(std::move(inner), *count);
+  }
+};
+
+/// The sink factory that ends a node's chain in its output channels.
+template <class T>
+struct channel_output_factory {
+  using is_sink = void;
+  output_state<T>* out;
+  template <class Ctx>
+  auto bind(const Ctx& ctx) && {
+    static_assert(std::is_same_v<typename Ctx::value_type, T>);
+    return channel_output<Ctx>(ctx, *out);
+  }
+};
+
+}  // namespace laminar::detail

@@ -1,0 +1,547 @@
+// A typed DAG of fused chains across threads. Build it from sources and
+// pipes; each call returns a handle whose type is the stream's context, so
+// an edge whose two ends disagree on the record type does not compile:
+//
+//   laminar::graph g;
+//   auto ticks = g.source("ticks", from(v) | with_watermarks(&tick::ts, bounded_out_of_orderness(5ms)));
+//   auto big   = g.node("big", ticks, filter(is_big) | key_by(&tick::symbol));
+//   auto sums  = g.parallel("sum", big, 4, running_sum());   // exchange by key
+//   g.merge("out", collect(results), sums);                   // fan-in
+//   g.run();
+//
+// A handle used by several nodes is multicast: every consumer gets every
+// message. Nodes can only read handles that exist, so a graph has no cycles.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <latch>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "laminar/core/compose.hpp"
+#include "laminar/core/source.hpp"
+#include "laminar/dag/detail/edge.hpp"
+#include "laminar/dag/detail/output.hpp"
+#include "laminar/dag/detail/tasks.hpp"
+#include "laminar/dag/metrics.hpp"
+#include "laminar/dag/options.hpp"
+#include "laminar/runtime/affinity.hpp"
+#include "laminar/runtime/task.hpp"
+
+namespace laminar {
+
+class graph;
+
+/// A node's output stream: its record type, key and event-time projections
+/// (the context), and how many parallel instances produce it.
+template <class Ctx>
+class stream_handle {
+ public:
+  using context_type = Ctx;
+  using value_type = typename Ctx::value_type;
+  [[nodiscard]] std::size_t parallelism() const noexcept { return parallelism_; }
+
+ private:
+  friend class graph;
+  stream_handle(std::size_t node, std::size_t parallelism, Ctx ctx)
+      : node_(node), parallelism_(parallelism), ctx_(std::move(ctx)) {}
+  std::size_t node_;
+  std::size_t parallelism_;
+  Ctx ctx_;
+};
+
+/// A node that ends in a sink: nothing reads from it.
+struct sink_handle {
+  std::size_t node;
+};
+
+/// A pipe that states its input type, so that connecting it to a stream of
+/// another type is a readable compile error: g.node("x", h, chain_of<Tick>(map(f) | ...)).
+template <class In, class Pipe>
+struct typed_chain {
+  Pipe pipe;
+};
+template <class In, class P>
+auto chain_of(P p) {
+  auto as = detail::as_pipe(std::move(p));
+  return typed_chain<In, decltype(as)>{std::move(as)};
+}
+
+/// The snapshots of every node instance for one completed graph checkpoint.
+struct graph_snapshot {
+  std::uint64_t id = 0;
+  std::map<std::string, snapshot> tasks;  // "node#instance" -> its stages' state
+};
+
+namespace detail {
+
+template <class T>
+inline constexpr bool is_pipeline_v = false;
+template <class S, class C>
+inline constexpr bool is_pipeline_v<pipeline<S, C>> = true;
+
+template <class T>
+struct typed_chain_traits {
+  static constexpr bool typed = false;
+};
+template <class In, class P>
+struct typed_chain_traits<typed_chain<In, P>> {
+  static constexpr bool typed = true;
+  using input = In;
+};
+
+/// Replaces a closed pipe's sink with the same sink, counted for metrics.
+template <class... Fs>
+auto with_counted_sink(pipe<Fs...> p, std::uint64_t* count) {
+  constexpr std::size_t last = sizeof...(Fs) - 1;
+  using tuple_type = std::tuple<Fs...>;
+  using sink_type = std::tuple_element_t<last, tuple_type>;
+  return [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+    using result = pipe<std::tuple_element_t<Is, tuple_type>..., counted_sink_factory<sink_type>>;
+    return result{std::tuple<std::tuple_element_t<Is, tuple_type>..., counted_sink_factory<sink_type>>(
+        std::get<Is>(std::move(p.factories))...,
+        counted_sink_factory<sink_type>{std::get<last>(std::move(p.factories)), count})};
+  }(std::make_index_sequence<last>{});
+}
+
+/// Builds one node instance's task on its worker thread.
+struct task_maker {
+  virtual ~task_maker() = default;
+  virtual std::unique_ptr<task> make(std::size_t instance, worker_context& w, node_metrics& m, task_env env) = 0;
+};
+
+template <class F>
+struct task_maker_of final : task_maker {
+  explicit task_maker_of(F f) : f_(std::move(f)) {}
+  std::unique_ptr<task> make(std::size_t instance, worker_context& w, node_metrics& m, task_env env) override {
+    return f_(instance, w, m, std::move(env));
+  }
+  F f_;
+};
+
+struct node_spec {
+  std::string name;
+  std::size_t parallelism = 1;
+  bool has_output = false;
+  std::vector<edge_base*> inputs;
+  std::vector<edge_base*> outputs;
+  std::unique_ptr<task_maker> maker;
+};
+
+template <class T>
+std::vector<typename output_state<T>::route> routes_of(const node_spec& spec, std::size_t instance) {
+  std::vector<typename output_state<T>::route> routes;
+  for (edge_base* e : spec.outputs) {
+    auto& edge = static_cast<typed_edge<T>&>(*e);
+    typename output_state<T>::route r;
+    r.channels = edge.outputs_of(instance);
+    for (std::size_t c = 0; c < edge.consumers(); ++c) {
+      if (edge.connects(instance, c)) r.bells.push_back(edge.bell(c));
+    }
+    r.partitioned = edge.route() == routing::partition;
+    r.policy = edge.options().policy;
+    routes.push_back(std::move(r));
+  }
+  return routes;
+}
+
+/// Closes `p` for one node instance and returns {chain, output}: the chain
+/// ends in the node's output channels when the pipe is open, in its own
+/// (counted) sink when it is closed.
+template <class Ctx, class Pipe>
+auto close_for_instance(const Ctx& ctx, Pipe p, const node_spec& spec, std::size_t instance, node_metrics& m) {
+  if constexpr (Pipe::closed) {
+    auto out = std::make_unique<sink_output>(m);
+    auto chain = bind_chain(ctx, with_counted_sink(std::move(p), &out->count));
+    return std::make_pair(std::move(chain), std::move(out));
+  } else {
+    using out_ctx = decltype(output_context_of(ctx, p));
+    using T = typename out_ctx::value_type;
+    auto out = std::make_unique<output_state<T>>(routes_of<T>(spec, instance), m);
+    auto chain = bind_chain(ctx, detail::concat(std::move(p), as_pipe(channel_output_factory<T>{out.get()})));
+    return std::make_pair(std::move(chain), std::move(out));
+  }
+}
+
+}  // namespace detail
+
+class graph {
+ public:
+  explicit graph(runtime_options options = {}) : options_(options) {}
+  graph(const graph&) = delete;
+  graph& operator=(const graph&) = delete;
+  ~graph() {
+    if (started_ && !joined_) {
+      stop();
+    }
+  }
+
+  /// A source node: a source, or a source with operators (`from(v) | map(f)`).
+  /// A source whose pipe ends in a sink is a whole pipeline in one node.
+  template <class S>
+  auto source(std::string name, S&& src) {
+    if constexpr (laminar::source<std::remove_cvref_t<S>>) {
+      return add_source(std::move(name), std::forward<S>(src), pipe<>{});
+    } else if constexpr (detail::is_pipeline_v<std::remove_cvref_t<S>>) {
+      return add_pipeline(std::move(name), std::move(src));
+    } else {
+      return add_source(std::move(name), std::move(src.src), std::move(src.ops));
+    }
+  }
+
+  /// A node that reads `in` and runs `body` (operators, possibly ending in a
+  /// sink). It has as many instances as `in`'s producer, each reading one.
+  template <class Ctx, class Body>
+  auto node(std::string name, const stream_handle<Ctx>& in, Body body, edge_options edge = {}) {
+    return add_chain(std::move(name), in.ctx_, unwrap<typename Ctx::value_type>(std::move(body)), in.parallelism_,
+                     edge, {in.node_}, detail::routing::one_to_one);
+  }
+
+  /// `n` instances of `body`, each reading the records of `in` whose key
+  /// (from the key_by that ends `in`) hashes to it. Watermarks, barriers and
+  /// the end of the stream go to every instance.
+  template <class Ctx, class Body>
+  auto parallel(std::string name, const stream_handle<Ctx>& in, std::size_t n, Body body, edge_options edge = {}) {
+    static_assert(Ctx::keyed(),
+                  "laminar::graph::parallel exchanges records by key: end the input node's chain with key_by(...)");
+    if (n == 0) throw graph_error("graph: parallel node '" + name + "' needs at least one instance");
+    return add_chain(std::move(name), in.ctx_, unwrap<typename Ctx::value_type>(std::move(body)), n, edge,
+                     {in.node_}, detail::routing::partition);
+  }
+
+  /// One node reading several streams of the same record type (every
+  /// instance of each): fan-in. Its watermark is the minimum over its
+  /// inputs (idle inputs excluded after runtime_options::idle_timeout);
+  /// checkpoint barriers are aligned; it ends when every input has ended.
+  template <class Body, class Ctx, class... Ctxs>
+  auto merge(std::string name, Body body, const stream_handle<Ctx>& first, const stream_handle<Ctxs>&... rest) {
+    using T = typename Ctx::value_type;
+    static_assert((std::is_same_v<T, typename Ctxs::value_type> && ...),
+                  "laminar::graph::merge: every input must carry the same record type");
+    return add_chain(std::move(name), stream_context<T>{}, unwrap<T>(std::move(body)), 1, edge_options{},
+                     {first.node_, rest.node_...}, detail::routing::to_single);
+  }
+
+  /// Restores every node instance from a completed checkpoint of a graph
+  /// built the same way. Call before start().
+  void restore(graph_snapshot s) {
+    if (started_) throw graph_error("graph: restore() after start(): restore a freshly built graph");
+    restore_ = std::move(s);
+  }
+
+  /// Checks the graph, then starts its workers.
+  void start() {
+    validate();
+    started_ = true;
+    launch();
+  }
+  /// Waits until every node has ended (or the graph was stopped or failed);
+  /// rethrows the first node's error as a node_error.
+  void wait() {
+    join();
+    if (state_.error) std::rethrow_exception(state_.error);
+  }
+  /// start() then wait().
+  void run() {
+    start();
+    wait();
+  }
+  /// Stops the workers wherever they are (records in flight are dropped)
+  /// and joins them.
+  void stop() {
+    state_.cancel.store(true, std::memory_order_release);
+    join();
+  }
+
+  /// Asks every source to inject checkpoint barrier `id` (ids increase);
+  /// returns the id. The checkpoint completes when every node instance has
+  /// snapshotted it.
+  std::uint64_t checkpoint() {
+    const std::uint64_t id = ++last_checkpoint_;
+    checkpoint_request_.store(id, std::memory_order_release);
+    return id;
+  }
+  /// The snapshots of checkpoint `id`, once every node instance took its own.
+  [[nodiscard]] std::optional<graph_snapshot> completed_checkpoint(std::uint64_t id) const {
+    auto tasks = board_.completed(id);
+    if (!tasks) return std::nullopt;
+    return graph_snapshot{id, std::move(*tasks)};
+  }
+
+  /// Per node instance: events in/out, queue depth, watermark, busy time.
+  [[nodiscard]] std::vector<node_metrics_snapshot> metrics() const {
+    std::vector<node_metrics_snapshot> out;
+    for (const auto& m : metrics_) out.push_back(m->read());
+    return out;
+  }
+  /// metrics() in the Prometheus text exposition format.
+  [[nodiscard]] std::string prometheus() const { return render_prometheus(metrics()); }
+
+  [[nodiscard]] std::size_t workers() const noexcept { return workers_.size(); }
+
+ private:
+  template <class T, class Body>
+  static auto unwrap(Body body) {
+    if constexpr (detail::typed_chain_traits<Body>::typed) {
+      static_assert(std::is_same_v<T, typename detail::typed_chain_traits<Body>::input>,
+                    "laminar::graph: this chain's input type differs from the record type of the stream it reads: "
+                    "an edge's two ends must carry the same type");
+      return std::move(body.pipe);
+    } else {
+      return detail::as_pipe(std::move(body));
+    }
+  }
+
+  detail::node_spec& add_spec(std::string name, std::size_t parallelism) {
+    nodes_.push_back(std::make_unique<detail::node_spec>());
+    auto& spec = *nodes_.back();
+    spec.name = std::move(name);
+    spec.parallelism = parallelism;
+    return spec;
+  }
+
+  template <class Src, class Pipe>
+  auto add_source(std::string name, Src src, Pipe p) {
+    using S = std::remove_cvref_t<Src>;
+    static_assert(pull_source<S>, "laminar::graph::source: a graph source must be a pull source (from, generate, union_of)");
+    auto& spec = add_spec(std::move(name), 1);
+    const std::size_t id = nodes_.size() - 1;
+    auto ctx = src.context();
+    spec.has_output = !Pipe::closed;
+    auto handle = result_handle(id, 1, ctx, p);
+    auto make = [ctx, src_slot = std::make_shared<std::optional<S>>(std::move(src)), p = std::move(p),
+                 spec_ptr = &spec](std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
+                                   detail::task_env env) mutable -> std::unique_ptr<detail::task> {
+      (void)w;
+      auto [chain, out] = detail::close_for_instance(ctx, std::move(p), *spec_ptr, instance, m);
+      using task_type = detail::source_task<S, decltype(chain), typename decltype(out)::element_type>;
+      auto t = std::make_unique<task_type>(m, std::move(env), std::move(**src_slot), std::move(chain), std::move(out));
+      src_slot->reset();
+      return t;
+    };
+    spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
+    return handle;
+  }
+
+  // A whole pipeline (source to sink) as one node.
+  template <class Src, class Chain>
+  sink_handle add_pipeline(std::string name, pipeline<Src, Chain> p) {
+    static_assert(pull_source<Src>, "laminar::graph::source: a graph source must be a pull source (from, generate, union_of)");
+    auto& spec = add_spec(std::move(name), 1);
+    const std::size_t id = nodes_.size() - 1;
+    auto slot = std::make_shared<std::optional<pipeline<Src, Chain>>>(std::move(p));
+    auto make = [slot](std::size_t, detail::worker_context&, detail::node_metrics& m,
+                       detail::task_env env) -> std::unique_ptr<detail::task> {
+      using task_type = detail::source_task<Src, Chain, detail::sink_output>;
+      auto t = std::make_unique<task_type>(m, std::move(env), std::move((*slot)->source()), std::move((*slot)->chain()),
+                                           std::make_unique<detail::sink_output>(m));
+      slot->reset();
+      return t;
+    };
+    spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
+    return sink_handle{id};
+  }
+
+  // What a node returns: a handle on its output stream, or a sink_handle.
+  template <class Ctx, class Pipe>
+  static auto result_handle(std::size_t id, std::size_t parallelism, const Ctx& ctx, const Pipe& p) {
+    if constexpr (Pipe::closed) {
+      (void)parallelism;
+      (void)ctx;
+      (void)p;
+      return sink_handle{id};
+    } else {
+      auto out = output_context_of(ctx, p);
+      return stream_handle<decltype(out)>(id, parallelism, std::move(out));
+    }
+  }
+
+  template <class Ctx, class Pipe>
+  auto add_chain(std::string name, const Ctx& ctx, Pipe p, std::size_t instances, edge_options eo,
+                 std::vector<std::size_t> inputs, detail::routing r) {
+    using T = typename Ctx::value_type;
+    static_assert(std::is_copy_constructible_v<Pipe>,
+                  "laminar::graph: a node's operators are copied for each instance: they must be copyable");
+    auto& spec = add_spec(std::move(name), instances);
+    const std::size_t id = nodes_.size() - 1;
+    spec.has_output = !Pipe::closed;
+    for (std::size_t producer : inputs) {
+      auto& from = *nodes_[producer];
+      auto route = r;
+      if (route == detail::routing::one_to_one && from.parallelism != instances) route = detail::routing::partition;
+      if (route == detail::routing::partition && instances == 1) route = detail::routing::to_single;
+      edges_.push_back(std::make_unique<detail::typed_edge<T>>(from.parallelism, instances, route, eo));
+      from.outputs.push_back(edges_.back().get());
+      spec.inputs.push_back(edges_.back().get());
+    }
+    auto handle = result_handle(id, instances, ctx, p);
+    auto make = [ctx, p = std::move(p), spec_ptr = &spec, idle = options_.idle_timeout](
+                    std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
+                    detail::task_env env) -> std::unique_ptr<detail::task> {
+      std::vector<typename detail::typed_edge<T>::channel_type*> ins;
+      for (detail::edge_base* e : spec_ptr->inputs) {
+        for (auto* ch : static_cast<detail::typed_edge<T>&>(*e).inputs_of(instance)) ins.push_back(ch);
+      }
+      (void)w;
+      auto [chain, out] = detail::close_for_instance(ctx, Pipe(p), *spec_ptr, instance, m);
+      using task_type = detail::chain_task<T, decltype(chain), typename decltype(out)::element_type>;
+      return std::make_unique<task_type>(m, std::move(env), std::move(ins), std::move(chain), std::move(out), idle);
+    };
+    spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
+    return handle;
+  }
+
+  void validate() const {
+    if (started_) throw graph_error("graph: start() called twice: a graph runs once");
+    if (nodes_.empty()) throw graph_error("graph: the graph is empty: add a source");
+    std::set<std::string> names;
+    bool any_source = false;
+    for (const auto& n : nodes_) {
+      if (!names.insert(n->name).second) {
+        throw graph_error("graph: two nodes are named '" + n->name + "': give each node its own name");
+      }
+      if (n->inputs.empty()) any_source = true;
+      if (n->has_output && n->outputs.empty()) {
+        throw graph_error("graph: node '" + n->name +
+                          "' has an output that no node reads: connect it (graph::node, parallel or merge) or end "
+                          "its chain with a sink");
+      }
+    }
+    if (!any_source) throw graph_error("graph: there is no source");
+  }
+
+  struct instance {
+    detail::node_spec* spec;
+    std::size_t index;
+    detail::node_metrics* metrics;
+  };
+
+  void launch() {
+    std::vector<instance> instances;
+    for (auto& n : nodes_) {
+      for (std::size_t i = 0; i < n->parallelism; ++i) {
+        metrics_.push_back(std::make_unique<detail::node_metrics>());
+        metrics_.back()->node = n->name;
+        metrics_.back()->instance = i;
+        instances.push_back({n.get(), i, metrics_.back().get()});
+      }
+    }
+    board_.set_tasks(instances.size());
+    const std::vector<int> cpus = allowed_cpus();
+    std::size_t n_workers = options_.workers ? options_.workers : cpus.size();
+    if (n_workers > instances.size()) n_workers = instances.size();
+    std::vector<std::vector<instance>> per_worker(n_workers);
+    for (std::size_t k = 0; k < instances.size(); ++k) {
+      instances[k].metrics->worker = static_cast<int>(k % n_workers);
+      per_worker[k % n_workers].push_back(instances[k]);
+    }
+    channels_ready_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(n_workers));
+    tasks_ready_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(n_workers));
+    for (std::size_t w = 0; w < n_workers; ++w) {
+      contexts_.push_back(std::make_unique<detail::worker_context>(static_cast<int>(w), state_));
+      contexts_.back()->set_budget(options_.budget);
+    }
+    for (std::size_t w = 0; w < n_workers; ++w) {
+      const int cpu = cpus[w % cpus.size()];
+      workers_.emplace_back([this, w, cpu, mine = per_worker[w]] { worker_main(*contexts_[w], cpu, mine); });
+    }
+  }
+
+  void worker_main(detail::worker_context& ctx, int cpu, const std::vector<instance>& mine) {
+    if (options_.pin) (void)pin_current_thread(cpu);
+    if (options_.numa) (void)prefer_local_memory();
+    // Phase 1, on this thread: the input channels of this worker's instances.
+    try {
+      for (const instance& in : mine) {
+        for (detail::edge_base* e : in.spec->inputs) e->create_inputs(in.index, ctx.bell());
+      }
+    } catch (...) {
+      state_.fail(mine.empty() ? std::string("graph") : mine.front().spec->name, std::current_exception());
+    }
+    channels_ready_->arrive_and_wait();
+    // Phase 2: the tasks (operator state), once every channel exists.
+    std::vector<std::unique_ptr<detail::task>> tasks;
+    for (const instance& in : mine) {
+      const std::string name = in.spec->name + "#" + std::to_string(in.index);
+      try {
+        detail::task_env env{&ctx, &board_, &checkpoint_request_, restore_ ? &restore_->tasks : nullptr, name};
+        tasks.push_back(in.spec->maker->make(in.index, ctx, *in.metrics, std::move(env)));
+        ctx.add(*tasks.back());
+      } catch (...) {
+        state_.fail(name, std::current_exception());
+      }
+    }
+    tasks_ready_->arrive_and_wait();
+    run_loop(ctx);
+  }
+
+  void run_loop(detail::worker_context& ctx) {
+    unsigned idle_rounds = 0;
+    while (!state_.cancel.load(std::memory_order_acquire)) {
+      bool progress = false;
+      bool all_done = true;
+      wait_policy policy = options_.idle_policy;
+      for (detail::task* t : ctx.tasks()) {
+        if (t->done()) continue;
+        all_done = false;
+        if (ctx.run_step(*t)) progress = true;
+        if (!t->done() && t->blocked_policy() < policy) policy = t->blocked_policy();
+      }
+      if (all_done) return;
+      if (progress) {
+        idle_rounds = 0;
+        continue;
+      }
+      // Nothing to do: wait by the most eager policy among the idle policy
+      // and the edges this worker's tasks are blocked on.
+      if (++idle_rounds < 64 || policy == wait_policy::spin) continue;
+      if (policy == wait_policy::spin_then_yield) {
+        std::this_thread::yield();
+        continue;
+      }
+      ctx.bell().sleep_unless(
+          [&] {
+            if (state_.cancel.load(std::memory_order_relaxed)) return true;
+            for (detail::task* t : ctx.tasks()) {
+              if (!t->done() && t->ready()) return true;
+            }
+            return false;
+          },
+          std::chrono::microseconds(1000));
+    }
+  }
+
+  void join() {
+    for (auto& t : workers_) {
+      if (t.joinable()) t.join();
+    }
+    joined_ = true;
+  }
+
+  runtime_options options_;
+  std::vector<std::unique_ptr<detail::node_spec>> nodes_;
+  std::vector<std::unique_ptr<detail::edge_base>> edges_;
+  std::vector<std::unique_ptr<detail::node_metrics>> metrics_;
+  std::vector<std::unique_ptr<detail::worker_context>> contexts_;
+  std::vector<std::thread> workers_;
+  std::unique_ptr<std::latch> channels_ready_;
+  std::unique_ptr<std::latch> tasks_ready_;
+  detail::run_state state_;
+  detail::checkpoint_board board_;
+  std::atomic<std::uint64_t> checkpoint_request_{0};
+  std::uint64_t last_checkpoint_ = 0;
+  std::optional<graph_snapshot> restore_;
+  bool started_ = false;
+  bool joined_ = false;
+};
+
+}  // namespace laminar

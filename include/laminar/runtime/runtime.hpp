@@ -1,0 +1,5 @@
+// The runtime layer: workers, pinning, NUMA placement, tasks.
+#pragma once
+
+#include "laminar/runtime/affinity.hpp"
+#include "laminar/runtime/task.hpp"
