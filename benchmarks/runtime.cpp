@@ -14,33 +14,16 @@
 
 #include "support/bench.hpp"
 #include "support/latency_histogram.hpp"
+#include "support/trades.hpp"
 
 namespace lb = laminar::bench;
 using namespace laminar;
 
 namespace {
 
-struct trade {
-  std::int64_t ts;
-  double price;
-  std::int32_t qty;
-  std::uint32_t symbol;
-};
-static_assert(sizeof(trade) == 24);
+using lb::trade;
 
 constexpr std::uint32_t symbols = 1000;
-
-std::vector<trade> make_trades(std::size_t n) {
-  std::vector<trade> out(n);
-  std::uint64_t s = 0x5eed'2024'0000'0001ULL;
-  for (std::size_t i = 0; i < n; ++i) {
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    const auto r = static_cast<std::uint32_t>(s >> 32);
-    out[i] = {static_cast<std::int64_t>(i) * 1000, 10.0 + (r % 10'000) / 100.0, static_cast<std::int32_t>(1 + r % 500),
-              (r >> 8) % symbols};
-  }
-  return out;
-}
 
 // map -> filter -> key_by -> running notional per symbol (dense ids).
 auto chain_body() {
@@ -120,7 +103,7 @@ lb::latency_histogram budget_latency(std::size_t budget, std::size_t records, co
 int main() {
   const std::size_t records = lb::pick<std::size_t>(10'000'000, 100'000);
   const int trials = lb::pick(7, 1);
-  const auto trades = make_trades(records);
+  const auto trades = lb::make_trades(records, 0x5eed'2024'0000'0001ULL, symbols);
 
   std::vector<double> single, two, exchange;
   for (int t = 0; t < trials; ++t) {
