@@ -170,15 +170,15 @@ class channel_output {
   channel_output(Ctx ctx, output_state<value_type>& out) : ctx_(std::move(ctx)), out_(&out) {}
 
   void on_event(const value_type& e) {
-    out_->send_event(e, [this](const value_type& v) -> std::size_t {
-      if constexpr (Ctx::keyed()) {
+    if constexpr (Ctx::keyed()) {
+      out_->send_event(e, [this](const value_type& v) -> std::size_t {
         using key_type = std::remove_cvref_t<decltype(key_of(ctx_, v))>;
         return mix_hash(std::hash<key_type>{}(key_of(ctx_, v)));
-      } else {
-        (void)v;
-        return 0;
-      }
-    });
+      });
+    } else {
+      // An unkeyed stream has one partition; only exchange edges need keys.
+      out_->send_event(e, [](const value_type&) -> std::size_t { return 0; });
+    }
   }
   void on_watermark(timestamp w) { out_->broadcast(message(std::in_place_index<1>, w)); }
   void on_barrier(const checkpoint_barrier& b) {
