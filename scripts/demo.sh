@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
-laminar_require_packages make g++ cmake libcereal-dev
+laminar_require_packages make g++ cmake libcereal-dev libnuma-dev
 
 build="$root/build/demo"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \

@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
-laminar_require_packages make g++ cmake clang-16 libcereal-dev doctest-dev python3
+laminar_require_packages make g++ cmake clang-16 libcereal-dev libnuma-dev libboost-dev doctest-dev python3
 
 jobs="$(laminar_jobs)"
 cd "$root"
@@ -30,5 +30,5 @@ run_preset release
 run_preset clang
 run_preset asan
 # ThreadSanitizer builds and runs the tests labelled 'concurrency'.
-run_preset tsan concurrency_tests -- -L concurrency
+run_preset tsan concurrency_tests channel_tests nonuma_tests -- -L concurrency
 echo "==== laminar: all test configurations passed ===="

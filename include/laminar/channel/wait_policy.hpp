@@ -1,29 +1,32 @@
 // How a thread waits on a channel (for data, or for room): spin, spin then
 // yield, or park; and the wake-up that lets the other side end a park.
 //
-//   spin             a whole core, the lowest latency (tens of ns); only for
-//                    threads pinned to a core of their own.
+//   spin             polls without pause for a while, then with a PAUSE
+//                    between polls, for ever: the lowest latency, a whole
+//                    core. Only for threads pinned to a core of their own.
 //   spin_then_yield  spins a few microseconds, then yields the CPU between
-//                    checks: near-spin latency while busy, and shares the core
-//                    when another thread is runnable. The default.
-//   park             spins briefly, then sleeps in the kernel until the other
-//                    side wakes it: no CPU while idle, a few microseconds to
-//                    wake. For threads that may wait long.
+//                    polls: near-spin latency while the stream is busy, and
+//                    the core is shared when another thread is runnable. The
+//                    default.
+//   park             spins and yields briefly, then sleeps in the kernel
+//                    until the other side wakes it: no CPU while idle, some
+//                    microseconds to wake. For threads that may wait long.
 //
 // The park protocol, on a 32-bit word per direction: bit 0 says "someone may
-// be parked here", bits 1-31 count wake-ups. A waiter sets bit 0 (a locked
-// RMW, so it is ordered before its re-check of the condition), re-checks, and
-// sleeps while the word is unchanged. The other side, after publishing,
-// reads the word with one relaxed load; only if bit 0 is set does it clear
-// the bit, advance the count and wake the sleepers. That keeps the common
-// path (nobody parked) at one load of a line nobody writes. The price: the
-// publisher's load can pass its own publishing store, so a waiter that
-// parks in that window of a few nanoseconds is not woken. Every park is
+// be parked here", bits 1-31 count wake-ups. A waiter sets bit 0 with a
+// locked read-modify-write (so it is ordered before the waiter's re-check of
+// its condition), re-checks, and sleeps while the word is unchanged. The
+// other side, after publishing, reads the word with one relaxed load and
+// only if bit 0 is set clears it, advances the count and wakes the sleepers:
+// with nobody parked a publish costs one load of a line that nobody writes.
+// The price of that cheap path: the publisher's load may pass its own
+// publishing store (x86 lets a load overtake an earlier store), so a waiter
+// that parks within those few nanoseconds is not woken. Every park is
 // therefore limited to park_recheck (1 ms), after which the waiter re-checks
-// the condition: a missed wake-up costs at most that, never a hang. Waiters
-// re-check *cancel on the same schedule, so cancelling a parked thread takes
-// effect within 1 ms (or at once if the canceller also calls
-// notify_waiters on the word, or the channel's wake_waiters()).
+// its condition: a missed wake-up costs at most that, never a hang. Waiters
+// re-check *cancel on the same schedule, so a cancel reaches a parked thread
+// within 1 ms, or at once if the canceller then calls the channel's
+// wake_waiters().
 #pragma once
 
 #include <atomic>
@@ -41,9 +44,14 @@ enum class wait_policy : std::uint8_t { spin, spin_then_yield, park };
 
 namespace detail {
 
-/// Spins before yielding or parking: with PAUSE at ~30 ns, about 4 us,
-/// longer than a typical gap in a busy stream and far shorter than a sleep.
-inline constexpr unsigned spin_rounds = 128;
+/// Polls without PAUSE first. Measured on the 2-vCPU Zen 4 VMs: PAUSE takes
+/// ~30 ns there, which would be most of a one-way hand-off, and pausing
+/// after every empty poll cut throughput; an unpaused poll of a line that
+/// has not changed is an L1 hit. 256 polls cover a round trip between cores.
+inline constexpr unsigned tight_polls = 256;
+/// Then polls with a PAUSE between, about 4 us more, before yielding
+/// (spin_then_yield, park) or for ever (spin).
+inline constexpr unsigned spin_rounds = tight_polls + 128;
 /// Yields after spinning and before parking, for gaps of a few more microseconds.
 inline constexpr unsigned park_yields = 16;
 /// The longest a parked waiter sleeps before re-checking on its own.
@@ -57,9 +65,9 @@ inline bool cancelled(const std::atomic<bool>* cancel) noexcept {
 
 // Out of line and cold: the path that actually wakes someone.
 [[gnu::noinline, gnu::cold]] inline void wake_parked(std::atomic<std::uint32_t>& word, std::uint32_t seen) noexcept {
-  // Whoever clears the bit wakes; adding 1 to an odd word clears bit 0 and
-  // advances the count, so a waiter that slept on the old value cannot
-  // mistake a later park for its own.
+  // Whoever clears the bit wakes. Adding 1 to an odd word clears bit 0 and
+  // advances the count, so a waiter that read the word before this wake-up
+  // cannot sleep on it afterwards (its futex compare fails).
   while ((seen & parked_bit) != 0) {
     if (word.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
       unpark_all(word);
@@ -79,15 +87,15 @@ inline void notify_waiters(std::atomic<std::uint32_t>& word) noexcept {
     detail::wake_parked(word, seen);
 }
 
-/// Waits until pred() is true or *cancel (may be null) becomes true, by
-/// `policy`; returns pred(). Parking sleeps on `word`, which the side that
-/// makes pred() true must pass to notify_waiters().
+/// Waits by `policy` until pred() is true or *cancel (may be null) becomes
+/// true; returns pred(). A parked waiter sleeps on `word`, which the side
+/// that makes pred() true passes to notify_waiters() after doing so.
 template <class Pred>
 bool wait_until(wait_policy policy, Pred&& pred, std::atomic<std::uint32_t>& word, const std::atomic<bool>* cancel) {
   if (pred()) return true;
   for (unsigned i = 0; policy == wait_policy::spin || i < detail::spin_rounds; ++i) {
     if (detail::cancelled(cancel)) return pred();
-    detail::cpu_relax();
+    if (i >= detail::tight_polls) detail::cpu_relax();
     if (pred()) return true;
   }
   for (unsigned i = 0; policy == wait_policy::spin_then_yield || i < detail::park_yields; ++i) {
@@ -98,10 +106,6 @@ bool wait_until(wait_policy policy, Pred&& pred, std::atomic<std::uint32_t>& wor
   for (;;) {
     if (detail::cancelled(cancel)) return pred();
     const std::uint32_t parked = word.fetch_or(detail::parked_bit, std::memory_order_seq_cst) | detail::parked_bit;
-    // Pairs with the fence of a publisher that fences before notifying (a
-    // channel's consumer freeing room, wake_waiters()): one of the two then
-    // sees the other, so that wake-up cannot be missed.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (pred()) return true;
     if (detail::cancelled(cancel)) return pred();
     detail::park_on(word, parked, detail::park_recheck);
@@ -109,8 +113,8 @@ bool wait_until(wait_policy policy, Pred&& pred, std::atomic<std::uint32_t>& wor
   }
 }
 
-/// The same without a word to sleep on (nobody will call notify_waiters):
-/// parking then sleeps in naps of at most park_recheck.
+/// The same for a condition nobody notifies: parking then sleeps in naps of
+/// park_recheck (1 ms).
 template <class Pred>
 bool wait_until(wait_policy policy, Pred&& pred, const std::atomic<bool>* cancel = nullptr) {
   std::atomic<std::uint32_t> never_notified{0};

@@ -58,21 +58,27 @@ class stamped_ring {
   /// stay queued): a message that makes f fail is not delivered again.
   template <class F>
   std::size_t consume(F&& f, std::size_t max = SIZE_MAX) {
+    // Locals, so that the loop keeps them in registers across the acquire
+    // loads and the calls to f.
+    slot* const slots = &slots_[0];
+    const std::uint64_t mask = mask_;
+    const std::uint64_t publish_mask = publish_mask_;
     struct batch {
       stamped_ring* ring;
       std::uint64_t pos;
       ~batch() { ring->release_to(pos); }
     } b{this, pos_};
     const std::uint64_t start = b.pos;
-    while (b.pos - start < max) {
-      slot& s = slots_[b.pos & mask_];
+    const std::uint64_t end = max > UINT64_MAX - start ? UINT64_MAX : start + max;
+    while (b.pos != end) {
+      slot& s = slots[b.pos & mask];
       if (s.stamp.load(std::memory_order_acquire) != b.pos + 1) break;
       ++b.pos;
       {
         destroy_at_exit<T> message{s.get()};
         f(*message.value);
       }
-      if ((b.pos & publish_mask_) == 0) release_to(b.pos);
+      if ((b.pos & publish_mask) == 0) release_to(b.pos);
     }
     return static_cast<std::size_t>(b.pos - start);
   }
@@ -109,23 +115,22 @@ class stamped_ring {
 
   /// Wakes every thread parked in push() or wait_for_data() now, e.g. after
   /// setting the cancel flag they were given (otherwise they notice it
-  /// within detail::park_recheck).
+  /// within detail::park_recheck, 1 ms).
   void wake_waiters() noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    notify_waiters(data_word_);
-    notify_waiters(space_word_);
+    // Read-modify-writes rather than loads: a locked instruction cannot pass
+    // the caller's cancel store, so a waiter that has not yet set its bit
+    // will see the cancel on its re-check.
+    wake_parked(data_word_, data_word_.fetch_or(0, std::memory_order_seq_cst));
+    wake_parked(space_word_, space_word_.fetch_or(0, std::memory_order_seq_cst));
   }
 
  protected:
   // The consumer has finished with every message before `pos`: publish it
-  // for the producers and wake one that parked on a full ring. The fence
-  // makes that wake-up reliable (see wait_policy.hpp); it costs once per
-  // batch, not per message.
+  // for the producers and wake those parked on a full ring.
   void release_to(std::uint64_t pos) noexcept {
     if (pos == pos_) return;
     pos_ = pos;
     tail_.store(pos, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     notify_waiters(space_word_);
   }
 
@@ -134,7 +139,7 @@ class stamped_ring {
 
   // Read-only after construction, shared by both sides.
   const std::uint64_t mask_;
-  const std::uint64_t publish_mask_;  // the consumer publishes when its position is a multiple of mask + 1
+  const std::uint64_t publish_mask_;  // within a long batch, the consumer publishes every capacity/8 messages
   slot_array<T> slots_;
 
   // The producers' line: the next position to claim, and their cached copy
