@@ -33,6 +33,8 @@
 #include "laminar/sink/count.hpp"
 #include "laminar/sink/subscription.hpp"
 
+#include "laminar/aggregate/aggregates.hpp"
+#include "laminar/window/windows.hpp"
 #include "laminar/channel/channel.hpp"
 #include "laminar/dag/dag.hpp"
 #include "laminar/runtime/runtime.hpp"

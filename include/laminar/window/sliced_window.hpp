@@ -1,0 +1,493 @@
+// The window operator for tumbling, hopping and cumulate windows, keyed
+// (after key_by) or global. State is kept per slice (see assigners.hpp): a
+// table of key -> (accumulator, net weight) per slice, ordered by slice
+// start. A record updates one entry of one slice; a window's result is its
+// slices merged (for tumbling windows: the one slice as it is). A slice is
+// freed, and its table recycled, once the watermark passes the end of the
+// last window that contains it plus the allowed lateness.
+//
+// Emit modes (emit.hpp): final_only, on_close and on_update. Output rows
+// carry the window's bounds and their event time is end - 1ns; the
+// operator's output watermark is the input watermark minus the allowed
+// lateness, so every row it emits (corrections of closed windows included)
+// is on time downstream.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "laminar/aggregate/aggregate.hpp"
+#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/operator/key_by.hpp"
+#include "laminar/window/assigners.hpp"
+#include "laminar/window/detail/key_table.hpp"
+#include "laminar/window/emit.hpp"
+#include "laminar/window/late.hpp"
+#include "laminar/window/window_row.hpp"
+
+namespace laminar {
+
+namespace detail {
+
+/// The key type a window groups by: the key projection's, or global_key.
+template <class Ctx>
+auto window_key_of(const Ctx& ctx, const typename Ctx::value_type& e) {
+  if constexpr (Ctx::keyed()) {
+    return std::remove_cvref_t<decltype(key_of(ctx, e))>(key_of(ctx, e));
+  } else {
+    (void)ctx;
+    (void)e;
+    return global_key{};
+  }
+}
+template <class Ctx>
+using window_key_t = decltype(window_key_of(std::declval<const Ctx&>(), std::declval<const typename Ctx::value_type&>()));
+
+/// Calls a late side output (a callable, or a pointer to one held by reference).
+template <class Late, class T>
+void deliver_late(Late& late, const T& record) {
+  if constexpr (std::is_pointer_v<Late>) {
+    (*late)(record);
+  } else {
+    late(record);
+  }
+}
+
+template <class Late>
+concept stateful_late = requires(const Late& l, state_writer& w) { l->save_state(w); };
+
+template <class Next, class Ctx, class Assigner, class Agg, class Late, bool Dense>
+class sliced_window_stage {
+ public:
+  using in_type = typename Ctx::value_type;
+  using key_type = window_key_t<Ctx>;
+  using accumulator = typename Agg::accumulator;
+  using result_type = aggregate_result_t<Agg>;
+  using row_type = window_row<key_type, result_type>;
+  using table = std::conditional_t<Dense, dense_table<key_type, accumulator>, hashed_table<key_type, accumulator>>;
+  using entry = typename table::entry;
+  static constexpr bool retracting = changelog_row<in_type>;
+
+  sliced_window_stage(Next next, Ctx ctx, Assigner assigner, Agg agg, window_settings settings, Late late)
+      : next_(std::move(next)),
+        ctx_(std::move(ctx)),
+        assigner_(assigner),
+        agg_(std::move(agg)),
+        settings_(settings),
+        late_(std::move(late)),
+        unit_(assigner.slice_unit()),
+        grid_offset_(assigner.grid_offset()) {}
+
+  void on_event(const in_type& e) {
+    const timestamp t = time_of(ctx_, e);
+    // The slice the record belongs to: usually the one the last record was in.
+    if (!(cached_ && t >= cached_start_ && t < cached_end_)) {
+      if (!locate(t)) {
+        ++late_count_;
+        deliver_late(late_, e);
+        return;
+      }
+    }
+    const std::int64_t w = weight_of(e);
+    if (settings_.mode == emit_mode::final_only || !needs_changes()) {
+      entry& en = slices_[cached_index_].groups.find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); });
+      apply(en, e, t, w);
+      return;
+    }
+    update_with_changes(window_key_of(ctx_, e), e, t, w);
+  }
+
+  void on_watermark(timestamp w) {
+    if (w <= watermark_) return;
+    watermark_ = w;
+    cached_ = false;  // a slice may have closed, or its windows fired
+    fire_and_free();
+    const timestamp out = w == timestamp::max() ? w : w - settings_.allowed_lateness;
+    if (out > out_watermark_) {
+      out_watermark_ = out;
+      next_.on_watermark(out);
+    }
+  }
+
+  void on_barrier(const checkpoint_barrier& barrier) {
+    barrier.checkpoint(*this);
+    next_.on_barrier(barrier);
+  }
+
+  void on_end() { next_.on_end(); }
+
+  /// Records that arrived after all their windows had closed.
+  [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
+  /// Slices holding state now (for tests of state cleanup).
+  [[nodiscard]] std::size_t open_slices() const noexcept { return slices_.size(); }
+  /// Groups held across all slices now.
+  [[nodiscard]] std::size_t open_groups() const noexcept {
+    std::size_t n = 0;
+    for (const slice& s : slices_) n += s.groups.size();
+    return n;
+  }
+  [[nodiscard]] Next& downstream() noexcept { return next_; }
+
+  void save_state(state_writer& w) const {
+    w(watermark_, out_watermark_, late_count_, has_pending_, pending_end_);
+    w(static_cast<std::uint64_t>(slices_.size()));
+    for (const slice& s : slices_) {
+      w(s.start, static_cast<std::uint64_t>(s.groups.size()));
+      for (const entry& en : s.groups.entries()) w(en.key, en.acc, en.n);
+    }
+    if constexpr (stateful_late<Late>) late_->save_state(w);
+  }
+
+  void load_state(state_reader& r) {
+    for (slice& s : slices_) recycle(std::move(s.groups));
+    slices_.clear();
+    cached_ = false;
+    r(watermark_, out_watermark_, late_count_, has_pending_, pending_end_);
+    std::uint64_t n_slices = 0;
+    r(n_slices);
+    for (std::uint64_t i = 0; i < n_slices; ++i) {
+      slice s{timestamp{}, fresh_table()};
+      std::uint64_t n_groups = 0;
+      r(s.start, n_groups);
+      for (std::uint64_t g = 0; g < n_groups; ++g) {
+        key_type k{};
+        accumulator acc = agg_.init();
+        std::int64_t n = 0;
+        r(k, acc, n);
+        entry& en = s.groups.find_or_insert(k, [&] { return std::move(acc); });
+        en.n = n;
+      }
+      slices_.push_back(std::move(s));
+    }
+    if constexpr (stateful_late<Late>) late_->load_state(r);
+  }
+
+ private:
+  struct slice {
+    timestamp start;
+    table groups;
+  };
+
+  // ---- the record path ----
+
+  // Finds or creates the slice for t and caches it; false if the record is
+  // late (every window containing it has closed).
+  bool locate(timestamp t) {
+    const timestamp a = floor_to_grid(t, unit_, grid_offset_);
+    if (closed(assigner_.last_end(a))) return false;
+    std::size_t i = slices_.size();
+    while (i > 0 && slices_[i - 1].start > a) --i;  // records are mostly in the newest slice
+    if (i == 0 || slices_[i - 1].start != a) {
+      slices_.insert(slices_.begin() + static_cast<std::ptrdiff_t>(i), slice{a, fresh_table()});
+      note_windows_of(a);
+    } else {
+      --i;
+    }
+    cached_ = true;
+    cached_index_ = i;
+    cached_start_ = a;
+    cached_end_ = a + duration::from_nanos(unit_);
+    return true;
+  }
+
+  void apply(entry& en, const in_type& e, timestamp t, std::int64_t w) {
+    if constexpr (retracting) {
+      for (std::int64_t k = 0; k < w; ++k) agg_add(agg_, en.acc, e, t);
+      for (std::int64_t k = 0; k > w; --k) agg_retract(agg_, en.acc, e, t);
+    } else {
+      agg_add(agg_, en.acc, e, t);
+    }
+    en.n += w;
+  }
+
+  // A window has fired (emitted its first result) / closed (dropped its state).
+  [[nodiscard]] bool fired(timestamp end) const noexcept {
+    return settings_.mode == emit_mode::final_only ? closed(end) : end <= watermark_;
+  }
+  [[nodiscard]] bool closed(timestamp end) const noexcept {
+    return watermark_ != timestamp::min() && end + settings_.allowed_lateness <= watermark_;
+  }
+  // When the record's slice's windows need their changes emitted now.
+  [[nodiscard]] bool needs_changes() const noexcept {
+    return settings_.mode == emit_mode::on_update || assigner_.first_end(cached_start_) <= watermark_;
+  }
+
+  // on_update, and on_close for a slice some of whose windows have fired:
+  // emit each affected window's change for this key.
+  void update_with_changes(const key_type& key, const in_type& e, timestamp t, std::int64_t w) {
+    const timestamp a = cached_start_;
+    changes_.clear();
+    for (timestamp end = assigner_.first_end(a);; end = assigner_.next_end(end)) {
+      const bool affected = !closed(end) && (settings_.mode == emit_mode::on_update || end <= watermark_);
+      if (affected) changes_.push_back({end, group_result(key, end)});
+      if (end >= assigner_.last_end(a) || end == timestamp::max()) break;
+    }
+    entry& en = slices_[cached_index_].groups.find_or_insert(key, [this] { return agg_.init(); });
+    apply(en, e, t, w);
+    for (auto& [end, before] : changes_) emit_change(key, end, before, group_result(key, end));
+  }
+
+  struct group_value {
+    accumulator acc;
+    std::int64_t n = 0;
+  };
+  struct pending_change {
+    timestamp end;
+    std::optional<group_value> before;
+  };
+
+  // One key's state in the window ending at `end`: its slices merged.
+  std::optional<group_value> group_result(const key_type& key, timestamp end) {
+    const timestamp start = assigner_.window_start(end);
+    std::optional<group_value> out;
+    for (slice& s : slices_) {
+      if (s.start < start) continue;
+      if (s.start >= end) break;
+      if (entry* en = s.groups.find(key)) {
+        if (!out) out.emplace(group_value{agg_.init(), 0});
+        agg_.merge(out->acc, en->acc);
+        out->n += en->n;
+      }
+    }
+    return out;
+  }
+
+  void emit_change(const key_type& key, timestamp end, const std::optional<group_value>& before,
+                   const std::optional<group_value>& after) {
+    const bool had = before && before->n > 0;
+    const bool has = after && after->n > 0;
+    const timestamp start = assigner_.window_start(end);
+    if (had && has) {
+      next_.on_event(row_type{key, start, end, agg_.result(before->acc), change_kind::update_before});
+      next_.on_event(row_type{key, start, end, agg_.result(after->acc), change_kind::update_after});
+    } else if (has) {
+      next_.on_event(row_type{key, start, end, agg_.result(after->acc), change_kind::insert});
+    } else if (had) {
+      next_.on_event(row_type{key, start, end, agg_.result(before->acc), change_kind::remove});
+    }
+  }
+
+  // ---- the watermark path ----
+
+  // A new slice at `a`: the earliest of its windows that has yet to fire
+  // may come before the next one pending.
+  void note_windows_of(timestamp a) {
+    if (settings_.mode == emit_mode::on_update) return;  // nothing fires on watermarks
+    const timestamp last = assigner_.last_end(a);
+    for (timestamp end = assigner_.first_end(a);; end = assigner_.next_end(end)) {
+      if (!fired(end)) {
+        if (!has_pending_ || end < pending_end_) {
+          has_pending_ = true;
+          pending_end_ = end;
+        }
+        return;
+      }
+      if (end >= last || end == timestamp::max()) return;
+    }
+  }
+
+  void fire_and_free() {
+    if (settings_.mode != emit_mode::on_update) {
+      while (has_pending_ && fired(pending_end_)) {
+        const timestamp end = pending_end_;
+        emit_window(end);
+        advance_pending(end);
+      }
+    }
+    // Free the slices whose last window has closed (they are a prefix).
+    std::size_t drop = 0;
+    while (drop < slices_.size() && closed(assigner_.last_end(slices_[drop].start))) ++drop;
+    if (drop > 0) {
+      for (std::size_t i = 0; i < drop; ++i) recycle(std::move(slices_[i].groups));
+      slices_.erase(slices_.begin(), slices_.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
+  }
+
+  // The next window end after `end` that covers a slice.
+  void advance_pending(timestamp end) {
+    has_pending_ = false;
+    if (end == timestamp::max()) return;
+    const timestamp candidate = assigner_.next_end(end);
+    const timestamp from = assigner_.window_start(candidate);
+    for (const slice& s : slices_) {
+      if (s.start < from) continue;
+      const timestamp first = assigner_.first_end(s.start);
+      has_pending_ = true;
+      pending_end_ = first > candidate ? first : candidate;
+      return;
+    }
+  }
+
+  void emit_window(timestamp end) {
+    const timestamp start = assigner_.window_start(end);
+    slice* only = nullptr;
+    std::size_t covering = 0;
+    for (slice& s : slices_) {
+      if (s.start < start) continue;
+      if (s.start >= end) break;
+      only = &s;
+      ++covering;
+    }
+    if (covering == 0) return;
+    if (covering == 1) {
+      for (const entry& en : only->groups.entries()) {
+        if (en.n > 0) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
+      }
+      return;
+    }
+    scratch_.clear();
+    for (slice& s : slices_) {
+      if (s.start < start) continue;
+      if (s.start >= end) break;
+      for (const entry& en : s.groups.entries()) {
+        entry& into = scratch_.find_or_insert(en.key, [this] { return agg_.init(); });
+        agg_.merge(into.acc, en.acc);
+        into.n += en.n;
+      }
+    }
+    for (const entry& en : scratch_.entries()) {
+      if (en.n > 0) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
+    }
+  }
+
+  // ---- tables ----
+
+  table fresh_table() {
+    if (pool_.empty()) return table{};
+    table t = std::move(pool_.back());
+    pool_.pop_back();
+    return t;
+  }
+  void recycle(table&& t) {
+    t.clear();
+    pool_.push_back(std::move(t));
+  }
+
+  [[no_unique_address]] Next next_;
+  [[no_unique_address]] Ctx ctx_;
+  Assigner assigner_;
+  [[no_unique_address]] Agg agg_;
+  window_settings settings_;
+  [[no_unique_address]] Late late_;
+  std::int64_t unit_;
+  std::int64_t grid_offset_;
+
+  std::vector<slice> slices_;  // by start
+  std::vector<table> pool_;    // cleared tables, kept for reuse
+  table scratch_;              // merging slices into a window
+  std::vector<pending_change> changes_;
+
+  timestamp watermark_ = timestamp::min();
+  timestamp out_watermark_ = timestamp::min();
+  std::uint64_t late_count_ = 0;
+  bool has_pending_ = false;  // a window end waits to fire
+  timestamp pending_end_{};
+
+  bool cached_ = false;
+  std::size_t cached_index_ = 0;
+  timestamp cached_start_{};
+  timestamp cached_end_{};
+};
+
+}  // namespace detail
+
+/// A window operator factory: the assigner, the aggregate and the settings;
+/// built by tumbling(...).aggregate(...) and friends, refined by
+/// .emit(mode), .allowed_lateness(d), .late_to(output) and .dense_keys().
+template <class Assigner, class Agg, class Late = detail::no_late_output, bool Dense = false>
+struct sliced_window_operator {
+  using is_operator = void;
+  Assigner assigner;
+  Agg agg;
+  window_settings settings{};
+  Late late{};
+
+  /// When results leave (emit.hpp).
+  [[nodiscard]] sliced_window_operator emit(emit_mode mode) const {
+    sliced_window_operator o = *this;
+    o.settings.mode = mode;
+    return o;
+  }
+  /// How long after a window's end records are still added to it.
+  [[nodiscard]] sliced_window_operator allowed_lateness(duration d) const {
+    if (d < duration::zero()) throw usage_error("laminar: allowed lateness must not be negative");
+    sliced_window_operator o = *this;
+    o.settings.allowed_lateness = d;
+    return o;
+  }
+  /// Where records later than the allowed lateness go: a callable taking
+  /// the record (kept by value), or a late_records<T> (kept by reference).
+  template <class F>
+  [[nodiscard]] auto late_to(F&& output) const {
+    using L = std::conditional_t<std::is_lvalue_reference_v<F>, std::remove_reference_t<F>*, std::remove_cvref_t<F>>;
+    L l;
+    if constexpr (std::is_lvalue_reference_v<F>) {
+      l = &output;
+    } else {
+      l = std::forward<F>(output);
+    }
+    return sliced_window_operator<Assigner, Agg, L, Dense>{assigner, agg, settings, std::move(l)};
+  }
+  /// Keys are small non-negative integers (symbol ids): index an array by
+  /// them instead of hashing.
+  [[nodiscard]] auto dense_keys() const { return sliced_window_operator<Assigner, Agg, Late, true>{assigner, agg, settings, late}; }
+
+  template <class Ctx>
+  auto output_context(const Ctx&) const {
+    static_assert(Ctx::timed(),
+                  "laminar: a window needs event time: put with_watermarks(...) or event_time(...) before it");
+    using T = typename Ctx::value_type;
+    using bound = detail::bound_aggregate_t<T, changelog_row<T>, Agg>;
+    using row = window_row<detail::window_key_t<Ctx>, aggregate_result_t<bound>>;
+    if constexpr (Ctx::keyed()) {
+      return stream_context<row, detail::window_row_key, detail::window_row_time>{};
+    } else {
+      return stream_context<row, no_projection, detail::window_row_time>{};
+    }
+  }
+
+  template <class Ctx, class Next>
+  auto bind(const Ctx& ctx, Next&& next) && {
+    (void)output_context(ctx);
+    using T = typename Ctx::value_type;
+    assigner.validate();
+    auto bound = detail::bind_aggregate<T, changelog_row<T>>(agg);
+    using stage = detail::sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late, Dense>;
+    return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));
+  }
+};
+
+/// A window shape before its aggregate is named: tumbling(1s).aggregate(sum(&trade::qty)).
+template <class Assigner>
+struct window_spec {
+  Assigner assigner;
+  template <class Agg>
+  [[nodiscard]] sliced_window_operator<Assigner, Agg> aggregate(Agg agg) const {
+    assigner.validate();
+    return {assigner, std::move(agg)};
+  }
+};
+
+/// Tumbling windows [k*size + offset, (k+1)*size + offset).
+inline window_spec<tumbling_window> tumbling(duration size, duration offset = duration::zero()) {
+  return {{size, offset}};
+}
+/// Hopping (sliding) windows of `size`, one starting every `slide`.
+inline window_spec<hopping_window> hopping(duration size, duration slide, duration offset = duration::zero()) {
+  return {{size, slide, offset}};
+}
+/// Cumulating windows: every `step`, the window from the start of the
+/// current `max_size` period to now.
+inline window_spec<cumulate_window> cumulate(duration step, duration max_size, duration offset = duration::zero()) {
+  return {{step, max_size, offset}};
+}
+
+}  // namespace laminar

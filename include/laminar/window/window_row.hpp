@@ -1,0 +1,70 @@
+// What window operators emit: one row per (key, window), with the window's
+// bounds, the aggregate's result and the row's change kind (+I on
+// insert-only output; -U/+U/-D in the changelog emit modes).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <ostream>
+
+#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/time.hpp"
+
+namespace laminar {
+
+/// The key of a window operator that is not keyed: every record is in one group.
+struct global_key {
+  friend constexpr bool operator==(global_key, global_key) noexcept { return true; }
+  friend constexpr bool operator<(global_key, global_key) noexcept { return false; }
+  friend std::ostream& operator<<(std::ostream& os, global_key) { return os << "global"; }
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+
+template <class Key, class Value>
+struct window_row {
+  Key key{};
+  timestamp start{};  ///< inclusive
+  timestamp end{};    ///< exclusive
+  Value value{};
+  change_kind kind = change_kind::insert;
+
+  /// The row's event time: the last instant of its window (end - 1ns), so
+  /// that a cascaded window puts it into the window that contains its own.
+  [[nodiscard]] constexpr timestamp time() const noexcept {
+    return end == timestamp::min() ? end : end - duration::from_nanos(1);
+  }
+
+  friend bool operator==(const window_row&, const window_row&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const window_row& r) {
+    return os << r.kind << " " << r.key << " [" << r.start.nanos() << ", " << r.end.nanos() << ") " << r.value;
+  }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(key, start, end, value, kind);
+  }
+};
+
+namespace detail {
+/// The event-time projection of window rows.
+struct window_row_time {
+  template <class Row>
+  constexpr timestamp operator()(const Row& r) const noexcept {
+    return r.time();
+  }
+};
+/// The key projection of keyed window rows.
+struct window_row_key {
+  template <class Row>
+  constexpr const auto& operator()(const Row& r) const noexcept {
+    return r.key;
+  }
+};
+}  // namespace detail
+
+}  // namespace laminar
+
+template <>
+struct std::hash<laminar::global_key> {
+  std::size_t operator()(laminar::global_key) const noexcept { return 0; }
+};

@@ -1,0 +1,8 @@
+// Window operators. See docs/windows.md.
+#pragma once
+
+#include "laminar/window/assigners.hpp"
+#include "laminar/window/emit.hpp"
+#include "laminar/window/late.hpp"
+#include "laminar/window/sliced_window.hpp"
+#include "laminar/window/window_row.hpp"
