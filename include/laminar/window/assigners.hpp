@@ -74,8 +74,13 @@ struct hopping_window {
 
   [[nodiscard]] std::int64_t slice_unit() const noexcept { return std::gcd(size.nanos(), slide.nanos()); }
   [[nodiscard]] std::int64_t grid_offset() const noexcept { return detail::normalized_offset(offset, slice_unit()); }
-  [[nodiscard]] std::int64_t end_offset() const noexcept { return detail::normalized_offset(offset, slide.nanos()); }
-  /// Window ends lie on the slide grid; the first end strictly after a.
+  /// Windows start on the slide grid (k * slide + offset), so their ends lie
+  /// on that grid shifted by the size.
+  [[nodiscard]] std::int64_t end_offset() const noexcept {
+    return detail::normalized_offset(duration::from_nanos(offset.nanos() % slide.nanos() + size.nanos() % slide.nanos()),
+                                     slide.nanos());
+  }
+  /// The first window end strictly after a.
   [[nodiscard]] timestamp first_end(timestamp a) const noexcept {
     const timestamp f = detail::floor_to_grid(a, slide.nanos(), end_offset());
     return f + slide;

@@ -6,11 +6,34 @@
 #include <cstddef>
 #include <functional>
 #include <ostream>
+#include <tuple>
 
 #include "laminar/aggregate/changelog.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar {
+
+namespace detail {
+/// Prints a value if it can be printed: tuples element by element, other
+/// unprintable types as "{...}".
+template <class V>
+void print_value(std::ostream& os, const V& v) {
+  if constexpr (requires { os << v; }) {
+    os << v;
+  } else if constexpr (requires { std::tuple_size<V>::value; }) {
+    os << "(";
+    std::apply(
+        [&](const auto&... xs) {
+          const char* sep = "";
+          ((os << sep, print_value(os, xs), sep = ", "), ...);
+        },
+        v);
+    os << ")";
+  } else {
+    os << "{...}";
+  }
+}
+}  // namespace detail
 
 /// The key of a window operator that is not keyed: every record is in one group.
 struct global_key {
@@ -37,7 +60,11 @@ struct window_row {
 
   friend bool operator==(const window_row&, const window_row&) = default;
   friend std::ostream& operator<<(std::ostream& os, const window_row& r) {
-    return os << r.kind << " " << r.key << " [" << r.start.nanos() << ", " << r.end.nanos() << ") " << r.value;
+    os << r.kind << " ";
+    detail::print_value(os, r.key);
+    os << " [" << r.start.nanos() << ", " << r.end.nanos() << ") ";
+    detail::print_value(os, r.value);
+    return os;
   }
   template <class Archive>
   void serialize(Archive& ar) {
