@@ -1,0 +1,61 @@
+// Windows inside a DAG: exchange by key to 1, 2 and 4 parallel instances
+// gives the single-thread chain's rows.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <laminar/laminar.hpp>
+
+#include "support/event_stream.hpp"
+
+using namespace laminar;
+using namespace std::chrono_literals;
+using laminar::test::event;
+
+namespace {
+
+using row = window_row<std::uint32_t, std::tuple<std::int64_t, std::int64_t, ohlc_bar<std::int64_t>>>;
+
+auto window() {
+  return hopping(60ms, 20ms)
+      .aggregate(aggregates(sum(&event::value), count(), ohlc(&event::value)))
+      .allowed_lateness(10ms);
+}
+
+std::vector<row> sorted(std::vector<row> rows) {
+  // Stable: a key's corrections keep their order.
+  std::stable_sort(rows.begin(), rows.end(), [](const row& a, const row& b) { return std::tie(a.end, a.key) < std::tie(b.end, b.key); });
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("windows in a DAG: 1, 2 and 4 exchange instances give the single-thread rows") {
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+    test::stream_options o;
+    o.seed = seed;
+    o.records = 20'000;
+    o.keys = 300;
+    const auto in = test::make_stream(o);
+    auto strategy = bounded_out_of_orderness(20ms);
+    std::vector<row> expected;
+    {
+      auto p = from(in) | with_watermarks(&event::ts, strategy) | key_by(&event::key) | window() | collect(expected);
+      p.run();
+    }
+    REQUIRE(!expected.empty());
+    for (std::size_t n : {1UL, 2UL, 4UL}) {
+      CAPTURE(seed);
+      CAPTURE(n);
+      std::vector<row> out;
+      graph g(runtime_options{.workers = 2});
+      auto src = g.source("events", from(in) | with_watermarks(&event::ts, strategy) | key_by(&event::key));
+      auto bars = g.parallel("bars", src, n, window());
+      g.merge("collect", collect(out), bars);
+      g.run();
+      CHECK(sorted(out) == sorted(expected));
+    }
+  }
+}
