@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the demo: examples/01_quickstart.cpp (a trading pipeline
-# over generated ticks). Usage: bash scripts/demo.sh
+# over generated ticks), then examples/07_ohlc_bars.cpp (one-second OHLC
+# bars per symbol, a late-trade side output and a cascaded roll-up). Usage: bash scripts/demo.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
@@ -9,5 +10,8 @@ laminar_require_packages make g++ cmake libcereal-dev libnuma-dev
 build="$root/build/demo"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DLAMINAR_BUILD_TESTS=OFF -DLAMINAR_BUILD_BENCHMARKS=OFF -DLAMINAR_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$build" --target 01_quickstart -j "$(laminar_jobs)" >/dev/null
-exec "$build/examples/01_quickstart"
+cmake --build "$build" --target 01_quickstart 07_ohlc_bars -j "$(laminar_jobs)" >/dev/null
+"$build/examples/01_quickstart"
+echo
+echo "==== one-second OHLC bars per symbol (examples/07_ohlc_bars) ===="
+"$build/examples/07_ohlc_bars"
