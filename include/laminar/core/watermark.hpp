@@ -85,7 +85,14 @@ class watermark_generator {
     ++events_;
     if constexpr (std::is_same_v<Punctuation, no_punctuation>) {
       (void)record;
-      return ts > highest_ && observe(ts);
+      if (!(ts > highest_)) return false;
+      // The common case inline: no suspect held, the jump within the skew.
+      const bool checked = strategy_.max_future_skew != duration::max();
+      if (!has_suspect_ && (!checked || (highest_ != timestamp::min() && ts - highest_ <= strategy_.max_future_skew))) {
+        highest_ = ts;
+        return advance(ts - strategy_.out_of_orderness);
+      }
+      return observe(ts);
     } else {
       auto mark = std::invoke(strategy_.punctuation, record);
       (void)ts;

@@ -108,8 +108,10 @@ class sliced_window_stage {
   void on_watermark(timestamp w) {
     if (w <= watermark_) return;
     watermark_ = w;
-    cached_ = false;  // a slice may have closed, or its windows fired
-    fire_and_free();
+    if (w >= next_check_) {
+      fire_and_free();
+      next_check_ = next_deadline();
+    }
     const timestamp out = w == timestamp::max() ? w : w - settings_.allowed_lateness;
     if (out > out_watermark_) {
       out_watermark_ = out;
@@ -150,6 +152,7 @@ class sliced_window_stage {
     for (slice& s : slices_) recycle(std::move(s.groups));
     slices_.clear();
     cached_ = false;
+    next_check_ = timestamp::min();
     r(watermark_, out_watermark_, late_count_, has_pending_, pending_end_);
     std::uint64_t n_slices = 0;
     r(n_slices);
@@ -188,6 +191,7 @@ class sliced_window_stage {
     if (i == 0 || slices_[i - 1].start != a) {
       slices_.insert(slices_.begin() + static_cast<std::ptrdiff_t>(i), slice{a, fresh_table()});
       note_windows_of(a);
+      next_check_ = timestamp::min();  // recomputed at the next watermark
     } else {
       --i;
     }
@@ -277,6 +281,19 @@ class sliced_window_stage {
 
   // ---- the watermark path ----
 
+  // The lowest watermark at which fire_and_free() has anything to do.
+  [[nodiscard]] timestamp next_deadline() const noexcept {
+    timestamp d = timestamp::max();
+    if (has_pending_ && settings_.mode != emit_mode::on_update) {
+      d = settings_.mode == emit_mode::final_only ? pending_end_ + settings_.allowed_lateness : pending_end_;
+    }
+    if (!slices_.empty()) {
+      const timestamp c = assigner_.last_end(slices_.front().start) + settings_.allowed_lateness;
+      if (c < d) d = c;
+    }
+    return d;
+  }
+
   // A new slice at `a`: the earliest of its windows that has yet to fire
   // may come before the next one pending.
   void note_windows_of(timestamp a) {
@@ -306,6 +323,7 @@ class sliced_window_stage {
     std::size_t drop = 0;
     while (drop < slices_.size() && closed(assigner_.last_end(slices_[drop].start))) ++drop;
     if (drop > 0) {
+      cached_ = false;  // the cached slice may have closed; its index moved
       for (std::size_t i = 0; i < drop; ++i) recycle(std::move(slices_[i].groups));
       slices_.erase(slices_.begin(), slices_.begin() + static_cast<std::ptrdiff_t>(drop));
     }
@@ -386,6 +404,7 @@ class sliced_window_stage {
   std::vector<pending_change> changes_;
 
   timestamp watermark_ = timestamp::min();
+  timestamp next_check_ = timestamp::min();
   timestamp out_watermark_ = timestamp::min();
   std::uint64_t late_count_ = 0;
   bool has_pending_ = false;  // a window end waits to fire

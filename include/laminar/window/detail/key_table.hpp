@@ -44,17 +44,25 @@ class hashed_table {
 
   /// The entry for `key`, created with `init()` if absent.
   template <class Init>
-  entry& find_or_insert(const K& key, Init&& init) {
-    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
-    const std::uint64_t h = mix_key_hash(std::hash<K>{}(key));
-    std::size_t i = static_cast<std::size_t>(h >> shift_);
-    for (;;) {
-      const std::uint32_t s = slots_[i];
-      if (s == 0) break;
-      entry& e = entries_[s - 1];
-      if (e.key == key) return e;
-      i = (i + 1) & mask_;
+  [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
+    if (!slots_.empty()) {
+      std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
+      for (;;) {
+        const std::uint32_t s = slots_[i];
+        if (s == 0) break;
+        entry& e = entries_[s - 1];
+        if (e.key == key) return e;
+        i = (i + 1) & mask_;
+      }
     }
+    return insert(key, init);
+  }
+
+  template <class Init>
+  [[gnu::noinline]] entry& insert(const K& key, Init& init) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
+    while (slots_[i] != 0) i = (i + 1) & mask_;
     entries_.push_back(entry{key, init(), 0});
     slots_[i] = static_cast<std::uint32_t>(entries_.size());
     return entries_.back();
@@ -114,7 +122,17 @@ class dense_table {
   using entry = group_entry<K, Acc>;
 
   template <class Init>
-  entry& find_or_insert(const K& key, Init&& init) {
+  [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
+    const auto k = static_cast<std::size_t>(key);
+    if (k < index_.size()) {  // a negative key converts to a huge k
+      const std::uint32_t s = index_[k];
+      if (s != 0) return entries_[s - 1];
+    }
+    return insert(key, init);
+  }
+
+  template <class Init>
+  [[gnu::noinline]] entry& insert(const K& key, Init& init) {
     const auto k = static_cast<std::size_t>(key);
     if constexpr (std::is_signed_v<K>) {
       if (key < 0) throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is negative");
@@ -124,10 +142,8 @@ class dense_table {
                         std::to_string(max_dense_key) + "; use hashed keys for sparse key spaces");
     }
     if (k >= index_.size()) index_.resize(k + 1 > index_.size() * 2 ? k + 1 : index_.size() * 2, 0U);
-    std::uint32_t& s = index_[k];
-    if (s != 0) return entries_[s - 1];
     entries_.push_back(entry{key, init(), 0});
-    s = static_cast<std::uint32_t>(entries_.size());
+    index_[k] = static_cast<std::uint32_t>(entries_.size());
     return entries_.back();
   }
 
