@@ -107,12 +107,13 @@ inline void agg_retract(const A& a, typename A::accumulator& acc, const T& v, ti
 template <class P, class T>
 using projected_t = std::remove_cvref_t<std::invoke_result_t<const P&, const T&>>;
 
-/// The type a sum of V accumulates in: 64-bit for integers, double for
+/// The type a sum of V accumulates in: 64-bit for integers (bool counts
+/// the trues), double for
 /// floating point, V itself for anything else with +.
 template <class V>
 using sum_type_t = std::conditional_t<
     std::is_floating_point_v<V>, double,
-    std::conditional_t<std::is_integral_v<V> && !std::is_same_v<V, bool>,
+    std::conditional_t<std::is_integral_v<V>,
                        std::conditional_t<std::is_signed_v<V>, std::int64_t, std::uint64_t>, V>>;
 
 }  // namespace detail

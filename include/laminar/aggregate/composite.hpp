@@ -30,6 +30,7 @@ struct bound_composite {
     each([&](const auto& p, auto& acc) { detail::agg_add(p, acc, r, t); }, a);
   }
   template <class T>
+    requires(retractable_aggregate<Bound, T> && ...)
   void retract(accumulator& a, const T& r, timestamp t) const {
     each([&](const auto& p, auto& acc) { detail::agg_retract(p, acc, r, t); }, a);
   }

@@ -97,7 +97,9 @@ struct ohlc_aggregate {
   auto bind() const {
     using V = detail::projected_t<P, T>;
     if constexpr (Retracting) {
-      return aggregates_into<ohlc_bar<V>>(first(proj), max(proj), min(proj), last(proj)).template bind<T, true>();
+      return laminar::aggregates_into<ohlc_bar<V>>(laminar::first(proj), laminar::max(proj), laminar::min(proj),
+                                                   laminar::last(proj))
+          .template bind<T, true>();
     } else {
       return bound_ohlc<P, V>{proj};
     }
@@ -113,9 +115,10 @@ ohlc_aggregate<P> ohlc(P price) {
 struct vwap_accumulator {
   double notional = 0;
   double quantity = 0;
+  std::int64_t n = 0;  // records held: an emptied group is NaN despite rounding residue
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(notional, quantity);
+    ar(notional, quantity, n);
   }
 };
 
@@ -130,20 +133,23 @@ struct bound_vwap {
     const double q = static_cast<double>(std::invoke(qty, r));
     a.notional += static_cast<double>(std::invoke(price, r)) * q;
     a.quantity += q;
+    ++a.n;
   }
   template <class T>
   void retract(accumulator& a, const T& r) const {
     const double q = static_cast<double>(std::invoke(qty, r));
     a.notional -= static_cast<double>(std::invoke(price, r)) * q;
     a.quantity -= q;
+    if (--a.n == 0) a = {};
   }
   static void merge(accumulator& a, const accumulator& b) {
     a.notional += b.notional;
     a.quantity += b.quantity;
+    a.n += b.n;
   }
   /// NaN when the quantity is zero.
   static double result(const accumulator& a) {
-    return a.quantity == 0 ? std::numeric_limits<double>::quiet_NaN() : a.notional / a.quantity;
+    return a.n == 0 || a.quantity == 0 ? std::numeric_limits<double>::quiet_NaN() : a.notional / a.quantity;
   }
 };
 

@@ -1,4 +1,5 @@
-// Approximate percentiles with a relative-error guarantee: a log-bucketed
+// Approximate percentiles with a relative-error guarantee (for |x| >= 1e-300;
+// smaller magnitudes count as zero): a log-bucketed
 // sketch (the DDSketch construction). With relative accuracy `alpha`, the
 // value returned for quantile q is within alpha * |x| of x, the exact value of
 // rank floor(q * (n - 1)) among the group's n values (the lower quantile).
@@ -10,6 +11,7 @@
 
 #include <cereal/types/map.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -49,19 +51,25 @@ struct bound_percentile {
   std::int32_t index(double magnitude) const {
     return static_cast<std::int32_t>(std::ceil(std::log(magnitude) / log_gamma));
   }
-  double value_of(std::int32_t i) const { return 2.0 * std::pow(gamma, i) / (gamma + 1.0); }
+  // The bucket's representative, 2 gamma^i / (gamma + 1), computed so that
+  // it cannot overflow near the top of the double range.
+  double value_of(std::int32_t i) const {
+    return std::min(std::pow(gamma, i - 1) * (2.0 * gamma / (gamma + 1.0)), std::numeric_limits<double>::max());
+  }
 
   template <class T>
   void update(accumulator& a, const T& r, std::int64_t w) const {
     const double x = static_cast<double>(std::invoke(proj, r));
     if (std::isnan(x)) return;  // NaN has no rank
     a.n += w;
-    if (std::fabs(x) < min_magnitude) {
+    // Infinities count as the largest finite magnitude.
+    const double m = std::min(std::fabs(x), std::numeric_limits<double>::max());
+    if (m < min_magnitude) {
       a.zeros += w;
       return;
     }
     auto& store = x > 0 ? a.positive : a.negative;
-    const std::int32_t i = index(std::fabs(x));
+    const std::int32_t i = index(m);
     if ((store[i] += w) == 0) store.erase(i);
   }
   template <class T>
@@ -115,8 +123,9 @@ struct percentile_aggregate {
 template <class P>
 percentile_aggregate<P> percentile(P proj, double q, double relative_accuracy = 0.01) {
   if (!(q >= 0.0 && q <= 1.0)) throw usage_error("laminar::percentile: q must be within [0, 1], got " + std::to_string(q));
-  if (!(relative_accuracy > 0.0 && relative_accuracy < 1.0)) {
-    throw usage_error("laminar::percentile: relative_accuracy must be within (0, 1), got " +
+  // Below 1e-6 the bucket indices of extreme magnitudes no longer fit 32 bits.
+  if (!(relative_accuracy >= 1e-6 && relative_accuracy < 1.0)) {
+    throw usage_error("laminar::percentile: relative_accuracy must be within [1e-6, 1), got " +
                       std::to_string(relative_accuracy));
   }
   return {std::move(proj), q, relative_accuracy};

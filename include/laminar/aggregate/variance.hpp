@@ -50,6 +50,7 @@ struct bound_variance {
     if (a.m2 < 0) a.m2 = 0;  // rounding
     a.mean = mean_without;
     --a.n;
+    if (a.n == 1) a.m2 = 0;  // exact for one record: no rounding residue
   }
   static void merge(accumulator& a, const accumulator& b) {
     if (b.n == 0) return;
