@@ -30,12 +30,10 @@
 // that every message arrived exactly once and in order (per producer for
 // MPSC); the program exits non-zero otherwise.
 #include <laminar/channel/channel.hpp>
+#include <laminar/runtime/affinity.hpp>
 
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
-
-#include <pthread.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -70,30 +68,15 @@ constexpr int trials = 7;
 
 // ---- threads and CPUs ----
 
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    }
-  }
-  return cpus;
-}
-
 const std::vector<int>& cpus() {
-  static const std::vector<int> all = allowed_cpus();
+  static const std::vector<int> all = laminar::allowed_cpus();
   return all;
 }
 
 // Pins the calling thread to the i-th allowed CPU, when there are two or more.
 void pin_to(std::size_t i) {
   if (cpus().size() < 2) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpus()[i % cpus().size()], &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) std::fprintf(stderr, "channel: pinning failed\n");
+  if (!laminar::pin_current_thread(cpus()[i % cpus().size()])) std::fprintf(stderr, "channel: pinning failed\n");
 }
 
 [[noreturn]] void fail(const char* what, const std::string& detail) {

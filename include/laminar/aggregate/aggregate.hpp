@@ -103,6 +103,20 @@ inline void agg_retract(const A& a, typename A::accumulator& acc, const T& v, ti
   }
 }
 
+/// Multisets as value -> count maps (min/max under retraction, count
+/// distinct, the percentile sketch's buckets). Removing a value that is not
+/// there is the input's error and is ignored.
+template <class Map, class V>
+void count_down(Map& counts, const V& v) {
+  const auto it = counts.find(v);
+  if (it == counts.end()) return;
+  if (--it->second == 0) counts.erase(it);
+}
+template <class Map>
+void merge_counts(Map& into, const Map& from) {
+  for (const auto& [v, n] : from) into[v] += n;
+}
+
 /// The value a projection (member pointer or callable) gives for a record.
 template <class P, class T>
 using projected_t = std::remove_cvref_t<std::invoke_result_t<const P&, const T&>>;

@@ -167,15 +167,9 @@ struct bound_retractable_extreme {
   }
   template <class T>
   void retract(accumulator& a, const T& r) const {
-    const auto it = a.counts.find(std::invoke(proj, r));
-    // Retracting a value never added is the input's error; a changelog that
-    // retracts only what it inserted never does it.
-    if (it == a.counts.end()) return;
-    if (--it->second == 0) a.counts.erase(it);
+    detail::count_down(a.counts, std::invoke(proj, r));
   }
-  static void merge(accumulator& a, const accumulator& b) {
-    for (const auto& [v, n] : b.counts) a.counts[v] += n;
-  }
+  static void merge(accumulator& a, const accumulator& b) { detail::merge_counts(a.counts, b.counts); }
   /// The least value by Less (so the maximum for max, which orders by >).
   static V result(const accumulator& a) { return a.counts.empty() ? V{} : a.counts.begin()->first; }
 };

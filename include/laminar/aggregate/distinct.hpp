@@ -34,13 +34,9 @@ struct bound_count_distinct {
   }
   template <class T>
   void retract(accumulator& a, const T& r) const {
-    const auto it = a.counts.find(std::invoke(proj, r));
-    if (it == a.counts.end()) return;
-    if (--it->second == 0) a.counts.erase(it);
+    detail::count_down(a.counts, std::invoke(proj, r));
   }
-  static void merge(accumulator& a, const accumulator& b) {
-    for (const auto& [v, n] : b.counts) a.counts[v] += n;
-  }
+  static void merge(accumulator& a, const accumulator& b) { detail::merge_counts(a.counts, b.counts); }
   static std::int64_t result(const accumulator& a) { return static_cast<std::int64_t>(a.counts.size()); }
 };
 

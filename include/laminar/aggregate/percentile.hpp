@@ -81,8 +81,8 @@ struct bound_percentile {
     update(a, r, -1);
   }
   static void merge(accumulator& a, const accumulator& b) {
-    for (const auto& [i, c] : b.positive) a.positive[i] += c;
-    for (const auto& [i, c] : b.negative) a.negative[i] += c;
+    detail::merge_counts(a.positive, b.positive);
+    detail::merge_counts(a.negative, b.negative);
     a.zeros += b.zeros;
     a.n += b.n;
   }

@@ -13,10 +13,12 @@
 // is on time downstream.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -97,7 +99,7 @@ class sliced_window_stage {
       }
     }
     const std::int64_t w = weight_of(e);
-    if (settings_.mode == emit_mode::final_only || !needs_changes()) {
+    if (!needs_changes()) {
       entry& en = slices_[cached_index_].groups.find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); });
       apply(en, e, t, w);
       return;
@@ -219,21 +221,45 @@ class sliced_window_stage {
   [[nodiscard]] bool closed(timestamp end) const noexcept {
     return watermark_ != timestamp::min() && end + settings_.allowed_lateness <= watermark_;
   }
-  // When the record's slice's windows need their changes emitted now.
+  // Whether a record for the cached slice emits its windows' changes now:
+  // always on_update; on_close once one of the slice's windows has fired.
   [[nodiscard]] bool needs_changes() const noexcept {
-    return settings_.mode == emit_mode::on_update || assigner_.first_end(cached_start_) <= watermark_;
+    switch (settings_.mode) {
+      case emit_mode::final_only: return false;
+      case emit_mode::on_update: return true;
+      case emit_mode::on_close: break;
+    }
+    return assigner_.first_end(cached_start_) <= watermark_;
+  }
+
+  // Calls f(end) for the end of each window containing the slice at `a`,
+  // in ascending order, until f returns false.
+  template <class F>
+  void for_each_window_end(timestamp a, F&& f) const {
+    const timestamp last = assigner_.last_end(a);
+    for (timestamp end = assigner_.first_end(a);; end = assigner_.next_end(end)) {
+      if (!f(end) || end >= last || end == timestamp::max()) return;
+    }
+  }
+
+  // The slices inside the window ending at `end` (slices_ is ordered by start).
+  std::span<slice> slices_of(timestamp end) noexcept {
+    const timestamp start = assigner_.window_start(end);
+    const auto by_start = [](const slice& s, timestamp t) { return s.start < t; };
+    const auto first = std::lower_bound(slices_.begin(), slices_.end(), start, by_start);
+    const auto last = std::lower_bound(first, slices_.end(), end, by_start);
+    return {first, last};
   }
 
   // on_update, and on_close for a slice some of whose windows have fired:
   // emit each affected window's change for this key.
   void update_with_changes(const key_type& key, const in_type& e, timestamp t, std::int64_t w) {
-    const timestamp a = cached_start_;
     changes_.clear();
-    for (timestamp end = assigner_.first_end(a);; end = assigner_.next_end(end)) {
+    for_each_window_end(cached_start_, [&](timestamp end) {
       const bool affected = !closed(end) && (settings_.mode == emit_mode::on_update || end <= watermark_);
       if (affected) changes_.push_back({end, group_result(key, end)});
-      if (end >= assigner_.last_end(a) || end == timestamp::max()) break;
-    }
+      return true;
+    });
     entry& en = slices_[cached_index_].groups.find_or_insert(key, [this] { return agg_.init(); });
     apply(en, e, t, w);
     for (auto& [end, before] : changes_) emit_change(key, end, before, group_result(key, end));
@@ -250,11 +276,8 @@ class sliced_window_stage {
 
   // One key's state in the window ending at `end`: its slices merged.
   std::optional<group_value> group_result(const key_type& key, timestamp end) {
-    const timestamp start = assigner_.window_start(end);
     std::optional<group_value> out;
-    for (slice& s : slices_) {
-      if (s.start < start) continue;
-      if (s.start >= end) break;
+    for (slice& s : slices_of(end)) {
       if (entry* en = s.groups.find(key)) {
         if (!out) out.emplace(group_value{agg_.init(), 0});
         agg_.merge(out->acc, en->acc);
@@ -298,17 +321,14 @@ class sliced_window_stage {
   // may come before the next one pending.
   void note_windows_of(timestamp a) {
     if (settings_.mode == emit_mode::on_update) return;  // nothing fires on watermarks
-    const timestamp last = assigner_.last_end(a);
-    for (timestamp end = assigner_.first_end(a);; end = assigner_.next_end(end)) {
-      if (!fired(end)) {
-        if (!has_pending_ || end < pending_end_) {
-          has_pending_ = true;
-          pending_end_ = end;
-        }
-        return;
+    for_each_window_end(a, [&](timestamp end) {
+      if (fired(end)) return true;
+      if (!has_pending_ || end < pending_end_) {
+        has_pending_ = true;
+        pending_end_ = end;
       }
-      if (end >= last || end == timestamp::max()) return;
-    }
+      return false;
+    });
   }
 
   void fire_and_free() {
@@ -334,44 +354,31 @@ class sliced_window_stage {
     has_pending_ = false;
     if (end == timestamp::max()) return;
     const timestamp candidate = assigner_.next_end(end);
-    const timestamp from = assigner_.window_start(candidate);
-    for (const slice& s : slices_) {
-      if (s.start < from) continue;
-      const timestamp first = assigner_.first_end(s.start);
-      has_pending_ = true;
-      pending_end_ = first > candidate ? first : candidate;
-      return;
-    }
+    // The first slice the candidate window (or a later one) contains.
+    const auto it = std::lower_bound(slices_.begin(), slices_.end(), assigner_.window_start(candidate),
+                                     [](const slice& s, timestamp t) { return s.start < t; });
+    if (it == slices_.end()) return;
+    has_pending_ = true;
+    pending_end_ = std::max(assigner_.first_end(it->start), candidate);
   }
 
   void emit_window(timestamp end) {
+    const std::span<slice> window = slices_of(end);
+    if (window.empty()) return;
+    const table* groups = &window.front().groups;
+    if (window.size() > 1) {
+      scratch_.clear();
+      for (slice& s : window) {
+        for (const entry& en : s.groups.entries()) {
+          entry& into = scratch_.find_or_insert(en.key, [this] { return agg_.init(); });
+          agg_.merge(into.acc, en.acc);
+          into.n += en.n;
+        }
+      }
+      groups = &scratch_;
+    }
     const timestamp start = assigner_.window_start(end);
-    slice* only = nullptr;
-    std::size_t covering = 0;
-    for (slice& s : slices_) {
-      if (s.start < start) continue;
-      if (s.start >= end) break;
-      only = &s;
-      ++covering;
-    }
-    if (covering == 0) return;
-    if (covering == 1) {
-      for (const entry& en : only->groups.entries()) {
-        if (en.n > 0) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
-      }
-      return;
-    }
-    scratch_.clear();
-    for (slice& s : slices_) {
-      if (s.start < start) continue;
-      if (s.start >= end) break;
-      for (const entry& en : s.groups.entries()) {
-        entry& into = scratch_.find_or_insert(en.key, [this] { return agg_.init(); });
-        agg_.merge(into.acc, en.acc);
-        into.n += en.n;
-      }
-    }
-    for (const entry& en : scratch_.entries()) {
+    for (const entry& en : groups->entries()) {
       if (en.n > 0) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
     }
   }

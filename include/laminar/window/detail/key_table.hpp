@@ -42,33 +42,15 @@ class hashed_table {
  public:
   using entry = group_entry<K, Acc>;
 
-  /// The entry for `key`, created with `init()` if absent.
+  /// The entry for `key`, created with `init()` if absent. The probe is
+  /// inlined; inserting (and growing) is out of line, off the hot path.
   template <class Init>
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
-    if (!slots_.empty()) {
-      std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
-      for (;;) {
-        const std::uint32_t s = slots_[i];
-        if (s == 0) break;
-        entry& e = entries_[s - 1];
-        if (e.key == key) return e;
-        i = (i + 1) & mask_;
-      }
-    }
+    if (entry* e = find(key)) return *e;
     return insert(key, init);
   }
 
-  template <class Init>
-  [[gnu::noinline]] entry& insert(const K& key, Init& init) {
-    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
-    std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
-    while (slots_[i] != 0) i = (i + 1) & mask_;
-    entries_.push_back(entry{key, init(), 0});
-    slots_[i] = static_cast<std::uint32_t>(entries_.size());
-    return entries_.back();
-  }
-
-  [[nodiscard]] entry* find(const K& key) noexcept {
+  [[nodiscard, gnu::always_inline]] inline entry* find(const K& key) noexcept {
     if (entries_.empty()) return nullptr;
     std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
     for (;;) {
@@ -92,6 +74,16 @@ class hashed_table {
   }
 
  private:
+  template <class Init>
+  [[gnu::noinline]] entry& insert(const K& key, Init& init) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
+    while (slots_[i] != 0) i = (i + 1) & mask_;
+    entries_.push_back(entry{key, init(), 0});
+    slots_[i] = static_cast<std::uint32_t>(entries_.size());
+    return entries_.back();
+  }
+
   void grow() {
     const std::size_t n = slots_.empty() ? 16 : slots_.size() * 2;
     slots_.assign(n, 0U);
@@ -123,14 +115,27 @@ class dense_table {
 
   template <class Init>
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
-    const auto k = static_cast<std::size_t>(key);
-    if (k < index_.size()) {  // a negative key converts to a huge k
-      const std::uint32_t s = index_[k];
-      if (s != 0) return entries_[s - 1];
-    }
+    if (entry* e = find(key)) return *e;
     return insert(key, init);
   }
 
+  [[nodiscard, gnu::always_inline]] inline entry* find(const K& key) noexcept {
+    const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
+    if (k >= index_.size() || index_[k] == 0) return nullptr;
+    return &entries_[index_[k] - 1];
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+  [[nodiscard]] std::vector<entry>& entries() noexcept { return entries_; }
+  [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
+
+  void clear() noexcept {
+    for (const entry& e : entries_) index_[static_cast<std::size_t>(e.key)] = 0;
+    entries_.clear();
+  }
+
+ private:
   template <class Init>
   [[gnu::noinline]] entry& insert(const K& key, Init& init) {
     const auto k = static_cast<std::size_t>(key);
@@ -147,23 +152,7 @@ class dense_table {
     return entries_.back();
   }
 
-  [[nodiscard]] entry* find(const K& key) noexcept {
-    const auto k = static_cast<std::size_t>(key);
-    if (k >= index_.size() || index_[k] == 0) return nullptr;
-    return &entries_[index_[k] - 1];
-  }
 
-  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
-  [[nodiscard]] std::vector<entry>& entries() noexcept { return entries_; }
-  [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
-
-  void clear() noexcept {
-    for (const entry& e : entries_) index_[static_cast<std::size_t>(e.key)] = 0;
-    entries_.clear();
-  }
-
- private:
   std::vector<entry> entries_;
   std::vector<std::uint32_t> index_;  // by key: 0 absent, else entry index + 1
 };
