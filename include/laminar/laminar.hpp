@@ -9,6 +9,7 @@
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/compose.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/core/field.hpp"
 #include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/pipeline.hpp"
 #include "laminar/core/source.hpp"

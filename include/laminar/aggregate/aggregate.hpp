@@ -2,7 +2,8 @@
 // the function it computes per group.
 //
 // A bound aggregate for records of type T is a value with
-//   using accumulator = ...;                  the per-group state (cereal-serializable)
+//   using accumulator = ...;                  the per-group state (cereal-serializable,
+//                                             default-constructible: tables hold it in place)
 //   accumulator init() const;                 the empty state
 //   void add(accumulator&, const T&, timestamp) const;     (or without the timestamp)
 //   void merge(accumulator& into, const accumulator& from) const;
@@ -45,7 +46,8 @@ concept retracts_without_time = requires(const A& a, typename A::accumulator& ac
 
 /// A bound aggregate over records of type T (see the file comment).
 template <class A, class T>
-concept aggregate = requires(const A& a, typename A::accumulator& acc, const typename A::accumulator& other) {
+concept aggregate = std::default_initializable<typename A::accumulator> &&  // group tables hold them in place
+                    requires(const A& a, typename A::accumulator& acc, const typename A::accumulator& other) {
   { a.init() } -> std::convertible_to<typename A::accumulator>;
   a.merge(acc, other);
   a.result(other);

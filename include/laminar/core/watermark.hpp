@@ -82,7 +82,7 @@ class watermark_generator {
   /// Observes a record; returns true when the watermark advanced.
   template <class T>
   bool on_event(const T& record, timestamp ts) {
-    ++events_;
+    active_ = true;  // a plain store: no read-modify-write chained from record to record
     if constexpr (std::is_same_v<Punctuation, no_punctuation>) {
       (void)record;
       if (!(ts > highest_)) return false;
@@ -108,8 +108,8 @@ class watermark_generator {
   /// watermark advanced because the source is idle.
   bool on_idle_check(timestamp now) noexcept {
     if (strategy_.idle_timeout == duration::max()) return false;
-    if (events_ != events_at_check_ || last_active_ == timestamp::min()) {
-      events_at_check_ = events_;
+    if (active_ || last_active_ == timestamp::min()) {
+      active_ = false;
       last_active_ = now;
       return false;
     }
@@ -124,11 +124,10 @@ class watermark_generator {
   [[nodiscard]] const watermark_strategy<Punctuation>& strategy() const noexcept { return strategy_; }
 
   void save_state(state_writer& w) const {
-    w(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, events_);
+    w(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, active_);
   }
   void load_state(state_reader& r) {
-    r(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, events_);
-    events_at_check_ = events_;
+    r(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, active_);
     last_active_ = timestamp::min();
   }
 
@@ -179,8 +178,7 @@ class watermark_generator {
   bool has_suspect_ = false;
   bool suspect_counted_ = false;  // the first record's hold is not counted
   std::uint64_t suspects_ = 0;
-  std::uint64_t events_ = 0;
-  std::uint64_t events_at_check_ = 0;
+  bool active_ = false;  // a record arrived since the last idle check
   timestamp last_active_ = timestamp::min();
 };
 

@@ -90,35 +90,23 @@ class sliced_window_stage {
 
   void on_event(const in_type& e) {
     const timestamp t = time_of(ctx_, e);
-    // The slice the record belongs to: usually the one the last record was in.
-    if (!(cached_ && t >= cached_start_ && t < cached_end_)) {
-      if (!locate(t)) {
-        ++late_count_;
-        deliver_late(late_, e);
-        return;
-      }
-    }
-    const std::int64_t w = weight_of(e);
-    if (!needs_changes()) {
-      entry& en = slices_[cached_index_].groups.find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); });
-      apply(en, e, t, w);
+    // Most records belong to the slice the last one was in and change no
+    // emitted result: one range check, one probe, one add.
+    if (t >= fast_lo_ && t < fast_hi_) [[likely]] {
+      apply(fast_groups_->find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
       return;
     }
-    update_with_changes(window_key_of(ctx_, e), e, t, w);
+    on_other_event(e, t);
   }
 
   void on_watermark(timestamp w) {
     if (w <= watermark_) return;
     watermark_ = w;
-    if (w >= next_check_) {
-      fire_and_free();
-      next_check_ = next_deadline();
-    }
-    const timestamp out = w == timestamp::max() ? w : w - settings_.allowed_lateness;
-    if (out > out_watermark_) {
-      out_watermark_ = out;
-      next_.on_watermark(out);
-    }
+    if (w >= next_check_) [[unlikely]] on_deadline();
+    // w rose, so the output watermark rose too unless it is stuck at the
+    // beginning of time (w - lateness saturated there).
+    const timestamp out = output_watermark(w);
+    if (out != timestamp::min()) next_.on_watermark(out);
   }
 
   void on_barrier(const checkpoint_barrier& barrier) {
@@ -141,7 +129,7 @@ class sliced_window_stage {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(watermark_, out_watermark_, late_count_, has_pending_, pending_end_);
+    w(watermark_, late_count_, has_pending_, pending_end_);
     w(static_cast<std::uint64_t>(slices_.size()));
     for (const slice& s : slices_) {
       w(s.start, static_cast<std::uint64_t>(s.groups.size()));
@@ -154,8 +142,9 @@ class sliced_window_stage {
     for (slice& s : slices_) recycle(std::move(s.groups));
     slices_.clear();
     cached_ = false;
+    refresh_fast_range();
     next_check_ = timestamp::min();
-    r(watermark_, out_watermark_, late_count_, has_pending_, pending_end_);
+    r(watermark_, late_count_, has_pending_, pending_end_);
     std::uint64_t n_slices = 0;
     r(n_slices);
     for (std::uint64_t i = 0; i < n_slices; ++i) {
@@ -181,7 +170,31 @@ class sliced_window_stage {
     table groups;
   };
 
+  // The operator's output watermark for input watermark w: every row it
+  // may still emit (corrections within the allowed lateness included) is
+  // for a window ending after it.
+  [[nodiscard]] timestamp output_watermark(timestamp w) const noexcept {
+    return w == timestamp::max() ? w : w - settings_.allowed_lateness;
+  }
+
   // ---- the record path ----
+
+  // A record outside the fast range: another slice, a late record, or one
+  // whose windows' changes are emitted now.
+  [[gnu::noinline]] void on_other_event(const in_type& e, timestamp t) {
+    if (!(cached_ && t >= cached_start_ && t < cached_end_)) {
+      if (!locate(t)) {
+        ++late_count_;
+        deliver_late(late_, e);
+        return;
+      }
+    }
+    if (needs_changes()) {
+      update_with_changes(window_key_of(ctx_, e), e, t);
+    } else {
+      apply(slices_[cached_index_].groups.find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
+    }
+  }
 
   // Finds or creates the slice for t and caches it; false if the record is
   // late (every window containing it has closed).
@@ -193,7 +206,6 @@ class sliced_window_stage {
     if (i == 0 || slices_[i - 1].start != a) {
       slices_.insert(slices_.begin() + static_cast<std::ptrdiff_t>(i), slice{a, fresh_table()});
       note_windows_of(a);
-      next_check_ = timestamp::min();  // recomputed at the next watermark
     } else {
       --i;
     }
@@ -201,17 +213,38 @@ class sliced_window_stage {
     cached_index_ = i;
     cached_start_ = a;
     cached_end_ = a + duration::from_nanos(unit_);
+    refresh_fast_range();
+    next_check_ = timestamp::min();  // the deadlines may have moved: recomputed at the next watermark
     return true;
   }
 
-  void apply(entry& en, const in_type& e, timestamp t, std::int64_t w) {
+  // The fast path serves the cached slice while its records change no
+  // emitted result.
+  void refresh_fast_range() noexcept {
+    if (cached_ && !needs_changes()) {
+      fast_lo_ = cached_start_;
+      fast_hi_ = cached_end_;
+      fast_groups_ = &slices_[cached_index_].groups;
+    } else {
+      fast_lo_ = timestamp::max();
+      fast_hi_ = timestamp::min();
+      fast_groups_ = nullptr;
+    }
+  }
+
+  // Without retractions a group's weight is only ever positive: it is not
+  // kept (n stays 0) and every group counts as live.
+  [[nodiscard]] static bool live(std::int64_t n) noexcept { return !retracting || n > 0; }
+
+  [[gnu::always_inline]] void apply(entry& en, const in_type& e, timestamp t) {
     if constexpr (retracting) {
+      const std::int64_t w = weight_of(e);
       for (std::int64_t k = 0; k < w; ++k) agg_add(agg_, en.acc, e, t);
       for (std::int64_t k = 0; k > w; --k) agg_retract(agg_, en.acc, e, t);
+      en.n += w;
     } else {
       agg_add(agg_, en.acc, e, t);
     }
-    en.n += w;
   }
 
   // A window has fired (emitted its first result) / closed (dropped its state).
@@ -253,15 +286,14 @@ class sliced_window_stage {
 
   // on_update, and on_close for a slice some of whose windows have fired:
   // emit each affected window's change for this key.
-  void update_with_changes(const key_type& key, const in_type& e, timestamp t, std::int64_t w) {
+  void update_with_changes(const key_type& key, const in_type& e, timestamp t) {
     changes_.clear();
     for_each_window_end(cached_start_, [&](timestamp end) {
       const bool affected = !closed(end) && (settings_.mode == emit_mode::on_update || end <= watermark_);
       if (affected) changes_.push_back({end, group_result(key, end)});
       return true;
     });
-    entry& en = slices_[cached_index_].groups.find_or_insert(key, [this] { return agg_.init(); });
-    apply(en, e, t, w);
+    apply(slices_[cached_index_].groups.find_or_insert(key, [this] { return agg_.init(); }), e, t);
     for (auto& [end, before] : changes_) emit_change(key, end, before, group_result(key, end));
   }
 
@@ -289,8 +321,8 @@ class sliced_window_stage {
 
   void emit_change(const key_type& key, timestamp end, const std::optional<group_value>& before,
                    const std::optional<group_value>& after) {
-    const bool had = before && before->n > 0;
-    const bool has = after && after->n > 0;
+    const bool had = before && live(before->n);
+    const bool has = after && live(after->n);
     const timestamp start = assigner_.window_start(end);
     if (had && has) {
       next_.on_event(row_type{key, start, end, agg_.result(before->acc), change_kind::update_before});
@@ -303,6 +335,19 @@ class sliced_window_stage {
   }
 
   // ---- the watermark path ----
+
+  // The watermark reached next_check_: fire what is due, free what closed,
+  // and recompute the fast range and the next deadline.
+  [[gnu::noinline]] void on_deadline() {
+    fire_and_free();
+    refresh_fast_range();
+    next_check_ = next_deadline();
+    // on_close: the cached slice's records emit changes once its first window fires.
+    if (cached_ && settings_.mode == emit_mode::on_close) {
+      const timestamp fires = assigner_.first_end(cached_start_);
+      if (fires > watermark_ && fires < next_check_) next_check_ = fires;
+    }
+  }
 
   // The lowest watermark at which fire_and_free() has anything to do.
   [[nodiscard]] timestamp next_deadline() const noexcept {
@@ -379,7 +424,7 @@ class sliced_window_stage {
     }
     const timestamp start = assigner_.window_start(end);
     for (const entry& en : groups->entries()) {
-      if (en.n > 0) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
+      if (live(en.n)) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
     }
   }
 
@@ -412,10 +457,15 @@ class sliced_window_stage {
 
   timestamp watermark_ = timestamp::min();
   timestamp next_check_ = timestamp::min();
-  timestamp out_watermark_ = timestamp::min();
   std::uint64_t late_count_ = 0;
   bool has_pending_ = false;  // a window end waits to fire
   timestamp pending_end_{};
+
+  // The fast path's slice: records in [fast_lo_, fast_hi_) go straight to
+  // fast_groups_ (an empty range when no slice qualifies).
+  timestamp fast_lo_ = timestamp::max();
+  timestamp fast_hi_ = timestamp::min();
+  table* fast_groups_ = nullptr;
 
   bool cached_ = false;
   std::size_t cached_index_ = 0;

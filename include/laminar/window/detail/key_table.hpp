@@ -1,13 +1,19 @@
-// Per-slice group tables of the window operators: key -> (accumulator,
-// record count), iterated in the order keys first arrived, so that output
-// order is deterministic and the same after a restore.
+// Group tables of the window operators: key -> (accumulator, record count),
+// iterated in the order keys first arrived, so that output order is
+// deterministic and the same after a restore.
 //
-// hashed_table: open addressing with linear probing over an index of
-// (hash tag, entry) pairs; the entries themselves sit densely in arrival
-// order. clear() keeps every buffer, so a recycled table allocates nothing
-// in steady state.
+// Both tables keep their entries inline in one array, so that finding a
+// group costs one probe into memory that also holds its accumulator (the
+// per-record path is a load of the slot and an add into it), plus a list of
+// occupied slots in arrival order for iteration. An entry's `order` is its
+// place in that list + 1; 0 marks a free slot.
+//
+// hashed_table: open addressing with linear probing, at most half full.
 // dense_table: for keys that are small non-negative integers (symbol ids):
-// the key is the position; a list of touched keys gives the arrival order.
+// the key is the slot.
+// clear() keeps every buffer, so a recycled table allocates nothing in
+// steady state. A growing table moves its entries: references to entries
+// are valid until the next insert.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -26,8 +33,9 @@ namespace laminar::detail {
 
 template <class K, class Acc>
 struct group_entry {
-  K key;
-  Acc acc;
+  K key{};
+  std::uint32_t order = 0;  // place in arrival order + 1; 0: free slot
+  Acc acc{};
   std::int64_t n = 0;  // net weight of the records in this group
 };
 
@@ -37,10 +45,97 @@ inline std::uint64_t mix_key_hash(std::uint64_t h) noexcept {
   return h * 0x9E3779B97F4A7C15ULL;
 }
 
+/// How keys are passed around: small trivially copyable keys by value, so
+/// that the hot path keeps them in registers instead of spilling them for a
+/// reference to the out-of-line insert.
+template <class K>
+using key_arg_t = std::conditional_t<std::is_trivially_copyable_v<K> && sizeof(K) <= 16, K, const K&>;
+
+/// The occupied entries of a table in arrival order.
+template <class Entry>
+class arrival_order {
+ public:
+  class iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = std::remove_const_t<Entry>;
+    using difference_type = std::ptrdiff_t;
+    using pointer = Entry*;
+    using reference = Entry&;
+    iterator() = default;
+    iterator(const std::uint32_t* at, Entry* slots) noexcept : at_(at), slots_(slots) {}
+    reference operator*() const noexcept { return slots_[*at_]; }
+    pointer operator->() const noexcept { return slots_ + *at_; }
+    iterator& operator++() noexcept {
+      ++at_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator old = *this;
+      ++at_;
+      return old;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.at_ == b.at_; }
+
+   private:
+    const std::uint32_t* at_ = nullptr;
+    Entry* slots_ = nullptr;
+  };
+
+  arrival_order(const std::vector<std::uint32_t>& order, Entry* slots) noexcept : order_(&order), slots_(slots) {}
+  [[nodiscard]] iterator begin() const noexcept { return {order_->data(), slots_}; }
+  [[nodiscard]] iterator end() const noexcept { return {order_->data() + order_->size(), slots_}; }
+  [[nodiscard]] std::size_t size() const noexcept { return order_->size(); }
+
+ private:
+  const std::vector<std::uint32_t>* order_;
+  Entry* slots_;
+};
+
+/// What both tables share: the slots, the arrival order, iteration, clear().
 template <class K, class Acc>
-class hashed_table {
+class group_slots {
  public:
   using entry = group_entry<K, Acc>;
+
+  [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
+  [[nodiscard]] arrival_order<entry> entries() noexcept { return {order_, slots_.data()}; }
+  [[nodiscard]] arrival_order<const entry> entries() const noexcept { return {order_, slots_.data()}; }
+
+  void clear() noexcept {
+    for (const std::uint32_t i : order_) slots_[i].order = 0;
+    order_.clear();
+  }
+
+ protected:
+  // Occupies free slot i with a new group.
+  template <class Init>
+  entry& occupy(std::size_t i, key_arg_t<K> key, Init& init) {
+    order_.push_back(static_cast<std::uint32_t>(i));
+    entry& e = slots_[i];
+    e.key = key;
+    e.acc = init();
+    e.n = 0;
+    e.order = static_cast<std::uint32_t>(order_.size());
+    return e;
+  }
+
+  std::vector<entry> slots_;
+  std::vector<std::uint32_t> order_;  // slot indices in arrival order
+};
+
+template <class K, class Acc>
+class hashed_table : public group_slots<K, Acc> {
+  using base = group_slots<K, Acc>;
+  using base::slots_;
+  using base::order_;
+
+ public:
+  using entry = group_entry<K, Acc>;
+
+  // Never without slots, so that a probe needs no emptiness check.
+  hashed_table() { resize(16); }
 
   /// The entry for `key`, created with `init()` if absent. The probe is
   /// inlined; inserting (and growing) is out of line, off the hot path.
@@ -50,55 +145,46 @@ class hashed_table {
     return insert(key, init);
   }
 
-  [[nodiscard, gnu::always_inline]] inline entry* find(const K& key) noexcept {
-    if (entries_.empty()) return nullptr;
-    std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
+  [[nodiscard, gnu::always_inline]] inline entry* find(key_arg_t<K> key) noexcept {
+    std::size_t i = home(key);
     for (;;) {
-      const std::uint32_t s = slots_[i];
-      if (s == 0) return nullptr;
-      entry& e = entries_[s - 1];
+      entry& e = slots_[i];
+      if (e.order == 0) return nullptr;
       if (e.key == key) return &e;
       i = (i + 1) & mask_;
     }
   }
 
-  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
-  [[nodiscard]] std::vector<entry>& entries() noexcept { return entries_; }
-  [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
-
-  void clear() noexcept {
-    if (entries_.empty()) return;
-    entries_.clear();
-    std::fill(slots_.begin(), slots_.end(), 0U);
-  }
-
  private:
-  template <class Init>
-  [[gnu::noinline]] entry& insert(const K& key, Init& init) {
-    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
-    std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
-    while (slots_[i] != 0) i = (i + 1) & mask_;
-    entries_.push_back(entry{key, init(), 0});
-    slots_[i] = static_cast<std::uint32_t>(entries_.size());
-    return entries_.back();
+  [[nodiscard]] std::size_t home(key_arg_t<K> key) const noexcept {
+    return static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
   }
 
-  void grow() {
-    const std::size_t n = slots_.empty() ? 16 : slots_.size() * 2;
-    slots_.assign(n, 0U);
+  template <class Init>
+  [[gnu::noinline]] entry& insert(key_arg_t<K> key, Init& init) {
+    if ((order_.size() + 1) * 2 > slots_.size()) grow();
+    std::size_t i = home(key);
+    while (slots_[i].order != 0) i = (i + 1) & mask_;
+    return this->occupy(i, key, init);
+  }
+
+  void grow() { resize(slots_.size() * 2); }
+
+  // n slots (a power of two), the groups re-placed in arrival order.
+  void resize(std::size_t n) {
+    std::vector<entry> old = std::exchange(slots_, std::vector<entry>(n));
     mask_ = n - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(n));
-    for (std::size_t k = 0; k < entries_.size(); ++k) {
-      std::size_t i = static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(entries_[k].key)) >> shift_);
-      while (slots_[i] != 0) i = (i + 1) & mask_;
-      slots_[i] = static_cast<std::uint32_t>(k + 1);
+    for (std::uint32_t& at : order_) {
+      entry& e = old[at];
+      std::size_t i = home(e.key);
+      while (slots_[i].order != 0) i = (i + 1) & mask_;
+      slots_[i] = std::move(e);
+      at = static_cast<std::uint32_t>(i);
     }
-    entries_.reserve(n / 2);
+    order_.reserve(n / 2);
   }
 
-  std::vector<entry> entries_;
-  std::vector<std::uint32_t> slots_;  // 0: empty; otherwise entry index + 1
   std::size_t mask_ = 0;
   unsigned shift_ = 64;
 };
@@ -107,8 +193,11 @@ class hashed_table {
 inline constexpr std::size_t max_dense_key = std::size_t{1} << 26;
 
 template <class K, class Acc>
-class dense_table {
+class dense_table : public group_slots<K, Acc> {
   static_assert(std::is_integral_v<K>, "laminar: dense keys must be integers (symbol ids)");
+  using base = group_slots<K, Acc>;
+  using base::slots_;
+  using base::order_;
 
  public:
   using entry = group_entry<K, Acc>;
@@ -119,25 +208,15 @@ class dense_table {
     return insert(key, init);
   }
 
-  [[nodiscard, gnu::always_inline]] inline entry* find(const K& key) noexcept {
+  [[nodiscard, gnu::always_inline]] inline entry* find(key_arg_t<K> key) noexcept {
     const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
-    if (k >= index_.size() || index_[k] == 0) return nullptr;
-    return &entries_[index_[k] - 1];
-  }
-
-  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
-  [[nodiscard]] std::vector<entry>& entries() noexcept { return entries_; }
-  [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
-
-  void clear() noexcept {
-    for (const entry& e : entries_) index_[static_cast<std::size_t>(e.key)] = 0;
-    entries_.clear();
+    if (k >= capacity_ || slots_[k].order == 0) return nullptr;  // capacity_: no division by the entry size
+    return &slots_[k];
   }
 
  private:
   template <class Init>
-  [[gnu::noinline]] entry& insert(const K& key, Init& init) {
+  [[gnu::noinline]] entry& insert(key_arg_t<K> key, Init& init) {
     const auto k = static_cast<std::size_t>(key);
     if constexpr (std::is_signed_v<K>) {
       if (key < 0) throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is negative");
@@ -146,15 +225,14 @@ class dense_table {
       throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is not below " +
                         std::to_string(max_dense_key) + "; use hashed keys for sparse key spaces");
     }
-    if (k >= index_.size()) index_.resize(k + 1 > index_.size() * 2 ? k + 1 : index_.size() * 2, 0U);
-    entries_.push_back(entry{key, init(), 0});
-    index_[k] = static_cast<std::uint32_t>(entries_.size());
-    return entries_.back();
+    if (k >= slots_.size()) {
+      slots_.resize(std::max(k + 1, slots_.size() * 2));
+      capacity_ = slots_.size();
+    }
+    return this->occupy(k, key, init);
   }
 
-
-  std::vector<entry> entries_;
-  std::vector<std::uint32_t> index_;  // by key: 0 absent, else entry index + 1
+  std::size_t capacity_ = 0;
 };
 
 }  // namespace laminar::detail
