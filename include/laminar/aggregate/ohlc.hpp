@@ -67,8 +67,9 @@ struct bound_ohlc {
       a.close_time = t;
       a.bar.close = v;
     }
-    if (a.bar.high < v) a.bar.high = v;
-    if (v < a.bar.low) a.bar.low = v;
+    // Selects, not branches: the compiler makes them max/min instructions.
+    a.bar.high = a.bar.high < v ? v : a.bar.high;
+    a.bar.low = v < a.bar.low ? v : a.bar.low;
   }
   static void merge(accumulator& a, const accumulator& b) {
     if (!b.has) return;

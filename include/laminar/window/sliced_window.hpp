@@ -74,9 +74,10 @@ class sliced_window_stage {
   using accumulator = typename Agg::accumulator;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
-  using table = std::conditional_t<Dense, dense_table<key_type, accumulator>, hashed_table<key_type, accumulator>>;
-  using entry = typename table::entry;
   static constexpr bool retracting = changelog_row<in_type>;
+  using table = std::conditional_t<Dense, dense_table<key_type, accumulator, retracting>,
+                                   hashed_table<key_type, accumulator, retracting>>;
+  using entry = typename table::entry;
 
   sliced_window_stage(Next next, Ctx ctx, Assigner assigner, Agg agg, window_settings settings, Late late)
       : next_(std::move(next)),
@@ -157,7 +158,7 @@ class sliced_window_stage {
         std::int64_t n = 0;
         r(k, acc, n);
         entry& en = s.groups.find_or_insert(k, [&] { return std::move(acc); });
-        en.n = n;
+        if constexpr (retracting) en.n = n;
       }
       slices_.push_back(std::move(s));
     }
@@ -417,7 +418,7 @@ class sliced_window_stage {
         for (const entry& en : s.groups.entries()) {
           entry& into = scratch_.find_or_insert(en.key, [this] { return agg_.init(); });
           agg_.merge(into.acc, en.acc);
-          into.n += en.n;
+          if constexpr (retracting) into.n += en.n;
         }
       }
       groups = &scratch_;

@@ -31,12 +31,39 @@
 
 namespace laminar::detail {
 
-template <class K, class Acc>
-struct group_entry {
+/// Entries of 17 to 64 bytes are aligned to the next power of two, so that
+/// no group straddles two cache lines (one line touched per record).
+template <std::size_t Size, std::size_t Natural>
+inline constexpr std::size_t group_alignment = Size > 16 && Size <= 64 ? std::bit_ceil(Size) : Natural;
+
+template <class K, class Acc, bool Weighted>
+struct group_fields {
+  K key{};
+  std::uint32_t order = 0;
+  Acc acc{};
+  std::int64_t n = 0;
+};
+template <class K, class Acc, bool Weighted>
+inline constexpr std::size_t group_entry_alignment =
+    group_alignment<sizeof(group_fields<K, Acc, Weighted>) - (Weighted ? 0 : sizeof(std::int64_t)),
+                    alignof(group_fields<K, Acc, Weighted>)>;
+
+/// A group: its key, accumulator and, where records can be retracted
+/// (Weighted), their net weight. Without retractions every group is live
+/// and its weight is not kept: the entry stays smaller.
+template <class K, class Acc, bool Weighted = true>
+struct alignas(group_entry_alignment<K, Acc, Weighted>) group_entry {
   K key{};
   std::uint32_t order = 0;  // place in arrival order + 1; 0: free slot
   Acc acc{};
   std::int64_t n = 0;  // net weight of the records in this group
+};
+template <class K, class Acc>
+struct alignas(group_entry_alignment<K, Acc, false>) group_entry<K, Acc, false> {
+  K key{};
+  std::uint32_t order = 0;
+  Acc acc{};
+  static constexpr std::int64_t n = 0;
 };
 
 inline std::uint64_t mix_key_hash(std::uint64_t h) noexcept {
@@ -93,10 +120,10 @@ class arrival_order {
 };
 
 /// What both tables share: the slots, the arrival order, iteration, clear().
-template <class K, class Acc>
+template <class K, class Acc, bool Weighted>
 class group_slots {
  public:
-  using entry = group_entry<K, Acc>;
+  using entry = group_entry<K, Acc, Weighted>;
 
   [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
   [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
@@ -116,7 +143,7 @@ class group_slots {
     entry& e = slots_[i];
     e.key = key;
     e.acc = init();
-    e.n = 0;
+    if constexpr (Weighted) e.n = 0;
     e.order = static_cast<std::uint32_t>(order_.size());
     return e;
   }
@@ -125,14 +152,14 @@ class group_slots {
   std::vector<std::uint32_t> order_;  // slot indices in arrival order
 };
 
-template <class K, class Acc>
-class hashed_table : public group_slots<K, Acc> {
-  using base = group_slots<K, Acc>;
+template <class K, class Acc, bool Weighted = true>
+class hashed_table : public group_slots<K, Acc, Weighted> {
+  using base = group_slots<K, Acc, Weighted>;
   using base::slots_;
   using base::order_;
 
  public:
-  using entry = group_entry<K, Acc>;
+  using entry = group_entry<K, Acc, Weighted>;
 
   // Never without slots, so that a probe needs no emptiness check.
   hashed_table() { resize(16); }
@@ -192,15 +219,15 @@ class hashed_table : public group_slots<K, Acc> {
 /// Dense keys index an array: a key this large is a mistake, not a symbol id.
 inline constexpr std::size_t max_dense_key = std::size_t{1} << 26;
 
-template <class K, class Acc>
-class dense_table : public group_slots<K, Acc> {
+template <class K, class Acc, bool Weighted = true>
+class dense_table : public group_slots<K, Acc, Weighted> {
   static_assert(std::is_integral_v<K>, "laminar: dense keys must be integers (symbol ids)");
-  using base = group_slots<K, Acc>;
+  using base = group_slots<K, Acc, Weighted>;
   using base::slots_;
   using base::order_;
 
  public:
-  using entry = group_entry<K, Acc>;
+  using entry = group_entry<K, Acc, Weighted>;
 
   template <class Init>
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
