@@ -18,6 +18,11 @@ class forwarding_stage {
   void on_watermark(timestamp watermark) { next_.on_watermark(watermark); }
   void on_barrier(const checkpoint_barrier& barrier) { next_.on_barrier(barrier); }
   void on_end() { next_.on_end(); }
+  /// Processing time (the pipeline's tick), for stages with processing-time
+  /// triggers further down; a stage that has none ignores it.
+  void on_processing_time(timestamp now) {
+    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
+  }
 
   /// The rest of the chain.
   [[nodiscard]] Next& downstream() noexcept { return next_; }

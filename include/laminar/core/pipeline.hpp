@@ -73,6 +73,16 @@ class pipeline {
   }
   [[nodiscard]] bool finished() const noexcept { return finished_; }
 
+  /// Processing-time tick: the source's idle timeout (see watermark.hpp),
+  /// then the stages' processing-time triggers (periodic window emission).
+  /// Call it from the thread that drives the pipeline, as often as those
+  /// triggers need (a timer, or between run_for batches).
+  void tick(timestamp now = timestamp::now()) {
+    if (finished_) return;
+    if constexpr (requires(Source& s, Chain& c) { s.poll_idle(c, now); }) source_.poll_idle(chain_, now);
+    if constexpr (requires(Chain& c) { c.on_processing_time(now); }) chain_.on_processing_time(now);
+  }
+
   /// Processing-time tick for idle-source timeouts (see watermark.hpp).
   void poll_idle(timestamp now = timestamp::now())
     requires requires(Source& s, Chain& c) { s.poll_idle(c, now); }

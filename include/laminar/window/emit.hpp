@@ -11,6 +11,18 @@
 //               once (+I for a key's first row in a window, then -U/+U, and
 //               -D when retractions empty a group), for dashboards that want
 //               every intermediate result.
+//   periodic    early results every `period` (set with .emit_every(period,
+//               domain)): each time the watermark crosses a multiple of
+//               the period (event time), or the period elapses on the
+//               processing-time clock that the pipeline's tick(now)
+//               delivers (processing time), every window that has not
+//               fired yet emits the groups whose result changed since its
+//               last emission: +I the first time, then -U/+U. When the
+//               watermark passes the window's end, the final result
+//               follows as one more change (or +I if nothing was emitted
+//               early), and corrections within the allowed lateness as in
+//               on_close. The output is a changelog, like on_update's, at
+//               most one change per group and window per period.
 #pragma once
 
 #include <cstdint>
@@ -19,11 +31,26 @@
 
 namespace laminar {
 
-enum class emit_mode : std::uint8_t { final_only, on_close, on_update };
+enum class emit_mode : std::uint8_t { final_only, on_close, on_update, periodic };
+
+/// Which clock a periodic trigger follows.
+enum class time_domain : std::uint8_t { event_time, processing_time };
 
 struct window_settings {
   emit_mode mode = emit_mode::on_close;
   duration allowed_lateness{};
+  duration period{};  // periodic: the interval between early emissions
+  time_domain period_domain = time_domain::event_time;
 };
+
+[[nodiscard]] inline const char* to_string(emit_mode m) noexcept {
+  switch (m) {
+    case emit_mode::final_only: return "final_only";
+    case emit_mode::on_close: return "on_close";
+    case emit_mode::on_update: return "on_update";
+    case emit_mode::periodic: return "periodic";
+  }
+  return "unknown";
+}
 
 }  // namespace laminar

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -117,6 +118,16 @@ class sliced_window_stage {
 
   void on_end() { next_.on_end(); }
 
+  /// Processing time, from the pipeline's tick(now): drives periodic
+  /// emission in the processing-time domain, then passes on.
+  void on_processing_time(timestamp now) {
+    if (periodic_in(time_domain::processing_time) && now >= next_early_tick_) {
+      emit_early();
+      next_early_tick_ = now + settings_.period;
+    }
+    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
+  }
+
   /// Records that arrived after all their windows had closed.
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
   /// Slices holding state now (for tests of state cleanup).
@@ -125,6 +136,7 @@ class sliced_window_stage {
   [[nodiscard]] std::size_t open_groups() const noexcept {
     std::size_t n = 0;
     for (const slice& s : slices_) n += s.groups.size();
+    for (const early_window& w : early_) n += w.emitted.size();
     return n;
   }
   [[nodiscard]] Next& downstream() noexcept { return next_; }
@@ -136,12 +148,19 @@ class sliced_window_stage {
       w(s.start, static_cast<std::uint64_t>(s.groups.size()));
       for (const entry& en : s.groups.entries()) w(en.key, en.acc, en.n);
     }
+    w(next_early_, static_cast<std::uint64_t>(early_.size()));
+    for (const early_window& ew : early_) {
+      w(ew.end, static_cast<std::uint64_t>(ew.emitted.size()));
+      for (const entry& en : ew.emitted.entries()) w(en.key, en.acc, en.n);
+    }
     if constexpr (stateful_late<Late>) late_->save_state(w);
   }
 
   void load_state(state_reader& r) {
     for (slice& s : slices_) recycle(std::move(s.groups));
     slices_.clear();
+    for (early_window& ew : early_) recycle(std::move(ew.emitted));
+    early_.clear();
     cached_ = false;
     refresh_fast_range();
     next_check_ = timestamp::min();
@@ -150,17 +169,17 @@ class sliced_window_stage {
     r(n_slices);
     for (std::uint64_t i = 0; i < n_slices; ++i) {
       slice s{timestamp{}, fresh_table()};
-      std::uint64_t n_groups = 0;
-      r(s.start, n_groups);
-      for (std::uint64_t g = 0; g < n_groups; ++g) {
-        key_type k{};
-        accumulator acc = agg_.init();
-        std::int64_t n = 0;
-        r(k, acc, n);
-        entry& en = s.groups.find_or_insert(k, [&] { return std::move(acc); });
-        if constexpr (retracting) en.n = n;
-      }
+      r(s.start);
+      load_groups(r, s.groups);
       slices_.push_back(std::move(s));
+    }
+    std::uint64_t n_early = 0;
+    r(next_early_, n_early);
+    for (std::uint64_t i = 0; i < n_early; ++i) {
+      early_window ew{timestamp{}, fresh_table()};
+      r(ew.end);
+      load_groups(r, ew.emitted);
+      early_.push_back(std::move(ew));
     }
     if constexpr (stateful_late<Late>) late_->load_state(r);
   }
@@ -170,6 +189,28 @@ class sliced_window_stage {
     timestamp start;
     table groups;
   };
+  // periodic: what a window that has not fired yet last emitted early, per key.
+  struct early_window {
+    timestamp end;
+    table emitted;
+  };
+
+  void load_groups(state_reader& r, table& groups) {
+    std::uint64_t n_groups = 0;
+    r(n_groups);
+    for (std::uint64_t g = 0; g < n_groups; ++g) {
+      key_type k{};
+      accumulator acc = agg_.init();
+      std::int64_t n = 0;
+      r(k, acc, n);
+      entry& en = groups.find_or_insert(k, [&] { return std::move(acc); });
+      if constexpr (retracting) en.n = n;
+    }
+  }
+
+  [[nodiscard]] bool periodic_in(time_domain d) const noexcept {
+    return settings_.mode == emit_mode::periodic && settings_.period_domain == d;
+  }
 
   // The operator's output watermark for input watermark w: every row it
   // may still emit (corrections within the allowed lateness included) is
@@ -261,7 +302,8 @@ class sliced_window_stage {
     switch (settings_.mode) {
       case emit_mode::final_only: return false;
       case emit_mode::on_update: return true;
-      case emit_mode::on_close: break;
+      case emit_mode::on_close:
+      case emit_mode::periodic: break;
     }
     return assigner_.first_end(cached_start_) <= watermark_;
   }
@@ -341,10 +383,15 @@ class sliced_window_stage {
   // and recompute the fast range and the next deadline.
   [[gnu::noinline]] void on_deadline() {
     fire_and_free();
+    if (periodic_in(time_domain::event_time) && watermark_ >= next_early_) {
+      emit_early();
+      next_early_ = floor_to_grid(watermark_, settings_.period.nanos(), 0) + settings_.period;
+    }
     refresh_fast_range();
     next_check_ = next_deadline();
+    if (periodic_in(time_domain::event_time) && next_early_ < next_check_) next_check_ = next_early_;
     // on_close: the cached slice's records emit changes once its first window fires.
-    if (cached_ && settings_.mode == emit_mode::on_close) {
+    if (cached_ && (settings_.mode == emit_mode::on_close || settings_.mode == emit_mode::periodic)) {
       const timestamp fires = assigner_.first_end(cached_start_);
       if (fires > watermark_ && fires < next_check_) next_check_ = fires;
     }
@@ -408,24 +455,98 @@ class sliced_window_stage {
     pending_end_ = std::max(assigner_.first_end(it->start), candidate);
   }
 
-  void emit_window(timestamp end) {
+  // The groups of the window ending at `end`: its one slice's table, or its
+  // slices merged into scratch_. Null when no slice holds data.
+  const table* window_groups(timestamp end) {
     const std::span<slice> window = slices_of(end);
-    if (window.empty()) return;
-    const table* groups = &window.front().groups;
-    if (window.size() > 1) {
-      scratch_.clear();
-      for (slice& s : window) {
-        for (const entry& en : s.groups.entries()) {
-          entry& into = scratch_.find_or_insert(en.key, [this] { return agg_.init(); });
-          agg_.merge(into.acc, en.acc);
-          if constexpr (retracting) into.n += en.n;
-        }
+    if (window.empty()) return nullptr;
+    if (window.size() == 1) return &window.front().groups;
+    scratch_.clear();
+    for (slice& s : window) {
+      for (const entry& en : s.groups.entries()) {
+        entry& into = scratch_.find_or_insert(en.key, [this] { return agg_.init(); });
+        agg_.merge(into.acc, en.acc);
+        if constexpr (retracting) into.n += en.n;
       }
-      groups = &scratch_;
+    }
+    return &scratch_;
+  }
+
+  void emit_window(timestamp end) {
+    const table* groups = window_groups(end);
+    if (groups == nullptr) return;
+    if (settings_.mode == emit_mode::periodic) {
+      const auto early = early_of(end);
+      if (early != early_.end()) {
+        emit_early_changes(end, *groups, early->emitted);  // the final result as one more change
+        recycle(std::move(early->emitted));
+        early_.erase(early);
+        return;
+      }
     }
     const timestamp start = assigner_.window_start(end);
     for (const entry& en : groups->entries()) {
       if (live(en.n)) next_.on_event(row_type{en.key, start, end, agg_.result(en.acc), change_kind::insert});
+    }
+  }
+
+  // ---- periodic emission ----
+
+  typename std::vector<early_window>::iterator early_of(timestamp end) {
+    const auto it = std::lower_bound(early_.begin(), early_.end(), end,
+                                     [](const early_window& w, timestamp t) { return w.end < t; });
+    return it != early_.end() && it->end == end ? it : early_.end();
+  }
+
+  // Every window with data that has not fired emits its groups' changes
+  // since its last early emission.
+  void emit_early() {
+    early_ends_.clear();
+    for (const slice& s : slices_) {
+      for_each_window_end(s.start, [&](timestamp end) {
+        if (!fired(end)) early_ends_.push_back(end);
+        return true;
+      });
+    }
+    std::sort(early_ends_.begin(), early_ends_.end());
+    early_ends_.erase(std::unique(early_ends_.begin(), early_ends_.end()), early_ends_.end());
+    for (const timestamp end : early_ends_) {
+      const table* groups = window_groups(end);
+      if (groups == nullptr) continue;
+      auto it = std::lower_bound(early_.begin(), early_.end(), end,
+                                 [](const early_window& w, timestamp t) { return w.end < t; });
+      if (it == early_.end() || it->end != end) it = early_.insert(it, early_window{end, fresh_table()});
+      emit_early_changes(end, *groups, it->emitted);
+    }
+  }
+
+  // Emits each group's change against what was emitted for it before, and
+  // remembers the new state.
+  void emit_early_changes(timestamp end, const table& groups, table& emitted) {
+    for (const entry& en : groups.entries()) {
+      entry* before = emitted.find(en.key);
+      const std::optional<group_value> after{group_value{en.acc, en.n}};
+      if (before == nullptr) {
+        emit_change(en.key, end, std::nullopt, after);
+        entry& mark = emitted.find_or_insert(en.key, [&] { return en.acc; });
+        if constexpr (retracting) mark.n = en.n;
+        continue;
+      }
+      if (same_result(*before, en)) continue;
+      emit_change(en.key, end, group_value{before->acc, before->n}, after);
+      before->acc = en.acc;
+      if constexpr (retracting) before->n = en.n;
+    }
+  }
+
+  // Whether two states of a group show the same row (both absent counts).
+  [[nodiscard]] bool same_result(const entry& a, const entry& b) const {
+    if (live(a.n) != live(b.n)) return false;
+    if (!live(a.n)) return true;
+    if constexpr (std::equality_comparable<result_type>) {
+      return agg_.result(a.acc) == agg_.result(b.acc);
+    } else {
+      return false;  // cannot tell: emit the change
     }
   }
 
@@ -454,6 +575,10 @@ class sliced_window_stage {
   std::vector<slice> slices_;  // by start
   std::vector<table> pool_;    // cleared tables, kept for reuse
   table scratch_;              // merging slices into a window
+  std::vector<early_window> early_;     // periodic: by end
+  std::vector<timestamp> early_ends_;   // scratch for emit_early
+  timestamp next_early_ = timestamp::min();       // event time of the next early emission
+  timestamp next_early_tick_ = timestamp::min();  // processing time of the next one (not checkpointed)
   std::vector<pending_change> changes_;
 
   timestamp watermark_ = timestamp::min();
@@ -491,6 +616,19 @@ struct sliced_window_operator {
   [[nodiscard]] sliced_window_operator emit(emit_mode mode) const {
     sliced_window_operator o = *this;
     o.settings.mode = mode;
+    return o;
+  }
+  /// Early results every `period` of event time (the watermark crossing a
+  /// multiple of it) or of processing time (the pipeline's tick), then the
+  /// final result and corrections: see emit_mode::periodic.
+  [[nodiscard]] sliced_window_operator emit_every(duration period, time_domain domain = time_domain::event_time) const {
+    if (period <= duration::zero()) {
+      throw usage_error("laminar: emit_every: the period must be positive, got " + std::to_string(period.nanos()) + "ns");
+    }
+    sliced_window_operator o = *this;
+    o.settings.mode = emit_mode::periodic;
+    o.settings.period = period;
+    o.settings.period_domain = domain;
     return o;
   }
   /// How long after a window's end records are still added to it.
@@ -536,6 +674,9 @@ struct sliced_window_operator {
     (void)output_context(ctx);
     using T = typename Ctx::value_type;
     assigner.validate();
+    if (settings.mode == emit_mode::periodic && settings.period <= duration::zero()) {
+      throw usage_error("laminar: emit_mode::periodic needs a period: use .emit_every(period[, domain])");
+    }
     auto bound = detail::bind_aggregate<T, changelog_row<T>>(agg);
     using stage = detail::sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late, Dense>;
     return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));
