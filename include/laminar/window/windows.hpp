@@ -4,5 +4,6 @@
 #include "laminar/window/assigners.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
+#include "laminar/window/session_window.hpp"
 #include "laminar/window/sliced_window.hpp"
 #include "laminar/window/window_row.hpp"

@@ -1,0 +1,591 @@
+// Session windows: per key (after key_by) or for the whole stream, records
+// closer together in event time than a gap form one window.
+//
+//   session(gap).aggregate(agg)[.emit(mode)][.allowed_lateness(d)]
+//               [.late_to(out)][.keyed_watermarks(out_of_orderness)]
+//
+// Semantics are Flink's: a record at t opens the window [t, t + gap); two
+// windows of the same key that overlap or touch (one's end equals the
+// other's start) merge into one session, their accumulators combined with
+// the aggregate's merge() (the earlier session is the `into` side). A
+// record that arrives out of order and bridges two sessions merges them.
+// A session [start, end) ends `gap` after its last record; end saturates at
+// timestamp::max() (a record near INT64_MAX is in a session that closes at
+// the end of the stream).
+//
+// Watermark W (the stream's, or the key's own: see below):
+//   - a session fires (on_close emits it) once W >= end, and closes (final_only
+//     emits it; its state is freed) once W >= end + allowed lateness;
+//   - a record is late when its window [t, t + gap) touches no open session
+//     and t + gap + allowed lateness <= W: it could only belong to sessions
+//     that have closed. Late records are counted (late_count()) and given to
+//     the late side output, never dropped silently. A record whose own window
+//     has passed but that falls into (or touches) a session still open joins
+//     that session, as in Flink.
+//
+// Emit modes (rows are window_row<Key, Result> with the session's bounds;
+// a row's identity is (key, start, end), so a change of bounds is never an
+// update: the old row is removed, the new one inserted):
+//   final_only  +I per session when it closes; never corrected.
+//   on_close    +I when a session fires. A record that changes a fired
+//               session (within the allowed lateness) emits the change at
+//               once: -U/+U when the bounds stay, otherwise -D of every fired
+//               session it absorbs and +I of the merged one. A session that
+//               absorbed a fired one counts as fired: it is kept up to date
+//               at once from then on, even before the watermark reaches its
+//               new end. A new session that is already past its end when its
+//               first record arrives (within the lateness) emits +I at once.
+//   on_update   every record emits its session's change at once: +I for a
+//               new session, -U/+U when the bounds stay, otherwise -D of each
+//               absorbed session and +I of the result. Closing emits nothing.
+// Within one change, retractions come first (by session start), then the new
+// row. What one watermark fires leaves key by key, the keys in order of their
+// earliest deadline (then of their slot in the table), each key's sessions
+// by start: the same order after a restore from a checkpoint.
+//
+// Keyed watermarks (.keyed_watermarks(out_of_orderness)): each key also
+// keeps its own watermark, the highest timestamp among its records (late
+// ones excluded) minus out_of_orderness. A key's sessions fire and close,
+// and its records are judged late, by max(its own watermark, the stream
+// watermark): a key whose timestamps lag behind others' keeps its records
+// as long as the stream watermark is conservative, and a busy key's
+// sessions close as soon as its own records have moved on, without waiting
+// for the stream watermark. The stream watermark still closes the sessions
+// of quiet keys. A key's own watermark advances after the record that raised
+// it has been added (as a stream watermark follows its record); it is kept
+// while it is ahead of the stream watermark, and checkpointed.
+// key_watermark(k) reads the watermark key k is judged by.
+//
+// The output watermark is the stream watermark minus the allowed lateness
+// (as for the sliced windows): every row the operator may still emit is
+// for a session ending after it. With keyed watermarks rows of busy keys
+// are early, never late, against it.
+//
+// State is key-major: a table key -> that key's few open sessions, sorted
+// by start, disjoint and not touching ({start, end, accumulator, records}).
+// A key whose sessions have all closed leaves the table (with keyed
+// watermarks: once the stream watermark has caught up with its own). A
+// timer heap holds each key's earliest deadline; deadlines are lower
+// bounds refreshed when they come due, so extending a session costs no
+// timer update. Steady state allocates nothing per record: vectors and
+// slots are reused.
+//
+// Changelog input (records with `kind` or `weight`) is rejected at compile
+// time: a retraction can split a session, which accumulators cannot undo.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "laminar/aggregate/aggregate.hpp"
+#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/error.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/operator/key_by.hpp"
+#include "laminar/window/detail/session_table.hpp"
+#include "laminar/window/emit.hpp"
+#include "laminar/window/late.hpp"
+#include "laminar/window/sliced_window.hpp"  // window_key_of, deliver_late, stateful_late, check_positive
+#include "laminar/window/window_row.hpp"
+
+namespace laminar {
+
+/// What a session window is configured with.
+struct session_settings {
+  duration gap;
+  emit_mode mode = emit_mode::on_close;
+  duration allowed_lateness{};
+  bool keyed_watermarks = false;
+  duration out_of_orderness{};  // keyed watermarks: own watermark = highest timestamp - this
+};
+
+namespace detail {
+
+/// An emit mode's name for messages (modes added later are named by
+/// their to_string, where there is one).
+template <class Mode>
+std::string emit_mode_name(Mode m) {
+  if constexpr (requires(Mode x) { to_string(x); }) {
+    return to_string(m);
+  } else {
+    switch (static_cast<int>(m)) {
+      case static_cast<int>(emit_mode::final_only): return "final_only";
+      case static_cast<int>(emit_mode::on_close): return "on_close";
+      case static_cast<int>(emit_mode::on_update): return "on_update";
+      default: return "emit_mode(" + std::to_string(static_cast<int>(m)) + ")";
+    }
+  }
+}
+
+template <class Next, class Ctx, class Agg, class Late>
+class session_window_stage {
+ public:
+  using in_type = typename Ctx::value_type;
+  using key_type = window_key_t<Ctx>;
+  using accumulator = typename Agg::accumulator;
+  using result_type = aggregate_result_t<Agg>;
+  using row_type = window_row<key_type, result_type>;
+
+  struct session {
+    timestamp start;
+    timestamp end;  // last record + gap (saturating)
+    accumulator acc;
+    std::int64_t n = 0;    // records
+    bool emitted = false;  // a row for it is out (on_close once fired; always in on_update)
+  };
+
+  session_window_stage(Next next, Ctx ctx, Agg agg, session_settings settings, Late late)
+      : next_(std::move(next)),
+        ctx_(std::move(ctx)),
+        agg_(std::move(agg)),
+        late_(std::move(late)),
+        gap_(settings.gap),
+        lateness_(settings.allowed_lateness),
+        out_of_orderness_(settings.out_of_orderness),
+        keyed_(settings.keyed_watermarks),
+        mode_(settings.mode) {}
+
+  void on_event(const in_type& e) {
+    const timestamp t = time_of(ctx_, e);
+    const key_type key = window_key_of(ctx_, e);
+    const std::uint32_t s = keys_.find(key);
+    // Most records fall into their key's newest session, which has emitted
+    // nothing yet: one probe, one add, the end pushed out.
+    if (s != table::npos) [[likely]] {
+      key_state& ks = keys_.state(s);
+      if (!ks.sessions.empty()) [[likely]] {
+        session& last = ks.sessions.back();
+        if (t >= last.start && t <= last.end && !last.emitted) [[likely]] {
+          agg_add(agg_, last.acc, e, t);
+          ++last.n;
+          const timestamp end = t + gap_;
+          if (end > last.end) last.end = end;
+          if (keyed_ && t > ks.highest) raise_key_watermark(s, ks, t);
+          return;
+        }
+      }
+    }
+    on_other_event(e, t, key, s);
+  }
+
+  void on_watermark(timestamp w) {
+    if (w <= watermark_) return;
+    watermark_ = w;
+    if (!timers_.empty() && timers_.front().at <= w) [[unlikely]] on_timers();
+    // w rose, so the output watermark rose too unless it is stuck at the
+    // beginning of time (w - lateness saturated there).
+    const timestamp out = w == timestamp::max() ? w : w - lateness_;
+    if (out != timestamp::min()) next_.on_watermark(out);
+  }
+
+  void on_barrier(const checkpoint_barrier& barrier) {
+    barrier.checkpoint(*this);
+    next_.on_barrier(barrier);
+  }
+
+  void on_end() { next_.on_end(); }
+
+  /// Records that arrived after every session they could belong to had closed.
+  [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
+  /// Keys holding state now.
+  [[nodiscard]] std::size_t open_keys() const noexcept { return keys_.size(); }
+  /// Sessions open now, over all keys.
+  [[nodiscard]] std::size_t open_sessions() const noexcept {
+    std::size_t n = 0;
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (keys_.live(s)) n += keys_.state(s).sessions.size();
+    }
+    return n;
+  }
+  /// The watermark key k's sessions and records are judged by now: the
+  /// stream watermark, or with keyed watermarks the later of that and the
+  /// key's own.
+  [[nodiscard]] timestamp key_watermark(const key_type& k) const noexcept {
+    const std::uint32_t s = keys_.find(k);
+    return s == table::npos ? watermark_ : effective_watermark(keys_.state(s));
+  }
+  /// The stream watermark (the operator's input).
+  [[nodiscard]] timestamp watermark() const noexcept { return watermark_; }
+  [[nodiscard]] Next& downstream() noexcept { return next_; }
+
+  void save_state(state_writer& w) const {
+    w(watermark_, late_count_, static_cast<std::uint64_t>(keys_.slot_count()));
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      const bool live = keys_.live(s);
+      w(live);
+      if (!live) continue;
+      const key_state& ks = keys_.state(s);
+      w(keys_.key(s), ks.highest, static_cast<std::uint64_t>(ks.sessions.size()));
+      for (const session& x : ks.sessions) w(x.start, x.end, x.acc, x.n, x.emitted);
+    }
+    w(keys_.free_slots());
+    if constexpr (stateful_late<Late>) late_->save_state(w);
+  }
+
+  void load_state(state_reader& r) {
+    std::uint64_t slots = 0;
+    r(watermark_, late_count_, slots);
+    keys_.reset(static_cast<std::size_t>(slots));
+    timers_.clear();
+    for (std::uint32_t s = 0; s < slots; ++s) {
+      bool live = false;
+      r(live);
+      if (!live) continue;
+      key_type k{};
+      timestamp highest;
+      std::uint64_t n = 0;
+      r(k, highest, n);
+      keys_.restore(s, k);
+      key_state& ks = keys_.state(s);
+      ks.highest = highest;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        session x{timestamp{}, timestamp{}, agg_.init(), 0, false};
+        r(x.start, x.end, x.acc, x.n, x.emitted);
+        ks.sessions.push_back(std::move(x));
+      }
+    }
+    std::vector<std::uint32_t> free;
+    r(free);
+    keys_.restore_free_slots(std::move(free));
+    for (std::uint32_t s = 0; s < slots; ++s) {
+      if (!keys_.live(s)) continue;
+      key_state& ks = keys_.state(s);
+      ks.due = earliest_deadline(ks);
+      set_timer(s, ks, next_deadline(ks));
+    }
+    if constexpr (stateful_late<Late>) late_->load_state(r);
+  }
+
+ private:
+  struct key_state {
+    std::vector<session> sessions;         // by start; disjoint, not touching, all open
+    timestamp highest = timestamp::min();  // keyed watermarks: the highest timestamp of its records
+    timestamp due = timestamp::max();        // no session fires or closes before the key's watermark reaches this
+    timestamp scheduled{};                   // its timer's deadline, if it has one
+    bool has_timer = false;
+    void reset() noexcept {
+      sessions.clear();  // the buffer stays for the slot's next key
+      highest = timestamp::min();
+      due = timestamp::max();
+      has_timer = false;
+    }
+  };
+  using table = slot_table<key_type, key_state>;
+
+  struct timer {
+    timestamp at;
+    std::uint32_t slot;
+    friend bool operator<(const timer& a, const timer& b) noexcept {
+      return a.at != b.at ? a.at < b.at : a.slot < b.slot;
+    }
+    friend bool operator>(const timer& a, const timer& b) noexcept { return b < a; }
+  };
+
+  // ---- watermarks and deadlines ----
+
+  [[nodiscard]] timestamp own_watermark(const key_state& ks) const noexcept {
+    return keyed_ ? ks.highest - out_of_orderness_ : timestamp::min();
+  }
+  [[nodiscard]] timestamp effective_watermark(const key_state& ks) const noexcept {
+    return std::max(own_watermark(ks), watermark_);
+  }
+  // A session ending at `end` has closed under watermark w.
+  [[nodiscard]] bool closed(timestamp end, timestamp w) const noexcept { return end + lateness_ <= w; }
+  // When a session next needs the operator: it fires (on_close) or closes.
+  [[nodiscard]] timestamp deadline(const session& x) const noexcept {
+    return mode_ == emit_mode::on_close && !x.emitted ? x.end : x.end + lateness_;
+  }
+  [[nodiscard]] timestamp earliest_deadline(const key_state& ks) const noexcept {
+    timestamp d = timestamp::max();
+    for (const session& x : ks.sessions) d = std::min(d, deadline(x));
+    return d;
+  }
+  // When the key next needs the operator: its earliest session deadline, or
+  // with no sessions left, the stream watermark at which its own watermark
+  // no longer matters and the key leaves the table.
+  [[nodiscard]] timestamp next_deadline(const key_state& ks) const noexcept {
+    return ks.sessions.empty() ? own_watermark(ks) : earliest_deadline(ks);
+  }
+
+  // ---- the record path ----
+
+  // A record that needs more than the fast path: a new key or session, a
+  // merge, a change to emit, or a late record.
+  [[gnu::noinline]] void on_other_event(const in_type& e, timestamp t, const key_type& key, std::uint32_t s) {
+    const timestamp end = t + gap_;
+    if (s == table::npos) {
+      if (closed(end, watermark_)) return on_late(e);
+      s = keys_.insert(key);
+    }
+    key_state& ks = keys_.state(s);
+    const timestamp w = effective_watermark(ks);
+    std::vector<session>& v = ks.sessions;
+    // The sessions [lo, hi) that the record's window [t, end) overlaps or touches.
+    std::size_t hi = v.size();
+    while (hi > 0 && v[hi - 1].start > end) --hi;
+    std::size_t lo = hi;
+    while (lo > 0 && v[lo - 1].end >= t) --lo;
+    if (lo == hi) {
+      if (closed(end, w)) return on_late(e);
+      session& x = *v.insert(v.begin() + static_cast<std::ptrdiff_t>(lo), session{t, end, agg_.init(), 0, false});
+      agg_add(agg_, x.acc, e, t);
+      x.n = 1;
+      x.emitted = mode_ == emit_mode::on_update || (mode_ == emit_mode::on_close && end <= w);
+      if (x.emitted) emit(key, x, change_kind::insert);
+      schedule(s, ks, deadline(x));
+    } else {
+      absorb(key, s, ks, lo, hi, e, t, end, w);
+    }
+    if (keyed_ && t > ks.highest) raise_key_watermark(s, ks, t);
+  }
+
+  // The record joins the sessions [lo, hi) (one or more), which merge into
+  // the first; emits the change where rows for them are out.
+  void absorb(const key_type& key, std::uint32_t s, key_state& ks, std::size_t lo, std::size_t hi, const in_type& e,
+              timestamp t, timestamp end, timestamp w) {
+    std::vector<session>& v = ks.sessions;
+    const timestamp start = std::min(t, v[lo].start);
+    const timestamp merged_end = std::max(end, v[hi - 1].end);
+    const bool same_bounds = hi - lo == 1 && v[lo].start == start && v[lo].end == merged_end;
+    bool was_emitted = false;
+    for (std::size_t i = lo; i < hi; ++i) {
+      if (!v[i].emitted) continue;
+      emit(key, v[i], same_bounds ? change_kind::update_before : change_kind::remove);
+      was_emitted = true;
+    }
+    session& x = v[lo];
+    for (std::size_t i = lo + 1; i < hi; ++i) {
+      agg_.merge(x.acc, v[i].acc);
+      x.n += v[i].n;
+    }
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(lo + 1), v.begin() + static_cast<std::ptrdiff_t>(hi));
+    agg_add(agg_, x.acc, e, t);
+    ++x.n;
+    x.start = start;
+    x.end = merged_end;
+    x.emitted = mode_ == emit_mode::on_update || was_emitted || (mode_ == emit_mode::on_close && merged_end <= w);
+    if (x.emitted) emit(key, x, same_bounds && was_emitted ? change_kind::update_after : change_kind::insert);
+    schedule(s, ks, deadline(x));
+  }
+
+  [[gnu::cold, gnu::noinline]] void on_late(const in_type& e) {
+    ++late_count_;
+    deliver_late(late_, e);
+  }
+
+  // A record raised its key's highest timestamp: the key's own watermark
+  // moves, and what it passes fires and closes now.
+  void raise_key_watermark(std::uint32_t s, key_state& ks, timestamp t) {
+    ks.highest = t;
+    if (t - out_of_orderness_ >= ks.due) [[unlikely]] settle_key(s);
+  }
+
+  [[gnu::noinline]] void settle_key(std::uint32_t s) {
+    key_state& ks = keys_.state(s);
+    settle(keys_.key(s), ks, effective_watermark(ks));
+    ks.due = earliest_deadline(ks);
+    // A key left without sessions stays for its own watermark, which is
+    // ahead of the stream's: its timer (a lower bound) frees it later.
+  }
+
+  // Fires and closes the key's sessions that watermark w has passed.
+  void settle(const key_type& key, key_state& ks, timestamp w) {
+    std::vector<session>& v = ks.sessions;
+    std::size_t closed_prefix = 0;  // ends ascend, so closed sessions come first
+    for (session& x : v) {
+      if (x.end > w) break;
+      if (mode_ == emit_mode::on_close && !x.emitted) {
+        emit(key, x, change_kind::insert);
+        x.emitted = true;
+      }
+      if (closed(x.end, w)) {
+        if (mode_ == emit_mode::final_only) emit(key, x, change_kind::insert);
+        ++closed_prefix;
+      }
+    }
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(closed_prefix));
+  }
+
+  void emit(const key_type& key, const session& x, change_kind kind) {
+    next_.on_event(row_type{key, x.start, x.end, agg_.result(x.acc), kind});
+  }
+
+  // ---- timers ----
+
+  // A session of key s needs the operator at watermark d.
+  void schedule(std::uint32_t s, key_state& ks, timestamp d) {
+    if (d < ks.due) ks.due = d;
+    if (!ks.has_timer || d < ks.scheduled) set_timer(s, ks, d);
+  }
+
+  // The key's timer is at d; an earlier one still in the heap becomes stale.
+  void set_timer(std::uint32_t s, key_state& ks, timestamp d) {
+    ks.scheduled = d;
+    ks.has_timer = true;
+    timers_.push_back({d, s});
+    std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
+    if (timers_.size() > 2 * keys_.size() + 64) [[unlikely]] drop_stale_timers();
+  }
+
+  [[gnu::cold, gnu::noinline]] void drop_stale_timers() {
+    timers_.clear();
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (keys_.live(s) && keys_.state(s).has_timer) timers_.push_back({keys_.state(s).scheduled, s});
+    }
+    std::make_heap(timers_.begin(), timers_.end(), std::greater<>{});
+  }
+
+  // The stream watermark reached the earliest timer: settle every key whose
+  // timer is due, in the order of their actual deadlines (then slot), so
+  // rows leave in the same order whether or not the run was restored from a
+  // checkpoint (which rebuilds timers without the stale lower bounds).
+  [[gnu::noinline]] void on_timers() {
+    due_.clear();
+    while (!timers_.empty() && timers_.front().at <= watermark_) {
+      std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
+      const timer tm = timers_.back();
+      timers_.pop_back();
+      if (!keys_.live(tm.slot)) continue;
+      key_state& ks = keys_.state(tm.slot);
+      if (!ks.has_timer || ks.scheduled != tm.at) continue;  // superseded by an earlier timer
+      ks.has_timer = false;
+      due_.push_back({next_deadline(ks), tm.slot});
+    }
+    std::sort(due_.begin(), due_.end());
+    for (const timer& tm : due_) {
+      key_state& ks = keys_.state(tm.slot);
+      if (tm.at <= watermark_) {
+        settle(keys_.key(tm.slot), ks, effective_watermark(ks));
+        ks.due = earliest_deadline(ks);
+      }
+      if (ks.sessions.empty() && own_watermark(ks) <= watermark_) {
+        keys_.erase(tm.slot);
+      } else {
+        set_timer(tm.slot, ks, next_deadline(ks));
+      }
+    }
+  }
+
+  [[no_unique_address]] Next next_;
+  [[no_unique_address]] Ctx ctx_;
+  [[no_unique_address]] Agg agg_;
+  [[no_unique_address]] Late late_;
+  duration gap_;
+  duration lateness_;
+  duration out_of_orderness_;
+  bool keyed_;
+  emit_mode mode_;
+
+  table keys_;
+  std::vector<timer> timers_;  // a min-heap of (deadline, slot); stale entries skipped
+  std::vector<timer> due_;     // scratch: the keys one watermark settles
+  timestamp watermark_ = timestamp::min();
+  std::uint64_t late_count_ = 0;
+};
+
+}  // namespace detail
+
+/// A session window operator factory: session(gap).aggregate(agg), refined
+/// by .emit(mode), .allowed_lateness(d), .late_to(output) and
+/// .keyed_watermarks(out_of_orderness).
+template <class Agg, class Late = detail::no_late_output>
+struct session_window_operator {
+  using is_operator = void;
+  Agg agg;
+  session_settings settings;
+  Late late{};
+
+  /// When results leave: final_only, on_close (the default) or on_update.
+  [[nodiscard]] session_window_operator emit(emit_mode mode) const {
+    session_window_operator o = *this;
+    o.settings.mode = mode;
+    return o;
+  }
+  /// How long after a session's end records may still change it.
+  [[nodiscard]] session_window_operator allowed_lateness(duration d) const {
+    if (d < duration::zero()) throw usage_error("laminar: allowed lateness must not be negative");
+    session_window_operator o = *this;
+    o.settings.allowed_lateness = d;
+    return o;
+  }
+  /// Each key also keeps its own watermark, its highest timestamp minus
+  /// `out_of_orderness`; its sessions close and its records are judged
+  /// late by the later of that and the stream watermark.
+  [[nodiscard]] session_window_operator keyed_watermarks(duration out_of_orderness) const {
+    if (out_of_orderness < duration::zero()) throw usage_error("laminar: keyed watermarks: out-of-orderness must not be negative");
+    session_window_operator o = *this;
+    o.settings.keyed_watermarks = true;
+    o.settings.out_of_orderness = out_of_orderness;
+    return o;
+  }
+  /// Where late records go: a callable taking the record (kept by value),
+  /// or a late_records<T> (kept by reference).
+  template <class F>
+  [[nodiscard]] auto late_to(F&& output) const {
+    using L = std::conditional_t<std::is_lvalue_reference_v<F>, std::remove_reference_t<F>*, std::remove_cvref_t<F>>;
+    L l;
+    if constexpr (std::is_lvalue_reference_v<F>) {
+      l = &output;
+    } else {
+      l = std::forward<F>(output);
+    }
+    return session_window_operator<Agg, L>{agg, settings, std::move(l)};
+  }
+
+  template <class Ctx>
+  auto output_context(const Ctx&) const {
+    static_assert(Ctx::timed(),
+                  "laminar: a session window needs event time: put with_watermarks(...) or event_time(...) before it");
+    using T = typename Ctx::value_type;
+    static_assert(!changelog_row<T>,
+                  "laminar: session windows do not take changelog input (records with `kind` or `weight`): a "
+                  "retraction could split a session, which accumulators cannot undo; map the records to plain ones "
+                  "first, or aggregate the changelog with tumbling/hopping/cumulate windows");
+    using bound = detail::bound_aggregate_t<T, false, Agg>;
+    using row = window_row<detail::window_key_t<Ctx>, aggregate_result_t<bound>>;
+    if constexpr (Ctx::keyed()) {
+      return stream_context<row, detail::window_row_key, detail::window_row_time>{};
+    } else {
+      return stream_context<row, no_projection, detail::window_row_time>{};
+    }
+  }
+
+  template <class Ctx, class Next>
+  auto bind(const Ctx& ctx, Next&& next) && {
+    (void)output_context(ctx);
+    const emit_mode m = settings.mode;
+    if (m != emit_mode::final_only && m != emit_mode::on_close && m != emit_mode::on_update) {
+      throw usage_error("laminar: session windows do not support emit mode " + detail::emit_mode_name(m) +
+                        " (they support final_only, on_close and on_update)");
+    }
+    using T = typename Ctx::value_type;
+    auto bound = detail::bind_aggregate<T, false>(agg);
+    using stage = detail::session_window_stage<std::remove_cvref_t<Next>, Ctx, decltype(bound), Late>;
+    return stage(std::forward<Next>(next), ctx, std::move(bound), settings, std::move(late));
+  }
+};
+
+/// Session windows before their aggregate is named: session(30s).aggregate(count()).
+struct session_spec {
+  duration gap;
+  template <class Agg>
+  [[nodiscard]] session_window_operator<Agg> aggregate(Agg agg) const {
+    return {std::move(agg), session_settings{gap}};
+  }
+};
+
+/// Session windows: records of a key less than `gap` apart (in event time)
+/// form one window, which ends `gap` after its last record.
+inline session_spec session(duration gap) {
+  detail::check_positive(gap, "a session gap");
+  return {gap};
+}
+
+}  // namespace laminar
