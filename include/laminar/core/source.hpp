@@ -5,10 +5,12 @@
 // (push<T>()) has push(chain, record) and watermark(chain, w). Every source
 // has context(), finish(chain) (final watermark, then end) and
 // on_barrier(chain, barrier) (save its position, then pass the barrier on).
+// A pull source may also have paused() (see pausable_source).
 // Adapters such as with_watermarks wrap the chain in a by-reference view per
 // call, so the whole path from source to sink still inlines.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -32,6 +34,12 @@ concept pull_source = source<S> && requires(const S& s) { { s.exhausted() } -> s
 /// A source that user code pushes records into.
 template <class S>
 concept pushed_source = source<S> && std::remove_cvref_t<S>::is_pushed;
+
+/// A pull source that may ask not to be pulled for now (a member of a
+/// watermark alignment group that ran ahead): its driver (union_of, a
+/// graph's source task) leaves it alone while paused() is true.
+template <class S>
+concept pausable_source = pull_source<S> && requires(const S& s) { { s.paused() } -> std::convertible_to<bool>; };
 
 namespace detail {
 /// The end of a bounded stream: the watermark reaches the end of time, then

@@ -3,6 +3,14 @@
 // watermark is the minimum over the inputs that have not ended; it ends when
 // every input has ended. A checkpoint saves every input's position and the
 // per-input watermarks, and passes one barrier on.
+//
+// union_of(a, b).aligned(max_drift, policy) makes the inputs an alignment
+// group (source/alignment.hpp). An input that its group pauses sits out its
+// turn: the pause is decided when a turn starts, so an input's watermark can
+// pass the bound by at most what one batch of its records advances it. The
+// union never stalls on alignment: if every input that has not ended is
+// paused (possible only when the group has members outside the union), the
+// input with the lowest watermark takes its turn anyway.
 #pragma once
 
 #include <array>
@@ -16,6 +24,7 @@
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/core/time.hpp"
+#include "laminar/source/alignment.hpp"
 
 namespace laminar {
 
@@ -48,6 +57,10 @@ class union_source {
       bool moved = false;
       visit_input(cursor_, [&]<std::size_t I>(auto& input) {
         if (ended_[I]) return;
+        if (batch_left_ == batch_ && sits_out<I>()) {  // paused by its alignment group: skip this turn
+          batch_left_ = 0;
+          return;
+        }
         port<I, Chain> p{this, &chain};
         const std::size_t want = max_records - n < batch_left_ ? max_records - n : batch_left_;
         const std::size_t got = input.run_for(p, want);
@@ -94,6 +107,46 @@ class union_source {
   /// The combined watermark passed on so far.
   [[nodiscard]] timestamp watermark() const noexcept { return emitted_; }
 
+  /// Whether every input that has not ended is paused by its alignment
+  /// group (a graph's source task then yields instead of pulling).
+  [[nodiscard]] bool paused() const
+    requires(pausable_source<Sources> || ...)
+  {
+    return !exhausted() && every_live_input_paused();
+  }
+
+  /// Makes the inputs members of `group` (source/alignment.hpp); call it on
+  /// a fresh union: union_of(a, b).aligned(group) | ...
+  [[nodiscard]] auto aligned(alignment_group group) && {
+    return std::move(*this).align_inputs(std::move(group), [](auto) { return detail::no_excess_output{}; });
+  }
+  /// The inputs as a new group of their own.
+  [[nodiscard]] auto aligned(duration max_drift, alignment_policy policy = alignment_policy::pause) && {
+    return std::move(*this).aligned(alignment_group(max_drift, policy));
+  }
+  /// As aligned(group), the drop policy's excess records going to `excess`:
+  /// an excess_records<T> (or any callable) given by reference is shared by
+  /// the inputs and checkpointed once, with the first; a callable given by
+  /// value is copied into each input.
+  template <class Out>
+  [[nodiscard]] auto aligned(alignment_group group, Out&& excess) && {
+    return std::move(*this).align_inputs(std::move(group), [&excess]<class Index>(Index) {
+      if constexpr (!std::is_lvalue_reference_v<Out>) {
+        return std::remove_cvref_t<Out>(excess);
+      } else if constexpr (Index::value == 0) {
+        return &excess;
+      } else {
+        return detail::borrowed_output<std::remove_reference_t<Out>>{&excess};
+      }
+    });
+  }
+  /// The alignment group of an aligned union.
+  [[nodiscard]] alignment_group alignment() const
+    requires requires(const first& s) { s.group(); }
+  {
+    return std::get<0>(inputs_).group();
+  }
+
   void save_state(state_writer& w) const { w(watermarks_, ended_, emitted_, cursor_, batch_left_); }
   void load_state(state_reader& r) { r(watermarks_, ended_, emitted_, cursor_, batch_left_); }
 
@@ -127,6 +180,44 @@ class union_source {
     ended_[i] = true;
     input_watermark(i, timestamp::max(), chain);
     if (exhausted()) chain.on_end();
+  }
+
+  template <std::size_t I>
+  [[nodiscard]] bool input_paused() const {
+    if constexpr (pausable_source<std::tuple_element_t<I, std::tuple<Sources...>>>) {
+      return std::get<I>(inputs_).paused();
+    } else {
+      return false;
+    }
+  }
+  [[nodiscard]] bool every_live_input_paused() const {
+    return [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+      return ((ended_[Is] || input_paused<Is>()) && ...);
+    }(std::make_index_sequence<n_inputs>{});
+  }
+  // Whether input I sits out the turn that starts now: paused, unless every
+  // live input is paused and I has the lowest watermark (progress first).
+  template <std::size_t I>
+  [[nodiscard]] bool sits_out() const {
+    if (!input_paused<I>()) return false;
+    if (!every_live_input_paused()) return true;
+    for (std::size_t k = 0; k < n_inputs; ++k) {
+      if (!ended_[k] && watermarks_[k] < watermarks_[I]) return true;
+      if (!ended_[k] && watermarks_[k] == watermarks_[I] && k < I) return true;
+    }
+    return false;
+  }
+
+  // Wraps each input in an aligned_source that joins `group`, in input order.
+  template <class MakeExcess>
+  auto align_inputs(alignment_group group, MakeExcess make) && {
+    return [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+      using result = union_source<
+          aligned_source<Sources, decltype(make(std::integral_constant<std::size_t, Is>{}))>...>;
+      // Braces: the inputs join the group left to right.
+      return result{batch_, aligned_source<Sources, decltype(make(std::integral_constant<std::size_t, Is>{}))>(
+                                std::get<Is>(std::move(inputs_)), group, make(std::integral_constant<std::size_t, Is>{}))...};
+    }(std::make_index_sequence<n_inputs>{});
   }
 
   template <class F>

@@ -1,5 +1,6 @@
 // The two kinds of node instance a worker steps: a source task (a pull
-// source driving its chain) and a chain task (input channels, merged and
+// source driving its chain; one that its watermark alignment group pauses
+// yields instead of pulling) and a chain task (input channels, merged and
 // aligned, driving its chain). Both end in an output_state or a sink.
 #pragma once
 
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/source.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/dag/detail/edge.hpp"
 #include "laminar/dag/detail/input_merge.hpp"
@@ -116,7 +118,8 @@ class source_task final : public task {
       return false;
     }
     const std::uint64_t wanted = env_.checkpoint_request->load(std::memory_order_acquire);
-    if (wanted > last_checkpoint_) {
+    const bool barrier = wanted > last_checkpoint_;
+    if (barrier) {  // injected even while paused, so checkpoints complete
       last_checkpoint_ = wanted;
       task_checkpoint(env_, wanted, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
     }
@@ -127,13 +130,29 @@ class source_task final : public task {
       out_->flush();
       return true;
     }
+    if constexpr (pausable_source<Source>) {
+      // Ahead of its alignment group: yield to the worker's other tasks
+      // until the group's low watermark catches up.
+      if (src_.paused()) {
+        out_->flush();
+        return barrier;
+      }
+    }
     const std::size_t n = src_.run_for(chain_, budget);
     emitted_ += n;
     metrics_->events_in.store(emitted_, std::memory_order_relaxed);
     out_->flush();
     return true;
   }
-  [[nodiscard]] bool ready() const override { return !out_->blocked() || out_->can_drain(); }
+  [[nodiscard]] bool ready() const override {
+    if (out_->blocked()) return out_->can_drain();
+    if constexpr (pausable_source<Source>) {
+      return ended_ || !src_.paused() ||
+             env_.checkpoint_request->load(std::memory_order_relaxed) > last_checkpoint_;
+    } else {
+      return true;
+    }
+  }
   [[nodiscard]] wait_policy blocked_policy() const override { return out_->blocked_policy(); }
 
  private:
