@@ -223,7 +223,10 @@ class session_window_stage {
       if (!live) continue;
       const key_state& ks = keys_.state(s);
       w(keys_.key(s), ks.highest, static_cast<std::uint64_t>(ks.sessions.size()));
-      for (const session& x : ks.sessions) w(x.start, x.end, x.acc, x.n, x.emitted);
+      for (std::size_t i = 0; i < ks.sessions.size(); ++i) {
+        const session& x = ks.sessions[i];
+        w(x.start, x.end, x.acc, x.n, x.emitted);
+      }
     }
     w(keys_.free_slots());
     if constexpr (stateful_late<Late>) late_->save_state(w);
@@ -264,14 +267,15 @@ class session_window_stage {
   }
 
  private:
+  // The fields the record path reads first: they share the key's cache line.
   struct key_state {
-    std::vector<session> sessions;         // by start; disjoint, not touching, all open
     timestamp highest = timestamp::min();  // keyed watermarks: the highest timestamp of its records
+    inline_back_list<session> sessions;    // by start; disjoint, not touching, all open
     timestamp due = timestamp::max();        // no session fires or closes before the key's watermark reaches this
     timestamp scheduled{};                   // its timer's deadline, if it has one
     bool has_timer = false;
     void reset() noexcept {
-      sessions.clear();  // the buffer stays for the slot's next key
+      sessions.clear();  // the buffers stay for the slot's next key
       highest = timestamp::min();
       due = timestamp::max();
       has_timer = false;
@@ -304,7 +308,7 @@ class session_window_stage {
   }
   [[nodiscard]] timestamp earliest_deadline(const key_state& ks) const noexcept {
     timestamp d = timestamp::max();
-    for (const session& x : ks.sessions) d = std::min(d, deadline(x));
+    for (std::size_t i = 0; i < ks.sessions.size(); ++i) d = std::min(d, deadline(ks.sessions[i]));
     return d;
   }
   // When the key next needs the operator: its earliest session deadline, or
@@ -326,7 +330,7 @@ class session_window_stage {
     }
     key_state& ks = keys_.state(s);
     const timestamp w = effective_watermark(ks);
-    std::vector<session>& v = ks.sessions;
+    inline_back_list<session>& v = ks.sessions;
     // The sessions [lo, hi) that the record's window [t, end) overlaps or touches.
     std::size_t hi = v.size();
     while (hi > 0 && v[hi - 1].start > end) --hi;
@@ -334,7 +338,7 @@ class session_window_stage {
     while (lo > 0 && v[lo - 1].end >= t) --lo;
     if (lo == hi) {
       if (closed(end, w)) return on_late(e);
-      session& x = *v.insert(v.begin() + static_cast<std::ptrdiff_t>(lo), session{t, end, agg_.init(), 0, false});
+      session& x = v.insert(lo, session{t, end, agg_.init(), 0, false});
       agg_add(agg_, x.acc, e, t);
       x.n = 1;
       x.emitted = mode_ == emit_mode::on_update || (mode_ == emit_mode::on_close && end <= w);
@@ -350,7 +354,7 @@ class session_window_stage {
   // the first; emits the change where rows for them are out.
   void absorb(const key_type& key, std::uint32_t s, key_state& ks, std::size_t lo, std::size_t hi, const in_type& e,
               timestamp t, timestamp end, timestamp w) {
-    std::vector<session>& v = ks.sessions;
+    inline_back_list<session>& v = ks.sessions;
     const timestamp start = std::min(t, v[lo].start);
     const timestamp merged_end = std::max(end, v[hi - 1].end);
     const bool same_bounds = hi - lo == 1 && v[lo].start == start && v[lo].end == merged_end;
@@ -360,12 +364,12 @@ class session_window_stage {
       emit(key, v[i], same_bounds ? change_kind::update_before : change_kind::remove);
       was_emitted = true;
     }
-    session& x = v[lo];
     for (std::size_t i = lo + 1; i < hi; ++i) {
-      agg_.merge(x.acc, v[i].acc);
-      x.n += v[i].n;
+      agg_.merge(v[lo].acc, v[i].acc);
+      v[lo].n += v[i].n;
     }
-    v.erase(v.begin() + static_cast<std::ptrdiff_t>(lo + 1), v.begin() + static_cast<std::ptrdiff_t>(hi));
+    v.erase(lo + 1, hi);  // may move the merged session to the back
+    session& x = v[lo];
     agg_add(agg_, x.acc, e, t);
     ++x.n;
     x.start = start;
@@ -397,9 +401,10 @@ class session_window_stage {
 
   // Fires and closes the key's sessions that watermark w has passed.
   void settle(const key_type& key, key_state& ks, timestamp w) {
-    std::vector<session>& v = ks.sessions;
+    inline_back_list<session>& v = ks.sessions;
     std::size_t closed_prefix = 0;  // ends ascend, so closed sessions come first
-    for (session& x : v) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      session& x = v[i];
       if (x.end > w) break;
       if (mode_ == emit_mode::on_close && !x.emitted) {
         emit(key, x, change_kind::insert);
@@ -410,7 +415,7 @@ class session_window_stage {
         ++closed_prefix;
       }
     }
-    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(closed_prefix));
+    v.erase(0, closed_prefix);
   }
 
   void emit(const key_type& key, const session& x, change_kind kind) {
