@@ -5,7 +5,8 @@
 // (push<T>()) has push(chain, record) and watermark(chain, w). Every source
 // has context(), finish(chain) (final watermark, then end) and
 // on_barrier(chain, barrier) (save its position, then pass the barrier on).
-// A pull source may also have paused() (see pausable_source).
+// A pull source may also have paused() (see pausable_source) and honour a
+// chain's stop_requested() (see stoppable_source).
 // Adapters such as with_watermarks wrap the chain in a by-reference view per
 // call, so the whole path from source to sink still inlines.
 #pragma once
@@ -40,6 +41,17 @@ concept pushed_source = source<S> && std::remove_cvref_t<S>::is_pushed;
 /// graph's source task) leaves it alone while paused() is true.
 template <class S>
 concept pausable_source = pull_source<S> && requires(const S& s) { { s.paused() } -> std::convertible_to<bool>; };
+
+/// A chain that may ask the source driving it to stop within run_for: once
+/// stop_requested() is true after a record, a source that honours it
+/// returns from run_for (an alignment group's member stops at its bound).
+template <class C>
+concept stopping_chain = requires(const C& c) { { c.stop_requested() } -> std::convertible_to<bool>; };
+
+/// A pull source that honours stop_requested() (range, generator); says so
+/// with `static constexpr bool stops_on_request = true;`.
+template <class S>
+concept stoppable_source = pull_source<S> && requires { requires std::remove_cvref_t<S>::stops_on_request; };
 
 namespace detail {
 /// The end of a bounded stream: the watermark reaches the end of time, then

@@ -16,10 +16,13 @@
 // or one alone, is never beyond. Policies:
 // - pause: a member beyond the bound is not pulled until L catches up, nor
 //   is a member that has reported while another has not reported yet (the
-//   group starts together). The driver decides: union_of skips the input for
-//   its turn, a graph's source task yields. A member that has the lowest
+//   group starts together). A member stops within a pull right after the
+//   record that paused it, and its driver leaves it alone while paused:
+//   union_of skips its turn, a graph's source task yields. A member that has the lowest
 //   watermark, or has not reported yet, is never paused, so some member can
-//   always run. Pull sources only.
+//   always run. Bound: drift <= max_drift + one record's watermark advance
+//   (after the start: a member whose first watermark is already further
+//   ahead is paused until it is within). Pull sources only.
 // - warn: nothing is held back; each episode beyond the bound is counted,
 //   the largest drift is kept, and the on_drift hook is told.
 // - drop: a record more than max_drift past the other members' lowest
@@ -28,10 +31,11 @@
 //   excess_records<T>) and is counted. Never dropped silently.
 // Episodes and the largest drift are kept under every policy.
 //
-// Cross-thread: one atomic watermark per member, each on its own cache line;
-// a member reads the others' only when its own watermark (or a record, for
-// drop) passes a cached limit, or when asked whether it is paused. L never
-// falls once every member has reported, so the cached limit is conservative.
+// Cross-thread: one atomic watermark per member, each on its own cache line,
+// written by that member only. A member compares with a cached limit and
+// reads the others' only when its watermark (or, for drop, a record) passes
+// it; L never falls once every member has reported, so a cached limit is
+// never too high, and a stale reading can only pause a member more.
 #pragma once
 
 #include <algorithm>
@@ -178,10 +182,12 @@ class alignment_group {
 
 /// One source's place in a group, used on that source's thread: it reports
 /// the source's watermarks and answers the policy's questions. Move-only; a
-/// member that is destroyed leaves the group.
+/// member that is destroyed leaves the group. Each check is one compare
+/// with a cached limit; the other members are read only past it.
 class alignment_member {
  public:
-  explicit alignment_member(alignment_group group) : state_(std::move(group.state_)) {
+  explicit alignment_member(alignment_group group)
+      : state_(std::move(group.state_)), pause_(state_->policy == alignment_policy::pause) {
     index_ = state_->slots.size();
     state_->slots.push_back(std::make_unique<detail::alignment_slot>());
     slot_ = state_->slots.back().get();
@@ -190,9 +196,11 @@ class alignment_member {
       : state_(std::move(o.state_)),
         slot_(o.slot_),
         index_(o.index_),
+        pause_(o.pause_),
         watermark_(o.watermark_),
-        low_(o.low_),
+        fast_limit_(o.fast_limit_),
         limit_(o.limit_),
+        low_(o.low_),
         settled_(o.settled_),
         drifting_(o.drifting_),
         episodes_(o.episodes_),
@@ -211,14 +219,71 @@ class alignment_member {
 
   /// The source emitted watermark w: publish it, and check the drift.
   void report(timestamp w) {
-    if (!state_ || w <= watermark_) return;
+    if (w <= watermark_) return;
     watermark_ = w;
     slot_->watermark.store(w.nanos(), std::memory_order_relaxed);
-    if (w == timestamp::max()) {  // the end of time: it has left the group
+    if (w <= fast_limit_) {
       drifting_ = false;
       return;
     }
-    if (settled_ && w <= limit_) {  // within the bound without looking
+    check_drift(w);
+  }
+
+  /// The source ended (or is gone): it no longer holds the group back.
+  void leave() noexcept {
+    if (!state_) return;
+    watermark_ = timestamp::max();
+    drifting_ = false;
+    slot_->watermark.store(detail::left_group, std::memory_order_relaxed);
+  }
+
+  /// Pause policy: true while the driver should not pull this source. An
+  /// unreported member (watermark min()) is never paused.
+  [[nodiscard]] bool paused() const noexcept { return pause_ && watermark_ > fast_limit_ && ahead(); }
+
+  /// Drop policy: whether a record at `ts` is within the bound.
+  [[nodiscard]] bool within_bound(timestamp ts) const noexcept {
+    if (ts <= fast_limit_) return true;
+    refresh();
+    return ts <= limit_;
+  }
+  /// A record was held back as excess.
+  void count_drop() noexcept { slot_->dropped.store(++dropped_, std::memory_order_relaxed); }
+
+  void save_state(state_writer& w) const { w(watermark_, drifting_, episodes_, dropped_, max_seen_); }
+  void load_state(state_reader& r) {
+    r(watermark_, drifting_, episodes_, dropped_, max_seen_);
+    slot_->watermark.store(watermark_.nanos(), std::memory_order_relaxed);
+    slot_->episodes.store(episodes_, std::memory_order_relaxed);
+    slot_->dropped.store(dropped_, std::memory_order_relaxed);
+    slot_->max_drift.store(max_seen_.nanos(), std::memory_order_relaxed);
+    fast_limit_ = timestamp::min();  // the cached limit is stale
+  }
+
+ private:
+  // Reads the other members' watermarks: their minimum is L whenever this
+  // member is not the lowest, and at or above its watermark when it is, so
+  // the lowest member is never paused and never drops its own records. Once
+  // every member has reported, that minimum never falls, so the limit is
+  // cached for the one-compare checks (fast_limit_); before that, and after
+  // a restore, fast_limit_ is min() and every check reads again.
+  void refresh() const noexcept {
+    const auto r = detail::read_low(*state_, slot_);
+    low_ = r.low;
+    settled_ = r.settled;
+    limit_ = r.low + state_->max_drift;
+    fast_limit_ = r.settled ? limit_ : timestamp::min();
+  }
+
+  [[nodiscard]] bool ahead() const noexcept {
+    if (watermark_ == timestamp::max()) return false;
+    refresh();
+    return !settled_ || watermark_ > limit_;
+  }
+
+  // Past the cached limit: measure the drift against a fresh reading.
+  [[gnu::noinline]] void check_drift(timestamp w) {
+    if (w == timestamp::max()) {  // the end of time: it has left the group
       drifting_ = false;
       return;
     }
@@ -238,61 +303,14 @@ class alignment_member {
     if (state_->on_drift) state_->on_drift(drift_event{index_, w, low_, drift});
   }
 
-  /// The source ended (or is gone): it no longer holds the group back.
-  void leave() noexcept {
-    if (!state_) return;
-    watermark_ = timestamp::max();
-    drifting_ = false;
-    slot_->watermark.store(detail::left_group, std::memory_order_relaxed);
-  }
-
-  /// Pause policy: true while the driver should not pull this source.
-  [[nodiscard]] bool paused() const noexcept {
-    if (!state_ || state_->policy != alignment_policy::pause) return false;
-    if (watermark_ == timestamp::min() || watermark_ == timestamp::max()) return false;
-    if (settled_ && watermark_ <= limit_) return false;
-    refresh();
-    return !settled_ || watermark_ > limit_;
-  }
-
-  /// Drop policy: whether a record at `ts` is within L + max_drift.
-  [[nodiscard]] bool within_bound(timestamp ts) const noexcept {
-    if (settled_ && ts <= limit_) return true;
-    refresh();
-    return ts <= limit_;
-  }
-  /// A record was held back as excess.
-  void count_drop() noexcept { slot_->dropped.store(++dropped_, std::memory_order_relaxed); }
-
-  void save_state(state_writer& w) const { w(watermark_, drifting_, episodes_, dropped_, max_seen_); }
-  void load_state(state_reader& r) {
-    r(watermark_, drifting_, episodes_, dropped_, max_seen_);
-    slot_->watermark.store(watermark_.nanos(), std::memory_order_relaxed);
-    slot_->episodes.store(episodes_, std::memory_order_relaxed);
-    slot_->dropped.store(dropped_, std::memory_order_relaxed);
-    slot_->max_drift.store(max_seen_.nanos(), std::memory_order_relaxed);
-    settled_ = false;  // the cached limit is stale
-  }
-
- private:
-  // Reads the other members' watermarks: their minimum is L whenever this
-  // member is not the lowest, and at or above its watermark when it is, so
-  // the lowest member is never paused and never drops its own records. The
-  // limit is cached for the checks above; once settled it never falls, so
-  // a cached limit is never too high.
-  void refresh() const noexcept {
-    const auto r = detail::read_low(*state_, slot_);
-    low_ = r.low;
-    settled_ = r.settled;
-    limit_ = r.low + state_->max_drift;
-  }
-
   std::shared_ptr<detail::alignment_state> state_;  // null once moved from
   detail::alignment_slot* slot_ = nullptr;
   std::size_t index_ = 0;
+  bool pause_;
   timestamp watermark_ = timestamp::min();
-  mutable timestamp low_ = timestamp::min();
+  mutable timestamp fast_limit_ = timestamp::min();
   mutable timestamp limit_ = timestamp::min();
+  mutable timestamp low_ = timestamp::min();
   mutable bool settled_ = false;
   bool drifting_ = false;
   std::uint64_t episodes_ = 0;
@@ -385,6 +403,7 @@ class aligned_source {
         time_(src_.context().time),
         member_(std::move(group)),
         excess_(std::move(excess)),
+        pause_(member_.policy() == alignment_policy::pause),
         drop_(member_.policy() == alignment_policy::drop) {
     if (is_pushed && member_.policy() == alignment_policy::pause) {
       throw usage_error(
@@ -398,13 +417,33 @@ class aligned_source {
   [[nodiscard]] auto context() const { return src_.context(); }
 
   /// Pulls up to max_records records; returns how many were pulled (records
-  /// held back as excess included).
+  /// held back as excess included). Under the pause policy it stops right
+  /// after the record that paused the member, so a member overshoots the
+  /// bound by at most one record's watermark advance: the source stops on
+  /// request (stoppable_source), or else is pulled one record at a time. It
+  /// always pulls at least one, so a driver that pulls anyway (a single
+  /// pipeline's run()) makes progress.
   template <class Chain>
   std::size_t run_for(Chain& chain, std::size_t max_records)
     requires pull_source<Source>
   {
-    view<Chain> v(*this, chain);
-    return src_.run_for(v, max_records);
+    if (!pause_) {
+      view<Chain> v(*this, chain);
+      return src_.run_for(v, max_records);
+    }
+    view<Chain, true> v(*this, chain);
+    if constexpr (stoppable_source<Source>) {
+      return src_.run_for(v, max_records);
+    } else {
+      std::size_t n = 0;
+      while (n != max_records) {
+        const std::size_t got = src_.run_for(v, 1);
+        if (got == 0) break;
+        n += got;
+        if (member_.paused()) break;
+      }
+      return n;
+    }
   }
   [[nodiscard]] bool exhausted() const
     requires pull_source<Source>
@@ -469,10 +508,17 @@ class aligned_source {
   }
 
  private:
-  template <class Chain>
+  // Stopping: pulled under the pause policy, the view asks its source to
+  // stop once the member is paused (stopping_chain).
+  template <class Chain, bool Stopping = false>
   class view {
    public:
     view(aligned_source& s, Chain& chain) noexcept : s_(&s), chain_(&chain) {}
+    [[nodiscard]] bool stop_requested() const noexcept
+      requires Stopping
+    {
+      return s_->member_.paused();
+    }
     void on_event(const value_type& record) {
       if (s_->drop_ && !s_->within_bound(record)) return;
       chain_->on_event(record);
@@ -507,6 +553,7 @@ class aligned_source {
   [[no_unique_address]] time_type time_;
   alignment_member member_;
   [[no_unique_address]] Excess excess_;
+  bool pause_;
   bool drop_;
 };
 

@@ -22,6 +22,7 @@ class generator_source : public source_base<generator_source<F>> {
 
  public:
   using value_type = typename result::value_type;
+  static constexpr bool stops_on_request = true;
 
   explicit generator_source(F f) : f_(std::move(f)) {}
 
@@ -38,6 +39,9 @@ class generator_source : public source_base<generator_source<F>> {
       }
       chain.on_event(*next);
       ++n;
+      if constexpr (stopping_chain<Chain>) {
+        if (chain.stop_requested()) break;
+      }
     }
     pos_ += n;
     return n;

@@ -25,6 +25,7 @@ class range_source : public source_base<range_source<R>> {
 
  public:
   using value_type = std::ranges::range_value_t<R>;
+  static constexpr bool stops_on_request = true;
 
   explicit range_source(R range) : range_(std::move(range)) {}
   range_source(range_source&& o) noexcept : range_(std::move(o.range_)) { seek(o.pos_); }
@@ -39,14 +40,30 @@ class range_source : public source_base<range_source<R>> {
       const auto size = static_cast<std::uint64_t>(std::ranges::size(range_));
       const std::uint64_t left = size - pos_;
       const auto count = static_cast<std::size_t>(left < max_records ? left : max_records);
-      auto it = std::ranges::begin(range_) + static_cast<std::ranges::range_difference_t<R>>(pos_);
-      const auto last = it + static_cast<std::ranges::range_difference_t<R>>(count);
-      for (; it != last; ++it) chain.on_event(*it);  // one compare per record, as a hand loop
-      n = count;
+      const auto first = std::ranges::begin(range_) + static_cast<std::ranges::range_difference_t<R>>(pos_);
+      const auto last = first + static_cast<std::ranges::range_difference_t<R>>(count);
+      auto it = first;
+      if constexpr (stopping_chain<Chain>) {
+        while (it != last) {
+          chain.on_event(*it++);
+          if (chain.stop_requested()) break;
+        }
+        n = static_cast<std::size_t>(it - first);
+      } else {
+        for (; it != last; ++it) chain.on_event(*it);  // one compare per record, as a hand loop
+        n = count;
+      }
     } else {
       auto it = current();
       const auto end = std::ranges::end(range_);
-      for (; n != max_records && it != end; ++it, ++n) chain.on_event(*it);
+      while (n != max_records && it != end) {
+        chain.on_event(*it);
+        ++it;
+        ++n;
+        if constexpr (stopping_chain<Chain>) {
+          if (chain.stop_requested()) break;
+        }
+      }
       it_ = it;
     }
     pos_ += n;

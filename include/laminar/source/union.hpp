@@ -5,12 +5,12 @@
 // per-input watermarks, and passes one barrier on.
 //
 // union_of(a, b).aligned(max_drift, policy) makes the inputs an alignment
-// group (source/alignment.hpp). An input that its group pauses sits out its
-// turn: the pause is decided when a turn starts, so an input's watermark can
-// pass the bound by at most what one batch of its records advances it. The
-// union never stalls on alignment: if every input that has not ended is
-// paused (possible only when the group has members outside the union), the
-// input with the lowest watermark takes its turn anyway.
+// group (source/alignment.hpp). A paused input sits out its turn, and an
+// input that becomes paused within its turn stops there (its watermark
+// passes the bound by at most one record's advance). The union never stalls
+// on alignment: if every input that has not ended is paused (possible only
+// when the group has members outside the union), the input with the lowest
+// watermark takes its turn anyway.
 #pragma once
 
 #include <array>
@@ -69,6 +69,8 @@ class union_source {
         moved = got != 0;
         if (input.exhausted()) {
           input.finish(p);
+          batch_left_ = 0;
+        } else if (input_paused<I>()) {  // it stopped at the bound: its turn is over
           batch_left_ = 0;
         }
       });

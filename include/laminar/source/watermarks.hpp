@@ -34,6 +34,12 @@ class watermark_view {
     chain_->on_barrier(b);
   }
   void on_end() { chain_->on_end(); }
+  /// Passes a stop request on from the chain (stopping_chain).
+  [[nodiscard]] bool stop_requested() const
+    requires stopping_chain<Chain>
+  {
+    return chain_->stop_requested();
+  }
 
  private:
   const Time* time_;
@@ -51,6 +57,7 @@ class watermarked_source {
   using is_source = void;
   using value_type = typename Source::value_type;
   static constexpr bool is_pushed = pushed_source<Source>;
+  static constexpr bool stops_on_request = stoppable_source<Source>;
 
   watermarked_source(Source src, Time time, watermark_strategy<Punctuation> strategy)
       : src_(std::move(src)), time_(std::move(time)), gen_(std::move(strategy)) {}
