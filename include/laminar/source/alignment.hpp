@@ -275,6 +275,8 @@ class alignment_member {
     fast_limit_ = r.settled ? limit_ : timestamp::min();
   }
 
+  // Paused past the cached limit: beyond a fresh one, or reported while
+  // another member has not (the group starts together).
   [[nodiscard]] bool ahead() const noexcept {
     if (watermark_ == timestamp::max()) return false;
     refresh();
