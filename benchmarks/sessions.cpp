@@ -34,11 +34,12 @@
 #include <vector>
 
 #include "support/bench.hpp"
-#include "support/trades.hpp"  // splitmix64
+#include "support/trades.hpp"  // splitmix64, fmix
 
 namespace {
 
 namespace lb = laminar::bench;
+using lb::fmix;
 
 struct click {
   std::int64_t ts;  // event time, ns since the epoch
@@ -89,14 +90,6 @@ std::vector<click> make_clicks(std::size_t n, std::uint64_t seed) {
 
 // ---- what a run emitted ----
 
-constexpr std::uint64_t fmix(std::uint64_t h) noexcept {  // MurmurHash3's finalizer
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
 
 struct digest {
   std::uint64_t rows = 0;

@@ -48,11 +48,12 @@
 
 #include "support/bench.hpp"
 #include "support/latency_histogram.hpp"
-#include "support/trades.hpp"  // splitmix64
+#include "support/trades.hpp"  // splitmix64, fmix
 
 namespace {
 
 namespace lb = laminar::bench;
+using lb::fmix;
 
 struct event {
   std::int64_t ts;  // event time, ns since the epoch
@@ -90,14 +91,6 @@ constexpr std::int64_t floor_to(std::int64_t t, std::int64_t size) noexcept { re
 
 // ---- what a run emitted ----
 
-constexpr std::uint64_t fmix(std::uint64_t h) noexcept {  // MurmurHash3's finalizer
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
 
 using bar = laminar::ohlc_bar<double>;
 

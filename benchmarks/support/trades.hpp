@@ -46,4 +46,15 @@ inline std::vector<trade> make_trades(std::size_t n, std::uint64_t seed, std::ui
   return out;
 }
 
+/// MurmurHash3's 64-bit finalizer: mixes a row's fields into digests that
+/// do not depend on row order.
+constexpr std::uint64_t fmix(std::uint64_t h) noexcept {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
 }  // namespace laminar::bench

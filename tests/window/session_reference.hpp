@@ -157,19 +157,7 @@ class session_reference {
     }
   }
 
-  static ref_result result(const std::vector<record>& recs) {
-    std::int64_t sum = 0, mn = recs[0].value, mx = recs[0].value;
-    // first: smallest ts, earliest arrival; last: largest ts, latest arrival.
-    record first = recs[0], last = recs[0];
-    for (const record& r : recs) {
-      sum += r.value;
-      mn = std::min(mn, r.value);
-      mx = std::max(mx, r.value);
-      if (r.ts < first.ts) first = r;
-      if (r.ts >= last.ts) last = r;
-    }
-    return ref_result{sum, static_cast<std::int64_t>(recs.size()), mn, mx, first.value, last.value};
-  }
+  static ref_result result(const std::vector<record>& recs) { return six_of(recs); }
 
   static ref_row row(std::uint32_t key, std::int64_t start, std::int64_t end, const ref_result& v, change_kind kind) {
     return ref_row{key, timestamp::from_nanos(start), timestamp::from_nanos(end), v, kind};

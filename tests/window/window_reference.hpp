@@ -66,6 +66,23 @@ inline std::vector<std::pair<std::int64_t, std::int64_t>> windows_of(const windo
   return out;
 }
 
+/// sum, count, min, max, first and last of the records' values, the way
+/// the six aggregates define them (records have .ts and .value; not empty).
+template <class Record>
+ref_result six_of(const std::vector<Record>& recs) {
+  std::int64_t sum = 0, mn = recs[0].value, mx = recs[0].value;
+  // first: smallest ts, earliest arrival; last: largest ts, latest arrival.
+  Record first = recs[0], last = recs[0];
+  for (const Record& r : recs) {
+    sum += r.value;
+    mn = std::min(mn, r.value);
+    mx = std::max(mx, r.value);
+    if (r.ts < first.ts) first = r;
+    if (r.ts >= last.ts) last = r;
+  }
+  return ref_result{sum, static_cast<std::int64_t>(recs.size()), mn, mx, first.value, last.value};
+}
+
 struct ref_entry {
   std::int64_t ts;
   std::int64_t value;
@@ -142,17 +159,7 @@ class window_reference {
 
   static std::optional<ref_result> result(const std::vector<ref_entry>& recs) {
     if (recs.empty()) return std::nullopt;
-    std::int64_t sum = 0, mn = recs[0].value, mx = recs[0].value;
-    // first: smallest ts, earliest arrival; last: largest ts, latest arrival.
-    ref_entry first = recs[0], last = recs[0];
-    for (const ref_entry& r : recs) {
-      sum += r.value;
-      mn = std::min(mn, r.value);
-      mx = std::max(mx, r.value);
-      if (r.ts < first.ts) first = r;
-      if (r.ts >= last.ts) last = r;
-    }
-    return ref_result{sum, static_cast<std::int64_t>(recs.size()), mn, mx, first.value, last.value};
+    return six_of(recs);
   }
 
   static void change(std::vector<ref_row>& out, std::uint32_t key, std::int64_t s, std::int64_t end,

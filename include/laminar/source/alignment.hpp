@@ -52,6 +52,7 @@
 #include "laminar/channel/detail/cpu.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/core/time.hpp"
 
@@ -323,32 +324,11 @@ class alignment_member {
 /// A drop policy's side output that keeps the excess records and their
 /// count; the program's, passed by reference: `aligned(group).excess_to(out)`.
 template <class T>
-class excess_records {
- public:
-  void operator()(const T& record) {
-    records_.push_back(record);
-    ++count_;
-  }
-  [[nodiscard]] const std::vector<T>& records() const noexcept { return records_; }
-  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
-  /// Takes the records kept so far (the count stays).
-  std::vector<T> take() { return std::exchange(records_, {}); }
-
-  /// Checkpointed with the member it belongs to (the records need a cereal serialize).
-  void save_state(state_writer& w) const { w(count_, records_); }
-  void load_state(state_reader& r) { r(count_, records_); }
-
- private:
-  std::vector<T> records_;
-  std::uint64_t count_ = 0;
-};
+using excess_records = side_records<T>;
 
 namespace detail {
 /// No side output given: excess records are only counted.
-struct no_excess_output {
-  template <class T>
-  constexpr void operator()(const T&) const noexcept {}
-};
+using no_excess_output = discard_side_output;
 
 /// A side output another member owns (and checkpoints): only forwards.
 template <class Out>
@@ -360,28 +340,6 @@ struct borrowed_output {
   }
 };
 
-/// A side output given as an lvalue is held by pointer, an rvalue by value.
-template <class F>
-using excess_holder_t =
-    std::conditional_t<std::is_lvalue_reference_v<F>, std::remove_reference_t<F>*, std::remove_cvref_t<F>>;
-
-template <class F>
-excess_holder_t<F> hold_excess(F&& out) {
-  if constexpr (std::is_lvalue_reference_v<F>) {
-    return &out;
-  } else {
-    return std::forward<F>(out);
-  }
-}
-
-template <class E>
-auto& excess_target(E& e) noexcept {
-  if constexpr (std::is_pointer_v<E>) {
-    return *e;
-  } else {
-    return e;
-  }
-}
 }  // namespace detail
 
 /// A source that is a member of an alignment group: records, watermarks,
@@ -498,15 +456,11 @@ class aligned_source {
 
   void save_state(state_writer& w) const {
     member_.save_state(w);
-    if constexpr (stateful<std::remove_cvref_t<decltype(detail::excess_target(excess_))>>) {
-      detail::excess_target(excess_).save_state(w);
-    }
+    if constexpr (detail::stateful_side_output<Excess>) detail::side_output_target(excess_).save_state(w);
   }
   void load_state(state_reader& r) {
     member_.load_state(r);
-    if constexpr (stateful<std::remove_cvref_t<decltype(detail::excess_target(excess_))>>) {
-      detail::excess_target(excess_).load_state(r);
-    }
+    if constexpr (detail::stateful_side_output<Excess>) detail::side_output_target(excess_).load_state(r);
   }
 
  private:
@@ -547,7 +501,7 @@ class aligned_source {
   bool within_bound(const value_type& record) {
     if (member_.within_bound(to_timestamp(std::invoke(time_, record)))) return true;
     member_.count_drop();
-    detail::excess_target(excess_)(record);
+    detail::side_output_target(excess_)(record);
     return false;
   }
 
@@ -570,7 +524,7 @@ struct alignment_join {
   /// checkpointed with this member).
   template <class F>
   [[nodiscard]] auto excess_to(F&& out) const {
-    return alignment_join<detail::excess_holder_t<F>>{group, detail::hold_excess(std::forward<F>(out))};
+    return alignment_join<detail::side_output_holder_t<F>>{group, detail::hold_side_output(std::forward<F>(out))};
   }
 };
 

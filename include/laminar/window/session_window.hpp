@@ -93,7 +93,7 @@
 #include "laminar/window/detail/session_table.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
-#include "laminar/window/sliced_window.hpp"  // window_key_of, deliver_late, stateful_late, check_positive
+#include "laminar/window/sliced_window.hpp"  // window_key_of, deliver_late, check_positive
 #include "laminar/window/window_row.hpp"
 
 namespace laminar {
@@ -230,7 +230,7 @@ class session_window_stage {
       }
     }
     w(keys_.free_slots());
-    if constexpr (stateful_late<Late>) late_->save_state(w);
+    if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
   void load_state(state_reader& r) {
@@ -264,7 +264,7 @@ class session_window_stage {
       ks.due = earliest_deadline(ks);
       set_timer(s, ks, next_deadline(ks));
     }
-    if constexpr (stateful_late<Late>) late_->load_state(r);
+    if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
  private:
@@ -535,14 +535,8 @@ struct session_window_operator {
   /// or a late_records<T> (kept by reference).
   template <class F>
   [[nodiscard]] auto late_to(F&& output) const {
-    using L = std::conditional_t<std::is_lvalue_reference_v<F>, std::remove_reference_t<F>*, std::remove_cvref_t<F>>;
-    L l;
-    if constexpr (std::is_lvalue_reference_v<F>) {
-      l = &output;
-    } else {
-      l = std::forward<F>(output);
-    }
-    return session_window_operator<Agg, L>{agg, settings, std::move(l)};
+    return session_window_operator<Agg, detail::side_output_holder_t<F>>{
+        agg, settings, detail::hold_side_output(std::forward<F>(output))};
   }
 
   template <class Ctx>

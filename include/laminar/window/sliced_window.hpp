@@ -57,15 +57,8 @@ using window_key_t = decltype(window_key_of(std::declval<const Ctx&>(), std::dec
 /// Calls a late side output (a callable, or a pointer to one held by reference).
 template <class Late, class T>
 void deliver_late(Late& late, const T& record) {
-  if constexpr (std::is_pointer_v<Late>) {
-    (*late)(record);
-  } else {
-    late(record);
-  }
+  side_output_target(late)(record);
 }
-
-template <class Late>
-concept stateful_late = requires(const Late& l, state_writer& w) { l->save_state(w); };
 
 template <class Next, class Ctx, class Assigner, class Agg, class Late, bool Dense>
 class sliced_window_stage {
@@ -153,7 +146,7 @@ class sliced_window_stage {
       w(ew.end, static_cast<std::uint64_t>(ew.emitted.size()));
       for (const entry& en : ew.emitted.entries()) w(en.key, en.acc, en.n);
     }
-    if constexpr (stateful_late<Late>) late_->save_state(w);
+    if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
   void load_state(state_reader& r) {
@@ -181,7 +174,7 @@ class sliced_window_stage {
       load_groups(r, ew.emitted);
       early_.push_back(std::move(ew));
     }
-    if constexpr (stateful_late<Late>) late_->load_state(r);
+    if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
  private:
@@ -642,14 +635,8 @@ struct sliced_window_operator {
   /// the record (kept by value), or a late_records<T> (kept by reference).
   template <class F>
   [[nodiscard]] auto late_to(F&& output) const {
-    using L = std::conditional_t<std::is_lvalue_reference_v<F>, std::remove_reference_t<F>*, std::remove_cvref_t<F>>;
-    L l;
-    if constexpr (std::is_lvalue_reference_v<F>) {
-      l = &output;
-    } else {
-      l = std::forward<F>(output);
-    }
-    return sliced_window_operator<Assigner, Agg, L, Dense>{assigner, agg, settings, std::move(l)};
+    return sliced_window_operator<Assigner, Agg, detail::side_output_holder_t<F>, Dense>{
+        assigner, agg, settings, detail::hold_side_output(std::forward<F>(output))};
   }
   /// Keys are small non-negative integers (symbol ids): index an array by
   /// them instead of hashing.
