@@ -5,5 +5,5 @@
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
 #include "laminar/window/session_window.hpp"
-#include "laminar/window/sliced_window.hpp"
+#include "laminar/window/sliced_window_operator.hpp"
 #include "laminar/window/window_row.hpp"
