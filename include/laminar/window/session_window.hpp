@@ -90,6 +90,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/operator/key_by.hpp"
+#include "laminar/window/detail/key_timers.hpp"
 #include "laminar/window/detail/session_table.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
@@ -179,7 +180,7 @@ class session_window_stage {
   void on_watermark(timestamp w) {
     if (w <= watermark_) return;
     watermark_ = w;
-    if (!timers_.empty() && timers_.front().at <= w) [[unlikely]] on_timers();
+    if (timers_.due_at(w)) [[unlikely]] on_timers();
     // w rose, so the output watermark rose too unless it is stuck at the
     // beginning of time (w - lateness saturated there).
     const timestamp out = w == timestamp::max() ? w : w - lateness_;
@@ -261,8 +262,8 @@ class session_window_stage {
     for (std::uint32_t s = 0; s < slots; ++s) {
       if (!keys_.live(s)) continue;
       key_state& ks = keys_.state(s);
-      ks.due = earliest_deadline(ks);
-      set_timer(s, ks, next_deadline(ks));
+      ks.timer.due = earliest_deadline(ks);
+      timers_.set(keys_, s, next_deadline(ks));
     }
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
@@ -272,26 +273,14 @@ class session_window_stage {
   struct key_state {
     timestamp highest = timestamp::min();  // keyed watermarks: the highest timestamp of its records
     inline_back_list<session> sessions;    // by start; disjoint, not touching, all open
-    timestamp due = timestamp::max();        // no session fires or closes before the key's watermark reaches this
-    timestamp scheduled{};                   // its timer's deadline, if it has one
-    bool has_timer = false;
+    key_timer timer;
     void reset() noexcept {
       sessions.clear();  // the buffers stay for the slot's next key
       highest = timestamp::min();
-      due = timestamp::max();
-      has_timer = false;
+      timer = {};
     }
   };
   using table = slot_table<key_type, key_state>;
-
-  struct timer {
-    timestamp at;
-    std::uint32_t slot;
-    friend bool operator<(const timer& a, const timer& b) noexcept {
-      return a.at != b.at ? a.at < b.at : a.slot < b.slot;
-    }
-    friend bool operator>(const timer& a, const timer& b) noexcept { return b < a; }
-  };
 
   // ---- watermarks and deadlines ----
 
@@ -344,7 +333,7 @@ class session_window_stage {
       x.n = 1;
       x.emitted = mode_ == emit_mode::on_update || (mode_ == emit_mode::on_close && end <= w);
       if (x.emitted) emit(key, x, change_kind::insert);
-      schedule(s, ks, deadline(x));
+      timers_.schedule(keys_, s, deadline(x));
     } else {
       absorb(key, s, ks, lo, hi, e, t, end, w);
     }
@@ -377,7 +366,7 @@ class session_window_stage {
     x.end = merged_end;
     x.emitted = mode_ == emit_mode::on_update || was_emitted || (mode_ == emit_mode::on_close && merged_end <= w);
     if (x.emitted) emit(key, x, same_bounds && was_emitted ? change_kind::update_after : change_kind::insert);
-    schedule(s, ks, deadline(x));
+    timers_.schedule(keys_, s, deadline(x));
   }
 
   [[gnu::cold, gnu::noinline]] void on_late(const in_type& e) {
@@ -389,13 +378,13 @@ class session_window_stage {
   // moves, and what it passes fires and closes now.
   void raise_key_watermark(std::uint32_t s, key_state& ks, timestamp t) {
     ks.highest = t;
-    if (t - out_of_orderness_ >= ks.due) [[unlikely]] settle_key(s);
+    if (t - out_of_orderness_ >= ks.timer.due) [[unlikely]] settle_key(s);
   }
 
   [[gnu::noinline]] void settle_key(std::uint32_t s) {
     key_state& ks = keys_.state(s);
     settle(keys_.key(s), ks, effective_watermark(ks));
-    ks.due = earliest_deadline(ks);
+    ks.timer.due = earliest_deadline(ks);
     // A key left without sessions stays for its own watermark, which is
     // ahead of the stream's: its timer (a lower bound) frees it later.
   }
@@ -425,56 +414,20 @@ class session_window_stage {
 
   // ---- timers ----
 
-  // A session of key s needs the operator at watermark d.
-  void schedule(std::uint32_t s, key_state& ks, timestamp d) {
-    if (d < ks.due) ks.due = d;
-    if (!ks.has_timer || d < ks.scheduled) set_timer(s, ks, d);
-  }
-
-  // The key's timer is at d; an earlier one still in the heap becomes stale.
-  void set_timer(std::uint32_t s, key_state& ks, timestamp d) {
-    ks.scheduled = d;
-    ks.has_timer = true;
-    timers_.push_back({d, s});
-    std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
-    if (timers_.size() > 2 * keys_.size() + 64) [[unlikely]] drop_stale_timers();
-  }
-
-  [[gnu::cold, gnu::noinline]] void drop_stale_timers() {
-    timers_.clear();
-    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
-      if (keys_.live(s) && keys_.state(s).has_timer) timers_.push_back({keys_.state(s).scheduled, s});
-    }
-    std::make_heap(timers_.begin(), timers_.end(), std::greater<>{});
-  }
-
   // The stream watermark reached the earliest timer: settle every key whose
-  // timer is due, in the order of their actual deadlines (then slot), so
-  // rows leave in the same order whether or not the run was restored from a
-  // checkpoint (which rebuilds timers without the stale lower bounds).
+  // timer is due (key_timers::take_due gives the order).
   [[gnu::noinline]] void on_timers() {
-    due_.clear();
-    while (!timers_.empty() && timers_.front().at <= watermark_) {
-      std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
-      const timer tm = timers_.back();
-      timers_.pop_back();
-      if (!keys_.live(tm.slot)) continue;
-      key_state& ks = keys_.state(tm.slot);
-      if (!ks.has_timer || ks.scheduled != tm.at) continue;  // superseded by an earlier timer
-      ks.has_timer = false;
-      due_.push_back({next_deadline(ks), tm.slot});
-    }
-    std::sort(due_.begin(), due_.end());
-    for (const timer& tm : due_) {
+    const auto& due = timers_.take_due(keys_, watermark_, [this](const key_state& ks) { return next_deadline(ks); });
+    for (const key_timers::timer& tm : due) {
       key_state& ks = keys_.state(tm.slot);
       if (tm.at <= watermark_) {
         settle(keys_.key(tm.slot), ks, effective_watermark(ks));
-        ks.due = earliest_deadline(ks);
+        ks.timer.due = earliest_deadline(ks);
       }
       if (ks.sessions.empty() && own_watermark(ks) <= watermark_) {
         keys_.erase(tm.slot);
       } else {
-        set_timer(tm.slot, ks, next_deadline(ks));
+        timers_.set(keys_, tm.slot, next_deadline(ks));
       }
     }
   }
@@ -490,8 +443,7 @@ class session_window_stage {
   emit_mode mode_;
 
   table keys_;
-  std::vector<timer> timers_;  // a min-heap of (deadline, slot); stale entries skipped
-  std::vector<timer> due_;     // scratch: the keys one watermark settles
+  key_timers timers_;
   timestamp watermark_ = timestamp::min();
   std::uint64_t late_count_ = 0;
 };
