@@ -110,6 +110,11 @@ TEST_CASE("windows: a checkpoint at a random point restores into a fresh pipelin
       check_restore([&] { return hopping(60ms, 20ms).aggregate(all_six()).emit(mode).allowed_lateness(10ms); }, seed);
       check_restore([&] { return cumulate(25ms, 100ms).aggregate(all_six()).emit(mode); }, seed);
       check_restore([&] { return tumbling(50ms).aggregate(all_six()).emit(mode).dense_keys(); }, seed);
+      check_restore([&] { return tumbling(50ms).aggregate(all_six()).emit(mode).keyed_watermarks(5ms); }, seed);
+      check_restore(
+          [&] { return hopping(60ms, 20ms).aggregate(all_six()).emit(mode).allowed_lateness(10ms).keyed_watermarks(0ms); },
+          seed);
+      check_restore([&] { return cumulate(25ms, 100ms).aggregate(all_six()).emit(mode).keyed_watermarks(8ms); }, seed);
     }
     CAPTURE(seed);
     check_restore([&] { return hopping(60ms, 20ms).aggregate(all_six()).emit_every(15ms).allowed_lateness(10ms); },

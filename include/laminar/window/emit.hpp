@@ -36,11 +36,15 @@ enum class emit_mode : std::uint8_t { final_only, on_close, on_update, periodic 
 /// Which clock a periodic trigger follows.
 enum class time_domain : std::uint8_t { event_time, processing_time };
 
+/// What a window operator is configured with (each operator uses the
+/// fields that apply to it).
 struct window_settings {
   emit_mode mode = emit_mode::on_close;
   duration allowed_lateness{};
   duration period{};  // periodic: the interval between early emissions
   time_domain period_domain = time_domain::event_time;
+  bool keyed_watermarks = false;  // each key also keeps its own watermark:
+  duration out_of_orderness{};    // its highest timestamp minus this
 };
 
 [[nodiscard]] inline const char* to_string(emit_mode m) noexcept {

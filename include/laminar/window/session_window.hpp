@@ -91,6 +91,7 @@
 #include "laminar/core/time.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/key_timers.hpp"
+#include "laminar/window/detail/refinements.hpp"
 #include "laminar/window/detail/session_table.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
@@ -99,32 +100,7 @@
 
 namespace laminar {
 
-/// What a session window is configured with.
-struct session_settings {
-  duration gap;
-  emit_mode mode = emit_mode::on_close;
-  duration allowed_lateness{};
-  bool keyed_watermarks = false;
-  duration out_of_orderness{};  // keyed watermarks: own watermark = highest timestamp - this
-};
-
 namespace detail {
-
-/// An emit mode's name for messages (modes added later are named by
-/// their to_string, where there is one).
-template <class Mode>
-std::string emit_mode_name(Mode m) {
-  if constexpr (requires(Mode x) { to_string(x); }) {
-    return to_string(m);
-  } else {
-    switch (static_cast<int>(m)) {
-      case static_cast<int>(emit_mode::final_only): return "final_only";
-      case static_cast<int>(emit_mode::on_close): return "on_close";
-      case static_cast<int>(emit_mode::on_update): return "on_update";
-      default: return "emit_mode(" + std::to_string(static_cast<int>(m)) + ")";
-    }
-  }
-}
 
 template <class Next, class Ctx, class Agg, class Late>
 class session_window_stage {
@@ -143,12 +119,12 @@ class session_window_stage {
     bool emitted = false;  // a row for it is out (on_close once fired; always in on_update)
   };
 
-  session_window_stage(Next next, Ctx ctx, Agg agg, session_settings settings, Late late)
+  session_window_stage(Next next, Ctx ctx, Agg agg, duration gap, window_settings settings, Late late)
       : next_(std::move(next)),
         ctx_(std::move(ctx)),
         agg_(std::move(agg)),
         late_(std::move(late)),
-        gap_(settings.gap),
+        gap_(gap),
         lateness_(settings.allowed_lateness),
         out_of_orderness_(settings.out_of_orderness),
         keyed_(settings.keyed_watermarks),
@@ -414,22 +390,17 @@ class session_window_stage {
 
   // ---- timers ----
 
-  // The stream watermark reached the earliest timer: settle every key whose
-  // timer is due (key_timers::take_due gives the order).
+  // The stream watermark reached the earliest timer: settle the keys whose
+  // timers are due; a key left with no sessions and no watermark of its
+  // own ahead of the stream's leaves the table.
   [[gnu::noinline]] void on_timers() {
-    const auto& due = timers_.take_due(keys_, watermark_, [this](const key_state& ks) { return next_deadline(ks); });
-    for (const key_timers::timer& tm : due) {
-      key_state& ks = keys_.state(tm.slot);
-      if (tm.at <= watermark_) {
-        settle(keys_.key(tm.slot), ks, effective_watermark(ks));
-        ks.timer.due = earliest_deadline(ks);
-      }
-      if (ks.sessions.empty() && own_watermark(ks) <= watermark_) {
-        keys_.erase(tm.slot);
-      } else {
-        timers_.set(keys_, tm.slot, next_deadline(ks));
-      }
-    }
+    timers_.fire_due(
+        keys_, watermark_, [this](const key_state& ks) { return next_deadline(ks); },
+        [this](std::uint32_t s, key_state& ks) {
+          settle(keys_.key(s), ks, effective_watermark(ks));
+          ks.timer.due = earliest_deadline(ks);
+        },
+        [this](const key_state& ks) { return ks.sessions.empty() && own_watermark(ks) <= watermark_; });
   }
 
   [[no_unique_address]] Next next_;
@@ -457,38 +428,28 @@ template <class Agg, class Late = detail::no_late_output>
 struct session_window_operator {
   using is_operator = void;
   Agg agg;
-  session_settings settings;
+  duration gap;
+  window_settings settings{};
   Late late{};
 
   /// When results leave: final_only, on_close (the default) or on_update.
-  [[nodiscard]] session_window_operator emit(emit_mode mode) const {
-    session_window_operator o = *this;
-    o.settings.mode = mode;
-    return o;
-  }
+  [[nodiscard]] session_window_operator emit(emit_mode mode) const { return detail::with_emit_mode(*this, mode); }
   /// How long after a session's end records may still change it.
   [[nodiscard]] session_window_operator allowed_lateness(duration d) const {
-    if (d < duration::zero()) throw usage_error("laminar: allowed lateness must not be negative");
-    session_window_operator o = *this;
-    o.settings.allowed_lateness = d;
-    return o;
+    return detail::with_allowed_lateness(*this, d);
   }
   /// Each key also keeps its own watermark, its highest timestamp minus
   /// `out_of_orderness`; its sessions close and its records are judged
   /// late by the later of that and the stream watermark.
   [[nodiscard]] session_window_operator keyed_watermarks(duration out_of_orderness) const {
-    if (out_of_orderness < duration::zero()) throw usage_error("laminar: keyed watermarks: out-of-orderness must not be negative");
-    session_window_operator o = *this;
-    o.settings.keyed_watermarks = true;
-    o.settings.out_of_orderness = out_of_orderness;
-    return o;
+    return detail::with_keyed_watermarks(*this, out_of_orderness);
   }
   /// Where late records go: a callable taking the record (kept by value),
   /// or a late_records<T> (kept by reference).
   template <class F>
   [[nodiscard]] auto late_to(F&& output) const {
     return session_window_operator<Agg, detail::side_output_holder_t<F>>{
-        agg, settings, detail::hold_side_output(std::forward<F>(output))};
+        agg, gap, settings, detail::hold_side_output(std::forward<F>(output))};
   }
 
   template <class Ctx>
@@ -514,13 +475,13 @@ struct session_window_operator {
     (void)output_context(ctx);
     const emit_mode m = settings.mode;
     if (m != emit_mode::final_only && m != emit_mode::on_close && m != emit_mode::on_update) {
-      throw usage_error("laminar: session windows do not support emit mode " + detail::emit_mode_name(m) +
+      throw usage_error(std::string("laminar: session windows do not support emit mode ") + to_string(m) +
                         " (they support final_only, on_close and on_update)");
     }
     using T = typename Ctx::value_type;
     auto bound = detail::bind_aggregate<T, false>(agg);
     using stage = detail::session_window_stage<std::remove_cvref_t<Next>, Ctx, decltype(bound), Late>;
-    return stage(std::forward<Next>(next), ctx, std::move(bound), settings, std::move(late));
+    return stage(std::forward<Next>(next), ctx, std::move(bound), gap, settings, std::move(late));
   }
 };
 
@@ -529,7 +490,7 @@ struct session_spec {
   duration gap;
   template <class Agg>
   [[nodiscard]] session_window_operator<Agg> aggregate(Agg agg) const {
-    return {std::move(agg), session_settings{gap}};
+    return {std::move(agg), gap};
   }
 };
 

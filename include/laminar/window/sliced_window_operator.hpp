@@ -2,10 +2,12 @@
 //   tumbling(size[, offset]) / hopping(size, slide[, offset]) /
 //   cumulate(step, max_size[, offset])
 //     .aggregate(agg)[.emit(mode)|.emit_every(period, domain)]
-//     [.allowed_lateness(d)][.late_to(out)][.dense_keys()]
-// Binding one to its input makes the stage of sliced_window.hpp.
+//     [.allowed_lateness(d)][.late_to(out)][.dense_keys() | .keyed_watermarks(d)]
+// Binding one to its input makes the stage of sliced_window.hpp, or with
+// keyed watermarks that of keyed_sliced_window.hpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -17,16 +19,26 @@
 #include "laminar/core/time.hpp"
 #include "laminar/window/assigners.hpp"
 #include "laminar/window/emit.hpp"
+#include "laminar/window/detail/refinements.hpp"
+#include "laminar/window/keyed_sliced_window.hpp"
 #include "laminar/window/late.hpp"
 #include "laminar/window/sliced_window.hpp"
 #include "laminar/window/window_row.hpp"
 
 namespace laminar {
 
+/// How a window stage holds its groups.
+enum class window_keys : std::uint8_t {
+  hashed,           ///< slice-major: per slice, a hash table of key -> accumulator
+  dense,            ///< slice-major, keys index an array (small non-negative integers)
+  keyed_watermarks  ///< key-major, each key with its own watermark (keyed_sliced_window.hpp)
+};
+
 /// A window operator factory: the assigner, the aggregate and the settings;
 /// built by tumbling(...).aggregate(...) and friends, refined by
-/// .emit(mode), .allowed_lateness(d), .late_to(output) and .dense_keys().
-template <class Assigner, class Agg, class Late = detail::no_late_output, bool Dense = false>
+/// .emit(mode), .emit_every(period), .allowed_lateness(d), .late_to(output),
+/// and one of .dense_keys() or .keyed_watermarks(d).
+template <class Assigner, class Agg, class Late = detail::no_late_output, window_keys Keys = window_keys::hashed>
 struct sliced_window_operator {
   using is_operator = void;
   Assigner assigner;
@@ -35,11 +47,7 @@ struct sliced_window_operator {
   Late late{};
 
   /// When results leave (emit.hpp).
-  [[nodiscard]] sliced_window_operator emit(emit_mode mode) const {
-    sliced_window_operator o = *this;
-    o.settings.mode = mode;
-    return o;
-  }
+  [[nodiscard]] sliced_window_operator emit(emit_mode mode) const { return detail::with_emit_mode(*this, mode); }
   /// Early results every `period` of event time (the watermark crossing a
   /// multiple of it) or of processing time (the pipeline's tick), then the
   /// final result and corrections: see emit_mode::periodic.
@@ -55,22 +63,34 @@ struct sliced_window_operator {
   }
   /// How long after a window's end records are still added to it.
   [[nodiscard]] sliced_window_operator allowed_lateness(duration d) const {
-    if (d < duration::zero()) throw usage_error("laminar: allowed lateness must not be negative");
-    sliced_window_operator o = *this;
-    o.settings.allowed_lateness = d;
-    return o;
+    return detail::with_allowed_lateness(*this, d);
   }
   /// Where records later than the allowed lateness go: a callable taking
   /// the record (kept by value), or a late_records<T> (kept by reference).
   template <class F>
   [[nodiscard]] auto late_to(F&& output) const {
-    return sliced_window_operator<Assigner, Agg, detail::side_output_holder_t<F>, Dense>{
+    return sliced_window_operator<Assigner, Agg, detail::side_output_holder_t<F>, Keys>{
         assigner, agg, settings, detail::hold_side_output(std::forward<F>(output))};
   }
   /// Keys are small non-negative integers (symbol ids): index an array by
   /// them instead of hashing.
-  [[nodiscard]] auto dense_keys() const { return sliced_window_operator<Assigner, Agg, Late, true>{assigner, agg, settings, late}; }
-
+  [[nodiscard]] auto dense_keys() const {
+    static_assert(Keys != window_keys::keyed_watermarks,
+                  "laminar: dense_keys() and keyed_watermarks() do not combine: keyed watermarks keep state per key");
+    return sliced_window_operator<Assigner, Agg, Late, window_keys::dense>{assigner, agg, settings, late};
+  }
+  /// Each key also keeps its own watermark, its highest timestamp minus
+  /// `out_of_orderness`: its windows fire and close, and its records are
+  /// judged late, by the later of that and the stream watermark, so a slow
+  /// key's records are not made late by fast keys, and a busy key's windows
+  /// fire without waiting for the slowest (keyed_sliced_window.hpp).
+  [[nodiscard]] auto keyed_watermarks(duration out_of_orderness) const {
+    static_assert(Keys != window_keys::dense,
+                  "laminar: dense_keys() and keyed_watermarks() do not combine: keyed watermarks keep state per key");
+    return detail::with_keyed_watermarks(
+        sliced_window_operator<Assigner, Agg, Late, window_keys::keyed_watermarks>{assigner, agg, settings, late},
+        out_of_orderness);
+  }
   template <class Ctx>
   auto output_context(const Ctx&) const {
     static_assert(Ctx::timed(),
@@ -94,8 +114,22 @@ struct sliced_window_operator {
       throw usage_error("laminar: emit_mode::periodic needs a period: use .emit_every(period[, domain])");
     }
     auto bound = detail::bind_aggregate<T, changelog_row<T>>(agg);
-    using stage = detail::sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late, Dense>;
-    return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));
+    if constexpr (Keys == window_keys::keyed_watermarks) {
+      static_assert(Ctx::keyed(),
+                    "laminar: keyed_watermarks() needs a keyed stream: put key_by(...) before the window (a global "
+                    "window has one key, whose watermark is the stream's: use with_watermarks(...) for it)");
+      if (settings.mode == emit_mode::periodic) {
+        throw usage_error(
+            "laminar: keyed_watermarks() windows do not support emit mode periodic (they support final_only, "
+            "on_close and on_update): each key fires on its own watermark, so there is no common period");
+      }
+      using stage = detail::keyed_sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late>;
+      return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));
+    } else {
+      using stage = detail::sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late,
+                                                Keys == window_keys::dense>;
+      return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));
+    }
   }
 };
 

@@ -84,6 +84,23 @@ class key_timers {
     return due_;
   }
 
+  /// The stream watermark reached the earliest timer: for each key whose
+  /// timer is due, in take_due's order, settle(slot, state) if its actual
+  /// deadline has come; then the key leaves the table if leaves(state),
+  /// or gets a timer at its next deadline.
+  template <class Keys, class Deadline, class Settle, class Leaves>
+  void fire_due(Keys& keys, timestamp w, Deadline&& deadline_of, Settle&& settle, Leaves&& leaves) {
+    for (const timer& tm : take_due(keys, w, deadline_of)) {
+      auto& state = keys.state(tm.slot);
+      if (tm.at <= w) settle(tm.slot, state);
+      if (leaves(state)) {
+        keys.erase(tm.slot);
+      } else {
+        set(keys, tm.slot, deadline_of(state));
+      }
+    }
+  }
+
   void clear() noexcept { heap_.clear(); }
 
  private:
