@@ -90,7 +90,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/operator/key_by.hpp"
-#include "laminar/window/detail/key_timers.hpp"
+#include "laminar/window/detail/key_major_stage.hpp"
 #include "laminar/window/detail/refinements.hpp"
 #include "laminar/window/detail/session_table.hpp"
 #include "laminar/window/emit.hpp"
@@ -102,33 +102,34 @@ namespace laminar {
 
 namespace detail {
 
+// A session of a key: [start, end), its records' accumulator.
+template <class Accumulator>
+struct session_state {
+  timestamp start;
+  timestamp end;  // last record + gap (saturating)
+  Accumulator acc;
+  std::int64_t n = 0;    // records
+  bool emitted = false;  // a row for it is out (on_close once fired; always in on_update)
+};
+
 template <class Next, class Ctx, class Agg, class Late>
-class session_window_stage {
+class session_window_stage
+    : public key_major_stage<session_window_stage<Next, Ctx, Agg, Late>, Next, Ctx, Late,
+                             key_windows<session_state<typename Agg::accumulator>>> {
+  using base = key_major_stage<session_window_stage, Next, Ctx, Late,
+                               key_windows<session_state<typename Agg::accumulator>>>;
+  friend base;
+
  public:
   using in_type = typename Ctx::value_type;
   using key_type = window_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
+  using session = session_state<accumulator>;
 
-  struct session {
-    timestamp start;
-    timestamp end;  // last record + gap (saturating)
-    accumulator acc;
-    std::int64_t n = 0;    // records
-    bool emitted = false;  // a row for it is out (on_close once fired; always in on_update)
-  };
-
-  session_window_stage(Next next, Ctx ctx, Agg agg, duration gap, window_settings settings, Late late)
-      : next_(std::move(next)),
-        ctx_(std::move(ctx)),
-        agg_(std::move(agg)),
-        late_(std::move(late)),
-        gap_(gap),
-        lateness_(settings.allowed_lateness),
-        out_of_orderness_(settings.out_of_orderness),
-        keyed_(settings.keyed_watermarks),
-        mode_(settings.mode) {}
+  session_window_stage(Next next, Ctx ctx, Agg agg, duration gap, const window_settings& settings, Late late)
+      : base(std::move(next), std::move(ctx), std::move(late), settings), agg_(std::move(agg)), gap_(gap) {}
 
   void on_event(const in_type& e) {
     const timestamp t = time_of(ctx_, e);
@@ -137,15 +138,15 @@ class session_window_stage {
     // Most records fall into their key's newest session, which has emitted
     // nothing yet: one probe, one add, the end pushed out.
     if (s != table::npos) [[likely]] {
-      key_state& ks = keys_.state(s);
-      if (!ks.sessions.empty()) [[likely]] {
-        session& last = ks.sessions.back();
+      state& ks = keys_.state(s);
+      if (!ks.windows.empty()) [[likely]] {
+        session& last = ks.windows.back();
         if (t >= last.start && t <= last.end && !last.emitted) [[likely]] {
           agg_add(agg_, last.acc, e, t);
           ++last.n;
           const timestamp end = t + gap_;
           if (end > last.end) last.end = end;
-          if (keyed_ && t > ks.highest) raise_key_watermark(s, ks, t);
+          this->note_key_time(s, ks, t);
           return;
         }
       }
@@ -153,135 +154,33 @@ class session_window_stage {
     on_other_event(e, t, key, s);
   }
 
-  void on_watermark(timestamp w) {
-    if (w <= watermark_) return;
-    watermark_ = w;
-    if (timers_.due_at(w)) [[unlikely]] on_timers();
-    // w rose, so the output watermark rose too unless it is stuck at the
-    // beginning of time (w - lateness saturated there).
-    const timestamp out = w == timestamp::max() ? w : w - lateness_;
-    if (out != timestamp::min()) next_.on_watermark(out);
-  }
-
-  void on_barrier(const checkpoint_barrier& barrier) {
-    barrier.checkpoint(*this);
-    next_.on_barrier(barrier);
-  }
-
-  void on_end() { next_.on_end(); }
-
-  /// Records that arrived after every session they could belong to had closed.
-  [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
-  /// Keys holding state now.
-  [[nodiscard]] std::size_t open_keys() const noexcept { return keys_.size(); }
   /// Sessions open now, over all keys.
-  [[nodiscard]] std::size_t open_sessions() const noexcept {
-    std::size_t n = 0;
-    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
-      if (keys_.live(s)) n += keys_.state(s).sessions.size();
-    }
-    return n;
-  }
-  /// The watermark key k's sessions and records are judged by now: the
-  /// stream watermark, or with keyed watermarks the later of that and the
-  /// key's own.
-  [[nodiscard]] timestamp key_watermark(const key_type& k) const noexcept {
-    const std::uint32_t s = keys_.find(k);
-    return s == table::npos ? watermark_ : effective_watermark(keys_.state(s));
-  }
-  /// The stream watermark (the operator's input).
-  [[nodiscard]] timestamp watermark() const noexcept { return watermark_; }
-  [[nodiscard]] Next& downstream() noexcept { return next_; }
-
-  void save_state(state_writer& w) const {
-    w(watermark_, late_count_, static_cast<std::uint64_t>(keys_.slot_count()));
-    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
-      const bool live = keys_.live(s);
-      w(live);
-      if (!live) continue;
-      const key_state& ks = keys_.state(s);
-      w(keys_.key(s), ks.highest, static_cast<std::uint64_t>(ks.sessions.size()));
-      for (std::size_t i = 0; i < ks.sessions.size(); ++i) {
-        const session& x = ks.sessions[i];
-        w(x.start, x.end, x.acc, x.n, x.emitted);
-      }
-    }
-    w(keys_.free_slots());
-    if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
-  }
-
-  void load_state(state_reader& r) {
-    std::uint64_t slots = 0;
-    r(watermark_, late_count_, slots);
-    keys_.reset(static_cast<std::size_t>(slots));
-    timers_.clear();
-    for (std::uint32_t s = 0; s < slots; ++s) {
-      bool live = false;
-      r(live);
-      if (!live) continue;
-      key_type k{};
-      timestamp highest;
-      std::uint64_t n = 0;
-      r(k, highest, n);
-      keys_.restore(s, k);
-      key_state& ks = keys_.state(s);
-      ks.highest = highest;
-      for (std::uint64_t i = 0; i < n; ++i) {
-        session x{timestamp{}, timestamp{}, agg_.init(), 0, false};
-        r(x.start, x.end, x.acc, x.n, x.emitted);
-        ks.sessions.push_back(std::move(x));
-      }
-    }
-    std::vector<std::uint32_t> free;
-    r(free);
-    keys_.restore_free_slots(std::move(free));
-    for (std::uint32_t s = 0; s < slots; ++s) {
-      if (!keys_.live(s)) continue;
-      key_state& ks = keys_.state(s);
-      ks.timer.due = earliest_deadline(ks);
-      timers_.set(keys_, s, next_deadline(ks));
-    }
-    if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
-  }
+  [[nodiscard]] std::size_t open_sessions() const noexcept { return this->open_windows(); }
 
  private:
-  // The fields the record path reads first: they share the key's cache line.
-  struct key_state {
-    timestamp highest = timestamp::min();  // keyed watermarks: the highest timestamp of its records
-    inline_back_list<session> sessions;    // by start; disjoint, not touching, all open
-    key_timer timer;
-    void reset() noexcept {
-      sessions.clear();  // the buffers stay for the slot's next key
-      highest = timestamp::min();
-      timer = {};
-    }
-  };
-  using table = slot_table<key_type, key_state>;
+  using typename base::state;
+  using typename base::table;
+  using base::closed;
+  using base::ctx_;
+  using base::effective_watermark;
+  using base::keys_;
+  using base::lateness_;
+  using base::mode_;
+  using base::next_;
+  using base::on_late;
+  using base::timers_;
+  using base::watermark_;
 
-  // ---- watermarks and deadlines ----
+  // ---- deadlines ----
 
-  [[nodiscard]] timestamp own_watermark(const key_state& ks) const noexcept {
-    return keyed_ ? ks.highest - out_of_orderness_ : timestamp::min();
-  }
-  [[nodiscard]] timestamp effective_watermark(const key_state& ks) const noexcept {
-    return std::max(own_watermark(ks), watermark_);
-  }
-  // A session ending at `end` has closed under watermark w.
-  [[nodiscard]] bool closed(timestamp end, timestamp w) const noexcept { return end + lateness_ <= w; }
   // When a session next needs the operator: it fires (on_close) or closes.
   [[nodiscard]] timestamp deadline(const session& x) const noexcept {
     return mode_ == emit_mode::on_close && !x.emitted ? x.end : x.end + lateness_;
   }
-  [[nodiscard]] timestamp earliest_deadline(const key_state& ks) const noexcept {
+  [[nodiscard]] timestamp earliest_deadline(const state& ks) const noexcept {
     timestamp d = timestamp::max();
-    for (std::size_t i = 0; i < ks.sessions.size(); ++i) d = std::min(d, deadline(ks.sessions[i]));
+    for (std::size_t i = 0; i < ks.windows.size(); ++i) d = std::min(d, deadline(ks.windows[i]));
     return d;
-  }
-  // When the key next needs the operator: its earliest session deadline, or
-  // with no sessions left, the stream watermark at which its own watermark
-  // no longer matters and the key leaves the table.
-  [[nodiscard]] timestamp next_deadline(const key_state& ks) const noexcept {
-    return ks.sessions.empty() ? own_watermark(ks) : earliest_deadline(ks);
   }
 
   // ---- the record path ----
@@ -294,9 +193,9 @@ class session_window_stage {
       if (closed(end, watermark_)) return on_late(e);
       s = keys_.insert(key);
     }
-    key_state& ks = keys_.state(s);
+    state& ks = keys_.state(s);
     const timestamp w = effective_watermark(ks);
-    inline_back_list<session>& v = ks.sessions;
+    inline_back_list<session>& v = ks.windows;
     // The sessions [lo, hi) that the record's window [t, end) overlaps or touches.
     std::size_t hi = v.size();
     while (hi > 0 && v[hi - 1].start > end) --hi;
@@ -313,14 +212,14 @@ class session_window_stage {
     } else {
       absorb(key, s, ks, lo, hi, e, t, end, w);
     }
-    if (keyed_ && t > ks.highest) raise_key_watermark(s, ks, t);
+    this->note_key_time(s, ks, t);
   }
 
   // The record joins the sessions [lo, hi) (one or more), which merge into
   // the first; emits the change where rows for them are out.
-  void absorb(const key_type& key, std::uint32_t s, key_state& ks, std::size_t lo, std::size_t hi, const in_type& e,
+  void absorb(const key_type& key, std::uint32_t s, state& ks, std::size_t lo, std::size_t hi, const in_type& e,
               timestamp t, timestamp end, timestamp w) {
-    inline_back_list<session>& v = ks.sessions;
+    inline_back_list<session>& v = ks.windows;
     const timestamp start = std::min(t, v[lo].start);
     const timestamp merged_end = std::max(end, v[hi - 1].end);
     const bool same_bounds = hi - lo == 1 && v[lo].start == start && v[lo].end == merged_end;
@@ -345,29 +244,9 @@ class session_window_stage {
     timers_.schedule(keys_, s, deadline(x));
   }
 
-  [[gnu::cold, gnu::noinline]] void on_late(const in_type& e) {
-    ++late_count_;
-    deliver_late(late_, e);
-  }
-
-  // A record raised its key's highest timestamp: the key's own watermark
-  // moves, and what it passes fires and closes now.
-  void raise_key_watermark(std::uint32_t s, key_state& ks, timestamp t) {
-    ks.highest = t;
-    if (t - out_of_orderness_ >= ks.timer.due) [[unlikely]] settle_key(s);
-  }
-
-  [[gnu::noinline]] void settle_key(std::uint32_t s) {
-    key_state& ks = keys_.state(s);
-    settle(keys_.key(s), ks, effective_watermark(ks));
-    ks.timer.due = earliest_deadline(ks);
-    // A key left without sessions stays for its own watermark, which is
-    // ahead of the stream's: its timer (a lower bound) frees it later.
-  }
-
   // Fires and closes the key's sessions that watermark w has passed.
-  void settle(const key_type& key, key_state& ks, timestamp w) {
-    inline_back_list<session>& v = ks.sessions;
+  void settle(const key_type& key, state& ks, timestamp w) {
+    inline_back_list<session>& v = ks.windows;
     std::size_t closed_prefix = 0;  // ends ascend, so closed sessions come first
     for (std::size_t i = 0; i < v.size(); ++i) {
       session& x = v[i];
@@ -388,35 +267,24 @@ class session_window_stage {
     next_.on_event(row_type{key, x.start, x.end, agg_.result(x.acc), kind});
   }
 
-  // ---- timers ----
+  // ---- checkpoints (the frame is key_major_stage's) ----
 
-  // The stream watermark reached the earliest timer: settle the keys whose
-  // timers are due; a key left with no sessions and no watermark of its
-  // own ahead of the stream's leaves the table.
-  [[gnu::noinline]] void on_timers() {
-    timers_.fire_due(
-        keys_, watermark_, [this](const key_state& ks) { return next_deadline(ks); },
-        [this](std::uint32_t s, key_state& ks) {
-          settle(keys_.key(s), ks, effective_watermark(ks));
-          ks.timer.due = earliest_deadline(ks);
-        },
-        [this](const key_state& ks) { return ks.sessions.empty() && own_watermark(ks) <= watermark_; });
+  void save_windows(state_writer& w, const state& ks) const {
+    for (std::size_t i = 0; i < ks.windows.size(); ++i) {
+      const session& x = ks.windows[i];
+      w(x.start, x.end, x.acc, x.n, x.emitted);
+    }
+  }
+  void load_windows(state_reader& r, state& ks, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      session x{timestamp{}, timestamp{}, agg_.init(), 0, false};
+      r(x.start, x.end, x.acc, x.n, x.emitted);
+      ks.windows.push_back(std::move(x));
+    }
   }
 
-  [[no_unique_address]] Next next_;
-  [[no_unique_address]] Ctx ctx_;
   [[no_unique_address]] Agg agg_;
-  [[no_unique_address]] Late late_;
   duration gap_;
-  duration lateness_;
-  duration out_of_orderness_;
-  bool keyed_;
-  emit_mode mode_;
-
-  table keys_;
-  key_timers timers_;
-  timestamp watermark_ = timestamp::min();
-  std::uint64_t late_count_ = 0;
 };
 
 }  // namespace detail
