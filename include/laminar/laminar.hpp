@@ -8,6 +8,7 @@
 
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/compose.hpp"
+#include "laminar/core/connect.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/field.hpp"
 #include "laminar/core/forwarding_stage.hpp"
@@ -15,6 +16,7 @@
 #include "laminar/core/source.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
+#include "laminar/core/two_input.hpp"
 #include "laminar/core/watermark.hpp"
 
 #include "laminar/operator/filter.hpp"
