@@ -5,8 +5,8 @@
 // two_input_adapter:
 //   - its watermark is the minimum of the two inputs' watermarks (an input
 //     that has ended counts as the end of time), passed on when it rises;
-//     each input's own watermark is there too (left_watermark(),
-//     right_watermark()), for operators that need them;
+//     an operator that also wants each input's own watermark as it rises
+//     has on_input_watermark(Side, w), called first;
 //   - a checkpoint barrier is passed on once it has arrived on both inputs
 //     (in one thread both inputs are driven by one driver, which sends it
 //     down both);
@@ -64,6 +64,9 @@ class two_input_adapter {
     timestamp& mine = side_watermark<Side>();
     if (w <= mine) return;
     mine = w;
+    // An operator that keeps one input's state by the other's progress
+    // (a join evicting by the left watermark) hears each input's too.
+    if constexpr (requires { stage_.on_input_watermark(Side{}, w); }) stage_.on_input_watermark(Side{}, w);
     const timestamp combined = std::min(left_, right_);
     if (combined > combined_) {
       combined_ = combined;
