@@ -13,6 +13,7 @@
 // message. Nodes can only read handles that exist, so a graph has no cycles.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -132,6 +133,7 @@ struct node_spec {
   std::string name;
   std::size_t parallelism = 1;
   bool has_output = false;
+  bool pausable = false;  // a source an alignment group may pause
   std::vector<edge_base*> inputs;
   std::vector<edge_base*> outputs;
   std::unique_ptr<task_maker> maker;
@@ -258,7 +260,7 @@ class graph {
   /// Stops the workers wherever they are (records in flight are dropped)
   /// and joins them.
   void stop() {
-    state_.cancel.store(true, std::memory_order_release);
+    state_.stop();  // wakes parked workers
     join();
   }
 
@@ -268,6 +270,7 @@ class graph {
   std::uint64_t checkpoint() {
     const std::uint64_t id = ++last_checkpoint_;
     checkpoint_request_.store(id, std::memory_order_release);
+    state_.bells.ring_all();  // a parked worker's paused source injects it too
     return id;
   }
   /// The snapshots of checkpoint `id`, once every node instance took its own.
@@ -317,6 +320,7 @@ class graph {
     const std::size_t id = nodes_.size() - 1;
     auto ctx = src.context();
     spec.has_output = !Pipe::closed;
+    spec.pausable = pausable_source<S>;
     auto handle = result_handle(id, 1, ctx, p);
     auto make = [ctx, src_slot = std::make_shared<std::optional<S>>(std::move(src)), p = std::move(p),
                  spec_ptr = &spec](std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
@@ -338,6 +342,7 @@ class graph {
     static_assert(pull_source<Src>, "laminar::graph::source: a graph source must be a pull source (from, generate, union_of)");
     auto& spec = add_spec(std::move(name), 1);
     const std::size_t id = nodes_.size() - 1;
+    spec.pausable = pausable_source<Src>;
     auto slot = std::make_shared<std::optional<pipeline<Src, Chain>>>(std::move(p));
     auto make = [slot](std::size_t, detail::worker_context&, detail::node_metrics& m,
                        detail::task_env env) -> std::unique_ptr<detail::task> {
@@ -403,6 +408,17 @@ class graph {
   void validate() const {
     if (started_) throw graph_error("graph: start() called twice: a graph runs once");
     if (nodes_.empty()) throw graph_error("graph: the graph is empty: add a source");
+    if (options_.tick_interval <= duration::zero()) {
+      throw graph_error("graph: runtime_options::tick_interval must be positive (duration::max() turns ticks off)");
+    }
+    if (options_.park_recheck <= duration::zero()) {
+      throw graph_error("graph: runtime_options::park_recheck must be positive");
+    }
+    if (options_.idle_timeout != duration::max() && options_.tick_interval == duration::max()) {
+      throw graph_error(
+          "graph: runtime_options::idle_timeout is checked on processing-time ticks: set tick_interval (not "
+          "duration::max())");
+    }
     std::set<std::string> names;
     bool any_source = false;
     for (const auto& n : nodes_) {
@@ -449,6 +465,10 @@ class graph {
     for (std::size_t w = 0; w < n_workers; ++w) {
       contexts_.push_back(std::make_unique<detail::worker_context>(static_cast<int>(w), state_));
       contexts_.back()->set_budget(options_.budget);
+      state_.bells.add(&contexts_.back()->bell());
+      const bool runs_pausable = std::any_of(per_worker[w].begin(), per_worker[w].end(),
+                                             [](const instance& in) { return in.spec->pausable; });
+      if (runs_pausable) pause_bells_.add(&contexts_.back()->bell());
     }
     for (std::size_t w = 0; w < n_workers; ++w) {
       const int cpu = cpus[w % cpus.size()];
@@ -473,13 +493,15 @@ class graph {
     for (const instance& in : mine) {
       const std::string name = in.spec->name + "#" + std::to_string(in.index);
       try {
-        detail::task_env env{&ctx, &board_, &checkpoint_request_, restore_ ? &restore_->tasks : nullptr, name};
+        detail::task_env env{&ctx, &board_, &checkpoint_request_, restore_ ? &restore_->tasks : nullptr,
+                             &pause_bells_, name};
         tasks.push_back(in.spec->maker->make(in.index, ctx, *in.metrics, std::move(env)));
         ctx.add(*tasks.back());
       } catch (...) {
         state_.fail(name, std::current_exception());
       }
     }
+    ctx.set_ticks(detail::tick_schedule(options_.clock, options_.tick_interval));
     tasks_ready_->arrive_and_wait();
     run_loop(ctx);
   }
@@ -487,6 +509,7 @@ class graph {
   void run_loop(detail::worker_context& ctx) {
     unsigned idle_rounds = 0;
     while (!state_.cancel.load(std::memory_order_acquire)) {
+      ctx.begin_round();  // processing time: one clock read, a tick when due
       bool progress = false;
       bool all_done = true;
       wait_policy policy = options_.idle_policy;
@@ -508,6 +531,10 @@ class graph {
         std::this_thread::yield();
         continue;
       }
+      // Parked: woken by whoever gives it work (doorbell.hpp), by its next
+      // tick, or after park_recheck.
+      const auto nap = ctx.nap(options_.park_recheck);
+      if (nap.count() == 0) continue;
       ctx.bell().sleep_unless(
           [&] {
             if (state_.cancel.load(std::memory_order_relaxed)) return true;
@@ -516,7 +543,7 @@ class graph {
             }
             return false;
           },
-          std::chrono::microseconds(1000));
+          nap);
     }
   }
 
@@ -536,6 +563,7 @@ class graph {
   std::unique_ptr<std::latch> channels_ready_;
   std::unique_ptr<std::latch> tasks_ready_;
   detail::run_state state_;
+  detail::bell_set pause_bells_;  // workers that run a source an alignment group may pause
   detail::checkpoint_board board_;
   std::atomic<std::uint64_t> checkpoint_request_{0};
   std::uint64_t last_checkpoint_ = 0;

@@ -2,7 +2,9 @@
 // a failed node reports.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "laminar/channel/wait_policy.hpp"
@@ -31,10 +33,26 @@ struct runtime_options {
   /// nodes of its worker get a turn.
   std::size_t budget = 256;
   /// Fan-in: an input silent for this long (processing time) stops holding
-  /// back the combined watermark until it speaks again.
+  /// back the combined watermark until it speaks again. Checked on ticks.
   duration idle_timeout = duration::max();
   /// How an idle worker (nothing to do in any of its nodes) waits.
   wait_policy idle_policy = wait_policy::spin_then_yield;
+  /// How often each worker delivers processing time to its nodes (a tick:
+  /// sources' idle timeouts, fan-in idle timeouts, periodic emission by
+  /// processing time). 1 ms keeps those triggers within a millisecond of
+  /// due, costs a clock read per round of the worker's loop and a call per
+  /// node per millisecond, and matches how often a parked worker re-checks
+  /// anyway. duration::max() turns processing time off.
+  duration tick_interval = std::chrono::milliseconds(1);
+  /// The processing-time clock; empty: the system clock (timestamp::now(),
+  /// as pipeline::tick()). Every worker calls it, so it must be thread-safe;
+  /// tests pass a manual_clock's reader() (runtime/clock.hpp).
+  std::function<timestamp()> clock{};
+  /// The longest a parked worker sleeps before it looks at its nodes
+  /// unasked. Data, alignment releases, checkpoint requests and stop wake it
+  /// at once (and ticks, when its nodes take processing time); this bounds
+  /// only waits nobody signals, such as room freed in a park-policy edge.
+  duration park_recheck = std::chrono::milliseconds(1);
 };
 
 /// A node of a running graph failed: names the node instance and the error.

@@ -1,5 +1,6 @@
-// The runtime layer: workers, pinning, NUMA placement, tasks.
+// The runtime layer: workers, pinning, NUMA placement, tasks, processing time.
 #pragma once
 
 #include "laminar/runtime/affinity.hpp"
+#include "laminar/runtime/clock.hpp"
 #include "laminar/runtime/task.hpp"

@@ -1,52 +1,26 @@
 // What a worker runs: tasks (one per node instance) stepped in turn, each
-// for a bounded budget. A step never blocks; a task whose output channel is
-// full waits, without reading input, until its consumer makes room.
+// for a bounded budget, and ticked with processing time. A step never
+// blocks; a task whose output channel is full waits, without reading input,
+// until its consumer makes room.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "laminar/channel/wait_policy.hpp"
+#include "laminar/core/time.hpp"
 #include "laminar/dag/metrics.hpp"
 #include "laminar/dag/options.hpp"
+#include "laminar/runtime/clock.hpp"
+#include "laminar/runtime/doorbell.hpp"
 
 namespace laminar::detail {
-
-/// Wakes a parked worker. Producers ring it after a step that sent records;
-/// the cost when nobody sleeps is one relaxed load. A sleeper waits at most
-/// `nap` per check, so a wake-up lost to a race costs bounded latency only.
-class doorbell {
- public:
-  void ring() {
-    if (!sleeping_.load(std::memory_order_relaxed)) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      rung_ = true;
-    }
-    cv_.notify_one();
-  }
-  template <class Pred>
-  void sleep_unless(Pred&& ready, std::chrono::microseconds nap) {
-    std::unique_lock<std::mutex> lock(mu_);
-    sleeping_.store(true, std::memory_order_seq_cst);
-    if (!ready()) cv_.wait_for(lock, nap, [&] { return rung_; });
-    rung_ = false;
-    sleeping_.store(false, std::memory_order_relaxed);
-  }
-
- private:
-  std::atomic<bool> sleeping_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool rung_ = false;
-};
 
 /// One node instance, as its worker sees it.
 class task {
@@ -64,6 +38,11 @@ class task {
   /// How to wait while this task is blocked on a full output channel: the
   /// most eager policy among those edges (park if it is not blocked).
   [[nodiscard]] virtual wait_policy blocked_policy() const = 0;
+  /// Processing time, on the worker's tick: a source's idle check, a
+  /// fan-in's idle check, the chain's processing-time triggers.
+  virtual void on_processing_time(timestamp now) = 0;
+  /// Whether on_processing_time can do anything for this task.
+  [[nodiscard]] virtual bool takes_processing_time() const = 0;
 
   [[nodiscard]] bool done() const noexcept { return done_; }
   [[nodiscard]] node_metrics& metrics() noexcept { return *metrics_; }
@@ -76,12 +55,18 @@ class task {
   bool done_ = false;
 };
 
-/// Shared by every worker of a running graph: the stop flag and the first
-/// error.
+/// Shared by every worker of a running graph: the stop flag, the first
+/// error, and every worker's doorbell (so that stopping wakes them).
 struct run_state {
   std::atomic<bool> cancel{false};
   std::mutex mu;
   std::exception_ptr error;
+  bell_set bells;  // filled before the workers start
+
+  void stop() noexcept {
+    cancel.store(true, std::memory_order_release);
+    bells.ring_all();
+  }
 
   void fail(const std::string& node, std::exception_ptr e) {
     {
@@ -96,11 +81,11 @@ struct run_state {
         }
       }
     }
-    cancel.store(true, std::memory_order_release);
+    stop();
   }
 };
 
-/// A worker's own tasks and its doorbell.
+/// A worker's own tasks, its doorbell and its processing-time schedule.
 class worker_context {
  public:
   worker_context(int id, run_state& state) : id_(id), state_(&state) {}
@@ -112,6 +97,32 @@ class worker_context {
   [[nodiscard]] const std::vector<task*>& tasks() const noexcept { return tasks_; }
   [[nodiscard]] std::size_t budget() const noexcept { return budget_; }
   void set_budget(std::size_t b) noexcept { budget_ = b ? b : 1; }
+
+  /// Sets the processing-time schedule, once the tasks are added: a worker
+  /// none of whose tasks takes processing time never reads the clock.
+  void set_ticks(tick_schedule s) {
+    ticks_ = std::move(s);
+    ticking_ = false;
+    if (!ticks_.enabled()) return;
+    for (task* t : tasks_) ticking_ = ticking_ || t->takes_processing_time();
+  }
+  /// Starts a round of the loop: reads the clock (once) and, when a tick
+  /// is due, delivers it to every task that takes processing time.
+  void begin_round() {
+    if (!ticking_ || !ticks_.read()) return;
+    for (task* t : tasks_) {
+      if (!t->done() && t->takes_processing_time()) run_tick(*t);
+    }
+  }
+  /// Processing time at the start of this round (when ticking).
+  [[nodiscard]] timestamp now() const noexcept { return ticks_.now(); }
+  /// How long a parked worker may sleep: `recheck`, or less when a tick
+  /// comes sooner; zero when one is due.
+  [[nodiscard]] std::chrono::nanoseconds nap(duration recheck) const noexcept {
+    duration d = recheck;
+    if (ticking_ && ticks_.until_next() < d) d = ticks_.until_next();
+    return d < duration::zero() ? std::chrono::nanoseconds(0) : d.to_chrono();
+  }
 
   /// Runs one step of `t`; a failure is reported to the graph (which then
   /// stops) and counts as no progress.
@@ -132,11 +143,21 @@ class worker_context {
   }
 
  private:
+  void run_tick(task& t) {
+    try {
+      t.on_processing_time(ticks_.now());
+    } catch (...) {
+      state_->fail(t.metrics().node + "#" + std::to_string(t.metrics().instance), std::current_exception());
+    }
+  }
+
   int id_;
   run_state* state_;
   std::vector<task*> tasks_;
   doorbell bell_;
   std::size_t budget_ = 256;
+  tick_schedule ticks_;
+  bool ticking_ = false;
 };
 
 }  // namespace laminar::detail

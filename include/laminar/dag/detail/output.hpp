@@ -74,6 +74,7 @@ class output_state {
   }
   void broadcast(const message& m) {
     if (m.index() == 1) metrics_->watermark.store(std::get<1>(m).nanos(), std::memory_order_relaxed);
+    unrung_ = true;
     for (route& r : routes_) {
       for (std::size_t k = 0; k < r.channels.size(); ++k) send(r, k, message(m));
     }
@@ -98,6 +99,7 @@ class output_state {
       }
     }
     blocked_ = left;
+    unrung_ = unrung_ || moved;
     return moved;
   }
   /// Whether a blocked task could move something now.
@@ -121,8 +123,12 @@ class output_state {
   }
 
   /// Publishes counters and wakes parked consumers; called after each step.
+  /// Rings only when the step sent something (a ring is a locked instruction).
   void flush() {
     metrics_->events_out.store(out_, std::memory_order_relaxed);
+    if (out_ == rung_out_ && !unrung_) return;
+    rung_out_ = out_;
+    unrung_ = false;
     for (route& r : routes_) {
       for (doorbell* b : r.bells) {
         if (b) b->ring();
@@ -141,6 +147,8 @@ class output_state {
   std::vector<route> routes_;
   node_metrics* metrics_;
   std::uint64_t out_ = 0;
+  std::uint64_t rung_out_ = 0;  // out_ at the last ring
+  bool unrung_ = false;         // a watermark, barrier, end or drained overflow since the last ring
   bool blocked_ = false;
 };
 
@@ -207,6 +215,12 @@ class counted_sink {
   void on_watermark(timestamp w) { sink_.on_watermark(w); }
   void on_barrier(const checkpoint_barrier& b) { sink_.on_barrier(b); }
   void on_end() { sink_.on_end(); }
+  /// A sink with processing-time triggers gets the ticks, as in a pipeline.
+  void on_processing_time(timestamp now)
+    requires requires(Sink& s) { s.on_processing_time(now); }
+  {
+    sink_.on_processing_time(now);
+  }
 
  private:
   Sink sink_;

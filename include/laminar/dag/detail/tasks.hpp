@@ -1,10 +1,10 @@
 // The two kinds of node instance a worker steps: a source task (a pull
 // source driving its chain; one that its watermark alignment group pauses
 // yields instead of pulling) and a chain task (input channels, merged and
-// aligned, driving its chain). Both end in an output_state or a sink.
+// aligned, driving its chain). Both end in an output_state or a sink, and
+// both take processing time on their worker's tick.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -65,13 +65,9 @@ struct task_env {
   checkpoint_board* board = nullptr;
   const std::atomic<std::uint64_t>* checkpoint_request = nullptr;  // sources poll it between steps
   const std::map<std::string, snapshot>* restore_from = nullptr;   // set when the graph restores
+  bell_set* pause_bells = nullptr;  // workers that run a pausable source
   std::string name;  // "node#instance"
 };
-
-inline timestamp steady_now() noexcept {
-  return timestamp::from_nanos(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
 
 /// Snapshot (or restore) of one task: the barrier reaches its stages in
 /// chain order, each saves into the task's own snapshot.
@@ -128,21 +124,45 @@ class source_task final : public task {
       ended_ = true;
       if (!out_->blocked()) finish_task();
       out_->flush();
+      release_group();  // it has left its alignment group
       return true;
     }
     if constexpr (pausable_source<Source>) {
       // Ahead of its alignment group: yield to the worker's other tasks
-      // until the group's low watermark catches up.
+      // until the group's low watermark catches up (a member that raises
+      // it rings this worker's doorbell).
       if (src_.paused()) {
         out_->flush();
         return barrier;
       }
     }
     const std::size_t n = src_.run_for(chain_, budget);
+    pulled_ = true;
     emitted_ += n;
     metrics_->events_in.store(emitted_, std::memory_order_relaxed);
     out_->flush();
+    if (n != 0) release_group();
     return true;
+  }
+
+  void on_processing_time(timestamp now) override {
+    // Under backpressure the tick waits: what it emits would only queue.
+    if (ended_ || out_->blocked()) return;
+    if constexpr (idle_checked) {
+      // Idle means pulled and found empty: a source left alone since the
+      // last tick (paused by its group, or blocked) is not idle, and its
+      // watermark must not run ahead of the records it still holds.
+      if (pulled_) {
+        src_.poll_idle(chain_, now);
+        pulled_ = false;
+        release_group();
+      }
+    }
+    if constexpr (requires { chain_.on_processing_time(now); }) chain_.on_processing_time(now);
+    out_->flush();
+  }
+  [[nodiscard]] bool takes_processing_time() const override {
+    return idle_checked || requires(Chain& c) { c.on_processing_time(timestamp{}); };
   }
   [[nodiscard]] bool ready() const override {
     if (out_->blocked()) return out_->can_drain();
@@ -156,6 +176,16 @@ class source_task final : public task {
   [[nodiscard]] wait_policy blocked_policy() const override { return out_->blocked_policy(); }
 
  private:
+  static constexpr bool idle_checked = requires(Source& s, Chain& c) { s.poll_idle(c, timestamp{}); };
+
+  // An alignment-group member whose watermark may have risen (it pulled,
+  // went idle or ended) may have released a source paused on another
+  // worker, which it sends nothing: ring the workers that run pausable
+  // sources. Per step, never per record.
+  void release_group() noexcept {
+    if constexpr (pausable_source<Source>) env_.pause_bells->ring_all(&env_.worker->bell());
+  }
+
   task_env env_;
   Source src_;
   Chain chain_;
@@ -163,6 +193,7 @@ class source_task final : public task {
   std::uint64_t emitted_ = 0;
   std::uint64_t last_checkpoint_ = 0;
   bool ended_ = false;
+  bool pulled_ = false;  // pulled since the last tick
 };
 
 template <class In, class Chain, class Output>
@@ -204,7 +235,7 @@ class chain_task final : public task {
       return moved;
     }
     std::size_t handled = 0;
-    if (watch_idle_) now_ = steady_now();
+    if (watch_idle_) now_ = env_.worker->now();  // read once per round by the worker
     // Messages held back during the last alignment come first, in order.
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       while (!pending_[i].empty() && merge_.readable(i)) {
@@ -223,9 +254,6 @@ class chain_task final : public task {
       handled += got;
     }
     next_ = (next_ + 1) % (n ? n : 1);
-    if (watch_idle_) {
-      if (auto w = merge_.on_idle_check(now_)) emit_watermark(*w);
-    }
     metrics_->events_in.store(in_, std::memory_order_relaxed);
     if (merge_.all_ended() && !ended_) {
       ended_ = true;
@@ -247,6 +275,19 @@ class chain_task final : public task {
     return merge_.all_ended();
   }
   [[nodiscard]] wait_policy blocked_policy() const override { return out_->blocked_policy(); }
+
+  void on_processing_time(timestamp now) override {
+    // Under backpressure the tick waits: what it emits would only queue.
+    if (ended_ || out_->blocked()) return;
+    if (watch_idle_) {
+      if (auto w = merge_.on_idle_check(now)) emit_watermark(*w);
+    }
+    if constexpr (requires { chain_.on_processing_time(now); }) chain_.on_processing_time(now);
+    out_->flush();
+  }
+  [[nodiscard]] bool takes_processing_time() const override {
+    return watch_idle_ || requires(Chain& c) { c.on_processing_time(timestamp{}); };
+  }
 
  private:
   void dispatch(std::size_t i, message& m) {
