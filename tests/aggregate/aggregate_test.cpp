@@ -536,7 +536,7 @@ TEST_CASE("percentile is within the relative accuracy of the exact lower quantil
   CHECK(checked > 700);
 }
 
-TEST_CASE("percentile: NaN has no rank; integer projections") {
+TEST_CASE("percentile: NaN has no rank, integer projections") {
   {
     const auto p50 = laminar::percentile(&rec::price, 0.5).bind<rec, false>();
     auto a = p50.init();

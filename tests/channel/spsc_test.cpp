@@ -128,7 +128,7 @@ TEST_CASE("spsc: try_emplace that throws appends nothing") {
   CHECK(got == std::vector<int>{1, 2});
 }
 
-TEST_CASE("spsc: a message whose handler throws is consumed; the ones after it stay queued") {
+TEST_CASE("spsc: a message whose handler throws is consumed, the ones after it stay queued") {
   test::tracked_registry reg(5);
   {
     spsc_channel<tracked> ch(8);

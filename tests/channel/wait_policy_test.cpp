@@ -73,7 +73,7 @@ TEST_CASE("wait_until gives up when cancelled and returns the condition") {
   }
 }
 
-TEST_CASE("a parked waiter sets the word's parked bit; notify_waiters clears it, advances it and wakes the waiter") {
+TEST_CASE("a parked waiter sets the word's parked bit, notify_waiters clears it, advances it and wakes the waiter") {
   std::atomic<std::uint32_t> word{0};
   std::atomic<bool> flag{false};
   bool result = false;

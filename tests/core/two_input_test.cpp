@@ -101,7 +101,7 @@ TEST_CASE("connect: the combined watermark is the minimum of the inputs', the en
   CHECK_THROWS_AS(p.push_left(tick{}), usage_error);
 }
 
-TEST_CASE("connect: pull sources are interleaved by watermark; operators run before either input") {
+TEST_CASE("connect: pull sources are interleaved by watermark, operators run before either input") {
   std::vector<tick> ticks;
   std::vector<quote> quotes;
   for (std::int64_t i = 0; i < 100; ++i) ticks.push_back({i * 10, i});

@@ -131,7 +131,7 @@ TEST_CASE("pause across workers: the fast source yields, drift stays within max_
   }
 }
 
-TEST_CASE("drop across workers: each source's excess goes to its own side output; emitted + excess = input") {
+TEST_CASE("drop across workers: each source's excess goes to its own side output, emitted + excess = input") {
   alignment_group group(10ms, alignment_policy::drop);
   excess_records<rec> fast_excess, slow_excess;
   std::vector<rec> out;
@@ -153,7 +153,7 @@ TEST_CASE("drop across workers: each source's excess goes to its own side output
   CHECK(std::count_if(all.begin(), all.end(), [](const rec& r) { return r.src == 0; }) == 2000);
 }
 
-TEST_CASE("warn across workers: nothing is held back; the hook is told once per episode") {
+TEST_CASE("warn across workers: nothing is held back, the hook is told once per episode") {
   alignment_group group(10ms, alignment_policy::warn);
   std::atomic<std::uint64_t> told{0};
   group.on_drift([&](const drift_event& e) {
@@ -174,7 +174,7 @@ TEST_CASE("warn across workers: nothing is held back; the hook is told once per 
   check_complete(out, 1, 6000);
 }
 
-TEST_CASE("an aligned union is one graph source; it completes") {
+TEST_CASE("an aligned union is one graph source, it completes") {
   std::vector<rec> out;
   graph g(runtime_options{.workers = 2, .budget = budget});
   auto u = g.source("u", union_of_batched(8, feed(0, 3 * ms, 1000), feed(1, 1 * ms, 3000)).aligned(15ms));

@@ -114,7 +114,7 @@ TEST_CASE("backpressure: capacity-2 channels lose and duplicate nothing, with ev
   }
 }
 
-TEST_CASE("fan-out multicasts every message; fan-in ends once and carries monotonic watermarks") {
+TEST_CASE("fan-out multicasts every message, fan-in ends once and carries monotonic watermarks") {
   const auto in = test::make_stream(stream(3, 10'000));
   std::vector<test::message<event>> trace;
   std::uint64_t evens = 0;

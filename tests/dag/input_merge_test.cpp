@@ -24,7 +24,7 @@ TEST_CASE("fan-in: the watermark is the minimum over the inputs") {
   CHECK(m.watermark() == ns(20));
 }
 
-TEST_CASE("fan-in: ended inputs no longer hold the watermark; the end comes when all ended") {
+TEST_CASE("fan-in: ended inputs no longer hold the watermark, the end comes when all ended") {
   input_merge m(2);
   m.on_watermark(0, ns(100), t0);
   CHECK(m.on_watermark(1, ns(10), t0) == ns(10));
@@ -48,7 +48,7 @@ TEST_CASE("fan-in: an idle input stops holding the watermark back until it speak
   CHECK(m.on_watermark(0, ns(1000), ns(1700)) == ns(950));
 }
 
-TEST_CASE("fan-in: barriers are aligned; the early input is held") {
+TEST_CASE("fan-in: barriers are aligned, the early input is held") {
   input_merge m(3);
   CHECK(m.on_barrier(0, {7}) == std::nullopt);
   CHECK(!m.readable(0));

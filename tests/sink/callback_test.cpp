@@ -5,7 +5,7 @@
 
 using namespace laminar;
 
-TEST_CASE("sink(f) calls f per record; sink(f, g) also calls g per watermark") {
+TEST_CASE("sink(f) calls f per record, sink(f, g) also calls g per watermark") {
   std::vector<int> in{4, 5};
   std::vector<int> seen;
   std::vector<timestamp> wms;

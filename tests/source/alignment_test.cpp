@@ -185,7 +185,7 @@ TEST_CASE("without alignment the same inputs drift far apart (the pause test mea
   CHECK(m.max_drift_all > 1000 * ms);
 }
 
-TEST_CASE("warn: the stream is the unaligned one; episodes and the largest drift are counted and reported") {
+TEST_CASE("warn: the stream is the unaligned one, episodes and the largest drift are counted and reported") {
   const std::int64_t d = 20 * ms;
   std::vector<entry> plain_trace, trace;
   auto plain = union_of_batched(8, feed(0, steps[0], sizes[0], &plain_trace), feed(1, steps[1], sizes[1], &plain_trace),

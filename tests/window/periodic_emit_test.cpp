@@ -196,7 +196,7 @@ TEST_CASE("periodic emit (event time): after every period the changelog's view e
   CHECK(cases == 72);
 }
 
-TEST_CASE("periodic emit (event time): unchanged groups are not re-emitted; the final result follows as a change") {
+TEST_CASE("periodic emit (event time): unchanged groups are not re-emitted, the final result follows as a change") {
   changelog_view view;
   std::vector<row> log;
   auto p = build(tumbling(100ms).aggregate(sum_count()).emit_every(10ms), view, log);

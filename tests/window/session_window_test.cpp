@@ -310,7 +310,7 @@ TEST_CASE("sessions: a late record bridging two fired sessions merges them (rows
   }
 }
 
-TEST_CASE("sessions: windows that touch merge; a record inside a fired session is -U/+U; extending it is -D/+I") {
+TEST_CASE("sessions: windows that touch merge, a record inside a fired session is -U/+U, extending it is -D/+I") {
   using k = change_kind;
   std::vector<count_row> rows;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |

@@ -14,10 +14,11 @@
 //   periodic    early results every `period` (set with .emit_every(period,
 //               domain)): each time the watermark crosses a multiple of
 //               the period (event time), or the period elapses on the
-//               processing-time clock that the pipeline's tick(now)
-//               delivers (processing time), every window that has not
-//               fired yet emits the groups whose result changed since its
-//               last emission: +I the first time, then -U/+U. When the
+//               processing-time clock that the pipeline's tick(now), or
+//               a graph worker's tick, delivers (processing time), every
+//               window that has not fired yet emits the groups whose
+//               result changed since its last emission: +I the first
+//               time, then -U/+U. When the
 //               watermark passes the window's end, the final result
 //               follows as one more change (or +I if nothing was emitted
 //               early), and corrections within the allowed lateness as in
