@@ -143,15 +143,19 @@ struct asof_buffer {
   [[nodiscard]] const entry* begin() const noexcept { return items.data() + head; }
   [[nodiscard]] const entry* end() const noexcept { return items.data() + items.size(); }
 
-  void insert(timestamp t, const R& r) {
-    if (empty() || items.back().t <= t) [[likely]] {
+  // Inserts in time order (after the records of equal or earlier time);
+  // returns the record's position from the front. `newest` is the last
+  // record's time (kept by the caller, so the common case reads no record).
+  std::size_t insert(timestamp t, const R& r, timestamp newest) {
+    if (empty() || newest <= t) [[likely]] {
       items.push_back({t, r});
-      return;
+      return size() - 1;
     }
-    // Out of order: after the records of equal or earlier time.
     const auto at = std::upper_bound(items.begin() + static_cast<std::ptrdiff_t>(head), items.end(), t,
                                      [](timestamp x, const entry& e) { return x < e.t; });
+    const auto pos = static_cast<std::size_t>(at - items.begin()) - head;
     items.insert(at, entry{t, r});
+    return pos;
   }
   // Evicts the first n records; compacts once half the vector is dead.
   void drop(std::size_t n) {
@@ -167,6 +171,21 @@ struct asof_buffer {
   void reset() noexcept {
     items.clear();
     head = 0;
+  }
+};
+
+/// A key's state: its buffer, plus what the per-record paths read without
+/// touching it: a copy of its newest record (the latest time, last to
+/// arrive: the backward match of a left record at or after it) and the
+/// left watermark past which eviction has work.
+template <class R>
+struct asof_key {
+  typename asof_buffer<R>::entry newest{};
+  timestamp evict_after = timestamp::max();
+  asof_buffer<R> buffer;
+  void reset() noexcept {
+    buffer.reset();
+    evict_after = timestamp::max();
   }
 };
 
@@ -204,10 +223,14 @@ class asof_join_stage {
     const key_type key = join_key_of(rctx_, r);
     std::uint32_t s = keys_.find(key);
     if (s == table::npos) [[unlikely]] s = keys_.insert(key);
-    buffer& b = keys_.state(s);
-    b.insert(t, r);
+    key_state& k = keys_.state(s);
+    const std::size_t pos = k.buffer.insert(t, r, k.newest.t);
     ++held_;
-    evict(b);
+    if (pos + 1 == k.buffer.size()) k.newest = {t, r};
+    // The first two records decide when eviction has work; it is left for
+    // a few records, so that its cost is shared.
+    if (pos < 2) k.evict_after = evict_after(k.buffer);
+    if (left_watermark_ > k.evict_after && k.buffer.size() > evict_slack) [[unlikely]] evict(k);
     if (held_ > sweep_at_) [[unlikely]] sweep();
   }
 
@@ -242,7 +265,7 @@ class asof_join_stage {
       const bool live = keys_.live(s);
       w(live);
       if (!live) continue;
-      const buffer& b = keys_.state(s);
+      const buffer& b = keys_.state(s).buffer;
       w(keys_.key(s), static_cast<std::uint64_t>(b.size()));
       for (const entry& e : b) w(e.t, e.record);
     }
@@ -264,13 +287,15 @@ class asof_join_stage {
       std::uint64_t n = 0;
       r(k, n);
       keys_.restore(s, k);
-      buffer& b = keys_.state(s);
+      key_state& ks = keys_.state(s);
       for (std::uint64_t i = 0; i < n; ++i) {
         entry e{timestamp{}, right_type{}};
         r(e.t, e.record);
-        b.items.push_back(std::move(e));
+        ks.buffer.items.push_back(std::move(e));
       }
-      held_ += b.size();
+      if (!ks.buffer.empty()) ks.newest = ks.buffer.items.back();
+      ks.evict_after = evict_after(ks.buffer);
+      held_ += ks.buffer.size();
     }
     std::vector<std::uint32_t> free;
     r(free);
@@ -280,7 +305,9 @@ class asof_join_stage {
   }
 
  private:
-  using table = slot_table<key_type, buffer>;
+  using key_state = asof_key<right_type>;
+  static constexpr std::size_t evict_slack = 4;  // records a key may hold past eviction
+  using table = slot_table<key_type, key_state>;
 
   [[nodiscard]] bool backward_ok(timestamp rt, timestamp lt) const noexcept {
     return settings_.allow_exact_matches ? rt <= lt : rt < lt;
@@ -288,8 +315,15 @@ class asof_join_stage {
   [[nodiscard]] bool within(duration d) const noexcept { return !settings_.tolerance || d <= *settings_.tolerance; }
 
   // The match for a left record at t among the key's right records.
-  [[nodiscard]] const entry* find(const buffer& b, timestamp t) const {
+  [[nodiscard]] const entry* find(const key_state& k, timestamp t) const {
+    const buffer& b = k.buffer;
     if (b.empty()) return nullptr;
+    // The common case, from the key's own slot: the newest record is the
+    // backward match, and with nothing after it, the nearest one too.
+    if (settings_.direction != asof_direction::forward && backward_ok(k.newest.t, t) &&
+        (settings_.direction == asof_direction::backward || k.newest.t < t)) [[likely]] {
+      return within(t - k.newest.t) ? &k.newest : nullptr;
+    }
     const entry* first = b.begin();
     const entry* last = b.end();
     // The first record past the backward candidates. Records mostly arrive
@@ -328,7 +362,24 @@ class asof_join_stage {
   // Drops the key's records no left record at or after the left watermark
   // can match: those before the horizon, and for backward/nearest all but
   // the last record before the watermark.
-  void evict(buffer& b) {
+  // The left watermark past which evict() has work for this buffer: its
+  // first record falls below the horizon, or (backward, nearest) its
+  // second below the watermark.
+  [[nodiscard]] timestamp evict_after(const buffer& b) const noexcept {
+    if (b.empty()) return timestamp::max();
+    const timestamp first = b.begin()->t;
+    if (settings_.direction == asof_direction::forward) return first;
+    timestamp after = settings_.tolerance ? first + *settings_.tolerance : timestamp::max();
+    if (b.size() > 1 && (b.begin() + 1)->t < after) after = (b.begin() + 1)->t;
+    return after;
+  }
+
+  void evict(key_state& k) {
+    evict_buffer(k.buffer);
+    k.evict_after = evict_after(k.buffer);
+  }
+
+  void evict_buffer(buffer& b) {
     if (left_watermark_ == timestamp::min() || b.empty()) return;
     std::size_t n = 0;
     const entry* first = b.begin();
@@ -352,7 +403,7 @@ class asof_join_stage {
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       if (!keys_.live(s)) continue;
       evict(keys_.state(s));
-      if (keys_.state(s).empty()) keys_.erase(s);
+      if (keys_.state(s).buffer.empty()) keys_.erase(s);
     }
     sweep_at_ = 2 * held_ + 1024;
   }
