@@ -342,3 +342,144 @@ TEST_CASE("asof join: state stays bounded as the left watermark moves, and stead
     CHECK(peak < 3'000);
   }
 }
+
+namespace {
+
+// A stream for the final policy: the right watermark is exact (the least
+// time of the right records still to come), so no right record is late;
+// the left watermark trails the left records by 5 ms (some left records are
+// late).
+std::vector<item> make_final_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
+  auto items = make_items(seed, keys, n);
+  std::vector<item> out;
+  std::vector<std::int64_t> suffix_min(items.size() + 1, std::numeric_limits<std::int64_t>::max());
+  for (std::size_t i = items.size(); i-- > 0;) {
+    suffix_min[i] = items[i].kind == item::right ? std::min(suffix_min[i + 1], items[i].r.ts) : suffix_min[i + 1];
+  }
+  std::int64_t rwm = std::numeric_limits<std::int64_t>::min();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].kind == item::right_wm) {
+      if (suffix_min[i] > rwm && suffix_min[i] != std::numeric_limits<std::int64_t>::max()) {
+        rwm = suffix_min[i];
+        out.push_back({item::right_wm, {}, {}, rwm});
+      }
+      continue;
+    }
+    out.push_back(items[i]);
+  }
+  return out;
+}
+
+// The final answer: each on-time left record matched against every right
+// record of the stream, in left time order (equal times by arrival).
+std::vector<row> final_reference(const asof_settings& s, const std::vector<item>& items, std::vector<trade>& late) {
+  reference all{s, {}, std::numeric_limits<std::int64_t>::min(), {}, {}};
+  for (const item& it : items) {
+    if (it.kind == item::right) all.seen.push_back(it.r);
+  }
+  std::vector<trade> on_time;
+  std::int64_t lwm = std::numeric_limits<std::int64_t>::min();
+  for (const item& it : items) {
+    if (it.kind == item::left_wm) lwm = std::max(lwm, it.w);
+    if (it.kind != item::left) continue;
+    if (it.l.ts < lwm) {
+      late.push_back(it.l);
+    } else {
+      on_time.push_back(it.l);
+    }
+  }
+  std::stable_sort(on_time.begin(), on_time.end(), [](const trade& a, const trade& b) { return a.ts < b.ts; });
+  std::vector<row> rows;
+  for (const trade& t : on_time) rows.push_back({t, all.match(t)});
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("asof join, final: rows equal the batch answer over the whole stream, in left time order") {
+  int cases = 0;
+  for_each_setting([&](const asof_settings& base) {
+    asof_settings s = base;
+    s.emit = asof_emit::final;
+    for (std::uint32_t keys : {1u, 7u, 100u}) {
+      for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        const auto items = make_final_items(seed * 17 + keys, keys, 1500);
+        std::vector<trade> want_late;
+        const auto want = final_reference(s, items, want_late);
+        std::vector<row> rows;
+        side_records<trade> late;
+        std::int64_t out_wm = std::numeric_limits<std::int64_t>::min();
+        bool on_time = true;
+        auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
+                         push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
+                 configured(s).emit(asof_emit::final).late_to(late) |
+                 sink([&](const row& r) {
+                   if (r.left.ts < out_wm) on_time = false;
+                   rows.push_back(r);
+                 },
+                      [&](timestamp w) { out_wm = w.nanos(); });
+        for (const item& it : items) feed(p, it);
+        p.finish();
+        const std::string what = "final " + describe(s, seed, keys);
+        test::same_outputs(rows, want, what + " rows");
+        test::same_outputs(late.records(), want_late, what + " late left records");
+        CHECK_MESSAGE(on_time, what << ": a row arrived behind the join's output watermark");
+        CHECK(p.join().left_held() == 0);
+        ++cases;
+      }
+    }
+  });
+  CHECK(cases == 3 * 2 * 3 * 3 * 4);
+}
+
+TEST_CASE("asof join, final: a restore at a random point continues exactly") {
+  asof_settings s;
+  s.emit = asof_emit::final;
+  s.direction = asof_direction::nearest;
+  s.tolerance = duration::from_nanos(2 * ms);
+  const auto items = make_final_items(91, 20, 2000);
+  std::vector<row> whole;
+  {
+    auto p = pipeline_of(configured(s).emit(asof_emit::final), whole);
+    for (const item& it : items) feed(p, it);
+    p.finish();
+  }
+  std::mt19937_64 rng(9);
+  for (int trial = 0; trial < 4; ++trial) {
+    const std::size_t cut = rng() % items.size();
+    CAPTURE(cut);
+    std::vector<row> first;
+    std::string bytes;
+    {
+      auto p = pipeline_of(configured(s).emit(asof_emit::final), first);
+      for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+      bytes = p.checkpoint(4).to_bytes();
+    }
+    std::vector<row> rest;
+    auto q = pipeline_of(configured(s).emit(asof_emit::final), rest);
+    q.restore(snapshot::from_bytes(bytes));
+    for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+    q.finish();
+    test::same_outputs(rest, whole, "final after restore");
+  }
+}
+
+TEST_CASE("asof join, final: an idle right input does not grow the held left records past max_pending") {
+  std::vector<row> rows;
+  auto p = pipeline_of(asof_join().emit(asof_emit::final).max_pending(1000), rows);
+  p.push_right(quote{0, 1, 7, 8});
+  p.push_right_watermark(timestamp::from_nanos(1));  // and then the quotes stop
+  std::size_t peak = 0;
+  for (std::int64_t i = 1; i <= 100'000; ++i) {
+    p.push_left(trade{i * 10, 1, i, 1});
+    if (i % 100 == 0) p.push_left_watermark(timestamp::from_nanos(i * 10));
+    peak = std::max(peak, p.join().left_held());
+  }
+  CHECK(peak == 1000);
+  CHECK(p.join().released_early() == 99'000);
+  CHECK(rows.size() == 99'000);
+  CHECK(rows.front().right->bid == 7);  // joined with what had arrived
+  p.finish();
+  CHECK(rows.size() == 100'000);
+  CHECK_THROWS_AS((void)asof_join().max_pending(0), usage_error);
+}

@@ -18,11 +18,21 @@
 // Every left record gives one row, its match or none (right is empty): a
 // left outer join, as merge_asof.
 //
-// Emit policy: eager. A left record is joined when it arrives, against the
-// right records that have arrived before it: what a trading desk wants when
-// one feed handler delivers both streams in order, with no added latency.
-// (The final policy, which holds left records until the watermark makes the
-// answer exact, is planned.)
+// Emit policy (.emit(asof_emit::...)):
+//   eager  a left record is joined when it arrives, against the right
+//          records that arrived before it: what a trading desk wants when one
+//          feed handler delivers both streams in order, with no added latency.
+//   final  a left record is held until the right watermark W_R makes its
+//          answer exact (backward: W_R > t_l, or >= without exact matches;
+//          forward: W_R >= its first candidate's time, or past t_l + the
+//          tolerance when there is none; nearest: both), and rows leave in
+//          left event-time order (equal times in arrival order) once the
+//          left watermark has passed them too. The output watermark stays
+//          behind the held records. .max_pending(n) bounds what is held
+//          when the right input stops moving: past n, the earliest held
+//          record leaves with what has arrived (released_early() counts
+//          them). A right record later than its watermark may miss left
+//          records already released, as the watermark said it would not come.
 //
 // State: per key, the right records that can still match, sorted by time
 // (equal times in arrival order). The left input's watermark W_L bounds what
@@ -42,6 +52,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -98,10 +109,19 @@ struct asof_row {
   }
 };
 
+/// When a left record's row leaves: at once (eager) or once exact (final).
+enum class asof_emit : std::uint8_t { eager, final };
+
+[[nodiscard]] inline const char* to_string(asof_emit e) noexcept {
+  return e == asof_emit::eager ? "eager" : "final";
+}
+
 struct asof_settings {
   asof_direction direction = asof_direction::backward;
   bool allow_exact_matches = true;
   std::optional<duration> tolerance;
+  asof_emit emit = asof_emit::eager;
+  std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // final: left records held at most
 };
 
 namespace detail {
@@ -205,13 +225,8 @@ class asof_join_stage {
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
     if (t < left_watermark_) [[unlikely]] return on_late(l);
-    const std::uint32_t s = keys_.find(join_key_of(lctx_, l));
-    const entry* match = s == table::npos ? nullptr : find(keys_.state(s), t);
-    if (match != nullptr) {
-      next_.on_event(row_type{l, match->record});
-    } else {
-      next_.on_event(row_type{l, std::nullopt});
-    }
+    if (settings_.emit == asof_emit::final) return hold(t, l);
+    emit_row(l, t);
   }
 
   void on_event(right_input, const right_type& r) {
@@ -230,18 +245,28 @@ class asof_join_stage {
     // The first two records decide when eviction has work; it is left for
     // a few records, so that its cost is shared.
     if (pos < 2) k.evict_after = evict_after(k.buffer);
-    if (left_watermark_ > k.evict_after && k.buffer.size() > evict_slack) [[unlikely]] evict(k);
+    if (evict_watermark_ > k.evict_after && k.buffer.size() > evict_slack) [[unlikely]] evict(k);
     if (held_ > sweep_at_) [[unlikely]] sweep();
   }
 
-  /// The left input's watermark bounds what can still match.
+  /// The left input's watermark bounds what can still match; the right
+  /// input's decides when held left records are exact (final).
   void on_input_watermark(left_input, timestamp w) {
     left_watermark_ = w;
-    horizon_ = horizon_for(w);
+    update_evict_watermark();
+    if (settings_.emit == asof_emit::final) release();
   }
-  void on_input_watermark(right_input, timestamp) {}
+  void on_input_watermark(right_input, timestamp w) {
+    right_watermark_ = w;
+    if (settings_.emit == asof_emit::final) release();
+  }
 
-  void on_watermark(timestamp w) { next_.on_watermark(w); }
+  // Rows leave with their left record's time: the output watermark stays
+  // behind the held left records (final).
+  void on_watermark(timestamp w) {
+    combined_ = w;
+    advance_output();
+  }
 
   void on_barrier(const checkpoint_barrier& b) {
     b.checkpoint(*this);
@@ -253,6 +278,11 @@ class asof_join_stage {
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
   /// Right records that arrived too old to match any left record to come.
   [[nodiscard]] std::uint64_t right_expired() const noexcept { return right_expired_; }
+  /// Left records held until their answer is exact (final).
+  [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
+  /// Left records released before their answer was exact because more than
+  /// max_pending were held (final), joined with what had arrived.
+  [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
   /// Right records held now, over all keys.
   [[nodiscard]] std::size_t right_held() const noexcept { return held_; }
   /// Keys with right records held.
@@ -260,7 +290,10 @@ class asof_join_stage {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, late_count_, right_expired_, static_cast<std::uint64_t>(keys_.slot_count()));
+    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
+      next_seq_, static_cast<std::uint64_t>(pending_.size()));
+    for (const pending& x : pending_) w(x.t, x.seq, x.record);
+    w(static_cast<std::uint64_t>(keys_.slot_count()));
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       const bool live = keys_.live(s);
       w(live);
@@ -274,9 +307,17 @@ class asof_join_stage {
   }
 
   void load_state(state_reader& r) {
+    std::uint64_t n_pending = 0;
+    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
+      next_seq_, n_pending);
+    pending_.clear();
+    for (std::uint64_t i = 0; i < n_pending; ++i) {
+      pending x{timestamp{}, 0, left_type{}};
+      r(x.t, x.seq, x.record);
+      pending_.push_back(std::move(x));
+    }
     std::uint64_t slots = 0;
-    r(left_watermark_, late_count_, right_expired_, slots);
-    horizon_ = horizon_for(left_watermark_);
+    r(slots);
     keys_.reset(static_cast<std::size_t>(slots));
     held_ = 0;
     for (std::uint32_t s = 0; s < slots; ++s) {
@@ -301,6 +342,7 @@ class asof_join_stage {
     r(free);
     keys_.restore_free_slots(std::move(free));
     sweep_at_ = 2 * held_ + 1024;
+    update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
@@ -313,6 +355,103 @@ class asof_join_stage {
     return settings_.allow_exact_matches ? rt <= lt : rt < lt;
   }
   [[nodiscard]] bool within(duration d) const noexcept { return !settings_.tolerance || d <= *settings_.tolerance; }
+
+  // ---- rows ----
+
+  void emit_row(const left_type& l, timestamp t) {
+    const std::uint32_t s = keys_.find(join_key_of(lctx_, l));
+    const entry* match = s == table::npos ? nullptr : find(keys_.state(s), t);
+    if (match != nullptr) {
+      next_.on_event(row_type{l, match->record});
+    } else {
+      next_.on_event(row_type{l, std::nullopt});
+    }
+  }
+
+  // ---- final: left records held until exact, released in time order ----
+
+  struct pending {
+    timestamp t;
+    std::uint64_t seq;  // arrival: orders equal times
+    left_type record;
+  };
+  // A min-heap on (time, arrival).
+  static bool later(const pending& a, const pending& b) noexcept {
+    return a.t != b.t ? a.t > b.t : a.seq > b.seq;
+  }
+
+  void hold(timestamp t, const left_type& l) {
+    pending_.push_back(pending{t, next_seq_++, l});
+    std::push_heap(pending_.begin(), pending_.end(), later);
+    if (pending_.size() > settings_.max_pending) [[unlikely]] {
+      ++released_early_;  // the right input is not moving: bounded, not exact
+      pop_and_emit();
+    }
+    update_evict_watermark();
+    release();
+  }
+
+  void pop_and_emit() {
+    std::pop_heap(pending_.begin(), pending_.end(), later);
+    pending x = std::move(pending_.back());
+    pending_.pop_back();
+    emit_row(x.record, x.t);
+  }
+
+  // Emits the held left records, in time order, while the first one's
+  // answer is exact and no earlier left record can still come.
+  void release() {
+    bool any = false;
+    while (!pending_.empty()) {
+      const pending& f = pending_.front();
+      if (f.t > left_watermark_ || !exact(f)) break;
+      pop_and_emit();
+      any = true;
+    }
+    if (any) {
+      update_evict_watermark();
+      advance_output();
+    }
+  }
+
+  // Whether no right record still to come (time >= the right watermark)
+  // can change the left record's match.
+  [[nodiscard]] bool exact(const pending& f) const {
+    const timestamp wr = right_watermark_;
+    if (wr == timestamp::max()) return true;
+    const bool backward_done = settings_.allow_exact_matches ? wr > f.t : wr >= f.t;
+    if (settings_.direction == asof_direction::backward) return backward_done;
+    if (settings_.direction == asof_direction::nearest && !backward_done) return false;
+    // Forward: the first candidate is final once nothing earlier can come;
+    // no candidate is final once nothing within the tolerance can come.
+    const std::uint32_t s = keys_.find(join_key_of(lctx_, f.record));
+    const entry* c = s == table::npos ? nullptr : forward_candidate(keys_.state(s).buffer, f.t);
+    if (c != nullptr) return wr >= c->t;
+    return settings_.tolerance && wr > f.t + *settings_.tolerance;
+  }
+
+  [[nodiscard]] const entry* forward_candidate(const buffer& b, timestamp t) const {
+    const auto cmp = [](const entry& e, timestamp x) { return e.t < x; };
+    const entry* c = settings_.allow_exact_matches
+                         ? std::lower_bound(b.begin(), b.end(), t, cmp)
+                         : std::upper_bound(b.begin(), b.end(), t, [](timestamp x, const entry& e) { return x < e.t; });
+    return c != b.end() && within(c->t - t) ? c : nullptr;
+  }
+
+  // Right records are kept for left records from here on: the left
+  // watermark, or the earliest held left record.
+  void update_evict_watermark() {
+    evict_watermark_ = pending_.empty() ? left_watermark_ : std::min(left_watermark_, pending_.front().t);
+    horizon_ = horizon_for(evict_watermark_);
+  }
+
+  void advance_output() {
+    const timestamp out = pending_.empty() ? combined_ : std::min(combined_, pending_.front().t);
+    if (out > output_watermark_) {
+      output_watermark_ = out;
+      next_.on_watermark(out);
+    }
+  }
 
   // The match for a left record at t among the key's right records.
   [[nodiscard]] const entry* find(const key_state& k, timestamp t) const {
@@ -380,7 +519,8 @@ class asof_join_stage {
   }
 
   void evict_buffer(buffer& b) {
-    if (left_watermark_ == timestamp::min() || b.empty()) return;
+    const timestamp wl = evict_watermark_;
+    if (wl == timestamp::min() || b.empty()) return;
     std::size_t n = 0;
     const entry* first = b.begin();
     const std::size_t size = b.size();
@@ -389,7 +529,7 @@ class asof_join_stage {
       // Keep the last record before the watermark: it is the backward
       // match of left records just after it.
       std::size_t before = n;
-      while (before < size && first[before].t < left_watermark_) ++before;
+      while (before < size && first[before].t < wl) ++before;
       if (before > n + 1) n = before - 1;
     }
     if (n > 0) {
@@ -420,7 +560,14 @@ class asof_join_stage {
   [[no_unique_address]] Late late_;
   table keys_;
   timestamp left_watermark_ = timestamp::min();
+  timestamp right_watermark_ = timestamp::min();
+  timestamp evict_watermark_ = timestamp::min();  // right records are kept for left records from here on
+  timestamp combined_ = timestamp::min();
+  timestamp output_watermark_ = timestamp::min();
   timestamp horizon_ = timestamp::min();
+  std::vector<pending> pending_;  // final: a min-heap by (time, arrival)
+  std::uint64_t next_seq_ = 0;
+  std::uint64_t released_early_ = 0;
   std::size_t held_ = 0;
   std::size_t sweep_at_ = 1024;
   std::uint64_t late_count_ = 0;
@@ -455,6 +602,24 @@ struct asof_join_operator {
   [[nodiscard]] asof_join_operator allow_exact_matches(bool allow) const {
     asof_join_operator o = *this;
     o.settings.allow_exact_matches = allow;
+    return o;
+  }
+  /// eager (default): a left record is joined when it arrives, against the
+  /// right records that arrived before it. final: it is held until the
+  /// right watermark makes its answer exact, and rows leave in left
+  /// event-time order.
+  [[nodiscard]] asof_join_operator emit(asof_emit e) const {
+    asof_join_operator o = *this;
+    o.settings.emit = e;
+    return o;
+  }
+  /// final: at most `n` left records are held; past that the earliest is
+  /// released with what has arrived (counted by released_early()), so an
+  /// idle right input cannot grow the state without bound.
+  [[nodiscard]] asof_join_operator max_pending(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: asof_join: max_pending must be at least 1");
+    asof_join_operator o = *this;
+    o.settings.max_pending = n;
     return o;
   }
   /// Where left records later than the left watermark go: a callable, or a
