@@ -71,7 +71,7 @@
 #include "laminar/core/two_input.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
-#include "laminar/window/window_row.hpp"            // global_key
+#include "laminar/window/window_row.hpp"            // window_key_of
 
 namespace laminar {
 
@@ -135,17 +135,6 @@ struct through_left {
     return std::invoke(p, row.left);
   }
 };
-
-template <class Ctx>
-auto join_key_of(const Ctx& ctx, const typename Ctx::value_type& e) {
-  if constexpr (Ctx::keyed()) {
-    return std::remove_cvref_t<decltype(key_of(ctx, e))>(key_of(ctx, e));
-  } else {
-    (void)ctx;
-    (void)e;
-    return global_key{};
-  }
-}
 
 /// One key's right records that may still match, by time (equal times in
 /// arrival order), evicted from the front.
@@ -214,7 +203,7 @@ class asof_join_stage {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
-  using key_type = decltype(join_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
+  using key_type = decltype(window_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
   using row_type = asof_row<left_type, right_type>;
   using buffer = asof_buffer<right_type>;
   using entry = typename buffer::entry;
@@ -235,7 +224,7 @@ class asof_join_stage {
       ++right_expired_;  // no left record at or after the left watermark can match it
       return;
     }
-    const key_type key = join_key_of(rctx_, r);
+    const key_type key = window_key_of(rctx_, r);
     std::uint32_t s = keys_.find(key);
     if (s == table::npos) [[unlikely]] s = keys_.insert(key);
     key_state& k = keys_.state(s);
@@ -359,7 +348,7 @@ class asof_join_stage {
   // ---- rows ----
 
   void emit_row(const left_type& l, timestamp t) {
-    const std::uint32_t s = keys_.find(join_key_of(lctx_, l));
+    const std::uint32_t s = keys_.find(window_key_of(lctx_, l));
     const entry* match = s == table::npos ? nullptr : find(keys_.state(s), t);
     if (match != nullptr) {
       next_.on_event(row_type{l, match->record});
@@ -424,7 +413,7 @@ class asof_join_stage {
     if (settings_.direction == asof_direction::nearest && !backward_done) return false;
     // Forward: the first candidate is final once nothing earlier can come;
     // no candidate is final once nothing within the tolerance can come.
-    const std::uint32_t s = keys_.find(join_key_of(lctx_, f.record));
+    const std::uint32_t s = keys_.find(window_key_of(lctx_, f.record));
     const entry* c = s == table::npos ? nullptr : forward_candidate(keys_.state(s).buffer, f.t);
     if (c != nullptr) return wr >= c->t;
     return settings_.tolerance && wr > f.t + *settings_.tolerance;
@@ -638,8 +627,8 @@ struct asof_join_operator {
                   "laminar: asof_join: key both inputs (key_by on each) or neither");
     using L = typename LCtx::value_type;
     using R = typename RCtx::value_type;
-    using KL = decltype(detail::join_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
-    using KR = decltype(detail::join_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
+    using KL = decltype(detail::window_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
+    using KR = decltype(detail::window_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
     static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type");
     using row = asof_row<L, R>;
     if constexpr (LCtx::keyed()) {

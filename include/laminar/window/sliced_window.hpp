@@ -40,19 +40,6 @@ namespace laminar {
 
 namespace detail {
 
-/// The key type a window groups by: the key projection's, or global_key.
-template <class Ctx>
-auto window_key_of(const Ctx& ctx, const typename Ctx::value_type& e) {
-  if constexpr (Ctx::keyed()) {
-    return std::remove_cvref_t<decltype(key_of(ctx, e))>(key_of(ctx, e));
-  } else {
-    (void)ctx;
-    (void)e;
-    return global_key{};
-  }
-}
-template <class Ctx>
-using window_key_t = decltype(window_key_of(std::declval<const Ctx&>(), std::declval<const typename Ctx::value_type&>()));
 
 /// Calls a late side output (a callable, or a pointer to one held by reference).
 template <class Late, class T>

@@ -7,9 +7,12 @@
 #include <functional>
 #include <ostream>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "laminar/aggregate/changelog.hpp"
 #include "laminar/core/time.hpp"
+#include "laminar/operator/key_by.hpp"
 
 namespace laminar {
 
@@ -95,3 +98,22 @@ template <>
 struct std::hash<laminar::global_key> {
   std::size_t operator()(laminar::global_key) const noexcept { return 0; }
 };
+
+namespace laminar::detail {
+
+/// The key a keyed operator (a window, a join) groups a record by: the
+/// stream's key projection, or global_key for an un-keyed stream.
+template <class Ctx>
+auto window_key_of(const Ctx& ctx, const typename Ctx::value_type& e) {
+  if constexpr (Ctx::keyed()) {
+    return std::remove_cvref_t<decltype(key_of(ctx, e))>(key_of(ctx, e));
+  } else {
+    (void)ctx;
+    (void)e;
+    return global_key{};
+  }
+}
+template <class Ctx>
+using window_key_t = decltype(window_key_of(std::declval<const Ctx&>(), std::declval<const typename Ctx::value_type&>()));
+
+}  // namespace laminar::detail
