@@ -3,6 +3,7 @@
 #include <chrono>
 #include <laminar/core/watermark.hpp>
 #include <limits>
+#include <random>
 #include <optional>
 #include <vector>
 
@@ -187,5 +188,142 @@ TEST_CASE("a restored generator continues exactly as the uninterrupted one") {
       if (second.on_event(stream[i], ns(stream[i].ts))) got.push_back(second.current());
     }
     CHECK(got == expected);
+  }
+}
+
+namespace {
+// The generator's rules written for obviousness: a record above the highest
+// timestamp goes through the future-skew policy, the watermark follows the
+// highest accepted timestamp, and explicit or idle watermarks only raise it.
+struct reference_generator {
+  duration bound;
+  duration skew;
+  timestamp highest = timestamp::min();
+  timestamp current = timestamp::min();
+  timestamp suspect = timestamp::min();
+  bool has_suspect = false;
+  bool counted = false;
+  std::uint64_t suspects = 0;
+  duration idle_timeout = duration::max();
+  bool active = false;
+  timestamp last_active = timestamp::min();
+
+  bool advance(timestamp w) {
+    if (w <= current) return false;
+    current = w;
+    return true;
+  }
+  bool on_idle_check(timestamp now) {
+    if (active || last_active == timestamp::min()) {
+      active = false;
+      last_active = now;
+      return false;
+    }
+    return now - last_active >= idle_timeout && advance(now - bound);
+  }
+  bool on_event(timestamp ts) {
+    active = true;
+    if (ts <= highest) return false;
+    if (has_suspect && suspect <= highest) {
+      has_suspect = false;
+      counted = false;
+    }
+    const bool checked = skew != duration::max();
+    if (checked && (highest == timestamp::min() || ts - highest > skew)) {
+      if (!has_suspect) {
+        suspect = ts;
+        has_suspect = true;
+        counted = highest != timestamp::min();
+        if (counted) ++suspects;
+        return false;
+      }
+      const bool farther = ts >= suspect;
+      const timestamp nearer = std::min(ts, suspect);
+      const timestamp other = std::max(ts, suspect);
+      highest = std::max(highest, nearer);
+      has_suspect = other - nearer > skew;
+      if (has_suspect) {
+        suspect = other;
+        if (farther || !counted) ++suspects;
+      } else {
+        highest = std::max(highest, other);
+      }
+      counted = has_suspect;
+    } else {
+      highest = ts;
+    }
+    return advance(highest - bound);
+  }
+};
+}  // namespace
+
+TEST_CASE("the generator's inline paths agree with the reference rules on every record") {
+  constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+  const duration bounds[] = {0ns, 10ns, 1000ns, duration::from_nanos(-10), duration::max()};
+  const duration skews[] = {unchecked, 0ns, 1ns, 100ns, 100'000ns, duration::from_nanos(-5)};
+  std::uint64_t seed = 0;
+  for (const duration bound : bounds) {
+    for (const duration skew : skews) {
+      ++seed;
+      std::mt19937_64 rng(seed);
+      const auto strategy = bounded_out_of_orderness(bound).with_max_future_skew(skew).with_idle_timeout(50ns);
+      watermark_generator<> g(strategy);
+      watermark_generator<> free(strategy);  // fed as with_watermarks feeds a chain that absorbs repeats
+      reference_generator ref{bound, skew};
+      ref.idle_timeout = 50ns;
+      // Mostly small steps with disorder (below, at and above the highest
+      // timestamp), some far jumps both ways and both ends of time.
+      std::int64_t front = static_cast<std::int64_t>(rng() % 2) == 0 ? -1'000'000 : 1'700'000'000'000'000'000;
+      for (int i = 0; i < 20'000; ++i) {
+        const std::uint64_t r = rng() % 1000;
+        if (r < 5) {  // an explicit watermark, ahead of the records or behind them
+          const timestamp w = ns(front + static_cast<std::int64_t>(rng() % 200) - 150);
+          free.on_watermark(w);
+          CHECK(g.on_watermark(w) == ref.advance(w));
+        } else if (r < 10) {  // processing time passing; quiet for long enough, it advances
+          for (std::int64_t k = 0; k < 3; ++k) {
+            const timestamp now = ns(front + 40 * k + static_cast<std::int64_t>(rng() % 20));
+            free.on_idle_check(now);
+            CHECK(g.on_idle_check(now) == ref.on_idle_check(now));
+          }
+        } else {
+          std::int64_t ts = 0;
+          if (r < 14) {
+            const std::int64_t ends[] = {lo, hi, lo + 1, hi - 1, front + 1'000'000'000, front - 1'000'000'000};
+            ts = ends[rng() % 6];
+          } else {
+            front += static_cast<std::int64_t>(rng() % 21);
+            ts = front + static_cast<std::int64_t>(rng() % 41) - 30;
+          }
+          CHECK(g.on_event(0, ns(ts)) == ref.on_event(ns(ts)));
+          free.mark_active();
+          CHECK(free.on_record_branch_free(0, ns(ts)) == ref.current);
+        }
+        REQUIRE(g.current() == ref.current);
+        REQUIRE(free.current() == ref.current);
+        CHECK(g.suspects() == ref.suspects);
+        CHECK(free.suspects() == ref.suspects);
+      }
+    }
+  }
+}
+
+TEST_CASE("records at the ends of time before any accepted timestamp leave the watermark alone") {
+  for (const std::int64_t bound_ns : {-10, 0, 10}) {
+    for (const duration skew : {unchecked, duration::from_nanos(100)}) {
+      const duration bound = duration::from_nanos(bound_ns);
+      CAPTURE(bound);
+      CAPTURE(skew);
+      watermark_generator<> g(bounded_out_of_orderness(bound).with_max_future_skew(skew));
+      watermark_generator<> free(bounded_out_of_orderness(bound).with_max_future_skew(skew));
+      reference_generator ref{bound, skew};
+      for (const std::int64_t ts : {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::min(),
+                                    std::int64_t{0}, std::int64_t{0}, std::int64_t{5}}) {
+        CHECK(g.on_event(0, ns(ts)) == ref.on_event(ns(ts)));
+        CHECK(free.on_record_branch_free(0, ns(ts)) == ref.current);
+        CHECK(g.current() == ref.current);
+      }
+    }
   }
 }

@@ -106,3 +106,106 @@ TEST_CASE("a watermarked pipeline restored mid-stream emits the same trace as th
     CHECK(std::vector<msg>(trace.begin() + 1, trace.end()) == tail);
   }
 }
+
+namespace {
+// A sink that takes repeated watermarks (absorbs_repeated_watermarks) and
+// records each one it is given.
+struct absorbing_recorder {
+  static constexpr bool absorbs_repeated_watermarks = true;
+  std::vector<timestamp>* watermarks;
+  std::size_t* events;
+  void on_event(const event&) { ++*events; }
+  void on_watermark(timestamp w) { watermarks->push_back(w); }
+  void on_barrier(const checkpoint_barrier&) {}
+  void on_end() {}
+};
+struct absorbing_record {
+  using is_sink = void;
+  std::vector<timestamp>* watermarks;
+  std::size_t* events;
+  template <class Ctx>
+  auto bind(const Ctx&) && {
+    return absorbing_recorder{watermarks, events};
+  }
+};
+static_assert(absorbs_repeated_watermarks<absorbing_recorder>);
+static_assert(!absorbs_repeated_watermarks<test::recording_sink<event>>);
+}  // namespace
+
+TEST_CASE("a chain that absorbs repeated watermarks is given one after every record, others only advances") {
+  test::stream_options o;
+  o.records = 3000;
+  o.absurd_fraction = 0.002;
+  const auto stream = test::make_stream(o);
+  const auto strategy = bounded_out_of_orderness(2ms).with_max_future_skew(10s);
+
+  std::vector<msg> trace;
+  (from(stream) | with_watermarks(&event::ts, strategy) | test::record(trace)).run();
+  const auto advances = test::watermarks_of(trace);
+
+  std::vector<timestamp> every;
+  std::size_t events = 0;
+  (from(stream) | with_watermarks(&event::ts, strategy) | absorbing_record{&every, &events}).run();
+  REQUIRE(events == stream.size());
+  REQUIRE(every.size() == stream.size() + 1);  // one per record, then the end of time
+  CHECK(every.back() == timestamp::max());
+  std::vector<timestamp> distinct;
+  for (const timestamp w : every) {
+    if (distinct.empty() || w > distinct.back()) distinct.push_back(w);
+    CHECK(w >= distinct.back());  // never backwards
+  }
+  if (!distinct.empty() && distinct.front() == timestamp::min()) distinct.erase(distinct.begin());
+  CHECK(distinct == advances);
+}
+
+TEST_CASE("a window's rows do not depend on whether its input watermarks repeat") {
+  // The same stream through a window that is handed a watermark after every
+  // record (with_watermarks straight into it), one that gets only advancing
+  // watermarks (a filter that passes everything stands between), and a
+  // window whose own downstream takes watermarks: the same trace of rows and
+  // output watermarks, the same late records.
+  using row = window_row<std::uint32_t, std::int64_t>;
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    test::stream_options o;
+    o.seed = seed;
+    o.records = 4000;
+    o.keys = 20;
+    o.late_fraction = 0.05;
+    o.absurd_fraction = seed % 2 ? 0.002 : 0.0;
+    const auto stream = test::make_stream(o);
+    const auto strategy = bounded_out_of_orderness(20ms).with_max_future_skew(seed % 2 ? duration::max() : 10s);
+    const auto pass = filter([](const event&) { return true; });
+    const auto check_shape = [&](const auto& window, const char* name) {
+      CAPTURE(seed);
+      CAPTURE(name);
+      late_records<event> late_every, late_advancing, late_traced;
+      std::vector<row> every;
+      auto p_every = from(stream) | with_watermarks(&event::ts, strategy) | key_by(&event::key) |
+                     window.late_to(late_every) | collect(every);
+      p_every.run();
+      std::vector<test::message<row>> advancing;
+      (from(stream) | with_watermarks(&event::ts, strategy) | pass | key_by(&event::key) |
+       window.late_to(late_advancing) | test::record(advancing))
+          .run();
+      std::vector<test::message<row>> traced;
+      auto p_traced = from(stream) | with_watermarks(&event::ts, strategy) | key_by(&event::key) |
+                      window.late_to(late_traced) | test::record(traced);
+      p_traced.run();
+      CHECK(traced == advancing);
+      CHECK(every == test::events_of(traced));
+      CHECK(late_every.records() == late_advancing.records());
+      CHECK(late_traced.records() == late_advancing.records());
+      CHECK(p_every.chain().late_count() == late_every.records().size());
+      CHECK(!every.empty());
+    };
+    const auto sum = laminar::sum(&event::value);
+    for (const emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+      CAPTURE(static_cast<int>(mode));
+      check_shape(tumbling(100ms).aggregate(sum).emit(mode).allowed_lateness(50ms), "tumbling");
+      check_shape(tumbling(100ms).aggregate(sum).emit(mode).dense_keys(), "tumbling, dense keys");
+      check_shape(hopping(200ms, 50ms).aggregate(sum).emit(mode).allowed_lateness(30ms), "hopping");
+      check_shape(cumulate(50ms, 200ms).aggregate(sum).emit(mode), "cumulate");
+    }
+    check_shape(tumbling(100ms).aggregate(sum).emit_every(30ms).allowed_lateness(50ms), "periodic");
+  }
+}

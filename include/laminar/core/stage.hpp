@@ -36,6 +36,18 @@ concept accepts_end = requires(S& s) { s.on_end(); };
 template <class S, class T>
 concept stage = accepts_events<S, T> && accepts_watermarks<S> && accepts_barriers<S> && accepts_end<S>;
 
+/// Watermarks never go backwards, but one may repeat the last. A stage for
+/// which a repeat costs no branch and changes nothing (a sink that ignores
+/// watermarks, a window operator) may say so with
+/// `static constexpr bool absorbs_repeated_watermarks = true;`. The stage
+/// before it may then pass its watermark after every record, repeated or
+/// not, instead of branching on whether it advanced: with_watermarks does,
+/// so that the per-record path of a disordered stream has no branch that
+/// mispredicts. A stage that does not say so gets only watermarks that
+/// advanced, as before.
+template <class S>
+concept absorbs_repeated_watermarks = requires { requires S::absorbs_repeated_watermarks; };
+
 namespace detail {
 /// Checks the stage contract one member at a time, so that a type that does
 /// not fit fails with a message naming the missing member; the compiler's

@@ -23,6 +23,7 @@
 //   after an idle spell.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -77,18 +78,33 @@ watermark_strategy<F> punctuated(F f) {
 template <class Punctuation = no_punctuation>
 class watermark_generator {
  public:
-  explicit watermark_generator(watermark_strategy<Punctuation> s) : strategy_(std::move(s)) {}
+  explicit watermark_generator(watermark_strategy<Punctuation> s) : strategy_(std::move(s)) { refresh_fast_span(); }
 
   /// Observes a record; returns true when the watermark advanced.
   template <class T>
   bool on_event(const T& record, timestamp ts) {
-    active_ = true;  // a plain store: no read-modify-write chained from record to record
+    mark_active();
+    return on_record(record, ts);
+  }
+
+  /// Notes that records arrived, for the idle timeout. A driver that feeds
+  /// records in batches (with_watermarks' run_for) calls it once per batch
+  /// and on_record() (or on_record_branch_free()) per record.
+  void mark_active() noexcept { active_ = true; }
+
+  /// on_event() without the activity mark; returns true when the watermark
+  /// advanced. A record at or below the highest timestamp returns at the
+  /// first compare; one above it within the skew (no suspect held) takes
+  /// one more, inline.
+  template <class T>
+  [[gnu::always_inline]] bool on_record(const T& record, timestamp ts) {
     if constexpr (std::is_same_v<Punctuation, no_punctuation>) {
       (void)record;
       if (!(ts > highest_)) return false;
-      // The common case inline: no suspect held, the jump within the skew.
-      const bool checked = strategy_.max_future_skew != duration::max();
-      if (!has_suspect_ && (!checked || (highest_ != timestamp::min() && ts - highest_ <= strategy_.max_future_skew))) {
+      // ts - highest_ is exact as an unsigned difference, fast_span_ is in
+      // [0, INT64_MAX].
+      if (static_cast<std::uint64_t>(ts.nanos()) - static_cast<std::uint64_t>(highest_.nanos()) <=
+          static_cast<std::uint64_t>(fast_span_)) {
         highest_ = ts;
         return advance(ts - strategy_.out_of_orderness);
       }
@@ -98,6 +114,35 @@ class watermark_generator {
       (void)ts;
       return mark && observe(to_timestamp(*mark));
     }
+  }
+
+  /// on_record() for a caller that passes the watermark on after every
+  /// record, whether it advanced or not (with_watermarks, to a chain that
+  /// absorbs repeated watermarks); returns current(). The common case has
+  /// no branch that depends on the record: a record within the skew of the
+  /// highest timestamp, above it or not, updates the highest timestamp and
+  /// the watermark as maxima (conditional moves); only a record beyond the
+  /// skew (or while a suspect is held) branches. On a disordered stream,
+  /// whether a record advanced the watermark is data, which a branch
+  /// predictor cannot learn.
+  template <class T>
+  [[gnu::always_inline]] timestamp on_record_branch_free(const T& record, timestamp ts) {
+    if constexpr (std::is_same_v<Punctuation, no_punctuation>) {
+      (void)record;
+      std::int64_t ahead = 0;
+      if (!__builtin_sub_overflow(ts.nanos(), highest_.nanos(), &ahead) && ahead <= free_span_) [[likely]] {
+        highest_ = timestamp::from_nanos(std::max(ts.nanos(), highest_.nanos()));
+        // current_ >= highest_ - out_of_orderness holds here (free_span_),
+        // so for a record at or below the highest timestamp this changes
+        // nothing, and for one above it, it is advance().
+        current_ = timestamp::from_nanos(std::max((highest_ - strategy_.out_of_orderness).nanos(), current_.nanos()));
+        return current_;
+      }
+      if (ts > highest_) observe(ts);
+    } else {
+      on_record(record, ts);
+    }
+    return current_;
   }
 
   /// A watermark that arrived from upstream of the generator (a push
@@ -129,6 +174,7 @@ class watermark_generator {
   void load_state(state_reader& r) {
     r(highest_, current_, suspect_, has_suspect_, suspect_counted_, suspects_, active_);
     last_active_ = timestamp::min();
+    refresh_fast_span();
   }
 
  private:
@@ -146,6 +192,7 @@ class watermark_generator {
         has_suspect_ = true;
         suspect_counted_ = highest_ != timestamp::min();
         if (suspect_counted_) ++suspects_;
+        refresh_fast_span();
         return false;
       }
       const bool new_record_is_farther = !(ts < suspect_);
@@ -162,7 +209,26 @@ class watermark_generator {
     } else if (ts > highest_) {
       highest_ = ts;
     }
-    return advance(highest_ - strategy_.out_of_orderness);
+    const bool advanced = advance(highest_ - strategy_.out_of_orderness);
+    refresh_fast_span();  // after advance(): free_span_ reads the new watermark
+    return advanced;
+  }
+
+  // How far above highest_ a record may be for the inline paths.
+  // fast_span_ (on_record, records above highest_): the skew (duration::max()
+  // when unchecked), or 0 (they go through observe) while a suspect is held
+  // or, the skew being checked, no timestamp has been accepted yet.
+  // free_span_ (on_record_branch_free, records above highest_ or not): the
+  // same, or -1 while current_ < highest_ - out_of_orderness, which happens
+  // only before the first timestamp is accepted with a negative
+  // out_of_orderness; highest_ is timestamp::min() then, so no record
+  // qualifies (ts - highest_ >= 0).
+  void refresh_fast_span() noexcept {
+    const bool checked = strategy_.max_future_skew != duration::max();
+    const bool open = !has_suspect_ && (!checked || highest_ != timestamp::min());
+    const std::int64_t skew = strategy_.max_future_skew.nanos();
+    fast_span_ = open && skew > 0 ? skew : 0;
+    free_span_ = current_ >= highest_ - strategy_.out_of_orderness ? fast_span_ : -1;
   }
 
   bool advance(timestamp w) noexcept {
@@ -173,6 +239,8 @@ class watermark_generator {
 
   watermark_strategy<Punctuation> strategy_;
   timestamp highest_ = timestamp::min();
+  std::int64_t fast_span_ = 0;  // see refresh_fast_span
+  std::int64_t free_span_ = 0;
   timestamp current_ = timestamp::min();
   timestamp suspect_ = timestamp::min();
   bool has_suspect_ = false;

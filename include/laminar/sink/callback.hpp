@@ -3,6 +3,7 @@
 
 #include <concepts>
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
@@ -19,6 +20,9 @@ struct ignore_watermarks {
 template <class In, class F, class W>
 class callback_sink {
  public:
+  /// Without a watermark callback, watermarks cost nothing here.
+  static constexpr bool absorbs_repeated_watermarks = std::is_same_v<W, ignore_watermarks>;
+
   callback_sink(F f, W w) : f_(std::move(f)), w_(std::move(w)) {}
   void on_event(const In& event) { std::invoke(f_, event); }
   void on_watermark(timestamp watermark) { std::invoke(w_, watermark); }

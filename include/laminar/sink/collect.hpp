@@ -23,6 +23,8 @@ class collect_sink {
       cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
 
  public:
+  static constexpr bool absorbs_repeated_watermarks = true;  // it ignores them
+
   explicit collect_sink(std::vector<T, A>& out) noexcept : out_(&out) {}
   void on_event(const In& event) { out_->push_back(event); }
   void on_watermark(timestamp) noexcept {}

@@ -11,6 +11,8 @@ namespace laminar {
 
 class count_sink {
  public:
+  static constexpr bool absorbs_repeated_watermarks = true;  // it ignores them
+
   explicit count_sink(std::uint64_t& n) noexcept : n_(&n) {}
   template <class T>
   void on_event(const T&) noexcept {

@@ -17,14 +17,22 @@
 namespace laminar {
 
 /// The chain as a watermarked source sees it: records pass through and feed
-/// the generator; a watermark follows the record that advanced it.
+/// the generator; a watermark follows the record that advanced it (or
+/// every record, for a chain that absorbs repeated watermarks).
 template <class T, class Time, class Generator, class Chain>
 class watermark_view {
  public:
   watermark_view(const Time& time, Generator& gen, Chain& chain) noexcept : time_(&time), gen_(&gen), chain_(&chain) {}
   void on_event(const T& record) {
+    // The time is read before the chain runs: the chain's stores (an
+    // accumulator's add) would otherwise force it to be read again.
+    const timestamp ts = to_timestamp(std::invoke(*time_, record));
     chain_->on_event(record);
-    if (gen_->on_event(record, to_timestamp(std::invoke(*time_, record)))) chain_->on_watermark(gen_->current());
+    if constexpr (absorbs_repeated_watermarks<Chain>) {
+      chain_->on_watermark(gen_->on_record_branch_free(record, ts));  // no branch on whether it advanced
+    } else if (gen_->on_record(record, ts)) {
+      chain_->on_watermark(gen_->current());
+    }
   }
   void on_watermark(timestamp w) {
     if (gen_->on_watermark(w)) chain_->on_watermark(w);
@@ -69,7 +77,9 @@ class watermarked_source {
     requires pull_source<Source>
   {
     view<Chain> v(time_, gen_, chain);
-    return src_.run_for(v, max_records);
+    const std::size_t n = src_.run_for(v, max_records);
+    if (n != 0) gen_.mark_active();  // for the idle timeout, once per batch
+    return n;
   }
   [[nodiscard]] bool exhausted() const
     requires pull_source<Source>
@@ -81,6 +91,7 @@ class watermarked_source {
     requires pushed_source<Source>
   {
     view<Chain> v(time_, gen_, chain);
+    gen_.mark_active();
     src_.push(v, record);
   }
   template <class Chain>

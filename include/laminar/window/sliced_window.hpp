@@ -74,21 +74,30 @@ class sliced_window_stage {
     const timestamp t = time_of(ctx_, e);
     // Most records belong to the slice the last one was in and change no
     // emitted result: one range check, one probe, one add.
-    if (t >= fast_lo_ && t < fast_hi_) [[likely]] {
+    if (static_cast<std::uint64_t>(t.nanos()) - static_cast<std::uint64_t>(fast_lo_.nanos()) < fast_width_) [[likely]] {
       apply(fast_groups_->find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
       return;
     }
     on_other_event(e, t);
   }
 
+  /// A watermark equal to the last one changes nothing, and costs no branch
+  /// unless the stage after this one takes watermarks.
+  static constexpr bool absorbs_repeated_watermarks = true;
+
   void on_watermark(timestamp w) {
-    if (w <= watermark_) return;
-    watermark_ = w;
-    if (w >= next_check_) [[unlikely]] on_deadline();
+    const std::int64_t before = watermark_.nanos();
+    watermark_ = timestamp::from_nanos(std::max(w.nanos(), before));
+    // next_check_ is above the previous watermark (but at the end of time),
+    // so this compare alone tells a deadline; no branch on whether w rose.
+    if (w >= next_check_) [[unlikely]] on_deadline(timestamp::from_nanos(before));
     // w rose, so the output watermark rose too unless it is stuck at the
-    // beginning of time (w - lateness saturated there).
-    const timestamp out = output_watermark(w);
-    if (out != timestamp::min()) next_.on_watermark(out);
+    // beginning of time (w - lateness saturated there). Without a stage
+    // after this one that takes watermarks, this is no code at all.
+    if (w.nanos() > before) {
+      const timestamp out = output_watermark(w);
+      if (out != timestamp::min()) next_.on_watermark(out);
+    }
   }
 
   void on_barrier(const checkpoint_barrier& barrier) {
@@ -143,8 +152,8 @@ class sliced_window_stage {
     early_.clear();
     cached_ = false;
     refresh_fast_range();
-    next_check_ = timestamp::min();
     r(watermark_, late_count_, has_pending_, pending_end_);
+    next_check_ = watermark_ + duration::from_nanos(1);  // recomputed at the next watermark
     std::uint64_t n_slices = 0;
     r(n_slices);
     for (std::uint64_t i = 0; i < n_slices; ++i) {
@@ -236,7 +245,7 @@ class sliced_window_stage {
     cached_start_ = a;
     cached_end_ = a + duration::from_nanos(unit_);
     refresh_fast_range();
-    next_check_ = timestamp::min();  // the deadlines may have moved: recomputed at the next watermark
+    next_check_ = watermark_ + duration::from_nanos(1);  // the deadlines may have moved: recomputed at the next watermark
     return true;
   }
 
@@ -245,11 +254,11 @@ class sliced_window_stage {
   void refresh_fast_range() noexcept {
     if (cached_ && !needs_changes()) {
       fast_lo_ = cached_start_;
-      fast_hi_ = cached_end_;
+      fast_width_ = static_cast<std::uint64_t>(cached_end_.nanos()) - static_cast<std::uint64_t>(cached_start_.nanos());
       fast_groups_ = &slices_[cached_index_].groups;
     } else {
-      fast_lo_ = timestamp::max();
-      fast_hi_ = timestamp::min();
+      fast_lo_ = timestamp::min();
+      fast_width_ = 0;
       fast_groups_ = nullptr;
     }
   }
@@ -360,8 +369,10 @@ class sliced_window_stage {
   // ---- the watermark path ----
 
   // The watermark reached next_check_: fire what is due, free what closed,
-  // and recompute the fast range and the next deadline.
-  [[gnu::noinline]] void on_deadline() {
+  // and recompute the fast range and the next deadline (above the
+  // watermark, or timestamp::max() once the watermark is there).
+  [[gnu::noinline]] void on_deadline(timestamp before) {
+    if (watermark_ == before) return;  // the end of time, repeated
     fire_and_free();
     if (periodic_in(time_domain::event_time) && watermark_ >= next_early_) {
       emit_early();
@@ -375,6 +386,7 @@ class sliced_window_stage {
       const timestamp fires = assigner_.first_end(cached_start_);
       if (fires > watermark_ && fires < next_check_) next_check_ = fires;
     }
+    if (next_check_ <= watermark_) next_check_ = watermark_ + duration::from_nanos(1);
   }
 
   // The lowest watermark at which fire_and_free() has anything to do.
@@ -562,15 +574,17 @@ class sliced_window_stage {
   std::vector<pending_change> changes_;
 
   timestamp watermark_ = timestamp::min();
-  timestamp next_check_ = timestamp::min();
+  timestamp next_check_ = timestamp::min() + duration::from_nanos(1);  // > watermark_: see on_watermark
   std::uint64_t late_count_ = 0;
   bool has_pending_ = false;  // a window end waits to fire
   timestamp pending_end_{};
 
-  // The fast path's slice: records in [fast_lo_, fast_hi_) go straight to
-  // fast_groups_ (an empty range when no slice qualifies).
-  timestamp fast_lo_ = timestamp::max();
-  timestamp fast_hi_ = timestamp::min();
+  // The fast path's slice: records in [fast_lo_, fast_lo_ + fast_width_) go
+  // straight to fast_groups_ (width 0 when no slice qualifies). One unsigned
+  // compare tests both ends: a t below fast_lo_ wraps to at least
+  // max - fast_lo_ + 1, above any width (the range ends at or before max).
+  timestamp fast_lo_ = timestamp::min();
+  std::uint64_t fast_width_ = 0;
   table* fast_groups_ = nullptr;
 
   bool cached_ = false;
