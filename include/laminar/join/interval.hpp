@@ -1,0 +1,567 @@
+// Interval join: each left record with every right record of the same key
+// whose event time lies within bounds relative to the left record's:
+//
+//   connect(orders | key_by(&order::id), fills | key_by(&fill::order_id))
+//     | interval_join(0ms, 5s).type(join_type::left)   // fills within 5 s of their order
+//     | sink(...);                                     // rows: interval_row<order, fill>
+//
+// A left record at t_l and a right record at t_r match when
+//   t_l + lower <= t_r <= t_l + upper        (both bounds inclusive; lower <= upper)
+// and each matching pair gives one row {left, right}, when the second of
+// the two arrives. Outer types also give a row for a record that matched
+// nothing, with the other side empty: left (left records), right (right
+// records) or full (both). Such a row leaves as soon as the watermark
+// proves no match can still come: for a left record, once the right
+// watermark W_R passes t_l + upper; for a right record, once the left
+// watermark W_L passes t_r - lower.
+//
+// A row's event time is the later of its records' times (an outer row's:
+// its one record's), and its key theirs. The output watermark is the
+// inputs' minimum, held back (outer types) behind the records that may
+// still leave unmatched: min(W_L, W_R, W_R - upper for left/full,
+// W_L + lower for right/full). So rows are never behind it.
+//
+// State: per key, each input's records that can still match, in time
+// order. A left record is dropped once W_R passes t_l + upper; a right
+// record once W_L passes t_r - lower (both checked by per-key timers, so a
+// quiet key is freed too). A record later than its own input's watermark
+// is late: it goes to that input's late side output, counted, and is not
+// joined (what it would have matched may be gone). .max_buffered(n) bounds
+// the records held per input when the other input's watermark stops moving
+// (an idle stream): past n, the earliest held record is dropped as if the
+// watermark had passed it (its outer row leaves; expired_early() counts).
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <cereal/types/optional.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/error.hpp"
+#include "laminar/core/side_output.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/core/two_input.hpp"
+#include "laminar/join/detail/time_buffer.hpp"
+#include "laminar/operator/key_by.hpp"
+#include "laminar/window/detail/key_timers.hpp"
+#include "laminar/window/detail/session_table.hpp"  // slot_table
+#include "laminar/window/window_row.hpp"            // window_key_of, print_value
+
+namespace laminar {
+
+/// Which unmatched records a join also emits: none (inner), the left
+/// input's, the right input's, or both (full outer).
+enum class join_type : std::uint8_t { inner, left, right, full };
+
+[[nodiscard]] inline const char* to_string(join_type t) noexcept {
+  switch (t) {
+    case join_type::inner: return "inner";
+    case join_type::left: return "left";
+    case join_type::right: return "right";
+    case join_type::full: return "full";
+  }
+  return "unknown";
+}
+
+/// A matched pair, or (outer joins) one record with the other side empty.
+template <class L, class R>
+struct interval_row {
+  std::optional<L> left;
+  std::optional<R> right;
+  friend bool operator==(const interval_row&, const interval_row&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const interval_row& r) {
+    os << "{";
+    if (r.left) {
+      detail::print_value(os, *r.left);
+    } else {
+      os << "none";
+    }
+    os << " ~ ";
+    if (r.right) {
+      detail::print_value(os, *r.right);
+    } else {
+      os << "none";
+    }
+    return os << "}";
+  }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(left, right);
+  }
+};
+
+struct interval_settings {
+  duration lower = duration::zero();  // t_r >= t_l + lower
+  duration upper = duration::zero();  // t_r <= t_l + upper
+  join_type type = join_type::inner;
+  std::size_t max_buffered = std::numeric_limits<std::size_t>::max();  // records held per input at most
+};
+
+namespace detail {
+
+template <class T>
+struct interval_entry {
+  timestamp t;
+  bool matched;  // has given a row: no outer row when it leaves
+  T record;
+};
+
+template <class L, class R>
+struct interval_key_state {
+  time_buffer<interval_entry<L>> left;
+  time_buffer<interval_entry<R>> right;
+  key_timer left_timer;   // on the right watermark: the key's earliest left record expires
+  key_timer right_timer;  // on the left watermark: the key's earliest right record expires
+  void reset() noexcept {
+    left.reset();
+    right.reset();
+    left_timer = {};
+    right_timer = {};
+  }
+};
+
+template <class Side>
+struct interval_timer_of {
+  template <class State>
+  key_timer& operator()(State& s) const noexcept {
+    if constexpr (std::same_as<Side, left_input>) {
+      return s.left_timer;
+    } else {
+      return s.right_timer;
+    }
+  }
+};
+
+template <class Side>
+using other_input_t = std::conditional_t<std::same_as<Side, left_input>, right_input, left_input>;
+
+/// A joined row's event time: the later of its records' times.
+template <class LT, class RT>
+struct interval_row_time {
+  [[no_unique_address]] LT l;
+  [[no_unique_address]] RT r;
+  template <class Row>
+  timestamp operator()(const Row& row) const {
+    if (!row.right) return to_timestamp(std::invoke(l, *row.left));
+    if (!row.left) return to_timestamp(std::invoke(r, *row.right));
+    return std::max(to_timestamp(std::invoke(l, *row.left)), to_timestamp(std::invoke(r, *row.right)));
+  }
+};
+
+/// A joined row's key: its records' (equal) key.
+template <class LK, class RK>
+struct interval_row_key {
+  [[no_unique_address]] LK l;
+  [[no_unique_address]] RK r;
+  template <class Row>
+  auto operator()(const Row& row) const {
+    using K = std::remove_cvref_t<decltype(std::invoke(l, *row.left))>;
+    return row.left ? K(std::invoke(l, *row.left)) : K(std::invoke(r, *row.right));
+  }
+};
+
+template <class Next, class LCtx, class RCtx, class LateL, class LateR>
+class interval_join_stage {
+ public:
+  using left_type = typename LCtx::value_type;
+  using right_type = typename RCtx::value_type;
+  using key_type = window_key_t<LCtx>;
+  using row_type = interval_row<left_type, right_type>;
+
+  interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, LateL late_left, LateR late_right)
+      : next_(std::move(next)),
+        lctx_(std::move(lctx)),
+        rctx_(std::move(rctx)),
+        settings_(settings),
+        late_left_(std::move(late_left)),
+        late_right_(std::move(late_right)) {}
+
+  void on_event(left_input, const left_type& l) { arrive<left_input>(l, time_of(lctx_, l), window_key_of(lctx_, l)); }
+  void on_event(right_input, const right_type& r) {
+    arrive<right_input>(r, time_of(rctx_, r), window_key_of(rctx_, r));
+  }
+
+  // Each input's watermark frees the other input's records.
+  void on_input_watermark(left_input, timestamp w) {
+    left_watermark_ = w;
+    expire<right_input>();
+    advance_output();
+  }
+  void on_input_watermark(right_input, timestamp w) {
+    right_watermark_ = w;
+    expire<left_input>();
+    advance_output();
+  }
+  void on_watermark(timestamp) { advance_output(); }
+
+  void on_barrier(const checkpoint_barrier& b) {
+    b.checkpoint(*this);
+    next_.on_barrier(b);
+  }
+  void on_end() { next_.on_end(); }
+
+  /// Records later than their input's watermark (to the late side outputs).
+  [[nodiscard]] std::uint64_t late_left() const noexcept { return late_left_count_; }
+  [[nodiscard]] std::uint64_t late_right() const noexcept { return late_right_count_; }
+  /// Records dropped before the watermark passed them, because more than
+  /// max_buffered were held on their input.
+  [[nodiscard]] std::uint64_t expired_early() const noexcept { return expired_early_; }
+  /// Records held now on each input, over all keys.
+  [[nodiscard]] std::size_t left_held() const noexcept { return left_held_; }
+  [[nodiscard]] std::size_t right_held() const noexcept { return right_held_; }
+  /// Keys with records held.
+  [[nodiscard]] std::size_t keys() const noexcept { return keys_.size(); }
+  [[nodiscard]] Next& downstream() noexcept { return next_; }
+
+  void save_state(state_writer& w) const {
+    w(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_,
+      static_cast<std::uint64_t>(keys_.slot_count()));
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      const bool live = keys_.live(s);
+      w(live);
+      if (!live) continue;
+      const key_state& k = keys_.state(s);
+      w(keys_.key(s));
+      save_buffer(w, k.left);
+      save_buffer(w, k.right);
+    }
+    w(keys_.free_slots());
+    if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).save_state(w);
+    if constexpr (stateful_side_output<LateR>) side_output_target(late_right_).save_state(w);
+  }
+
+  void load_state(state_reader& r) {
+    std::uint64_t slots = 0;
+    r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_,
+      slots);
+    keys_.reset(static_cast<std::size_t>(slots));
+    left_timers_.clear();
+    right_timers_.clear();
+    left_held_ = right_held_ = 0;
+    for (std::uint32_t s = 0; s < slots; ++s) {
+      bool live = false;
+      r(live);
+      if (!live) continue;
+      key_type key{};
+      r(key);
+      keys_.restore(s, key);
+      key_state& k = keys_.state(s);
+      left_held_ += load_buffer(r, k.left);
+      right_held_ += load_buffer(r, k.right);
+      if (!k.left.empty()) timers<left_input>().set(keys_, s, deadline<left_input>(k.left.front().t));
+      if (!k.right.empty()) timers<right_input>().set(keys_, s, deadline<right_input>(k.right.front().t));
+    }
+    std::vector<std::uint32_t> free;
+    r(free);
+    keys_.restore_free_slots(std::move(free));
+    if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).load_state(r);
+    if constexpr (stateful_side_output<LateR>) side_output_target(late_right_).load_state(r);
+  }
+
+ private:
+  using key_state = interval_key_state<left_type, right_type>;
+  using table = slot_table<key_type, key_state>;
+  template <class Side>
+  using record_t = std::conditional_t<std::same_as<Side, left_input>, left_type, right_type>;
+
+  template <class Side>
+  [[nodiscard]] static constexpr bool is_left() noexcept {
+    return std::same_as<Side, left_input>;
+  }
+  template <class Side>
+  [[nodiscard]] auto& buffer(key_state& k) noexcept {
+    if constexpr (is_left<Side>()) {
+      return k.left;
+    } else {
+      return k.right;
+    }
+  }
+  template <class Side>
+  [[nodiscard]] auto& timers() noexcept {
+    if constexpr (is_left<Side>()) {
+      return left_timers_;
+    } else {
+      return right_timers_;
+    }
+  }
+  template <class Side>
+  [[nodiscard]] std::size_t& held() noexcept {
+    if constexpr (is_left<Side>()) {
+      return left_held_;
+    } else {
+      return right_held_;
+    }
+  }
+  template <class Side>
+  [[nodiscard]] timestamp own_watermark() const noexcept {
+    return is_left<Side>() ? left_watermark_ : right_watermark_;
+  }
+  // A Side record expires (no record still to come on the other input can
+  // match it) once the other input's watermark reaches its deadline:
+  // left, t_l + upper + 1; right, t_r - lower + 1 (saturating, so a record
+  // at the ends of time expires with the end of the other input).
+  template <class Side>
+  [[nodiscard]] timestamp deadline(timestamp t) const noexcept {
+    const timestamp edge = is_left<Side>() ? t + settings_.upper : t - settings_.lower;
+    return edge + duration::from_nanos(1);
+  }
+  template <class Side>
+  [[nodiscard]] timestamp expiring_watermark() const noexcept {
+    return is_left<Side>() ? right_watermark_ : left_watermark_;
+  }
+  template <class Side>
+  [[nodiscard]] bool outer() const noexcept {
+    return settings_.type == join_type::full ||
+           settings_.type == (is_left<Side>() ? join_type::left : join_type::right);
+  }
+
+  // A record arrives: joined with the other input's records in range, then
+  // held while a record still to come on the other input can match it.
+  template <class Side, class T>
+  void arrive(const T& record, timestamp t, const key_type& key) {
+    using Other = other_input_t<Side>;
+    if (t < own_watermark<Side>()) [[unlikely]] return on_late<Side>(record);
+    std::uint32_t s = keys_.find(key);
+    bool matched = false;
+    if (s != table::npos) {
+      // Left: right times in [t + lower, t + upper]; right: left times in [t - upper, t - lower].
+      const timestamp lo = is_left<Side>() ? t + settings_.lower : t - settings_.upper;
+      const timestamp hi = is_left<Side>() ? t + settings_.upper : t - settings_.lower;
+      auto& other = buffer<Other>(keys_.state(s));
+      for (auto* e = other.first_at_or_after(lo); e != other.end() && e->t <= hi; ++e) {
+        e->matched = true;
+        matched = true;
+        if constexpr (is_left<Side>()) {
+          next_.on_event(row_type{record, e->record});
+        } else {
+          next_.on_event(row_type{e->record, record});
+        }
+      }
+    }
+    const timestamp due = deadline<Side>(t);
+    if (due <= expiring_watermark<Side>()) {  // nothing to come can match it
+      if (!matched && outer<Side>()) emit_unmatched<Side>(record);
+      return;
+    }
+    if (s == table::npos) s = keys_.insert(key);
+    const std::size_t pos = buffer<Side>(keys_.state(s)).insert({t, matched, record});
+    ++held<Side>();
+    if (pos == 0) timers<Side>().schedule(keys_, s, due);  // the key's earliest: its timer moves up
+    if (held<Side>() > settings_.max_buffered) [[unlikely]] expire_earliest<Side>();
+  }
+
+  template <class Side, class T>
+  void emit_unmatched(const T& record) {
+    if constexpr (is_left<Side>()) {
+      next_.on_event(row_type{record, std::nullopt});
+    } else {
+      next_.on_event(row_type{std::nullopt, record});
+    }
+  }
+
+  // The other input's watermark moved: the keys whose Side timers are due
+  // drop their expired records (outer rows leave), in deadline order.
+  template <class Side>
+  void expire() {
+    const timestamp w = expiring_watermark<Side>();
+    auto& tm = timers<Side>();
+    if (!tm.due_at(w)) return;
+    const auto deadline_of = [this](key_state& k) {
+      auto& b = buffer<Side>(k);
+      return b.empty() ? timestamp::max() : deadline<Side>(b.front().t);
+    };
+    for (const auto& due : tm.take_due(keys_, w, deadline_of)) {
+      auto& b = buffer<Side>(keys_.state(due.slot));
+      std::size_t n = 0;
+      for (auto* e = b.begin(); e != b.end() && deadline<Side>(e->t) <= w; ++e, ++n) {
+        if (!e->matched && outer<Side>()) emit_unmatched<Side>(e->record);
+      }
+      b.drop(n);
+      held<Side>() -= n;
+      settle<Side>(due.slot);
+    }
+  }
+
+  // More than max_buffered held on Side: its earliest record leaves now.
+  template <class Side>
+  [[gnu::cold, gnu::noinline]] void expire_earliest() {
+    const std::uint32_t s = timers<Side>().earliest(keys_);
+    auto& b = buffer<Side>(keys_.state(s));
+    if (!b.front().matched && outer<Side>()) emit_unmatched<Side>(b.front().record);
+    b.drop(1);
+    --held<Side>();
+    ++expired_early_;
+    timers<Side>().cancel(keys_, s);
+    settle<Side>(s);
+  }
+
+  // After key s's Side records were dropped (its Side timer taken): a new
+  // timer at its next deadline, or, with nothing left, the key leaves.
+  template <class Side>
+  void settle(std::uint32_t s) {
+    key_state& k = keys_.state(s);
+    auto& b = buffer<Side>(k);
+    if (!b.empty()) {
+      timers<Side>().set(keys_, s, deadline<Side>(b.front().t));
+    } else if (buffer<other_input_t<Side>>(k).empty()) {
+      keys_.erase(s);
+    }
+  }
+
+  // Rows still to come are no earlier than min(W_L, W_R), and unmatched
+  // held records no earlier than W_R - upper (left) or W_L + lower (right).
+  void advance_output() {
+    timestamp out = std::min(left_watermark_, right_watermark_);
+    if (outer<left_input>()) out = std::min(out, shift(right_watermark_, duration::zero() - settings_.upper));
+    if (outer<right_input>()) out = std::min(out, shift(left_watermark_, settings_.lower));
+    if (out > output_watermark_) {
+      output_watermark_ = out;
+      next_.on_watermark(out);
+    }
+  }
+  // The ends of time stay where they are.
+  [[nodiscard]] static timestamp shift(timestamp w, duration d) noexcept {
+    return w == timestamp::min() || w == timestamp::max() ? w : w + d;
+  }
+
+  template <class Side, class T>
+  [[gnu::cold, gnu::noinline]] void on_late(const T& record) {
+    if constexpr (is_left<Side>()) {
+      ++late_left_count_;
+      side_output_target(late_left_)(record);
+    } else {
+      ++late_right_count_;
+      side_output_target(late_right_)(record);
+    }
+  }
+
+  template <class B>
+  static void save_buffer(state_writer& w, const B& b) {
+    w(static_cast<std::uint64_t>(b.size()));
+    for (const auto& e : b) w(e.t, e.matched, e.record);
+  }
+  template <class B>
+  static std::size_t load_buffer(state_reader& r, B& b) {
+    std::uint64_t n = 0;
+    r(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::remove_cvref_t<decltype(*b.begin())> e{timestamp{}, false, {}};
+      r(e.t, e.matched, e.record);
+      b.append(std::move(e));
+    }
+    return static_cast<std::size_t>(n);
+  }
+
+  [[no_unique_address]] Next next_;
+  [[no_unique_address]] LCtx lctx_;
+  [[no_unique_address]] RCtx rctx_;
+  interval_settings settings_;
+  [[no_unique_address]] LateL late_left_;
+  [[no_unique_address]] LateR late_right_;
+  table keys_;
+  key_timers<interval_timer_of<left_input>> left_timers_;
+  key_timers<interval_timer_of<right_input>> right_timers_;
+  timestamp left_watermark_ = timestamp::min();
+  timestamp right_watermark_ = timestamp::min();
+  timestamp output_watermark_ = timestamp::min();
+  std::size_t left_held_ = 0;
+  std::size_t right_held_ = 0;
+  std::uint64_t late_left_count_ = 0;
+  std::uint64_t late_right_count_ = 0;
+  std::uint64_t expired_early_ = 0;
+};
+
+}  // namespace detail
+
+/// The interval join factory: interval_join(lower, upper), refined by
+/// .type(t), .max_buffered(n), .late_left_to(out) and .late_right_to(out).
+template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output>
+struct interval_join_operator {
+  using is_two_input_operator = void;
+  interval_settings settings{};
+  LateL late_left{};
+  LateR late_right{};
+
+  /// inner (default), left, right or full outer.
+  [[nodiscard]] interval_join_operator type(join_type t) const {
+    interval_join_operator o = *this;
+    o.settings.type = t;
+    return o;
+  }
+  /// At most `n` records held per input; past that the earliest leaves as
+  /// if the watermark had passed it (counted by expired_early()), so an
+  /// idle input cannot grow the other's state without bound.
+  [[nodiscard]] interval_join_operator max_buffered(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: interval_join: max_buffered must be at least 1");
+    interval_join_operator o = *this;
+    o.settings.max_buffered = n;
+    return o;
+  }
+  /// Where left records later than the left watermark go: a callable, or
+  /// a side_records<L> held by reference and checkpointed with the join.
+  template <class F>
+  [[nodiscard]] auto late_left_to(F&& out) const {
+    return interval_join_operator<detail::side_output_holder_t<F>, LateR>{
+        settings, detail::hold_side_output(std::forward<F>(out)), late_right};
+  }
+  /// Where right records later than the right watermark go.
+  template <class F>
+  [[nodiscard]] auto late_right_to(F&& out) const {
+    return interval_join_operator<LateL, detail::side_output_holder_t<F>>{
+        settings, late_left, detail::hold_side_output(std::forward<F>(out))};
+  }
+
+  template <class LCtx, class RCtx>
+  auto output_context(const LCtx& l, const RCtx& r) const {
+    static_assert(LCtx::timed() && RCtx::timed(),
+                  "laminar: interval_join needs event time on both inputs: put with_watermarks(...) or "
+                  "event_time(...) on each");
+    static_assert(LCtx::keyed() == RCtx::keyed(),
+                  "laminar: interval_join: key both inputs (key_by on each) or neither");
+    static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
+                  "laminar: interval_join: the two inputs' keys must have the same type");
+    using row = interval_row<typename LCtx::value_type, typename RCtx::value_type>;
+    using time = detail::interval_row_time<typename LCtx::time_type, typename RCtx::time_type>;
+    if constexpr (LCtx::keyed()) {
+      return stream_context<row, detail::interval_row_key<typename LCtx::key_type, typename RCtx::key_type>, time>{
+          {l.key, r.key}, {l.time, r.time}};
+    } else {
+      return stream_context<row, no_projection, time>{{}, {l.time, r.time}};
+    }
+  }
+
+  template <class LCtx, class RCtx, class Next>
+  auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
+    (void)output_context(l, r);
+    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR>(
+        std::forward<Next>(next), l, r, settings, std::move(late_left), std::move(late_right));
+  }
+};
+
+/// An inner interval join: a right record at t_r matches a left record at
+/// t_l when t_l + lower <= t_r <= t_l + upper.
+inline interval_join_operator<> interval_join(duration lower, duration upper) {
+  if (lower > upper) {
+    throw usage_error("laminar: interval_join: the lower bound (" + std::to_string(lower.nanos()) +
+                      "ns) is after the upper bound (" + std::to_string(upper.nanos()) + "ns)");
+  }
+  interval_join_operator<> o;
+  o.settings.lower = lower;
+  o.settings.upper = upper;
+  return o;
+}
+
+}  // namespace laminar

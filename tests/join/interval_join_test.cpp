@@ -1,0 +1,475 @@
+// Interval join: a differential test against a brute-force model over the
+// whole stream (every on-time pair in range matches, each once, when the
+// later of the two arrives; an outer record that never matches leaves once
+// the other input's watermark passes its deadline), for every join type
+// and several bounds, on randomized out-of-order streams with many keys;
+// checkpoints at random points; bounded state; an idle input; adversarial
+// timestamps.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <laminar/laminar.hpp>
+#include <laminar/join/interval.hpp>
+
+#include "support/counting_allocator.hpp"
+#include "support/differential.hpp"
+
+using namespace laminar;
+
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
+
+struct order {
+  std::int64_t ts = 0;
+  std::uint32_t key = 0;
+  std::int64_t id = 0;
+  friend bool operator==(const order&, const order&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const order& o) {
+    return os << "order{" << o.ts << ", " << o.key << ", #" << o.id << "}";
+  }
+  template <class A>
+  void serialize(A& ar) {
+    ar(ts, key, id);
+  }
+};
+struct fill {
+  std::int64_t ts = 0;
+  std::uint32_t key = 0;
+  std::int64_t id = 0;
+  friend bool operator==(const fill&, const fill&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const fill& f) {
+    return os << "fill{" << f.ts << ", " << f.key << ", #" << f.id << "}";
+  }
+  template <class A>
+  void serialize(A& ar) {
+    ar(ts, key, id);
+  }
+};
+using row = interval_row<order, fill>;
+
+// A row and the input message (step) that made it leave.
+struct step_row {
+  std::size_t step = 0;
+  row r;
+  friend bool operator==(const step_row&, const step_row&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const step_row& s) { return os << "step " << s.step << " " << s.r; }
+};
+
+struct item {
+  enum kind_t : std::uint8_t { left, right, left_wm, right_wm } kind;
+  order l{};
+  fill r{};
+  std::int64_t w = 0;
+};
+
+// Records mostly a little out of order, some far behind, duplicate times;
+// each input's watermark trails its records by a lag of its own, so that
+// some records are late and one input may hold the other's state back.
+std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
+  std::mt19937_64 rng(seed);
+  std::vector<item> items;
+  const std::int64_t llag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
+  const std::int64_t rlag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
+  std::int64_t front = 1'000 * ms, lmax = 0, rmax = 0, lwm = no_time, rwm = no_time;
+  for (std::size_t i = 0; i < n; ++i) {
+    front += static_cast<std::int64_t>(rng() % (2 * ms));
+    std::int64_t t = front - static_cast<std::int64_t>(rng() % (3 * ms));
+    if (rng() % 25 == 0) t -= static_cast<std::int64_t>(rng() % (30 * ms));
+    if (rng() % 8 == 0) t = (t / ms) * ms;
+    const auto key = static_cast<std::uint32_t>(rng() % keys);
+    if (rng() % 2 == 0) {
+      items.push_back({item::left, order{t, key, static_cast<std::int64_t>(i)}, {}, 0});
+      lmax = std::max(lmax, t);
+    } else {
+      items.push_back({item::right, {}, fill{t, key, static_cast<std::int64_t>(i)}, 0});
+      rmax = std::max(rmax, t);
+    }
+    if (rng() % 6 == 0 && lmax - llag > lwm) items.push_back({item::left_wm, {}, {}, lwm = lmax - llag});
+    if (rng() % 6 == 0 && rmax - rlag > rwm) items.push_back({item::right_wm, {}, {}, rwm = rmax - rlag});
+  }
+  return items;
+}
+
+// The model: the whole stream is known up front. Each on-time pair of the
+// same key in range gives one row when the later of the two arrives (the
+// earlier-arrived side in time order, equal times by arrival); each on-time
+// record of an outer side that matches nothing in the whole stream gives
+// one row at the first step where the other input's watermark has passed
+// its deadline (its arrival, a watermark, or the end).
+struct model {
+  interval_settings s;
+  std::vector<step_row> rows;
+  std::vector<order> late_left;
+  std::vector<fill> late_right;
+
+  [[nodiscard]] bool in_range(const order& l, const fill& r) const {
+    return l.key == r.key && r.ts >= l.ts + s.lower.nanos() && r.ts <= l.ts + s.upper.nanos();
+  }
+  [[nodiscard]] bool outer_left() const { return s.type == join_type::left || s.type == join_type::full; }
+  [[nodiscard]] bool outer_right() const { return s.type == join_type::right || s.type == join_type::full; }
+
+  void run(const std::vector<item>& items) {
+    // Which records are on time, and their arrival steps.
+    struct seen_left {
+      order l;
+      std::size_t step;
+    };
+    struct seen_right {
+      fill r;
+      std::size_t step;
+    };
+    std::vector<seen_left> lefts;
+    std::vector<seen_right> rights;
+    std::int64_t lwm = no_time, rwm = no_time;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const item& it = items[i];
+      if (it.kind == item::left_wm) lwm = std::max(lwm, it.w);
+      if (it.kind == item::right_wm) rwm = std::max(rwm, it.w);
+      if (it.kind == item::left) {
+        if (it.l.ts < lwm) {
+          late_left.push_back(it.l);
+        } else {
+          lefts.push_back({it.l, i});
+        }
+      }
+      if (it.kind == item::right) {
+        if (it.r.ts < rwm) {
+          late_right.push_back(it.r);
+        } else {
+          rights.push_back({it.r, i});
+        }
+      }
+    }
+    const std::size_t end_step = items.size();
+    // Matched rows, at the later arrival.
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (items[i].kind == item::left) {
+        std::vector<const seen_right*> m;
+        for (const seen_right& r : rights) {
+          if (r.step < i && in_range(items[i].l, r.r)) m.push_back(&r);
+        }
+        if (!is_on_time_left(lefts, i)) continue;
+        std::stable_sort(m.begin(), m.end(), [](auto* a, auto* b) { return a->r.ts < b->r.ts; });
+        for (auto* r : m) rows.push_back({i, row{items[i].l, r->r}});
+      } else if (items[i].kind == item::right) {
+        std::vector<const seen_left*> m;
+        for (const seen_left& l : lefts) {
+          if (l.step < i && in_range(l.l, items[i].r)) m.push_back(&l);
+        }
+        if (!is_on_time_right(rights, i)) continue;
+        std::stable_sort(m.begin(), m.end(), [](auto* a, auto* b) { return a->l.ts < b->l.ts; });
+        for (auto* l : m) rows.push_back({i, row{l->l, items[i].r}});
+      }
+    }
+    // Outer rows: the first step at or after arrival where the other
+    // input's watermark has passed the deadline.
+    auto first_step = [&](std::size_t from, item::kind_t wm_kind, std::int64_t edge) {
+      std::int64_t w = no_time;
+      for (std::size_t j = 0; j < items.size(); ++j) {
+        if (items[j].kind == wm_kind) w = std::max(w, items[j].w);
+        if (j >= from && w > edge) return j;
+      }
+      return end_step;
+    };
+    if (outer_left()) {
+      for (const seen_left& l : lefts) {
+        if (std::none_of(rights.begin(), rights.end(), [&](const seen_right& r) { return in_range(l.l, r.r); })) {
+          rows.push_back({first_step(l.step, item::right_wm, l.l.ts + s.upper.nanos()), row{l.l, std::nullopt}});
+        }
+      }
+    }
+    if (outer_right()) {
+      for (const seen_right& r : rights) {
+        if (std::none_of(lefts.begin(), lefts.end(), [&](const seen_left& l) { return in_range(l.l, r.r); })) {
+          rows.push_back({first_step(r.step, item::left_wm, r.r.ts - s.lower.nanos()), row{std::nullopt, r.r}});
+        }
+      }
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const step_row& a, const step_row& b) { return a.step < b.step; });
+  }
+  static bool is_on_time_left(const auto& lefts, std::size_t step) {
+    return std::any_of(lefts.begin(), lefts.end(), [&](const auto& l) { return l.step == step; });
+  }
+  static bool is_on_time_right(const auto& rights, std::size_t step) {
+    return std::any_of(rights.begin(), rights.end(), [&](const auto& r) { return r.step == step; });
+  }
+};
+
+// Rows a watermark (or the end) releases leave in an order of the
+// operator's choosing: sorted here, so both sides compare as multisets per
+// step. Rows of a record's arrival compare in order.
+void canonical(std::vector<step_row>& rows, const std::vector<item>& items) {
+  auto id = [](const row& r) {
+    return std::make_tuple(r.left ? r.left->id : -1, r.right ? r.right->id : -1);
+  };
+  auto releases = [&](std::size_t step) {
+    return step >= items.size() || items[step].kind == item::left_wm || items[step].kind == item::right_wm;
+  };
+  std::size_t i = 0;
+  while (i < rows.size()) {
+    std::size_t j = i;
+    while (j < rows.size() && rows[j].step == rows[i].step) ++j;
+    if (releases(rows[i].step)) {
+      std::sort(rows.begin() + static_cast<std::ptrdiff_t>(i), rows.begin() + static_cast<std::ptrdiff_t>(j),
+                [&](const step_row& a, const step_row& b) { return id(a.r) < id(b.r); });
+    }
+    i = j;
+  }
+}
+
+template <class Join, class Sink>
+auto pipeline_of(Join join, Sink sink_stage) {
+  return connect(push<order>() | event_time(&order::ts) | key_by(&order::key),
+                 push<fill>() | event_time(&fill::ts) | key_by(&fill::key)) |
+         std::move(join) | std::move(sink_stage);
+}
+
+template <class P>
+void feed(P& p, const item& it) {
+  switch (it.kind) {
+    case item::left: p.push_left(it.l); break;
+    case item::right: p.push_right(it.r); break;
+    case item::left_wm: p.push_left_watermark(timestamp::from_nanos(it.w)); break;
+    case item::right_wm: p.push_right_watermark(timestamp::from_nanos(it.w)); break;
+  }
+}
+
+auto configured(const interval_settings& s) { return interval_join(s.lower, s.upper).type(s.type); }
+
+std::string describe(const interval_settings& s, std::uint64_t seed, std::uint32_t keys) {
+  std::ostringstream os;
+  os << to_string(s.type) << " [" << s.lower.nanos() << ", " << s.upper.nanos() << "] keys " << keys << " seed "
+     << seed;
+  return os.str();
+}
+
+template <class F>
+void for_each_setting(F&& f) {
+  const std::vector<std::pair<std::int64_t, std::int64_t>> bounds{{0, 0}, {-2 * ms, 3 * ms}, {ms, 4 * ms},
+                                                                   {-5 * ms, -ms}};
+  for (join_type t : {join_type::inner, join_type::left, join_type::right, join_type::full}) {
+    for (auto [lo, hi] : bounds) {
+      interval_settings s;
+      s.lower = duration::from_nanos(lo);
+      s.upper = duration::from_nanos(hi);
+      s.type = t;
+      f(s);
+    }
+  }
+}
+
+// Runs the join over the items; rows tagged with the step that made them
+// leave, checked against the output watermark as they arrive.
+struct run_result {
+  std::vector<step_row> rows;
+  std::vector<order> late_left;
+  std::vector<fill> late_right;
+  bool behind_watermark = false;
+  std::size_t held_after = 0;
+};
+
+run_result run_join(const interval_settings& s, const std::vector<item>& items) {
+  run_result out;
+  std::size_t step = 0;
+  std::int64_t out_wm = no_time;
+  side_records<order> late_l;
+  side_records<fill> late_r;
+  auto p = pipeline_of(configured(s).late_left_to(late_l).late_right_to(late_r),
+                       sink(
+                           [&](const row& r) {
+                             const std::int64_t t = r.left && r.right ? std::max(r.left->ts, r.right->ts)
+                                                    : r.left         ? r.left->ts
+                                                                     : r.right->ts;
+                             if (t < out_wm) out.behind_watermark = true;
+                             out.rows.push_back({step, r});
+                           },
+                           [&](timestamp w) { out_wm = w.nanos(); }));
+  for (; step < items.size(); ++step) feed(p, items[step]);
+  p.finish();
+  out.late_left = late_l.records();
+  out.late_right = late_r.records();
+  out.held_after = p.join().left_held() + p.join().right_held() + p.join().keys();
+  CHECK(p.join().late_left() == late_l.count());
+  CHECK(p.join().late_right() == late_r.count());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("interval join: every join type equals the brute-force model on randomized out-of-order streams") {
+  int cases = 0;
+  for_each_setting([&](const interval_settings& s) {
+    for (std::uint32_t keys : {1u, 7u, 100u}) {
+      for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+        const auto items = make_items(seed * 977 + keys, keys, 1200);
+        model m{s, {}, {}, {}};
+        m.run(items);
+        auto got = run_join(s, items);
+        canonical(got.rows, items);
+        canonical(m.rows, items);
+        const std::string what = describe(s, seed, keys);
+        test::same_outputs(got.rows, m.rows, what + " rows");
+        test::same_outputs(got.late_left, m.late_left, what + " late left records");
+        test::same_outputs(got.late_right, m.late_right, what + " late right records");
+        CHECK_MESSAGE(!got.behind_watermark, what << ": a row arrived behind the join's output watermark");
+        CHECK_MESSAGE(got.held_after == 0, what << ": state left after the end of both inputs");
+        ++cases;
+      }
+    }
+  });
+  CHECK(cases == 4 * 4 * 3 * 3);
+}
+
+TEST_CASE("interval join: rows of a small stream, and an unmatched record leaves as soon as the watermark proves it") {
+  std::vector<row> rows;
+  auto p = pipeline_of(interval_join(duration::from_nanos(-2), duration::from_nanos(3)).type(join_type::full),
+                       collect(rows));
+  p.push_left(order{10, 1, 1});
+  p.push_right(fill{12, 1, 2});  // in [8, 13]
+  p.push_right(fill{7, 1, 3});   // before 8: no match yet
+  p.push_left(order{9, 1, 4});   // [7, 12]: fill 3 then fill 2
+  p.push_right(fill{20, 2, 5});  // another key
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == row{order{10, 1, 1}, fill{12, 1, 2}});
+  CHECK(rows[1] == row{order{9, 1, 4}, fill{7, 1, 3}});
+  CHECK(rows[2] == row{order{9, 1, 4}, fill{12, 1, 2}});
+  // Order 10's range ends at 13: a right watermark of 14 proves it, but it
+  // matched. Fill 20 waits for the left watermark to pass 20 + 2.
+  p.push_right_watermark(timestamp::from_nanos(14));
+  CHECK(rows.size() == 3);
+  CHECK(p.join().left_held() == 0);
+  p.push_left_watermark(timestamp::from_nanos(22));
+  CHECK(rows.size() == 3);
+  CHECK(p.join().keys() == 1);  // key 1's fills, both matched, have left; fill 20 waits
+  p.push_left_watermark(timestamp::from_nanos(23));
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[3] == row{std::nullopt, fill{20, 2, 5}});
+  CHECK(p.join().keys() == 0);
+  p.finish();
+  CHECK(rows.size() == 4);
+
+  CHECK_THROWS_AS((void)interval_join(duration::from_nanos(5), duration::from_nanos(4)), usage_error);
+  CHECK_THROWS_AS((void)interval_join(duration::zero(), duration::zero()).max_buffered(0), usage_error);
+}
+
+TEST_CASE("interval join: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
+  for_each_setting([&](const interval_settings& s) {
+    const auto items = make_items(4242, 20, 1500);
+    std::vector<row> whole;
+    {
+      auto p = pipeline_of(configured(s), collect(whole));
+      for (const item& it : items) feed(p, it);
+      p.finish();
+    }
+    std::mt19937_64 rng(11);
+    for (int trial = 0; trial < 3; ++trial) {
+      const std::size_t cut = rng() % items.size();
+      CAPTURE(cut);
+      std::vector<row> first;
+      std::string bytes;
+      {
+        auto p = pipeline_of(configured(s), collect(first));
+        for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+        bytes = p.checkpoint(7).to_bytes();
+      }
+      std::vector<row> rest;
+      auto q = pipeline_of(configured(s), collect(rest));
+      q.restore(snapshot::from_bytes(bytes));  // collect comes back with the rows before the cut
+      for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+      q.finish();
+      test::same_outputs(rest, whole, describe(s, 4242, 20) + " after restore");
+    }
+  });
+}
+
+TEST_CASE("interval join: state stays bounded as the watermarks move, and steady state allocates nothing") {
+  for (join_type t : {join_type::inner, join_type::full}) {
+    CAPTURE(to_string(t));
+    std::uint64_t rows = 0;
+    auto p = pipeline_of(interval_join(duration::from_nanos(-3000), duration::from_nanos(2000)).type(t),
+                         count_events(rows));
+    std::size_t peak = 0;
+    std::uint64_t allocations = 0;
+    for (std::int64_t i = 0; i < 1'000'000; ++i) {
+      const test::allocation_counter counter;
+      const auto key = static_cast<std::uint32_t>(i % 500);
+      p.push_left(order{i * 1000, key, i});
+      p.push_right(fill{i * 1000 + 500, key, i});
+      if (i % 64 == 63) {
+        p.push_left_watermark(timestamp::from_nanos(i * 1000 - 50'000));
+        p.push_right_watermark(timestamp::from_nanos(i * 1000 - 50'000));
+      }
+      if (i >= 100'000) allocations += counter.count();
+      peak = std::max(peak, p.join().left_held() + p.join().right_held());
+    }
+    CHECK(allocations == 0);
+    // The records within about 120 us of the watermarks, never the 2 million pushed.
+    CHECK(peak < 1'000);
+    p.finish();
+    CHECK(p.join().keys() == 0);
+    // Each key sees one left and one right record every 500 us: within
+    // [-3 us, +2 us] only its own pair matches; full adds nothing.
+    CHECK(rows == 1'000'000);
+  }
+}
+
+TEST_CASE("interval join: an idle right input does not grow the held left records past max_buffered") {
+  std::vector<row> rows;
+  auto p = pipeline_of(interval_join(duration::zero(), duration::from_nanos(100)).type(join_type::left).max_buffered(500),
+                       collect(rows));
+  p.push_right(fill{5, 1, 0});
+  p.push_right_watermark(timestamp::from_nanos(6));  // and then the fills stop
+  std::size_t peak = 0;
+  for (std::int64_t i = 1; i <= 50'000; ++i) {
+    p.push_left(order{i * 10, static_cast<std::uint32_t>(i % 3), i});
+    if (i % 100 == 0) p.push_left_watermark(timestamp::from_nanos(i * 10));
+    peak = std::max(peak, p.join().left_held());
+  }
+  CHECK(peak == 500);
+  CHECK(p.join().expired_early() == 49'500);
+  CHECK(rows.size() == 49'500);
+  // The earliest held records left first, unmatched, in time order.
+  CHECK(rows.front() == row{order{10, 1, 1}, std::nullopt});
+  CHECK(rows[1] == row{order{20, 2, 2}, std::nullopt});
+  CHECK(std::is_sorted(rows.begin(), rows.end(), [](const row& a, const row& b) { return a.left->ts < b.left->ts; }));
+  p.finish();
+  CHECK(rows.size() == 50'000);
+}
+
+TEST_CASE("interval join: timestamps at the ends of time are joined and freed") {
+  const std::int64_t lo = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+  std::vector<row> rows;
+  side_records<order> late;
+  auto p = pipeline_of(
+      interval_join(duration::from_nanos(-10), duration::from_nanos(10)).type(join_type::full).late_left_to(late),
+      collect(rows));
+  p.push_left(order{hi, 1, 1});
+  p.push_right(fill{hi - 5, 1, 2});
+  p.push_left(order{lo, 2, 3});
+  p.push_right(fill{lo + 3, 2, 4});
+  p.push_right(fill{lo + 20, 2, 5});  // out of range of order 3
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == row{order{hi, 1, 1}, fill{hi - 5, 1, 2}});
+  CHECK(rows[1] == row{order{lo, 2, 3}, fill{lo + 3, 2, 4}});
+  p.push_left_watermark(timestamp::from_nanos(hi - 1));
+  p.push_left(order{lo, 3, 6});  // far behind the watermark: late
+  CHECK(late.records() == std::vector<order>{order{lo, 3, 6}});
+  // Fill 5 (lo + 20) is past any left record still to come: its outer row left.
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[2] == row{std::nullopt, fill{lo + 20, 2, 5}});
+  p.finish();
+  CHECK(rows.size() == 3);
+  CHECK(p.join().keys() == 0);
+}
