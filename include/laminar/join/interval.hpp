@@ -23,8 +23,8 @@
 //
 // State: per key, each input's records that can still match, in time
 // order. A left record is dropped once W_R passes t_l + upper; a right
-// record once W_L passes t_r - lower (both checked by per-key timers, so a
-// quiet key is freed too). A record later than its own input's watermark
+// record once W_L passes t_r - lower, in deadline order over all keys (an
+// expiry queue per input, so a quiet key is freed too). A record later than its own input's watermark
 // is late: it goes to that input's late side output, counted, and is not
 // joined (what it would have matched may be gone). .max_buffered(n) bounds
 // the records held per input when the other input's watermark stops moving
@@ -56,7 +56,7 @@
 #include "laminar/core/two_input.hpp"
 #include "laminar/join/detail/time_buffer.hpp"
 #include "laminar/operator/key_by.hpp"
-#include "laminar/window/detail/key_timers.hpp"
+#include "laminar/join/detail/expiry_queue.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
 #include "laminar/window/window_row.hpp"            // window_key_of, print_value
 
@@ -123,25 +123,9 @@ template <class L, class R>
 struct interval_key_state {
   time_buffer<interval_entry<L>> left;
   time_buffer<interval_entry<R>> right;
-  key_timer left_timer;   // on the right watermark: the key's earliest left record expires
-  key_timer right_timer;  // on the left watermark: the key's earliest right record expires
   void reset() noexcept {
     left.reset();
     right.reset();
-    left_timer = {};
-    right_timer = {};
-  }
-};
-
-template <class Side>
-struct interval_timer_of {
-  template <class State>
-  key_timer& operator()(State& s) const noexcept {
-    if constexpr (std::same_as<Side, left_input>) {
-      return s.left_timer;
-    } else {
-      return s.right_timer;
-    }
   }
 };
 
@@ -239,6 +223,8 @@ class interval_join_stage {
       save_buffer(w, k.right);
     }
     w(keys_.free_slots());
+    left_expiry_.save(w);
+    right_expiry_.save(w);
     if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).save_state(w);
     if constexpr (stateful_side_output<LateR>) side_output_target(late_right_).save_state(w);
   }
@@ -248,8 +234,6 @@ class interval_join_stage {
     r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_,
       slots);
     keys_.reset(static_cast<std::size_t>(slots));
-    left_timers_.clear();
-    right_timers_.clear();
     left_held_ = right_held_ = 0;
     for (std::uint32_t s = 0; s < slots; ++s) {
       bool live = false;
@@ -261,12 +245,15 @@ class interval_join_stage {
       key_state& k = keys_.state(s);
       left_held_ += load_buffer(r, k.left);
       right_held_ += load_buffer(r, k.right);
-      if (!k.left.empty()) timers<left_input>().set(keys_, s, deadline<left_input>(k.left.front().t));
-      if (!k.right.empty()) timers<right_input>().set(keys_, s, deadline<right_input>(k.right.front().t));
     }
     std::vector<std::uint32_t> free;
     r(free);
     keys_.restore_free_slots(std::move(free));
+    left_expiry_.load(r);
+    right_expiry_.load(r);
+    if (left_expiry_.size() != left_held_ || right_expiry_.size() != right_held_) {
+      throw checkpoint_error("laminar: interval_join: the checkpoint's expiry queues do not match its held records");
+    }
     if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).load_state(r);
     if constexpr (stateful_side_output<LateR>) side_output_target(late_right_).load_state(r);
   }
@@ -290,11 +277,11 @@ class interval_join_stage {
     }
   }
   template <class Side>
-  [[nodiscard]] auto& timers() noexcept {
+  [[nodiscard]] expiry_queue& expiry() noexcept {
     if constexpr (is_left<Side>()) {
-      return left_timers_;
+      return left_expiry_;
     } else {
-      return right_timers_;
+      return right_expiry_;
     }
   }
   template <class Side>
@@ -357,10 +344,12 @@ class interval_join_stage {
       return;
     }
     if (s == table::npos) s = keys_.insert(key);
-    const std::size_t pos = buffer<Side>(keys_.state(s)).insert({t, matched, record});
-    ++held<Side>();
-    if (pos == 0) timers<Side>().schedule(keys_, s, due);  // the key's earliest: its timer moves up
-    if (held<Side>() > settings_.max_buffered) [[unlikely]] expire_earliest<Side>();
+    buffer<Side>(keys_.state(s)).insert({t, matched, record});
+    expiry<Side>().push(due, s);
+    if (++held<Side>() > settings_.max_buffered) [[unlikely]] {
+      ++expired_early_;
+      expire_first<Side>();
+    }
   }
 
   template <class Side, class T>
@@ -372,53 +361,25 @@ class interval_join_stage {
     }
   }
 
-  // The other input's watermark moved: the keys whose Side timers are due
-  // drop their expired records (outer rows leave), in deadline order.
+  // The other input's watermark moved: the held Side records it passed
+  // leave (outer rows for those that never matched), in deadline order.
   template <class Side>
   void expire() {
     const timestamp w = expiring_watermark<Side>();
-    auto& tm = timers<Side>();
-    if (!tm.due_at(w)) return;
-    const auto deadline_of = [this](key_state& k) {
-      auto& b = buffer<Side>(k);
-      return b.empty() ? timestamp::max() : deadline<Side>(b.front().t);
-    };
-    for (const auto& due : tm.take_due(keys_, w, deadline_of)) {
-      auto& b = buffer<Side>(keys_.state(due.slot));
-      std::size_t n = 0;
-      for (auto* e = b.begin(); e != b.end() && deadline<Side>(e->t) <= w; ++e, ++n) {
-        if (!e->matched && outer<Side>()) emit_unmatched<Side>(e->record);
-      }
-      b.drop(n);
-      held<Side>() -= n;
-      settle<Side>(due.slot);
-    }
+    while (expiry<Side>().due_at(w)) expire_first<Side>();
   }
 
-  // More than max_buffered held on Side: its earliest record leaves now.
+  // The Side record with the earliest deadline leaves; its key too, once
+  // it holds nothing.
   template <class Side>
-  [[gnu::cold, gnu::noinline]] void expire_earliest() {
-    const std::uint32_t s = timers<Side>().earliest(keys_);
-    auto& b = buffer<Side>(keys_.state(s));
+  void expire_first() {
+    const std::uint32_t s = expiry<Side>().pop().slot;
+    key_state& k = keys_.state(s);
+    auto& b = buffer<Side>(k);
     if (!b.front().matched && outer<Side>()) emit_unmatched<Side>(b.front().record);
     b.drop(1);
     --held<Side>();
-    ++expired_early_;
-    timers<Side>().cancel(keys_, s);
-    settle<Side>(s);
-  }
-
-  // After key s's Side records were dropped (its Side timer taken): a new
-  // timer at its next deadline, or, with nothing left, the key leaves.
-  template <class Side>
-  void settle(std::uint32_t s) {
-    key_state& k = keys_.state(s);
-    auto& b = buffer<Side>(k);
-    if (!b.empty()) {
-      timers<Side>().set(keys_, s, deadline<Side>(b.front().t));
-    } else if (buffer<other_input_t<Side>>(k).empty()) {
-      keys_.erase(s);
-    }
+    if (b.empty() && buffer<other_input_t<Side>>(k).empty()) keys_.erase(s);
   }
 
   // Rows still to come are no earlier than min(W_L, W_R), and unmatched
@@ -472,8 +433,8 @@ class interval_join_stage {
   [[no_unique_address]] LateL late_left_;
   [[no_unique_address]] LateR late_right_;
   table keys_;
-  key_timers<interval_timer_of<left_input>> left_timers_;
-  key_timers<interval_timer_of<right_input>> right_timers_;
+  expiry_queue left_expiry_;   // held left records, by when the right watermark frees them
+  expiry_queue right_expiry_;  // held right records, by when the left watermark frees them
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
   timestamp output_watermark_ = timestamp::min();

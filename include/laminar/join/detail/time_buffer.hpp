@@ -25,6 +25,7 @@ class time_buffer {
   [[nodiscard]] const Entry* end() const noexcept { return items_.data() + items_.size(); }
   [[nodiscard]] Entry& front() noexcept { return items_[head_]; }
   [[nodiscard]] const Entry& front() const noexcept { return items_[head_]; }
+  [[nodiscard]] const Entry& back() const noexcept { return items_.back(); }
 
   /// Inserts after the entries of equal or earlier time; returns the new
   /// entry's position from the front.

@@ -222,7 +222,7 @@ class key_major_stage {
   emit_mode mode_;
 
   table keys_;
-  key_timers<> timers_;
+  key_timers timers_;
   timestamp watermark_ = timestamp::min();
   std::uint64_t late_count_ = 0;
 };

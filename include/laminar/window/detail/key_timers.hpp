@@ -30,17 +30,6 @@ struct key_timer {
   bool has_timer = false;
 };
 
-/// Which key_timer of a key's state a key_timers heap drives: `timer` by
-/// default; a stage with two kinds of deadline (a join: one per input's
-/// watermark) keeps two heaps, each with its own accessor.
-struct state_timer {
-  template <class State>
-  key_timer& operator()(State& s) const noexcept {
-    return s.timer;
-  }
-};
-
-template <class Access = state_timer>
 class key_timers {
  public:
   struct timer {
@@ -55,7 +44,7 @@ class key_timers {
   /// Some part of key s needs the stage at watermark d.
   template <class Keys>
   void schedule(Keys& keys, std::uint32_t s, timestamp d) {
-    key_timer& k = Access{}(keys.state(s));
+    key_timer& k = keys.state(s).timer;
     if (d < k.due) k.due = d;
     if (!k.has_timer || d < k.scheduled) set(keys, s, d);
   }
@@ -63,7 +52,7 @@ class key_timers {
   /// Key s's timer is at d; an earlier one still in the heap becomes stale.
   template <class Keys>
   void set(Keys& keys, std::uint32_t s, timestamp d) {
-    key_timer& k = Access{}(keys.state(s));
+    key_timer& k = keys.state(s).timer;
     k.scheduled = d;
     k.has_timer = true;
     heap_.push_back({d, s});
@@ -87,9 +76,8 @@ class key_timers {
       heap_.pop_back();
       if (!keys.live(tm.slot)) continue;
       auto& state = keys.state(tm.slot);
-      key_timer& kt = Access{}(state);
-      if (!kt.has_timer || kt.scheduled != tm.at) continue;  // superseded by an earlier timer
-      kt.has_timer = false;
+      if (!state.timer.has_timer || state.timer.scheduled != tm.at) continue;  // superseded by an earlier timer
+      state.timer.has_timer = false;
       due_.push_back({deadline_of(state), tm.slot});
     }
     std::sort(due_.begin(), due_.end());
@@ -113,29 +101,6 @@ class key_timers {
     }
   }
 
-  /// The key whose timer is earliest (stale timers are dropped on the
-  /// way), or ~0u when no key has one. Where a stage keeps each timer at
-  /// its key's exact deadline, this is the key that is due first.
-  template <class Keys>
-  std::uint32_t earliest(Keys& keys) {
-    while (!heap_.empty()) {
-      const timer tm = heap_.front();
-      if (keys.live(tm.slot)) {
-        const key_timer& kt = Access{}(keys.state(tm.slot));
-        if (kt.has_timer && kt.scheduled == tm.at) return tm.slot;
-      }
-      std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
-      heap_.pop_back();
-    }
-    return ~std::uint32_t{0};
-  }
-
-  /// Key s no longer has a timer here (its entry becomes stale).
-  template <class Keys>
-  void cancel(Keys& keys, std::uint32_t s) {
-    Access{}(keys.state(s)).has_timer = false;
-  }
-
   void clear() noexcept { heap_.clear(); }
 
  private:
@@ -143,7 +108,7 @@ class key_timers {
   [[gnu::cold, gnu::noinline]] void drop_stale(Keys& keys) {
     heap_.clear();
     for (std::uint32_t s = 0; s < keys.slot_count(); ++s) {
-      if (keys.live(s) && Access{}(keys.state(s)).has_timer) heap_.push_back({Access{}(keys.state(s)).scheduled, s});
+      if (keys.live(s) && keys.state(s).timer.has_timer) heap_.push_back({keys.state(s).timer.scheduled, s});
     }
     std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
   }
