@@ -40,6 +40,7 @@
 #include "laminar/window/windows.hpp"
 #include "laminar/join/asof.hpp"
 #include "laminar/join/interval.hpp"
+#include "laminar/join/temporal.hpp"
 #include "laminar/channel/channel.hpp"
 #include "laminar/dag/dag.hpp"
 #include "laminar/runtime/runtime.hpp"

@@ -1,0 +1,392 @@
+// Temporal join: each left record (an order) with the version of a
+// versioned table (the rates) that was valid at the left record's event
+// time. The right input is the table's changelog, keyed by its primary key:
+//
+//   connect(orders | key_by(&order::currency), rates | key_by(&rate::currency))
+//     | temporal_join().type(join_type::left)
+//     | sink(...);                          // rows: temporal_row<order, rate>
+//
+// A right record with a `kind` (change_kind: +I, -U, +U, -D) changes the
+// key's row at its event time: +I and +U make it the row from then on; -D
+// (and a -U with no +U after it at that time) make the key absent from
+// then on. A right record without a kind is an upsert. Of several changes
+// at one time, the last to arrive wins (so -U then +U leaves the +U).
+//
+// A left record at t_l joins the key's row as of t_l: the last change at or
+// before t_l. The answer is exact once the right watermark W_R has passed
+// t_l (no change at or before t_l can still come), so left records are
+// held until then and leave in left event-time order (equal times in
+// arrival order) once the left watermark has passed them too; the output
+// watermark stays behind the held records. Inner: a left record with no
+// row at t_l gives nothing; left: it gives {left, nullopt}.
+//
+// State: per key, the changes since the left watermark (or the earliest
+// held left record), plus the last one before it: the key's row as of then.
+// A key whose row was deleted before that point leaves. Left records later
+// than the left watermark are late (the versions they need may be gone):
+// the late side output, counted. .max_pending(n) bounds the held left
+// records when the right input stops moving: past n, the earliest leaves
+// joined with what has arrived (released_early()).
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/error.hpp"
+#include "laminar/core/side_output.hpp"
+#include "laminar/core/stage.hpp"
+#include "laminar/core/time.hpp"
+#include "laminar/core/two_input.hpp"
+#include "laminar/join/asof.hpp"  // asof_row, through_left
+#include "laminar/join/detail/time_buffer.hpp"
+#include "laminar/join/interval.hpp"  // join_type
+#include "laminar/operator/key_by.hpp"
+#include "laminar/window/detail/session_table.hpp"  // slot_table
+#include "laminar/window/window_row.hpp"            // window_key_of
+
+namespace laminar {
+
+/// A left record and the table's row valid at its time, if any.
+template <class L, class R>
+using temporal_row = asof_row<L, R>;
+
+struct temporal_settings {
+  join_type type = join_type::inner;
+  std::size_t max_pending = std::numeric_limits<std::size_t>::max();
+};
+
+namespace detail {
+
+/// Whether a change makes its record the key's row (else: the key is absent).
+template <class R>
+[[nodiscard]] constexpr bool is_valid_version(const R& r) noexcept {
+  if constexpr (requires { { r.kind } -> std::convertible_to<change_kind>; }) {
+    const auto k = static_cast<change_kind>(r.kind);
+    return k == change_kind::insert || k == change_kind::update_after;
+  } else {
+    (void)r;
+    return true;
+  }
+}
+
+template <class R>
+struct version_entry {
+  timestamp t;
+  R record;
+};
+
+template <class Next, class LCtx, class RCtx, class Late>
+class temporal_join_stage {
+ public:
+  using left_type = typename LCtx::value_type;
+  using right_type = typename RCtx::value_type;
+  using key_type = window_key_t<LCtx>;
+  using row_type = temporal_row<left_type, right_type>;
+
+  temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late)
+      : next_(std::move(next)), lctx_(std::move(lctx)), rctx_(std::move(rctx)), settings_(settings), late_(std::move(late)) {}
+
+  void on_event(left_input, const left_type& l) {
+    const timestamp t = time_of(lctx_, l);
+    if (t < left_watermark_) [[unlikely]] return on_late(l);
+    pending_.push_back(pending{t, next_seq_++, l});
+    std::push_heap(pending_.begin(), pending_.end(), later);
+    if (pending_.size() > settings_.max_pending) [[unlikely]] {
+      ++released_early_;  // the right input is not moving: bounded, not exact
+      pop_and_emit();
+    }
+    update_keep_from();
+    release();
+  }
+
+  void on_event(right_input, const right_type& r) {
+    const timestamp t = time_of(rctx_, r);
+    const key_type key = window_key_of(rctx_, r);
+    std::uint32_t s = versions_.find(key);
+    if (s == table::npos) {
+      if (t < keep_from_ && !is_valid_version(r)) {
+        ++right_expired_;  // deletes a row no left record still to come can see
+        return;
+      }
+      s = versions_.insert(key);
+    }
+    versions_.state(s).insert(version_entry<right_type>{t, r});
+    ++held_;
+    trim(s);
+    if (held_ > sweep_at_) [[unlikely]] sweep();
+  }
+
+  void on_input_watermark(left_input, timestamp w) {
+    left_watermark_ = w;
+    update_keep_from();
+    release();
+  }
+  void on_input_watermark(right_input, timestamp w) {
+    right_watermark_ = w;
+    release();
+  }
+  void on_watermark(timestamp w) {
+    combined_ = w;
+    advance_output();
+  }
+
+  void on_barrier(const checkpoint_barrier& b) {
+    b.checkpoint(*this);
+    next_.on_barrier(b);
+  }
+  void on_end() { next_.on_end(); }
+
+  [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
+  /// Right changes that arrived too old to be seen by any left record to come.
+  [[nodiscard]] std::uint64_t right_expired() const noexcept { return right_expired_; }
+  [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
+  [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
+  /// Versions held, over all keys.
+  [[nodiscard]] std::size_t right_held() const noexcept { return held_; }
+  [[nodiscard]] std::size_t keys() const noexcept { return versions_.size(); }
+  [[nodiscard]] Next& downstream() noexcept { return next_; }
+
+  void save_state(state_writer& w) const {
+    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
+      next_seq_, static_cast<std::uint64_t>(pending_.size()));
+    for (const pending& x : pending_) w(x.t, x.seq, x.record);
+    w(static_cast<std::uint64_t>(versions_.slot_count()));
+    for (std::uint32_t s = 0; s < versions_.slot_count(); ++s) {
+      const bool live = versions_.live(s);
+      w(live);
+      if (!live) continue;
+      const buffer& b = versions_.state(s);
+      w(versions_.key(s), static_cast<std::uint64_t>(b.size()));
+      for (const auto& e : b) w(e.t, e.record);
+    }
+    w(versions_.free_slots());
+    if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
+  }
+
+  void load_state(state_reader& r) {
+    std::uint64_t n_pending = 0;
+    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
+      next_seq_, n_pending);
+    pending_.clear();
+    for (std::uint64_t i = 0; i < n_pending; ++i) {
+      pending x{timestamp{}, 0, left_type{}};
+      r(x.t, x.seq, x.record);
+      pending_.push_back(std::move(x));
+    }
+    if (!std::is_heap(pending_.begin(), pending_.end(), later)) {
+      throw checkpoint_error("laminar: temporal_join: the checkpoint's held left records are out of order");
+    }
+    std::uint64_t slots = 0;
+    r(slots);
+    versions_.reset(static_cast<std::size_t>(slots));
+    held_ = 0;
+    for (std::uint32_t s = 0; s < slots; ++s) {
+      bool live = false;
+      r(live);
+      if (!live) continue;
+      key_type k{};
+      std::uint64_t n = 0;
+      r(k, n);
+      versions_.restore(s, k);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        version_entry<right_type> e{timestamp{}, right_type{}};
+        r(e.t, e.record);
+        versions_.state(s).append(std::move(e));
+      }
+      held_ += static_cast<std::size_t>(n);
+    }
+    std::vector<std::uint32_t> free;
+    r(free);
+    versions_.restore_free_slots(std::move(free));
+    sweep_at_ = 2 * held_ + 1024;
+    update_keep_from();
+    if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
+  }
+
+ private:
+  using buffer = time_buffer<version_entry<right_type>>;
+  using table = slot_table<key_type, buffer>;
+
+  struct pending {
+    timestamp t;
+    std::uint64_t seq;  // arrival: orders equal times
+    left_type record;
+  };
+  static bool later(const pending& a, const pending& b) noexcept { return a.t != b.t ? a.t > b.t : a.seq > b.seq; }
+
+  // Emits the held left records, in time order, while the first one's
+  // answer is exact (W_R has passed it) and no earlier left record can
+  // still come (W_L has reached it).
+  void release() {
+    bool any = false;
+    while (!pending_.empty()) {
+      const pending& f = pending_.front();
+      if (f.t > left_watermark_ || !(right_watermark_ > f.t || right_watermark_ == timestamp::max())) break;
+      pop_and_emit();
+      any = true;
+    }
+    if (any) {
+      update_keep_from();
+      advance_output();
+    }
+  }
+
+  void pop_and_emit() {
+    std::pop_heap(pending_.begin(), pending_.end(), later);
+    pending x = std::move(pending_.back());
+    pending_.pop_back();
+    const std::uint32_t s = versions_.find(window_key_of(lctx_, x.record));
+    const version_entry<right_type>* v = s == table::npos ? nullptr : version_at(versions_.state(s), x.t);
+    if (v != nullptr && is_valid_version(v->record)) {
+      next_.on_event(row_type{std::move(x.record), v->record});
+    } else if (settings_.type == join_type::left) {
+      next_.on_event(row_type{std::move(x.record), std::nullopt});
+    }
+  }
+
+  // The last change at or before t (the last to arrive of equal times).
+  [[nodiscard]] static const version_entry<right_type>* version_at(const buffer& b, timestamp t) {
+    if (b.empty()) return nullptr;
+    const auto* last = b.end() - 1;
+    if (last->t <= t) return last;  // the common case: the newest version
+    const auto* at = std::upper_bound(b.begin(), b.end(), t, [](timestamp x, const auto& e) { return x < e.t; });
+    return at == b.begin() ? nullptr : at - 1;
+  }
+
+  // Versions are kept for left records from here on: the left watermark,
+  // or the earliest held left record.
+  void update_keep_from() {
+    keep_from_ = pending_.empty() ? left_watermark_ : std::min(left_watermark_, pending_.front().t);
+  }
+
+  // Drops key s's versions no left record at or after keep_from_ can see:
+  // all but the last before it; the key itself once that last one is a
+  // deletion and nothing after it is held.
+  void trim(std::uint32_t s) {
+    buffer& b = versions_.state(s);
+    if (b.empty() || b.front().t >= keep_from_) return;
+    std::size_t before = 0;
+    for (const auto& e : b) {
+      if (e.t >= keep_from_) break;
+      ++before;
+    }
+    std::size_t drop = before - 1;
+    if (before == b.size() && !is_valid_version(b.back().record)) drop = before;  // deleted for good
+    if (drop == 0) return;
+    b.drop(drop);
+    held_ -= drop;
+    if (b.empty()) versions_.erase(s);
+  }
+
+  // Trims every key (quiet ones included), amortized over the changes.
+  [[gnu::noinline]] void sweep() {
+    for (std::uint32_t s = 0; s < versions_.slot_count(); ++s) {
+      if (versions_.live(s)) trim(s);
+    }
+    sweep_at_ = 2 * held_ + 1024;
+  }
+
+  void advance_output() {
+    const timestamp out = pending_.empty() ? combined_ : std::min(combined_, pending_.front().t);
+    if (out > output_watermark_) {
+      output_watermark_ = out;
+      next_.on_watermark(out);
+    }
+  }
+
+  [[gnu::cold, gnu::noinline]] void on_late(const left_type& l) {
+    ++late_count_;
+    side_output_target(late_)(l);
+  }
+
+  [[no_unique_address]] Next next_;
+  [[no_unique_address]] LCtx lctx_;
+  [[no_unique_address]] RCtx rctx_;
+  temporal_settings settings_;
+  [[no_unique_address]] Late late_;
+  table versions_;
+  std::vector<pending> pending_;  // a min-heap by (time, arrival)
+  timestamp left_watermark_ = timestamp::min();
+  timestamp right_watermark_ = timestamp::min();
+  timestamp combined_ = timestamp::min();
+  timestamp output_watermark_ = timestamp::min();
+  timestamp keep_from_ = timestamp::min();
+  std::uint64_t next_seq_ = 0;
+  std::size_t held_ = 0;
+  std::size_t sweep_at_ = 1024;
+  std::uint64_t late_count_ = 0;
+  std::uint64_t right_expired_ = 0;
+  std::uint64_t released_early_ = 0;
+};
+
+}  // namespace detail
+
+/// The temporal join factory: temporal_join(), refined by .type(inner|left),
+/// .max_pending(n) and .late_to(out).
+template <class Late = detail::discard_side_output>
+struct temporal_join_operator {
+  using is_two_input_operator = void;
+  temporal_settings settings{};
+  Late late{};
+
+  /// inner (default): a left record with no row at its time gives nothing;
+  /// left: it gives {left, nullopt}.
+  [[nodiscard]] temporal_join_operator type(join_type t) const {
+    if (t != join_type::inner && t != join_type::left) {
+      throw usage_error(std::string("laminar: temporal_join: the join type must be inner or left, got ") + to_string(t));
+    }
+    temporal_join_operator o = *this;
+    o.settings.type = t;
+    return o;
+  }
+  /// At most `n` left records held; past that the earliest leaves joined
+  /// with what has arrived (counted by released_early()).
+  [[nodiscard]] temporal_join_operator max_pending(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: temporal_join: max_pending must be at least 1");
+    temporal_join_operator o = *this;
+    o.settings.max_pending = n;
+    return o;
+  }
+  /// Where left records later than the left watermark go.
+  template <class F>
+  [[nodiscard]] auto late_to(F&& out) const {
+    return temporal_join_operator<detail::side_output_holder_t<F>>{settings, detail::hold_side_output(std::forward<F>(out))};
+  }
+
+  template <class LCtx, class RCtx>
+  auto output_context(const LCtx& l, const RCtx&) const {
+    static_assert(LCtx::timed() && RCtx::timed(),
+                  "laminar: temporal_join needs event time on both inputs: put with_watermarks(...) or "
+                  "event_time(...) on each");
+    static_assert(LCtx::keyed() && RCtx::keyed(),
+                  "laminar: temporal_join: key both inputs (key_by on each): the right input's key is the table's "
+                  "primary key");
+    static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
+                  "laminar: temporal_join: the two inputs' keys must have the same type");
+    using row = temporal_row<typename LCtx::value_type, typename RCtx::value_type>;
+    return stream_context<row, detail::through_left<typename LCtx::key_type>,
+                          detail::through_left<typename LCtx::time_type>>{{l.key}, {l.time}};
+  }
+
+  template <class LCtx, class RCtx, class Next>
+  auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
+    (void)output_context(l, r);
+    return detail::temporal_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late>(std::forward<Next>(next), l, r,
+                                                                                   settings, std::move(late));
+  }
+};
+
+/// An inner temporal join against the right input's versioned table.
+inline temporal_join_operator<> temporal_join() { return {}; }
+
+}  // namespace laminar
