@@ -55,6 +55,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -142,55 +143,75 @@ struct through_left {
 /// One key's state: its right records that may still match, by time (equal
 /// times in arrival order), in a ring evicted from the front, plus a copy of
 /// the newest one (the latest time, last to arrive: the backward match of a
-/// left record at or after it). The per-record paths read the fields before
-/// the ring pointer: with a small record they share the key's cache line,
-/// so an in-order left record reads nothing else, and an in-order right
-/// record only writes its ring entry besides.
+/// left record at or after it).
+///
+/// Layout, for the per-record paths: the fields before the ring pointer
+/// share the key's cache line (with a record of up to 32 bytes), so an
+/// in-order left record reads nothing else. The ring keeps the records'
+/// times apart from the records, in one allocation: eviction and search
+/// read the times only (8 to a line), and an in-order right record reads
+/// the line of times at the ring's head and writes its record, the one
+/// line of the records it touches.
 template <class R>
 struct asof_key {
-  struct entry {
-    timestamp t;
-    R record;
-  };
-
   timestamp newest_t{};  // valid while size > 0
   std::uint32_t size = 0;
   std::uint32_t head = 0;  // ring position of the oldest record
-  std::uint32_t cap = 0;   // ring entries: 0 or a power of two
+  std::uint32_t cap = 0;   // ring positions: 0 or a power of two (at least 4)
   R newest{};
-  std::unique_ptr<entry[]> ring;
+  std::byte* ring = nullptr;  // cap records, then their cap times
 
   asof_key() = default;
-  asof_key(asof_key&&) noexcept = default;
-  asof_key& operator=(asof_key&&) noexcept = default;
-  asof_key(const asof_key& o) : newest_t(o.newest_t), size(o.size), cap(o.cap), newest(o.newest) {
-    if (cap != 0) ring = std::make_unique<entry[]>(cap);
-    for (std::uint32_t i = 0; i < size; ++i) ring[i] = o[i];
+  asof_key(asof_key&& o) noexcept
+      : newest_t(o.newest_t),
+        size(std::exchange(o.size, 0)),
+        head(std::exchange(o.head, 0)),
+        cap(std::exchange(o.cap, 0)),
+        newest(std::move(o.newest)),
+        ring(std::exchange(o.ring, nullptr)) {}
+  asof_key(const asof_key& o) : newest_t(o.newest_t), newest(o.newest) {
+    if (o.cap != 0) reserve(o.cap);
+    for (std::uint32_t i = 0; i < o.size; ++i) append(o.time(i), o.record(i));
   }
-  asof_key& operator=(const asof_key& o) {
-    if (this != &o) *this = asof_key(o);
+  asof_key& operator=(asof_key o) noexcept {
+    swap(o);
     return *this;
   }
-  ~asof_key() = default;
+  ~asof_key() { release(ring, cap); }
+
+  void swap(asof_key& o) noexcept {
+    using std::swap;
+    swap(newest_t, o.newest_t);
+    swap(size, o.size);
+    swap(head, o.head);
+    swap(cap, o.cap);
+    swap(newest, o.newest);
+    swap(ring, o.ring);
+  }
 
   [[nodiscard]] bool empty() const noexcept { return size == 0; }
   [[nodiscard]] bool full() const noexcept { return size == cap; }
-  /// The i-th record from the oldest.
-  [[nodiscard]] entry& operator[](std::uint32_t i) noexcept { return ring[(head + i) & (cap - 1)]; }
-  [[nodiscard]] const entry& operator[](std::uint32_t i) const noexcept { return ring[(head + i) & (cap - 1)]; }
+  /// The i-th record from the oldest, and its time.
+  [[nodiscard]] R& record(std::uint32_t i) noexcept { return records()[at(i)]; }
+  [[nodiscard]] const R& record(std::uint32_t i) const noexcept { return records()[at(i)]; }
+  [[nodiscard]] timestamp time(std::uint32_t i) const noexcept { return times()[at(i)]; }
 
   // Inserts in time order (after the records of equal or earlier time), in
   // a ring with room; returns the record's position from the oldest.
   std::uint32_t insert(timestamp t, const R& r) {
     if (size == 0 || newest_t <= t) [[likely]] {
-      (*this)[size] = entry{t, r};
+      append(t, r);
       newest_t = t;
       newest = r;
-      return size++;
+      return size - 1;
     }
     const std::uint32_t pos = upper_bound(t);
-    for (std::uint32_t i = size; i > pos; --i) (*this)[i] = std::move((*this)[i - 1]);
-    (*this)[pos] = entry{t, r};
+    for (std::uint32_t i = size; i > pos; --i) {
+      times()[at(i)] = times()[at(i - 1)];
+      records()[at(i)] = std::move(records()[at(i - 1)]);
+    }
+    times()[at(pos)] = t;
+    records()[at(pos)] = r;
     ++size;
     return pos;
   }
@@ -201,17 +222,26 @@ struct asof_key {
   [[nodiscard]] std::uint32_t lower_bound(timestamp t) const noexcept {
     return partition([t](timestamp x) { return x < t; });
   }
-  /// Evicts the n oldest records (their ring entries are reused).
+  /// Asks for the times the next insert into a full ring reads (the two
+  /// oldest): it comes many records later, and would otherwise wait on them.
+  void prefetch_oldest() const noexcept {
+    __builtin_prefetch(&times()[at(0)]);
+    __builtin_prefetch(&times()[at(1)]);
+  }
+  /// Evicts the n oldest records (their ring positions are reused).
   void drop(std::uint32_t n) noexcept {
     head = (head + n) & (cap - 1);
     size -= n;
   }
-  /// A ring of n entries (a power of two, at least size), oldest first.
+  /// A ring of n positions (a power of two, at least size), oldest first.
   void reserve(std::uint32_t n) {
-    auto bigger = std::make_unique<entry[]>(n);
-    for (std::uint32_t i = 0; i < size; ++i) bigger[i] = std::move((*this)[i]);
-    ring = std::move(bigger);
-    cap = n;
+    asof_key bigger;
+    bigger.ring = allocate(n);
+    bigger.cap = n;
+    for (std::uint32_t i = 0; i < size; ++i) bigger.append(time(i), std::move(record(i)));
+    release(ring, cap);
+    ring = std::exchange(bigger.ring, nullptr);
+    cap = std::exchange(bigger.cap, 0);
     head = 0;
   }
   /// Empty; keeps the ring.
@@ -221,13 +251,47 @@ struct asof_key {
   }
 
  private:
+  // Records first, at the allocation's alignment (a cache line), then times.
+  static constexpr std::size_t ring_align = std::max<std::size_t>(64, alignof(R));
+  static std::size_t times_offset(std::uint32_t n) noexcept {
+    const std::size_t bytes = sizeof(R) * n;
+    return (bytes + alignof(timestamp) - 1) / alignof(timestamp) * alignof(timestamp);
+  }
+  static std::byte* allocate(std::uint32_t n) {
+    auto* p = static_cast<std::byte*>(
+        ::operator new(times_offset(n) + sizeof(timestamp) * n, std::align_val_t{ring_align}));
+    std::uninitialized_value_construct_n(reinterpret_cast<timestamp*>(p + times_offset(n)), n);
+    try {
+      std::uninitialized_value_construct_n(reinterpret_cast<R*>(p), n);
+    } catch (...) {
+      ::operator delete(p, std::align_val_t{ring_align});
+      throw;
+    }
+    return p;
+  }
+  static void release(std::byte* p, std::uint32_t n) noexcept {
+    if (p == nullptr) return;
+    std::destroy_n(std::launder(reinterpret_cast<R*>(p)), n);
+    ::operator delete(p, std::align_val_t{ring_align});
+  }
+  [[nodiscard]] std::uint32_t at(std::uint32_t i) const noexcept { return (head + i) & (cap - 1); }
+  [[nodiscard]] R* records() const noexcept { return std::launder(reinterpret_cast<R*>(ring)); }
+  [[nodiscard]] timestamp* times() const noexcept {
+    return std::launder(reinterpret_cast<timestamp*>(ring + times_offset(cap)));
+  }
+  template <class T>
+  void append(timestamp t, T&& r) {
+    times()[at(size)] = t;
+    records()[at(size)] = std::forward<T>(r);
+    ++size;
+  }
   template <class Pred>
   [[nodiscard]] std::uint32_t partition(Pred before) const noexcept {
     std::uint32_t lo = 0;
     std::uint32_t n = size;
     while (n > 0) {
       const std::uint32_t half = n / 2;
-      if (before((*this)[lo + half].t)) {
+      if (before(time(lo + half))) {
         lo += half + 1;
         n -= half + 1;
       } else {
@@ -358,7 +422,19 @@ class asof_join_stage {
     std::uint32_t s = keys_.find(key);
     if (s == table::npos) [[unlikely]] s = keys_.insert(key);
     key_state& k = keys_.state(s);
-    if (k.full()) [[unlikely]] make_room(k);
+    if (k.full()) {
+      // A full ring recycles its oldest record when that cannot match any
+      // left record to come (which reads the line the new record is about
+      // to be written to), and grows otherwise: the steady state of a busy
+      // key is a full ring, one record in and one out, no eviction pass.
+      if (k.cap != 0 && (k.time(0) < horizon_ || k.time(1) < second_horizon_)) [[likely]] {
+        k.drop(1);
+        k.insert(t, r);
+        k.prefetch_oldest();
+        return;
+      }
+      grow(k);
+    }
     k.insert(t, r);
     if (++held_ > sweep_at_) [[unlikely]] sweep();
   }
@@ -414,7 +490,7 @@ class asof_join_stage {
       if (!live) continue;
       const key_state& k = keys_.state(s);
       w(keys_.key(s), static_cast<std::uint64_t>(k.size));
-      for (std::uint32_t i = 0; i < k.size; ++i) w(k[i].t, k[i].record);
+      for (std::uint32_t i = 0; i < k.size; ++i) w(k.time(i), k.record(i));
     }
     w(keys_.free_slots());
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
@@ -455,16 +531,16 @@ class asof_join_stage {
     std::vector<std::uint32_t> free;
     r(free);
     keys_.restore_free_slots(std::move(free));
-    sweep_at_ = 2 * held_ + 1024;
+    sweep_at_ = next_sweep();
     update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
  private:
   using key_state = asof_key<right_type>;
-  using entry = typename key_state::entry;
   using table = std::conditional_t<Dense, dense_slot_table<key_type, key_state>, slot_table<key_type, key_state>>;
   static constexpr std::uint32_t min_ring = 4;
+  static constexpr std::uint32_t none = ~std::uint32_t{0};
 
   static table make_table(const asof_settings& s) {
     if constexpr (Dense) {
@@ -558,14 +634,15 @@ class asof_join_stage {
     // Forward: the first candidate is final once nothing earlier can come;
     // no candidate is final once nothing within the tolerance can come.
     const key_state* k = lookup(f.record);
-    const entry* c = k == nullptr ? nullptr : forward_candidate(*k, f.t);
-    if (c != nullptr) return wr >= c->t;
+    const std::uint32_t c = k == nullptr ? none : forward_candidate(*k, f.t);
+    if (c != none) return wr >= k->time(c);
     return settings_.tolerance && wr > f.t + *settings_.tolerance;
   }
 
-  [[nodiscard]] const entry* forward_candidate(const key_state& k, timestamp t) const {
+  // The position of the forward match of a left record at t, or none.
+  [[nodiscard]] std::uint32_t forward_candidate(const key_state& k, timestamp t) const {
     const std::uint32_t c = settings_.allow_exact_matches ? k.lower_bound(t) : k.upper_bound(t);
-    return c != k.size && within(k[c].t - t) ? &k[c] : nullptr;
+    return c != k.size && within(k.time(c) - t) ? c : none;
   }
 
   // Right records are kept for left records from here on: the left
@@ -573,6 +650,7 @@ class asof_join_stage {
   void update_evict_watermark() {
     evict_watermark_ = pending_.empty() ? left_watermark_ : std::min(left_watermark_, pending_.front().t);
     horizon_ = horizon_for(evict_watermark_);
+    second_horizon_ = settings_.direction == asof_direction::forward ? timestamp::min() : evict_watermark_;
   }
 
   void advance_output() {
@@ -600,22 +678,22 @@ class asof_join_stage {
     // The first record past the backward candidates.
     std::uint32_t after = n;
     if (!backward_ok(k.newest_t, t)) after = settings_.allow_exact_matches ? k.upper_bound(t) : k.lower_bound(t);
-    const entry* back = after != 0 && within(t - k[after - 1].t) ? &k[after - 1] : nullptr;
-    if (settings_.direction == asof_direction::backward) return back != nullptr ? &back->record : nullptr;
+    const std::uint32_t back = after != 0 && within(t - k.time(after - 1)) ? after - 1 : none;
+    if (settings_.direction == asof_direction::backward) return back != none ? &k.record(back) : nullptr;
     // Forward: the first record at or after t (after t without exact
     // matches), next to the boundary of the backward candidates.
     std::uint32_t fwd = after;
     if (settings_.allow_exact_matches) {
-      while (fwd != 0 && k[fwd - 1].t == t) --fwd;
+      while (fwd != 0 && k.time(fwd - 1) == t) --fwd;
     } else {
-      while (fwd != n && k[fwd].t == t) ++fwd;
+      while (fwd != n && k.time(fwd) == t) ++fwd;
     }
-    const entry* forward = fwd != n && within(k[fwd].t - t) ? &k[fwd] : nullptr;
-    const entry* match = forward;
-    if (settings_.direction == asof_direction::nearest && back != nullptr) {
-      match = forward == nullptr || t - back->t <= forward->t - t ? back : forward;
+    const std::uint32_t forward = fwd != n && within(k.time(fwd) - t) ? fwd : none;
+    std::uint32_t match = forward;
+    if (settings_.direction == asof_direction::nearest && back != none) {
+      match = forward == none || t - k.time(back) <= k.time(forward) - t ? back : forward;
     }
-    return match != nullptr ? &match->record : nullptr;
+    return match != none ? &k.record(match) : nullptr;
   }
 
   // The oldest time a right record may have and still match a left record
@@ -626,14 +704,8 @@ class asof_join_stage {
     return settings_.tolerance ? w - *settings_.tolerance : timestamp::min();
   }
 
-  // A key's ring is full: evict, and grow it unless that left a quarter of
-  // it free, so that each eviction pass is shared by that many records.
-  [[gnu::noinline]] void make_room(key_state& k) {
-    evict(k);
-    if (std::uint64_t{k.size} * 4 > std::uint64_t{k.cap} * 3 || k.cap == 0) {
-      k.reserve(k.cap == 0 ? min_ring : 2 * k.cap);
-    }
-  }
+  // A key's ring is full of records that can still match: twice the room.
+  [[gnu::noinline]] void grow(key_state& k) { k.reserve(k.cap == 0 ? min_ring : 2 * k.cap); }
 
   // Drops the key's records no left record at or after the left watermark
   // can match: those before the horizon, and for backward/nearest all but
@@ -643,12 +715,12 @@ class asof_join_stage {
     if (wl == timestamp::min() || k.empty()) return;
     std::uint32_t n = 0;
     const std::uint32_t size = k.size;
-    while (n < size && k[n].t < horizon_) ++n;
+    while (n < size && k.time(n) < horizon_) ++n;
     if (settings_.direction != asof_direction::forward) {
       // Keep the last record before the watermark: it is the backward
       // match of left records just after it.
       std::uint32_t before = n;
-      while (before < size && k[before].t < wl) ++before;
+      while (before < size && k.time(before) < wl) ++before;
       if (before > n + 1) n = before - 1;
     }
     if (n > 0) {
@@ -657,6 +729,11 @@ class asof_join_stage {
     }
   }
 
+  // The next sweep once the records held have grown fourfold: busy keys
+  // keep full rings (up to twice what they need), so a lower threshold
+  // would sweep in steady state for nothing.
+  [[nodiscard]] std::size_t next_sweep() const noexcept { return 4 * held_ + 1024; }
+
   // Evicts over all keys (quiet keys included); keys left empty leave.
   [[gnu::noinline]] void sweep() {
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
@@ -664,7 +741,7 @@ class asof_join_stage {
       evict(keys_.state(s));
       if (keys_.state(s).empty()) keys_.erase(s);
     }
-    sweep_at_ = 2 * held_ + 1024;
+    sweep_at_ = next_sweep();
   }
 
   [[gnu::cold, gnu::noinline]] void on_late(const left_type& l) {
@@ -684,6 +761,9 @@ class asof_join_stage {
   timestamp combined_ = timestamp::min();
   timestamp output_watermark_ = timestamp::min();
   timestamp horizon_ = timestamp::min();
+  // backward, nearest: a record is evicted once the next one is before the
+  // left watermark (then it is no record's match); forward: never for this.
+  timestamp second_horizon_ = timestamp::min();
   std::vector<pending> pending_;  // final: a min-heap by (time, arrival)
   std::uint64_t next_seq_ = 0;
   std::uint64_t released_early_ = 0;
