@@ -42,10 +42,17 @@
 // evicted: for backward and nearest, all but the last one before W_L (none
 // of those further than the tolerance); for forward, all before W_L. A
 // right record that arrives already evicted this way is counted
-// (right_expired()) and not kept. Eviction runs on a key's insertions and
-// lookups, and over all keys whenever the right records held have doubled
-// since the last sweep, so state stays bounded by the right records since
-// the left watermark, per key, plus one.
+// (right_expired()) and not kept. A key's records live in a ring (its newest
+// also in the key's slot): when the ring is full, its oldest record makes
+// way if it can no longer match, else the ring doubles; and whenever the
+// right records held have grown fourfold since the last sweep, a sweep
+// evicts over all keys (quiet ones included). So a key holds at most about
+// twice the records it needed at once, and all keys together at most four
+// times what they need plus 1024.
+//
+// Keys: hashed (any key type), or with .dense_keys(n) integers in [0, n)
+// that index an array of key slots directly (symbol ids); a key outside
+// [0, n) is a usage_error.
 #pragma once
 
 #include <algorithm>
