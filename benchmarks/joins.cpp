@@ -7,12 +7,14 @@
 // trails it by 1 ms, pushed every 1024 events.
 //
 // laminar: `connect(push<trade>() | event_time | key_by, push<quote>() |
-// event_time | key_by) | asof_join() | sink`, records pushed in feed order.
+// event_time | key_by) | asof_join() | sink`, records pushed in feed order,
+// with hashed keys (the default) and with .dense_keys(symbols) (the symbol id
+// indexes an array, as in the hand loop).
 // hand loop: the last quote per symbol in a flat array indexed by symbol
 // id, each trade joined with its symbol's entry (what a desk writes when the
 // feed is in order). Throughput in events/s (trades + quotes), medians of 7
-// interleaved repetitions after a warm-up; both contenders' rows are
-// checked against each other by count and a hash of (trade, matched bid).
+// interleaved repetitions after a warm-up; the contenders' rows are checked
+// against each other by count and a hash of (trade, matched bid).
 #include <laminar/laminar.hpp>
 
 #include <cinttypes>
@@ -84,11 +86,12 @@ constexpr auto trade_symbol = laminar::field<&trade::symbol>;
 constexpr auto quote_ts = laminar::field<&quote::ts>;
 constexpr auto quote_symbol = laminar::field<&quote::symbol>;
 
-[[gnu::noinline]] digest laminar_asof(const std::vector<feed_event>& feed) {
+template <class Join>
+[[gnu::noinline]] digest laminar_asof(const std::vector<feed_event>& feed, Join join) {
   digest d;
   auto p = laminar::connect(laminar::push<trade>() | laminar::event_time(trade_ts) | laminar::key_by(trade_symbol),
                             laminar::push<quote>() | laminar::event_time(quote_ts) | laminar::key_by(quote_symbol)) |
-           laminar::asof_join() | laminar::sink([&d](const laminar::asof_row<trade, quote>& r) {
+           std::move(join) | laminar::sink([&d](const laminar::asof_row<trade, quote>& r) {
              d.add(r.left, r.right ? r.right->bid : -1);
            });
   std::size_t i = 0;
@@ -134,28 +137,41 @@ int main() {
   const int reps = lb::pick(7, 1);
   std::printf("# asof join: %zu events (%u symbols, 2 quotes per trade)%s\n", n, symbols,
               lb::smoke() ? " (smoke run)" : "");
+  // The contenders: 0 hashed keys, 1 dense keys, 2 the hand loop.
+  const auto run = [&feed](int which) {
+    switch (which) {
+      case 0: return laminar_asof(feed, laminar::asof_join());
+      case 1: return laminar_asof(feed, laminar::asof_join().dense_keys(symbols));
+      default: return hand_asof(feed);
+    }
+  };
   const digest want = hand_asof(feed);
-  if (!(laminar_asof(feed) == want)) {  // warm-up and check
-    std::fprintf(stderr, "asof join: laminar's rows differ from the hand loop's\n");
-    return 1;
+  for (int which = 0; which < 2; ++which) {  // warm-up and check
+    if (!(run(which) == want)) {
+      std::fprintf(stderr, "asof join (%s keys): laminar's rows differ from the hand loop's\n",
+                   which == 0 ? "hashed" : "dense");
+      return 1;
+    }
   }
-  std::vector<double> lam, hand;
+  std::vector<double> rates[3];
   for (int r = 0; r < reps; ++r) {
-    for (int k = 0; k < 2; ++k) {
-      const bool laminar_first = (r + k) % 2 == 0;
+    for (int k = 0; k < 3; ++k) {
+      const int which = (r + k) % 3;  // who goes first rotates
       lb::stopwatch sw;
-      const digest got = laminar_first ? laminar_asof(feed) : hand_asof(feed);
+      const digest got = run(which);
       const double rate = static_cast<double>(n) / sw.elapsed_s();
       if (!(got == want)) {
         std::fprintf(stderr, "asof join: rows differ between contenders\n");
         return 1;
       }
-      (laminar_first ? lam : hand).push_back(rate);
+      rates[which].push_back(rate);
     }
   }
-  const double l = lb::median(lam), h = lb::median(hand);
-  lb::report("asof_join_events_per_s", l, "events/s", 0);
-  lb::report("asof_join_hand_loop_events_per_s", h, "events/s", 0);
-  lb::report("asof_join_vs_hand_loop", l / h, "x", 3);
+  const double hashed = lb::median(rates[0]), dense = lb::median(rates[1]), hand = lb::median(rates[2]);
+  lb::report("asof_join_events_per_s", hashed, "events/s", 0);
+  lb::report("asof_join_dense_keys_events_per_s", dense, "events/s", 0);
+  lb::report("asof_join_hand_loop_events_per_s", hand, "events/s", 0);
+  lb::report("asof_join_vs_hand_loop", hashed / hand, "x", 3);
+  lb::report("asof_join_dense_keys_vs_hand_loop", dense / hand, "x", 3);
   return 0;
 }

@@ -1,8 +1,9 @@
-// ASOF join (eager): pandas merge_asof's documented examples and kdb+ aj's,
-// then a differential test against a brute-force model over every record
-// that arrived (no eviction) on randomized out-of-order streams with many
-// keys, every direction x exact matches x tolerance; checkpoints at random
-// points; bounded state.
+// ASOF join: pandas merge_asof's documented examples and kdb+ aj's, then a
+// differential test against a brute-force model over every record that
+// arrived (no eviction) on randomized out-of-order streams with many keys,
+// every direction x exact matches x tolerance, eager and final, with hashed
+// and with dense keys; checkpoints at random points; bounded state; dense
+// keys out of range.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -158,7 +159,12 @@ struct item {
   std::int64_t w = 0;
 };
 
-std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
+// wm_every: each input's watermark moves after about one record in this
+// many (rarely: the keys' rings fill and grow before eviction frees them).
+// all_on_grid: every time a whole millisecond, so that records tie with
+// each other and with the watermarks (which stay on the grid) all the time.
+std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n, std::uint64_t wm_every = 6,
+                             bool all_on_grid = false) {
   std::mt19937_64 rng(seed);
   std::vector<item> items;
   std::int64_t front = 1'000 * ms, lmax = 0, rmax = 0, lwm = std::numeric_limits<std::int64_t>::min(),
@@ -168,7 +174,7 @@ std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t
     // Mostly a little out of order; some records far behind; duplicate times.
     std::int64_t t = front - static_cast<std::int64_t>(rng() % (3 * ms));
     if (rng() % 25 == 0) t -= static_cast<std::int64_t>(rng() % (30 * ms));
-    if (rng() % 10 == 0) t = (t / ms) * ms;
+    if (all_on_grid || rng() % 10 == 0) t = (t / ms) * ms;
     const auto key = static_cast<std::uint32_t>(rng() % keys);
     if (rng() % 2 == 0) {
       items.push_back({item::left, trade{t, key, static_cast<std::int64_t>(i), 1}, {}, 0});
@@ -177,8 +183,8 @@ std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t
       items.push_back({item::right, {}, quote{t, key, static_cast<std::int64_t>(i), 0}, 0});
       rmax = std::max(rmax, t);
     }
-    if (rng() % 6 == 0 && lmax - 5 * ms > lwm) items.push_back({item::left_wm, {}, {}, lwm = lmax - 5 * ms});
-    if (rng() % 6 == 0 && rmax - 5 * ms > rwm) items.push_back({item::right_wm, {}, {}, rwm = rmax - 5 * ms});
+    if (rng() % wm_every == 0 && lmax - 5 * ms > lwm) items.push_back({item::left_wm, {}, {}, lwm = lmax - 5 * ms});
+    if (rng() % wm_every == 0 && rmax - 5 * ms > rwm) items.push_back({item::right_wm, {}, {}, rwm = rmax - 5 * ms});
   }
   return items;
 }
@@ -239,6 +245,14 @@ auto configured(const asof_settings& s) {
   return s.tolerance ? j.tolerance(*s.tolerance) : j;
 }
 
+// Calls f with the join of these settings, hashed keys then dense keys
+// (keys below dense_limit), and its name.
+template <class F>
+void for_each_key_mode(const asof_settings& s, F&& f, std::size_t dense_limit = 100) {
+  f(configured(s), "hashed");
+  f(configured(s).dense_keys(dense_limit), "dense");
+}
+
 template <class F>
 void for_each_setting(F&& f) {
   for (asof_direction d : {asof_direction::backward, asof_direction::forward, asof_direction::nearest}) {
@@ -260,23 +274,34 @@ std::string describe(const asof_settings& s, std::uint64_t seed, std::uint32_t k
 
 }  // namespace
 
+namespace {
+
+// Runs the join on the items, hashed and dense, and compares every row and
+// late left record with the brute-force model.
+void check_eager(const asof_settings& s, const std::vector<item>& items, const std::string& what) {
+  reference ref{s, {}, std::numeric_limits<std::int64_t>::min(), {}, {}};
+  for (const item& it : items) ref.on(it);
+  for_each_key_mode(s, [&](auto join, const char* mode) {
+    std::vector<row> rows;
+    side_records<trade> late;
+    auto p = pipeline_of(std::move(join).late_to(late), rows);
+    for (const item& it : items) feed(p, it);
+    p.finish();
+    const std::string w = std::string(mode) + " " + what;
+    test::same_outputs(rows, ref.rows, w + " rows");
+    test::same_outputs(late.records(), ref.late, w + " late left records");
+    CHECK(p.join().late_count() == ref.late.size());
+  });
+}
+
+}  // namespace
+
 TEST_CASE("asof join: eager join equals the brute-force model on randomized out-of-order streams") {
   int cases = 0;
   for_each_setting([&](const asof_settings& s) {
     for (std::uint32_t keys : {1u, 5u, 100u}) {
       for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-        const auto items = make_items(seed * 131 + keys, keys, 1500);
-        reference ref{s, {}, std::numeric_limits<std::int64_t>::min(), {}, {}};
-        for (const item& it : items) ref.on(it);
-        std::vector<row> rows;
-        side_records<trade> late;
-        auto p = pipeline_of(configured(s).late_to(late), rows);
-        for (const item& it : items) feed(p, it);
-        p.finish();
-        const std::string what = describe(s, seed, keys);
-        test::same_outputs(rows, ref.rows, what + " rows");
-        test::same_outputs(late.records(), ref.late, what + " late left records");
-        CHECK(p.join().late_count() == ref.late.size());
+        check_eager(s, make_items(seed * 131 + keys, keys, 1500), describe(s, seed, keys));
         ++cases;
       }
     }
@@ -284,62 +309,129 @@ TEST_CASE("asof join: eager join equals the brute-force model on randomized out-
   CHECK(cases == 3 * 2 * 3 * 3 * 6);
 }
 
-TEST_CASE("asof join: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
+TEST_CASE("asof join: eager join equals the brute-force model when watermarks are rare or times tie") {
+  // Few keys, the watermarks moving after about one record in 300: each
+  // key's ring fills, grows, and then recycles or evicts in bursts.
+  // Then the same with every time on a millisecond grid: records at the
+  // watermark's own time, where what eviction keeps is decided by a tie.
   for_each_setting([&](const asof_settings& s) {
-    const auto items = make_items(77, 20, 2000);
-    std::vector<row> whole;
-    {
-      auto p = pipeline_of(configured(s), whole);
-      for (const item& it : items) feed(p, it);
-      p.finish();
-    }
-    std::mt19937_64 rng(5);
-    for (int trial = 0; trial < 3; ++trial) {
-      const std::size_t cut = rng() % items.size();
-      CAPTURE(cut);
-      std::vector<row> rows;
-      std::string bytes;
-      {
-        auto p = pipeline_of(configured(s), rows);
-        for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
-        bytes = p.checkpoint(3).to_bytes();
+    for (std::uint32_t keys : {1u, 3u}) {
+      for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+        check_eager(s, make_items(seed * 7 + keys, keys, 3000, 300), "rare watermarks " + describe(s, seed, keys));
+        check_eager(s, make_items(seed * 11 + keys, keys, 3000, 20, true), "on the grid " + describe(s, seed, keys));
       }
-      std::vector<row> rest;
-      auto q = pipeline_of(configured(s), rest);
-      q.restore(snapshot::from_bytes(bytes));  // collect comes back with the rows before the cut
-      for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
-      q.finish();
-      test::same_outputs(rest, whole, describe(s, 77, 20) + " after restore");
     }
   });
 }
 
-TEST_CASE("asof join: state stays bounded as the left watermark moves, and steady state allocates nothing") {
-  for (asof_direction d : {asof_direction::backward, asof_direction::forward, asof_direction::nearest}) {
-    CAPTURE(to_string(d));
-    std::uint64_t rows = 0;
-    auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
-                     push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
-             asof_join().direction(d) | count_events(rows);
-    std::size_t peak = 0;
-    std::uint64_t allocations = 0;
-    for (std::int64_t i = 0; i < 2'000'000; ++i) {
-      const test::allocation_counter counter;
-      const auto sym = static_cast<std::uint32_t>(i % 500);
-      p.push_right(quote{i * 1000, sym, i, i});
-      p.push_left(trade{i * 1000 + 500, sym, i, 1});
-      if (i % 64 == 63) {
-        p.push_left_watermark(timestamp::from_nanos(i * 1000 - 100'000));
-        p.push_right_watermark(timestamp::from_nanos(i * 1000 - 100'000));
+TEST_CASE("asof join: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
+  for_each_setting([&](const asof_settings& s) {
+    for_each_key_mode(s, [&](auto join, const char* mode) {
+      for (std::uint64_t wm_every : {6u, 300u}) {
+        const auto items = make_items(77, 20, 2000, wm_every);
+        std::vector<row> whole;
+        {
+          auto p = pipeline_of(join, whole);
+          for (const item& it : items) feed(p, it);
+          p.finish();
+        }
+        std::mt19937_64 rng(5);
+        for (int trial = 0; trial < 3; ++trial) {
+          const std::size_t cut = rng() % items.size();
+          CAPTURE(cut);
+          CAPTURE(wm_every);
+          std::vector<row> rows;
+          std::string bytes;
+          {
+            auto p = pipeline_of(join, rows);
+            for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+            bytes = p.checkpoint(3).to_bytes();
+          }
+          std::vector<row> rest;
+          auto q = pipeline_of(join, rest);
+          q.restore(snapshot::from_bytes(bytes));  // collect comes back with the rows before the cut
+          for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+          q.finish();
+          test::same_outputs(rest, whole, std::string(mode) + " " + describe(s, 77, 20) + " after restore");
+        }
       }
-      if (i >= 100'000) allocations += counter.count();
-      peak = std::max(peak, p.join().right_held());
+    });
+  });
+}
+
+TEST_CASE("asof join: a full ring keeps the record that a left record at the watermark still matches") {
+  // A key's ring starts with room for 4 records; the fifth finds it full.
+  // The oldest may make way only if no left record at or after the left
+  // watermark can match it: here one at exactly the watermark still does.
+  for_each_key_mode(asof_settings{}, [](auto join, const char* mode) {
+    CAPTURE(mode);
+    // Strict backward: the left record at 5 matches the quote at 1, not the one at 5.
+    std::vector<row> rows;
+    auto p = pipeline_of(join.allow_exact_matches(false), rows);
+    for (std::int64_t t : {1, 5, 6, 7}) p.push_right(quote{t, 0, t, 0});
+    p.push_left_watermark(timestamp::from_nanos(5));
+    p.push_right(quote{8, 0, 8, 0});
+    p.push_left(trade{5, 0, 0, 0});
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].right == std::optional<quote>(quote{1, 0, 1, 0}));
+
+    // Tolerance 4 (inclusive): the quote at 1 is exactly 4 before the left record at 5.
+    std::vector<row> near;
+    auto q = pipeline_of(join.tolerance(duration::from_nanos(4)), near);
+    for (std::int64_t t : {1, 6, 7, 8}) q.push_right(quote{t, 0, t, 0});
+    q.push_left_watermark(timestamp::from_nanos(5));
+    q.push_right(quote{9, 0, 9, 0});
+    q.push_left(trade{5, 0, 0, 0});
+    REQUIRE(near.size() == 1);
+    CHECK(near[0].right == std::optional<quote>(quote{1, 0, 1, 0}));
+    CHECK(q.join().right_held() == 5);
+  });
+}
+
+namespace {
+
+template <class Join>
+void check_bounded(Join join) {
+  std::uint64_t rows = 0;
+  auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
+                   push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
+           std::move(join) | count_events(rows);
+  std::size_t peak = 0;
+  std::uint64_t allocations = 0;
+  for (std::int64_t i = 0; i < 2'000'000; ++i) {
+    const test::allocation_counter counter;
+    const auto sym = static_cast<std::uint32_t>(i % 500);
+    p.push_right(quote{i * 1000, sym, i, i});
+    p.push_left(trade{i * 1000 + 500, sym, i, 1});
+    if (i % 64 == 63) {
+      p.push_left_watermark(timestamp::from_nanos(i * 1000 - 100'000));
+      p.push_right_watermark(timestamp::from_nanos(i * 1000 - 100'000));
     }
-    CHECK(rows == 2'000'000);
-    CHECK(allocations == 0);
-    // About the quotes within 100 us of the watermark (100 of them) plus
-    // one per key, with the sweep's slack; never the 2 million pushed.
-    CHECK(peak < 3'000);
+    if (i >= 100'000) allocations += counter.count();
+    peak = std::max(peak, p.join().right_held());
+  }
+  CHECK(rows == 2'000'000);
+  CHECK(allocations == 0);
+  // About the quotes within 100 us of the watermark (100 of them) plus
+  // one per key, with the rings' and the sweep's slack; never the 2
+  // million pushed.
+  CHECK(peak < 3'000);
+}
+
+}  // namespace
+
+TEST_CASE("asof join: state stays bounded as the left watermark moves, and steady state allocates nothing") {
+  asof_settings s;
+  for (asof_direction d : {asof_direction::backward, asof_direction::forward, asof_direction::nearest}) {
+    s.direction = d;
+    for_each_key_mode(
+        s,
+        [&](auto join, const char* mode) {
+          CAPTURE(to_string(d));
+          CAPTURE(mode);
+          check_bounded(std::move(join));
+        },
+        500);
   }
 }
 
@@ -406,25 +498,27 @@ TEST_CASE("asof join, final: rows equal the batch answer over the whole stream, 
         const auto items = make_final_items(seed * 17 + keys, keys, 1500);
         std::vector<trade> want_late;
         const auto want = final_reference(s, items, want_late);
-        std::vector<row> rows;
-        side_records<trade> late;
-        std::int64_t out_wm = std::numeric_limits<std::int64_t>::min();
-        bool on_time = true;
-        auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
-                         push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
-                 configured(s).emit(asof_emit::final).late_to(late) |
-                 sink([&](const row& r) {
-                   if (r.left.ts < out_wm) on_time = false;
-                   rows.push_back(r);
-                 },
-                      [&](timestamp w) { out_wm = w.nanos(); });
-        for (const item& it : items) feed(p, it);
-        p.finish();
-        const std::string what = "final " + describe(s, seed, keys);
-        test::same_outputs(rows, want, what + " rows");
-        test::same_outputs(late.records(), want_late, what + " late left records");
-        CHECK_MESSAGE(on_time, what << ": a row arrived behind the join's output watermark");
-        CHECK(p.join().left_held() == 0);
+        for_each_key_mode(s, [&](auto join, const char* mode) {
+          std::vector<row> rows;
+          side_records<trade> late;
+          std::int64_t out_wm = std::numeric_limits<std::int64_t>::min();
+          bool on_time = true;
+          auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
+                           push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
+                   std::move(join).emit(asof_emit::final).late_to(late) |
+                   sink([&](const row& r) {
+                     if (r.left.ts < out_wm) on_time = false;
+                     rows.push_back(r);
+                   },
+                        [&](timestamp w) { out_wm = w.nanos(); });
+          for (const item& it : items) feed(p, it);
+          p.finish();
+          const std::string what = std::string(mode) + " final " + describe(s, seed, keys);
+          test::same_outputs(rows, want, what + " rows");
+          test::same_outputs(late.records(), want_late, what + " late left records");
+          CHECK_MESSAGE(on_time, what << ": a row arrived behind the join's output watermark");
+          CHECK(p.join().left_held() == 0);
+        });
         ++cases;
       }
     }
@@ -438,30 +532,33 @@ TEST_CASE("asof join, final: a restore at a random point continues exactly") {
   s.direction = asof_direction::nearest;
   s.tolerance = duration::from_nanos(2 * ms);
   const auto items = make_final_items(91, 20, 2000);
-  std::vector<row> whole;
-  {
-    auto p = pipeline_of(configured(s).emit(asof_emit::final), whole);
-    for (const item& it : items) feed(p, it);
-    p.finish();
-  }
-  std::mt19937_64 rng(9);
-  for (int trial = 0; trial < 4; ++trial) {
-    const std::size_t cut = rng() % items.size();
-    CAPTURE(cut);
-    std::vector<row> first;
-    std::string bytes;
+  for_each_key_mode(s, [&](auto join, const char* mode) {
+    CAPTURE(mode);
+    std::vector<row> whole;
     {
-      auto p = pipeline_of(configured(s).emit(asof_emit::final), first);
-      for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
-      bytes = p.checkpoint(4).to_bytes();
+      auto p = pipeline_of(join.emit(asof_emit::final), whole);
+      for (const item& it : items) feed(p, it);
+      p.finish();
     }
-    std::vector<row> rest;
-    auto q = pipeline_of(configured(s).emit(asof_emit::final), rest);
-    q.restore(snapshot::from_bytes(bytes));
-    for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
-    q.finish();
-    test::same_outputs(rest, whole, "final after restore");
-  }
+    std::mt19937_64 rng(9);
+    for (int trial = 0; trial < 4; ++trial) {
+      const std::size_t cut = rng() % items.size();
+      CAPTURE(cut);
+      std::vector<row> first;
+      std::string bytes;
+      {
+        auto p = pipeline_of(join.emit(asof_emit::final), first);
+        for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+        bytes = p.checkpoint(4).to_bytes();
+      }
+      std::vector<row> rest;
+      auto q = pipeline_of(join.emit(asof_emit::final), rest);
+      q.restore(snapshot::from_bytes(bytes));
+      for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+      q.finish();
+      test::same_outputs(rest, whole, std::string(mode) + " final after restore");
+    }
+  });
 }
 
 TEST_CASE("asof join, final: an idle right input does not grow the held left records past max_pending") {
@@ -482,4 +579,79 @@ TEST_CASE("asof join, final: an idle right input does not grow the held left rec
   p.finish();
   CHECK(rows.size() == 100'000);
   CHECK_THROWS_AS((void)asof_join().max_pending(0), usage_error);
+}
+
+namespace {
+
+struct signed_quote {
+  std::int64_t ts = 0;
+  int sym = 0;
+};
+struct signed_trade {
+  std::int64_t ts = 0;
+  int sym = 0;
+};
+
+template <class Message>
+void check_usage_error(const std::string& message, Message&& f) {
+  try {
+    f();
+    FAIL("no usage_error, expected one saying: " << message);
+  } catch (const usage_error& e) {
+    CHECK_MESSAGE(std::string(e.what()).find(message) != std::string::npos, e.what());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("asof join, dense keys: a key outside [0, n) on either input is a usage_error naming it") {
+  std::vector<row> rows;
+  auto p = pipeline_of(asof_join().dense_keys(10), rows);
+  p.push_right(quote{1, 9, 90, 0});  // the largest key that fits
+  p.push_left(trade{2, 9, 0, 0});
+  p.push_left(trade{2, 3, 0, 0});  // a key with no right record yet: no match
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].right->bid == 90);
+  CHECK(!rows[1].right);
+  check_usage_error("dense_keys(10): key 10 is not below 10", [&] { p.push_right(quote{3, 10, 0, 0}); });
+  check_usage_error("dense_keys(10): key 12 is not below 10", [&] { p.push_left(trade{3, 12, 0, 0}); });
+
+  // A signed key: negative keys are refused on either side.
+  std::vector<asof_row<signed_trade, signed_quote>> signed_rows;
+  auto q = connect(push<signed_trade>() | event_time(&signed_trade::ts) | key_by(&signed_trade::sym),
+                   push<signed_quote>() | event_time(&signed_quote::ts) | key_by(&signed_quote::sym)) |
+           asof_join().dense_keys(10) | collect(signed_rows);
+  check_usage_error("dense_keys: key -1 is negative", [&] { q.push_right(signed_quote{1, -1}); });
+  check_usage_error("dense_keys: key -2 is negative", [&] { q.push_left(signed_trade{1, -2}); });
+
+  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)asof_join().dense_keys(0); });
+  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)asof_join().dense_keys((std::size_t{1} << 26) + 1); });
+}
+
+TEST_CASE("asof join: a key's state copies with its ring") {
+  // The ring is a raw allocation of records and times: a copy must own its
+  // own, in the same order (oldest first), wrapped around or not.
+  detail::asof_key<quote> k;
+  k.reserve(4);
+  for (std::int64_t t : {1, 2, 3}) k.insert(timestamp::from_nanos(t), quote{t, 0, t, 0});
+  k.drop(2);
+  for (std::int64_t t : {5, 6}) k.insert(timestamp::from_nanos(t), quote{t, 0, t, 0});  // wraps around
+  k.insert(timestamp::from_nanos(4), quote{4, 0, 40, 0});                                // out of order, across the wrap
+  const auto same = [](const detail::asof_key<quote>& c) {
+    REQUIRE(c.size == 4);
+    std::vector<std::int64_t> bids;
+    for (std::uint32_t i = 0; i < c.size; ++i) bids.push_back(c.record(i).bid);
+    CHECK(bids == std::vector<std::int64_t>{3, 40, 5, 6});
+    CHECK(c.newest.bid == 6);
+  };
+  const detail::asof_key<quote> copy = k;
+  same(copy);
+  detail::asof_key<quote> tmp(k);
+  const detail::asof_key<quote> moved(std::move(tmp));
+  same(moved);
+  detail::asof_key<quote> assigned;
+  assigned = copy;
+  same(assigned);
+  k.reset();
+  same(copy);
 }

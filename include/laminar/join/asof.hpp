@@ -42,17 +42,27 @@
 // evicted: for backward and nearest, all but the last one before W_L (none
 // of those further than the tolerance); for forward, all before W_L. A
 // right record that arrives already evicted this way is counted
-// (right_expired()) and not kept. Eviction runs on a key's insertions and
-// lookups, and over all keys whenever the right records held have doubled
-// since the last sweep, so state stays bounded by the right records since
-// the left watermark, per key, plus one.
+// (right_expired()) and not kept. A key's records live in a ring (its newest
+// also in the key's slot): when the ring is full, its oldest record makes
+// way if it can no longer match, else the ring doubles; and whenever the
+// right records held have grown fourfold since the last sweep, a sweep
+// evicts over all keys (quiet ones included). So a key holds at most about
+// twice the records it needed at once, and all keys together at most four
+// times what they need plus 1024.
+//
+// Keys: hashed (any key type), or with .dense_keys(n) integers in [0, n)
+// that index an array of key slots directly (symbol ids); a key outside
+// [0, n) is a usage_error.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <new>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -122,6 +132,7 @@ struct asof_settings {
   std::optional<duration> tolerance;
   asof_emit emit = asof_emit::eager;
   std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // final: left records held at most
+  std::size_t dense_keys = 0;  // dense_keys(n): keys are below n and index an array
 };
 
 namespace detail {
@@ -136,80 +147,270 @@ struct through_left {
   }
 };
 
-/// One key's right records that may still match, by time (equal times in
-/// arrival order), evicted from the front.
-template <class R>
-struct asof_buffer {
-  struct entry {
-    timestamp t;
-    R record;
-  };
-  std::vector<entry> items;
-  std::size_t head = 0;  // items before head are evicted
-
-  [[nodiscard]] std::size_t size() const noexcept { return items.size() - head; }
-  [[nodiscard]] bool empty() const noexcept { return head == items.size(); }
-  [[nodiscard]] const entry* begin() const noexcept { return items.data() + head; }
-  [[nodiscard]] const entry* end() const noexcept { return items.data() + items.size(); }
-
-  // Inserts in time order (after the records of equal or earlier time);
-  // returns the record's position from the front. `newest` is the last
-  // record's time (kept by the caller, so the common case reads no record).
-  std::size_t insert(timestamp t, const R& r, timestamp newest) {
-    if (empty() || newest <= t) [[likely]] {
-      items.push_back({t, r});
-      return size() - 1;
-    }
-    const auto at = std::upper_bound(items.begin() + static_cast<std::ptrdiff_t>(head), items.end(), t,
-                                     [](timestamp x, const entry& e) { return x < e.t; });
-    const auto pos = static_cast<std::size_t>(at - items.begin()) - head;
-    items.insert(at, entry{t, r});
-    return pos;
-  }
-  // Evicts the first n records; compacts once half the vector is dead.
-  void drop(std::size_t n) {
-    head += n;
-    if (head == items.size()) {
-      items.clear();
-      head = 0;
-    } else if (head > 32 && head * 2 > items.size()) {
-      items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
-      head = 0;
-    }
-  }
-  void reset() noexcept {
-    items.clear();
-    head = 0;
-  }
-};
-
-/// A key's state: its buffer, plus what the per-record paths read without
-/// touching it: a copy of its newest record (the latest time, last to
-/// arrive: the backward match of a left record at or after it) and the
-/// left watermark past which eviction has work.
+/// One key's state: its right records that may still match, by time (equal
+/// times in arrival order), in a ring evicted from the front, plus a copy of
+/// the newest one (the latest time, last to arrive: the backward match of a
+/// left record at or after it).
+///
+/// Layout, for the per-record paths: the fields before the ring pointer
+/// share the key's cache line (with a record of up to 32 bytes), so an
+/// in-order left record reads nothing else. The ring keeps the records'
+/// times apart from the records, in one allocation: eviction and search
+/// read the times only (8 to a line), and an in-order right record reads
+/// the line of times at the ring's head and writes its record, the one
+/// line of the records it touches.
 template <class R>
 struct asof_key {
-  typename asof_buffer<R>::entry newest{};
-  timestamp evict_after = timestamp::max();
-  asof_buffer<R> buffer;
+  timestamp newest_t{};  // valid while size > 0
+  std::uint32_t size = 0;
+  std::uint32_t head = 0;  // ring position of the oldest record
+  std::uint32_t cap = 0;   // ring positions: 0 or a power of two (at least 4)
+  R newest{};
+  std::byte* ring = nullptr;  // cap records, then their cap times
+
+  asof_key() = default;
+  asof_key(asof_key&& o) noexcept
+      : newest_t(o.newest_t),
+        size(std::exchange(o.size, 0)),
+        head(std::exchange(o.head, 0)),
+        cap(std::exchange(o.cap, 0)),
+        newest(std::move(o.newest)),
+        ring(std::exchange(o.ring, nullptr)) {}
+  asof_key(const asof_key& o) : newest_t(o.newest_t), newest(o.newest) {
+    if (o.cap != 0) reserve(o.cap);
+    for (std::uint32_t i = 0; i < o.size; ++i) append(o.time(i), o.record(i));
+  }
+  asof_key& operator=(asof_key o) noexcept {
+    swap(o);
+    return *this;
+  }
+  ~asof_key() { release(ring, cap); }
+
+  void swap(asof_key& o) noexcept {
+    using std::swap;
+    swap(newest_t, o.newest_t);
+    swap(size, o.size);
+    swap(head, o.head);
+    swap(cap, o.cap);
+    swap(newest, o.newest);
+    swap(ring, o.ring);
+  }
+
+  [[nodiscard]] bool empty() const noexcept { return size == 0; }
+  [[nodiscard]] bool full() const noexcept { return size == cap; }
+  /// The i-th record from the oldest, and its time.
+  [[nodiscard]] R& record(std::uint32_t i) noexcept { return records()[at(i)]; }
+  [[nodiscard]] const R& record(std::uint32_t i) const noexcept { return records()[at(i)]; }
+  [[nodiscard]] timestamp time(std::uint32_t i) const noexcept { return times()[at(i)]; }
+
+  // Inserts in time order (after the records of equal or earlier time), in
+  // a ring with room; returns the record's position from the oldest.
+  std::uint32_t insert(timestamp t, const R& r) {
+    if (size == 0 || newest_t <= t) [[likely]] {
+      append(t, r);
+      newest_t = t;
+      newest = r;
+      return size - 1;
+    }
+    const std::uint32_t pos = upper_bound(t);
+    for (std::uint32_t i = size; i > pos; --i) {
+      times()[at(i)] = times()[at(i - 1)];
+      records()[at(i)] = std::move(records()[at(i - 1)]);
+    }
+    times()[at(pos)] = t;
+    records()[at(pos)] = r;
+    ++size;
+    return pos;
+  }
+  /// The first position whose time is after t (at or after t: lower_bound).
+  [[nodiscard]] std::uint32_t upper_bound(timestamp t) const noexcept {
+    return partition([t](timestamp x) { return x <= t; });
+  }
+  [[nodiscard]] std::uint32_t lower_bound(timestamp t) const noexcept {
+    return partition([t](timestamp x) { return x < t; });
+  }
+  /// Asks for the times the next insert into a full ring reads (the two
+  /// oldest): it comes many records later, and would otherwise wait on them.
+  void prefetch_oldest() const noexcept {
+    __builtin_prefetch(&times()[at(0)]);
+    __builtin_prefetch(&times()[at(1)]);
+  }
+  /// Evicts the n oldest records (their ring positions are reused).
+  void drop(std::uint32_t n) noexcept {
+    head = (head + n) & (cap - 1);
+    size -= n;
+  }
+  /// A ring of n positions (a power of two, at least size), oldest first.
+  void reserve(std::uint32_t n) {
+    asof_key bigger;
+    bigger.ring = allocate(n);
+    bigger.cap = n;
+    for (std::uint32_t i = 0; i < size; ++i) bigger.append(time(i), std::move(record(i)));
+    release(ring, cap);
+    ring = std::exchange(bigger.ring, nullptr);
+    cap = std::exchange(bigger.cap, 0);
+    head = 0;
+  }
+  /// Empty; keeps the ring.
   void reset() noexcept {
-    buffer.reset();
-    evict_after = timestamp::max();
+    size = 0;
+    head = 0;
+  }
+
+ private:
+  // Records first, at the allocation's alignment (a cache line), then times.
+  static constexpr std::size_t ring_align = std::max<std::size_t>(64, alignof(R));
+  static std::size_t times_offset(std::uint32_t n) noexcept {
+    const std::size_t bytes = sizeof(R) * n;
+    return (bytes + alignof(timestamp) - 1) / alignof(timestamp) * alignof(timestamp);
+  }
+  static std::byte* allocate(std::uint32_t n) {
+    auto* p = static_cast<std::byte*>(
+        ::operator new(times_offset(n) + sizeof(timestamp) * n, std::align_val_t{ring_align}));
+    std::uninitialized_value_construct_n(reinterpret_cast<timestamp*>(p + times_offset(n)), n);
+    try {
+      std::uninitialized_value_construct_n(reinterpret_cast<R*>(p), n);
+    } catch (...) {
+      ::operator delete(p, std::align_val_t{ring_align});
+      throw;
+    }
+    return p;
+  }
+  static void release(std::byte* p, std::uint32_t n) noexcept {
+    if (p == nullptr) return;
+    std::destroy_n(std::launder(reinterpret_cast<R*>(p)), n);
+    ::operator delete(p, std::align_val_t{ring_align});
+  }
+  [[nodiscard]] std::uint32_t at(std::uint32_t i) const noexcept { return (head + i) & (cap - 1); }
+  [[nodiscard]] R* records() const noexcept { return std::launder(reinterpret_cast<R*>(ring)); }
+  [[nodiscard]] timestamp* times() const noexcept {
+    return std::launder(reinterpret_cast<timestamp*>(ring + times_offset(cap)));
+  }
+  template <class T>
+  void append(timestamp t, T&& r) {
+    times()[at(size)] = t;
+    records()[at(size)] = std::forward<T>(r);
+    ++size;
+  }
+  template <class Pred>
+  [[nodiscard]] std::uint32_t partition(Pred before) const noexcept {
+    std::uint32_t lo = 0;
+    std::uint32_t n = size;
+    while (n > 0) {
+      const std::uint32_t half = n / 2;
+      if (before(time(lo + half))) {
+        lo += half + 1;
+        n -= half + 1;
+      } else {
+        n = half;
+      }
+    }
+    return lo;
   }
 };
 
-template <class Next, class LCtx, class RCtx, class Late>
+/// The key table of dense_keys(n): keys are integers in [0, n) (symbol
+/// ids), and a key's slot is the key itself, so finding it is an index, no
+/// hash and no probe. The interface is slot_table's, plus lookup().
+template <class K, class State>
+class dense_slot_table {
+  static_assert(std::is_integral_v<K>, "laminar: asof_join: dense_keys() needs integer keys (symbol ids)");
+
+ public:
+  static constexpr std::uint32_t npos = ~std::uint32_t{0};
+
+  explicit dense_slot_table(std::size_t limit) : limit_(limit) {}
+
+  /// The state of `key` if it has a slot (a key not in the table has an
+  /// empty one), or null. A key outside [0, n) is a usage_error.
+  [[nodiscard, gnu::always_inline]] inline const State* lookup(K key) const {
+    const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
+    if (k < slots_.size()) [[likely]] return &slots_[k].state;
+    check(key);
+    return nullptr;
+  }
+  [[nodiscard, gnu::always_inline]] inline std::uint32_t find(K key) const noexcept {
+    const auto k = static_cast<std::size_t>(key);
+    return k < slots_.size() && live_[k] != 0 ? static_cast<std::uint32_t>(k) : npos;
+  }
+  [[gnu::noinline]] std::uint32_t insert(K key) {
+    check(key);
+    const auto k = static_cast<std::size_t>(key);
+    if (k >= slots_.size()) {
+      const std::size_t n = std::min(limit_, std::max({k + 1, 2 * slots_.size(), std::size_t{16}}));
+      slots_.resize(n);
+      live_.resize(n);
+    }
+    live_[k] = 1;
+    ++size_;
+    return static_cast<std::uint32_t>(k);
+  }
+  void erase(std::uint32_t s) {
+    slots_[s].state.reset();
+    live_[s] = 0;
+    --size_;
+  }
+
+  [[nodiscard]] bool live(std::uint32_t s) const noexcept { return s < slots_.size() && live_[s] != 0; }
+  [[nodiscard]] K key(std::uint32_t s) const noexcept { return static_cast<K>(s); }
+  [[nodiscard]] State& state(std::uint32_t s) noexcept { return slots_[s].state; }
+  [[nodiscard]] const State& state(std::uint32_t s) const noexcept { return slots_[s].state; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
+  /// None: a key's slot is the key.
+  [[nodiscard]] const std::vector<std::uint32_t>& free_slots() const noexcept { return no_free_; }
+
+  // ---- restore: each key into its own slot ----
+  void reset(std::size_t) {
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+      if (live_[s] != 0) erase(s);
+    }
+  }
+  void restore(std::uint32_t, K key) {
+    if (find(key) != npos) throw usage_error("laminar: asof_join: checkpoint holds key " + std::to_string(key) + " twice");
+    (void)insert(key);
+  }
+  void restore_free_slots(const std::vector<std::uint32_t>&) noexcept {}
+
+ private:
+  // A cache line or more each: the hot part of a key's state in one line.
+  struct alignas(64) slot {
+    State state;
+  };
+
+  void check(K key) const {
+    if constexpr (std::is_signed_v<K>) {
+      if (key < 0) throw usage_error("laminar: asof_join: dense_keys: key " + std::to_string(key) + " is negative");
+    }
+    if (static_cast<std::size_t>(key) >= limit_) {
+      throw usage_error("laminar: asof_join: dense_keys(" + std::to_string(limit_) + "): key " + std::to_string(key) +
+                        " is not below " + std::to_string(limit_));
+    }
+  }
+
+  std::vector<slot> slots_;
+  std::vector<std::uint8_t> live_;
+  std::vector<std::uint32_t> no_free_;
+  std::size_t limit_;
+  std::size_t size_ = 0;
+};
+
+
+template <class Next, class LCtx, class RCtx, class Late, bool Dense>
 class asof_join_stage {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
   using key_type = decltype(window_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
   using row_type = asof_row<left_type, right_type>;
-  using buffer = asof_buffer<right_type>;
-  using entry = typename buffer::entry;
 
   asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late)
-      : next_(std::move(next)), lctx_(std::move(lctx)), rctx_(std::move(rctx)), settings_(settings), late_(std::move(late)) {}
+      : next_(std::move(next)),
+        lctx_(std::move(lctx)),
+        rctx_(std::move(rctx)),
+        settings_(settings),
+        late_(std::move(late)),
+        keys_(make_table(settings)) {}
 
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
@@ -228,14 +429,21 @@ class asof_join_stage {
     std::uint32_t s = keys_.find(key);
     if (s == table::npos) [[unlikely]] s = keys_.insert(key);
     key_state& k = keys_.state(s);
-    const std::size_t pos = k.buffer.insert(t, r, k.newest.t);
-    ++held_;
-    if (pos + 1 == k.buffer.size()) k.newest = {t, r};
-    // The first two records decide when eviction has work; it is left for
-    // a few records, so that its cost is shared.
-    if (pos < 2) k.evict_after = evict_after(k.buffer);
-    if (evict_watermark_ > k.evict_after && k.buffer.size() > evict_slack) [[unlikely]] evict(k);
-    if (held_ > sweep_at_) [[unlikely]] sweep();
+    if (k.full()) {
+      // A full ring recycles its oldest record when that cannot match any
+      // left record to come (which reads the line the new record is about
+      // to be written to), and grows otherwise: the steady state of a busy
+      // key is a full ring, one record in and one out, no eviction pass.
+      if (k.cap != 0 && (k.time(0) < horizon_ || k.time(1) < second_horizon_)) [[likely]] {
+        k.drop(1);
+        k.insert(t, r);
+        k.prefetch_oldest();
+        return;
+      }
+      grow(k);
+    }
+    k.insert(t, r);
+    if (++held_ > sweep_at_) [[unlikely]] sweep();
   }
 
   /// The left input's watermark bounds what can still match; the right
@@ -287,9 +495,9 @@ class asof_join_stage {
       const bool live = keys_.live(s);
       w(live);
       if (!live) continue;
-      const buffer& b = keys_.state(s).buffer;
-      w(keys_.key(s), static_cast<std::uint64_t>(b.size()));
-      for (const entry& e : b) w(e.t, e.record);
+      const key_state& k = keys_.state(s);
+      w(keys_.key(s), static_cast<std::uint64_t>(k.size));
+      for (std::uint32_t i = 0; i < k.size; ++i) w(k.time(i), k.record(i));
     }
     w(keys_.free_slots());
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
@@ -313,45 +521,64 @@ class asof_join_stage {
       bool live = false;
       r(live);
       if (!live) continue;
-      key_type k{};
+      key_type key{};
       std::uint64_t n = 0;
-      r(k, n);
-      keys_.restore(s, k);
-      key_state& ks = keys_.state(s);
+      r(key, n);
+      keys_.restore(s, key);
+      key_state& k = keys_.state(keys_.find(key));
+      if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), min_ring)));
       for (std::uint64_t i = 0; i < n; ++i) {
-        entry e{timestamp{}, right_type{}};
-        r(e.t, e.record);
-        ks.buffer.items.push_back(std::move(e));
+        timestamp t{};
+        right_type record{};
+        r(t, record);
+        k.insert(t, record);  // in order: appended
       }
-      if (!ks.buffer.empty()) ks.newest = ks.buffer.items.back();
-      ks.evict_after = evict_after(ks.buffer);
-      held_ += ks.buffer.size();
+      held_ += k.size;
     }
     std::vector<std::uint32_t> free;
     r(free);
     keys_.restore_free_slots(std::move(free));
-    sweep_at_ = 2 * held_ + 1024;
+    sweep_at_ = next_sweep();
     update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
  private:
   using key_state = asof_key<right_type>;
-  static constexpr std::size_t evict_slack = 4;  // records a key may hold past eviction
-  using table = slot_table<key_type, key_state>;
+  using table = std::conditional_t<Dense, dense_slot_table<key_type, key_state>, slot_table<key_type, key_state>>;
+  static constexpr std::uint32_t min_ring = 4;
+  static constexpr std::uint32_t none = ~std::uint32_t{0};
+
+  static table make_table(const asof_settings& s) {
+    if constexpr (Dense) {
+      return table(s.dense_keys);
+    } else {
+      return table();
+    }
+  }
 
   [[nodiscard]] bool backward_ok(timestamp rt, timestamp lt) const noexcept {
     return settings_.allow_exact_matches ? rt <= lt : rt < lt;
   }
   [[nodiscard]] bool within(duration d) const noexcept { return !settings_.tolerance || d <= *settings_.tolerance; }
 
+  // The state of a left record's key, or null.
+  [[nodiscard]] const key_state* lookup(const left_type& l) const {
+    if constexpr (Dense) {
+      return keys_.lookup(window_key_of(lctx_, l));
+    } else {
+      const std::uint32_t s = keys_.find(window_key_of(lctx_, l));
+      return s == table::npos ? nullptr : &keys_.state(s);
+    }
+  }
+
   // ---- rows ----
 
   void emit_row(const left_type& l, timestamp t) {
-    const std::uint32_t s = keys_.find(window_key_of(lctx_, l));
-    const entry* match = s == table::npos ? nullptr : find(keys_.state(s), t);
+    const key_state* k = lookup(l);
+    const right_type* match = k == nullptr ? nullptr : find(*k, t);
     if (match != nullptr) {
-      next_.on_event(row_type{l, match->record});
+      next_.on_event(row_type{l, *match});
     } else {
       next_.on_event(row_type{l, std::nullopt});
     }
@@ -413,18 +640,16 @@ class asof_join_stage {
     if (settings_.direction == asof_direction::nearest && !backward_done) return false;
     // Forward: the first candidate is final once nothing earlier can come;
     // no candidate is final once nothing within the tolerance can come.
-    const std::uint32_t s = keys_.find(window_key_of(lctx_, f.record));
-    const entry* c = s == table::npos ? nullptr : forward_candidate(keys_.state(s).buffer, f.t);
-    if (c != nullptr) return wr >= c->t;
+    const key_state* k = lookup(f.record);
+    const std::uint32_t c = k == nullptr ? none : forward_candidate(*k, f.t);
+    if (c != none) return wr >= k->time(c);
     return settings_.tolerance && wr > f.t + *settings_.tolerance;
   }
 
-  [[nodiscard]] const entry* forward_candidate(const buffer& b, timestamp t) const {
-    const auto cmp = [](const entry& e, timestamp x) { return e.t < x; };
-    const entry* c = settings_.allow_exact_matches
-                         ? std::lower_bound(b.begin(), b.end(), t, cmp)
-                         : std::upper_bound(b.begin(), b.end(), t, [](timestamp x, const entry& e) { return x < e.t; });
-    return c != b.end() && within(c->t - t) ? c : nullptr;
+  // The position of the forward match of a left record at t, or none.
+  [[nodiscard]] std::uint32_t forward_candidate(const key_state& k, timestamp t) const {
+    const std::uint32_t c = settings_.allow_exact_matches ? k.lower_bound(t) : k.upper_bound(t);
+    return c != k.size && within(k.time(c) - t) ? c : none;
   }
 
   // Right records are kept for left records from here on: the left
@@ -432,6 +657,7 @@ class asof_join_stage {
   void update_evict_watermark() {
     evict_watermark_ = pending_.empty() ? left_watermark_ : std::min(left_watermark_, pending_.front().t);
     horizon_ = horizon_for(evict_watermark_);
+    second_horizon_ = settings_.direction == asof_direction::forward ? timestamp::min() : evict_watermark_;
   }
 
   void advance_output() {
@@ -443,40 +669,38 @@ class asof_join_stage {
   }
 
   // The match for a left record at t among the key's right records.
-  [[nodiscard]] const entry* find(const key_state& k, timestamp t) const {
-    const buffer& b = k.buffer;
-    if (b.empty()) return nullptr;
+  [[nodiscard]] const right_type* find(const key_state& k, timestamp t) const {
+    if (k.empty()) return nullptr;
     // The common case, from the key's own slot: the newest record is the
     // backward match, and with nothing after it, the nearest one too.
-    if (settings_.direction != asof_direction::forward && backward_ok(k.newest.t, t) &&
-        (settings_.direction == asof_direction::backward || k.newest.t < t)) [[likely]] {
-      return within(t - k.newest.t) ? &k.newest : nullptr;
+    if (settings_.direction != asof_direction::forward && backward_ok(k.newest_t, t) &&
+        (settings_.direction == asof_direction::backward || k.newest_t < t)) [[likely]] {
+      return within(t - k.newest_t) ? &k.newest : nullptr;
     }
-    const entry* first = b.begin();
-    const entry* last = b.end();
-    // The first record past the backward candidates. Records mostly arrive
-    // in order, so the answer is mostly at the end.
-    const entry* after = last;
-    if (!backward_ok((last - 1)->t, t)) {
-      after = settings_.allow_exact_matches
-                  ? std::upper_bound(first, last, t, [](timestamp x, const entry& e) { return x < e.t; })
-                  : std::lower_bound(first, last, t, [](const entry& e, timestamp x) { return e.t < x; });
-    }
-    const entry* back = after != first && within(t - (after - 1)->t) ? after - 1 : nullptr;
-    if (settings_.direction == asof_direction::backward) return back;
+    return find_in_ring(k, t);
+  }
+
+  [[gnu::noinline]] const right_type* find_in_ring(const key_state& k, timestamp t) const {
+    const std::uint32_t n = k.size;
+    // The first record past the backward candidates.
+    std::uint32_t after = n;
+    if (!backward_ok(k.newest_t, t)) after = settings_.allow_exact_matches ? k.upper_bound(t) : k.lower_bound(t);
+    const std::uint32_t back = after != 0 && within(t - k.time(after - 1)) ? after - 1 : none;
+    if (settings_.direction == asof_direction::backward) return back != none ? &k.record(back) : nullptr;
     // Forward: the first record at or after t (after t without exact
     // matches), next to the boundary of the backward candidates.
-    const entry* fwd = after;
+    std::uint32_t fwd = after;
     if (settings_.allow_exact_matches) {
-      while (fwd != first && (fwd - 1)->t == t) --fwd;
+      while (fwd != 0 && k.time(fwd - 1) == t) --fwd;
     } else {
-      while (fwd != last && fwd->t == t) ++fwd;
+      while (fwd != n && k.time(fwd) == t) ++fwd;
     }
-    const entry* forward = fwd != last && within(fwd->t - t) ? fwd : nullptr;
-    if (settings_.direction == asof_direction::forward) return forward;
-    if (back == nullptr) return forward;
-    if (forward == nullptr) return back;
-    return t - back->t <= forward->t - t ? back : forward;
+    const std::uint32_t forward = fwd != n && within(k.time(fwd) - t) ? fwd : none;
+    std::uint32_t match = forward;
+    if (settings_.direction == asof_direction::nearest && back != none) {
+      match = forward == none || t - k.time(back) <= k.time(forward) - t ? back : forward;
+    }
+    return match != none ? &k.record(match) : nullptr;
   }
 
   // The oldest time a right record may have and still match a left record
@@ -487,54 +711,44 @@ class asof_join_stage {
     return settings_.tolerance ? w - *settings_.tolerance : timestamp::min();
   }
 
+  // A key's ring is full of records that can still match: twice the room.
+  [[gnu::noinline]] void grow(key_state& k) { k.reserve(k.cap == 0 ? min_ring : 2 * k.cap); }
+
   // Drops the key's records no left record at or after the left watermark
   // can match: those before the horizon, and for backward/nearest all but
   // the last record before the watermark.
-  // The left watermark past which evict() has work for this buffer: its
-  // first record falls below the horizon, or (backward, nearest) its
-  // second below the watermark.
-  [[nodiscard]] timestamp evict_after(const buffer& b) const noexcept {
-    if (b.empty()) return timestamp::max();
-    const timestamp first = b.begin()->t;
-    if (settings_.direction == asof_direction::forward) return first;
-    timestamp after = settings_.tolerance ? first + *settings_.tolerance : timestamp::max();
-    if (b.size() > 1 && (b.begin() + 1)->t < after) after = (b.begin() + 1)->t;
-    return after;
-  }
-
   void evict(key_state& k) {
-    evict_buffer(k.buffer);
-    k.evict_after = evict_after(k.buffer);
-  }
-
-  void evict_buffer(buffer& b) {
     const timestamp wl = evict_watermark_;
-    if (wl == timestamp::min() || b.empty()) return;
-    std::size_t n = 0;
-    const entry* first = b.begin();
-    const std::size_t size = b.size();
-    while (n < size && first[n].t < horizon_) ++n;
+    if (wl == timestamp::min() || k.empty()) return;
+    std::uint32_t n = 0;
+    const std::uint32_t size = k.size;
+    while (n < size && k.time(n) < horizon_) ++n;
     if (settings_.direction != asof_direction::forward) {
       // Keep the last record before the watermark: it is the backward
       // match of left records just after it.
-      std::size_t before = n;
-      while (before < size && first[before].t < wl) ++before;
+      std::uint32_t before = n;
+      while (before < size && k.time(before) < wl) ++before;
       if (before > n + 1) n = before - 1;
     }
     if (n > 0) {
-      b.drop(n);
+      k.drop(n);
       held_ -= n;
     }
   }
+
+  // The next sweep once the records held have grown fourfold: busy keys
+  // keep full rings (up to twice what they need), so a lower threshold
+  // would sweep in steady state for nothing.
+  [[nodiscard]] std::size_t next_sweep() const noexcept { return 4 * held_ + 1024; }
 
   // Evicts over all keys (quiet keys included); keys left empty leave.
   [[gnu::noinline]] void sweep() {
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       if (!keys_.live(s)) continue;
       evict(keys_.state(s));
-      if (keys_.state(s).buffer.empty()) keys_.erase(s);
+      if (keys_.state(s).empty()) keys_.erase(s);
     }
-    sweep_at_ = 2 * held_ + 1024;
+    sweep_at_ = next_sweep();
   }
 
   [[gnu::cold, gnu::noinline]] void on_late(const left_type& l) {
@@ -554,6 +768,9 @@ class asof_join_stage {
   timestamp combined_ = timestamp::min();
   timestamp output_watermark_ = timestamp::min();
   timestamp horizon_ = timestamp::min();
+  // backward, nearest: a record is evicted once the next one is before the
+  // left watermark (then it is no record's match); forward: never for this.
+  timestamp second_horizon_ = timestamp::min();
   std::vector<pending> pending_;  // final: a min-heap by (time, arrival)
   std::uint64_t next_seq_ = 0;
   std::uint64_t released_early_ = 0;
@@ -566,8 +783,9 @@ class asof_join_stage {
 }  // namespace detail
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
-/// .tolerance(t), .allow_exact_matches(b) and .late_to(out).
-template <class Late = detail::discard_side_output>
+/// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
+/// .dense_keys(n) and .late_to(out).
+template <class Late = detail::discard_side_output, bool Dense = false>
 struct asof_join_operator {
   using is_two_input_operator = void;
   asof_settings settings{};
@@ -615,7 +833,21 @@ struct asof_join_operator {
   /// side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return asof_join_operator<detail::side_output_holder_t<F>>{settings, detail::hold_side_output(std::forward<F>(out))};
+    return asof_join_operator<detail::side_output_holder_t<F>, Dense>{settings,
+                                                                      detail::hold_side_output(std::forward<F>(out))};
+  }
+  /// Keys are integers in [0, n) (symbol ids): a key's state is found by
+  /// indexing an array with it, not by hashing. A key outside [0, n), on
+  /// either input, is a usage_error. n is at most 2^26 (the array grows to
+  /// the largest key seen); use hashed keys for sparse key spaces.
+  [[nodiscard]] asof_join_operator<Late, true> dense_keys(std::size_t n = detail::max_dense_key) const {
+    if (n == 0 || n > detail::max_dense_key) {
+      throw usage_error("laminar: asof_join: dense_keys(n) needs 0 < n <= " + std::to_string(detail::max_dense_key) +
+                        ", got " + std::to_string(n) + "; use hashed keys for sparse key spaces");
+    }
+    asof_join_operator<Late, true> o{settings, late};
+    o.settings.dense_keys = n;
+    return o;
   }
 
   template <class LCtx, class RCtx>
@@ -630,6 +862,8 @@ struct asof_join_operator {
     using KL = decltype(detail::window_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
     using KR = decltype(detail::window_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
     static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type");
+    static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<KL>),
+                  "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     using row = asof_row<L, R>;
     if constexpr (LCtx::keyed()) {
       return stream_context<row, detail::through_left<typename LCtx::key_type>,
@@ -642,8 +876,8 @@ struct asof_join_operator {
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late>(std::forward<Next>(next), l, r,
-                                                                               settings, std::move(late));
+    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense>(std::forward<Next>(next), l, r,
+                                                                                      settings, std::move(late));
   }
 };
 
