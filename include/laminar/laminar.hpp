@@ -39,6 +39,7 @@
 #include "laminar/aggregate/aggregates.hpp"
 #include "laminar/window/windows.hpp"
 #include "laminar/join/asof.hpp"
+#include "laminar/join/lookup.hpp"
 #include "laminar/channel/channel.hpp"
 #include "laminar/dag/dag.hpp"
 #include "laminar/runtime/runtime.hpp"

@@ -750,10 +750,12 @@ inline void check_positive_duration(duration d, const char* what) {
 template <class Loader, class KeyProj = detail::stream_key, class Missing = detail::discard_side_output>
 struct lookup_join_operator {
   using is_operator = void;
+  // No default member initializers for the program's callables: a
+  // capturing lambda has no default constructor.
   Loader loader;
-  [[no_unique_address]] KeyProj key{};
+  [[no_unique_address]] KeyProj key;
   lookup_settings settings{};
-  Missing missing{};
+  Missing missing;
 
   /// Caches up to n answers, evicting the least recently used (0, the
   /// default: no cache, every record calls the loader).
@@ -856,14 +858,14 @@ struct lookup_join_operator {
 /// key (key_by before it): no cache, missing keys emitted with an empty side.
 template <class Loader>
 auto lookup_join(Loader loader) {
-  return lookup_join_operator<Loader>{std::move(loader)};
+  return lookup_join_operator<Loader>{std::move(loader), {}, {}, {}};
 }
 
 /// A lookup join through `loader`, by the key `key(record)` (a member
 /// pointer or a callable).
 template <class KeyProj, class Loader>
 auto lookup_join(KeyProj key, Loader loader) {
-  return lookup_join_operator<Loader, KeyProj>{std::move(loader), std::move(key)};
+  return lookup_join_operator<Loader, KeyProj>{std::move(loader), std::move(key), {}, {}};
 }
 
 /// The table form's factory: lookup_join() over connect(stream, table
@@ -873,8 +875,8 @@ template <class Missing = detail::discard_side_output, class Overflow = detail::
 struct lookup_table_join_operator {
   using is_two_input_operator = void;
   lookup_table_settings settings{};
-  Missing missing{};
-  Overflow overflow{};
+  Missing missing;
+  Overflow overflow;
 
   /// At most n keys: a row for a new key past that is refused (counted by
   /// overflow(), given to overflow_to's output); held keys still update.
@@ -929,6 +931,6 @@ struct lookup_table_join_operator {
 
 /// A lookup join against the table kept by the right input of connect():
 /// unbounded, missing keys emitted with an empty side.
-inline lookup_table_join_operator<> lookup_join() { return {}; }
+inline lookup_table_join_operator<> lookup_join() { return {{}, {}, {}}; }
 
 }  // namespace laminar
