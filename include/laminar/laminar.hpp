@@ -41,6 +41,7 @@
 #include "laminar/join/asof.hpp"
 #include "laminar/join/interval.hpp"
 #include "laminar/join/temporal.hpp"
+#include "laminar/join/lookup.hpp"
 #include "laminar/channel/channel.hpp"
 #include "laminar/dag/dag.hpp"
 #include "laminar/runtime/runtime.hpp"
