@@ -413,9 +413,10 @@ void check_bounded(Join join) {
   CHECK(rows == 2'000'000);
   CHECK(allocations == 0);
   // About the quotes within 100 us of the watermark (100 of them) plus
-  // one per key, with the rings' and the sweep's slack; never the 2
-  // million pushed.
-  CHECK(peak < 3'000);
+  // one per key, with the rings' slack (a full ring of 8 per key, as a
+  // ring recycles only once full) and the sweep's; never the 2 million
+  // pushed.
+  CHECK(peak < 4'500);
 }
 
 }  // namespace

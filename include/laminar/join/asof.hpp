@@ -164,7 +164,7 @@ struct asof_key {
   timestamp newest_t{};  // valid while size > 0
   std::uint32_t size = 0;
   std::uint32_t head = 0;  // ring position of the oldest record
-  std::uint32_t cap = 0;   // ring positions: 0 or a power of two (at least 4)
+  std::uint32_t cap = 0;   // ring positions: 0 or a power of two (at least min_ring)
   R newest{};
   std::byte* ring = nullptr;  // cap records, then their cap times
 
@@ -546,7 +546,9 @@ class asof_join_stage {
  private:
   using key_state = asof_key<right_type>;
   using table = std::conditional_t<Dense, dense_slot_table<key_type, key_state>, slot_table<key_type, key_state>>;
-  static constexpr std::uint32_t min_ring = 4;
+  // Room for the few records a key holds since the watermark in most
+  // streams, so that its ring rarely has to grow after warm-up.
+  static constexpr std::uint32_t min_ring = 8;
   static constexpr std::uint32_t none = ~std::uint32_t{0};
 
   static table make_table(const asof_settings& s) {
