@@ -79,6 +79,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
+#include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
 #include "laminar/window/window_row.hpp"            // window_key_of
@@ -98,26 +99,7 @@ enum class asof_direction : std::uint8_t { backward, forward, nearest };
 
 /// A left record and its match, if any.
 template <class L, class R>
-struct asof_row {
-  L left{};
-  std::optional<R> right;
-  friend bool operator==(const asof_row&, const asof_row&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const asof_row& r) {
-    os << "{";
-    detail::print_value(os, r.left);
-    os << " ~ ";
-    if (r.right) {
-      detail::print_value(os, *r.right);
-    } else {
-      os << "none";
-    }
-    return os << "}";
-  }
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(left, right);
-  }
-};
+using asof_row = enriched_row<L, R>;
 
 /// When a left record's row leaves: at once (eager) or once exact (final).
 enum class asof_emit : std::uint8_t { eager, final };
@@ -136,16 +118,6 @@ struct asof_settings {
 };
 
 namespace detail {
-
-/// A projection of a joined row through its left record (key, event time).
-template <class P>
-struct through_left {
-  [[no_unique_address]] P p;
-  template <class Row>
-  decltype(auto) operator()(const Row& row) const {
-    return std::invoke(p, row.left);
-  }
-};
 
 /// One key's state: its right records that may still match, by time (equal
 /// times in arrival order), in a ring evicted from the front, plus a copy of
@@ -867,12 +839,7 @@ struct asof_join_operator {
     static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<KL>),
                   "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     using row = asof_row<L, R>;
-    if constexpr (LCtx::keyed()) {
-      return stream_context<row, detail::through_left<typename LCtx::key_type>,
-                            detail::through_left<typename LCtx::time_type>>{{l.key}, {l.time}};
-    } else {
-      return stream_context<row, no_projection, detail::through_left<typename LCtx::time_type>>{{}, {l.time}};
-    }
+    return detail::through_left_context<row>(l);
   }
 
   template <class LCtx, class RCtx, class Next>

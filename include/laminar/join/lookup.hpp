@@ -69,7 +69,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
-#include "laminar/join/asof.hpp"  // through_left
+#include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/key_table.hpp"      // key_arg_t
 #include "laminar/window/detail/session_table.hpp"  // slot_table
@@ -95,26 +95,7 @@ enum class lookup_missing : std::uint8_t {
 
 /// A left record and the value its key looked up, if any.
 template <class L, class V>
-struct lookup_row {
-  L left{};
-  std::optional<V> right;
-  friend bool operator==(const lookup_row&, const lookup_row&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const lookup_row& r) {
-    os << "{";
-    detail::print_value(os, r.left);
-    os << " -> ";
-    if (r.right) {
-      detail::print_value(os, *r.right);
-    } else {
-      os << "none";
-    }
-    return os << "}";
-  }
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(left, right);
-  }
-};
+using lookup_row = enriched_row<L, V>;
 
 /// A lookup join's loader failed; the loader's own exception is nested
 /// (std::rethrow_if_nested) and its message is part of this one's.
@@ -151,22 +132,6 @@ template <class T>
 inline constexpr bool archivable_v =
     cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
     cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
-
-/// The context of rows that keep their left record's key and event time.
-template <class Row, class Ctx>
-auto through_left_context(const Ctx& c) {
-  if constexpr (Ctx::keyed() && Ctx::timed()) {
-    return stream_context<Row, through_left<typename Ctx::key_type>, through_left<typename Ctx::time_type>>{{c.key},
-                                                                                                          {c.time}};
-  } else if constexpr (Ctx::keyed()) {
-    return stream_context<Row, through_left<typename Ctx::key_type>>{{c.key}, {}};
-  } else if constexpr (Ctx::timed()) {
-    return stream_context<Row, no_projection, through_left<typename Ctx::time_type>>{{}, {c.time}};
-  } else {
-    (void)c;
-    return stream_context<Row>{};
-  }
-}
 
 /// Passes a left record on with its value, or applies the missing policy.
 template <class Row, class Next, class Missing, class L, class V>

@@ -47,8 +47,8 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
-#include "laminar/join/asof.hpp"  // asof_row, through_left
 #include "laminar/join/detail/time_buffer.hpp"
+#include "laminar/join/enriched_row.hpp"
 #include "laminar/join/interval.hpp"  // join_type
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
@@ -58,7 +58,7 @@ namespace laminar {
 
 /// A left record and the table's row valid at its time, if any.
 template <class L, class R>
-using temporal_row = asof_row<L, R>;
+using temporal_row = enriched_row<L, R>;
 
 struct temporal_settings {
   join_type type = join_type::inner;
@@ -374,8 +374,7 @@ struct temporal_join_operator {
     static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
                   "laminar: temporal_join: the two inputs' keys must have the same type");
     using row = temporal_row<typename LCtx::value_type, typename RCtx::value_type>;
-    return stream_context<row, detail::through_left<typename LCtx::key_type>,
-                          detail::through_left<typename LCtx::time_type>>{{l.key}, {l.time}};
+    return detail::through_left_context<row>(l);
   }
 
   template <class LCtx, class RCtx, class Next>

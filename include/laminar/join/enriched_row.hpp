@@ -1,0 +1,69 @@
+// The row of the joins that give one row per left record (ASOF, temporal,
+// lookup): the left record and what it was joined with, if anything. The
+// row keeps its left record's key and event time, so keyed and event-time
+// operators can follow the join.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <ostream>
+
+#include <cereal/types/optional.hpp>
+
+#include "laminar/core/stage.hpp"
+#include "laminar/window/window_row.hpp"  // print_value
+
+namespace laminar {
+
+template <class L, class R>
+struct enriched_row {
+  L left{};
+  std::optional<R> right;
+  friend bool operator==(const enriched_row&, const enriched_row&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const enriched_row& r) {
+    os << "{";
+    detail::print_value(os, r.left);
+    os << " ~ ";
+    if (r.right) {
+      detail::print_value(os, *r.right);
+    } else {
+      os << "none";
+    }
+    return os << "}";
+  }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(left, right);
+  }
+};
+
+namespace detail {
+
+/// A projection of a joined row through its left record (key, event time).
+template <class P>
+struct through_left {
+  [[no_unique_address]] P p;
+  template <class Row>
+  decltype(auto) operator()(const Row& row) const {
+    return std::invoke(p, row.left);
+  }
+};
+
+/// The context of rows that keep their left record's key and event time.
+template <class Row, class Ctx>
+auto through_left_context(const Ctx& c) {
+  if constexpr (Ctx::keyed() && Ctx::timed()) {
+    return stream_context<Row, through_left<typename Ctx::key_type>, through_left<typename Ctx::time_type>>{{c.key},
+                                                                                                          {c.time}};
+  } else if constexpr (Ctx::keyed()) {
+    return stream_context<Row, through_left<typename Ctx::key_type>>{{c.key}, {}};
+  } else if constexpr (Ctx::timed()) {
+    return stream_context<Row, no_projection, through_left<typename Ctx::time_type>>{{}, {c.time}};
+  } else {
+    (void)c;
+    return stream_context<Row>{};
+  }
+}
+
+}  // namespace detail
+}  // namespace laminar
