@@ -74,7 +74,7 @@ std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t
   std::vector<item> items;
   std::vector<bool> present(keys, false);
   std::vector<std::int64_t> value(keys, 0);
-  std::int64_t front = 1'000 * ms, lmax = no_time, lwm = no_time;
+  std::int64_t front = 1'000 * ms, lmax = 0, lwm = no_time;
   for (std::size_t i = 0; i < n; ++i) {
     front += static_cast<std::int64_t>(rng() % (2 * ms));
     std::int64_t t = front - static_cast<std::int64_t>(rng() % (3 * ms));
