@@ -120,9 +120,12 @@ class source_task final : public task {
     }
     const std::uint64_t wanted = env_.checkpoint_request->load(std::memory_order_acquire);
     const bool barrier = wanted > last_checkpoint_;
-    if (barrier) {  // injected even while paused, so checkpoints complete
-      last_checkpoint_ = wanted;
-      task_checkpoint(env_, wanted, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
+    // Injected even while paused, so checkpoints complete; every id
+    // requested since the last step, in order, so that the barriers a node
+    // aligns across its inputs (fan-in, join) carry the same ids.
+    while (last_checkpoint_ < wanted) {
+      ++last_checkpoint_;
+      task_checkpoint(env_, last_checkpoint_, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
     }
     if (src_.exhausted()) {
       src_.finish(chain_);
