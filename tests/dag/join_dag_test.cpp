@@ -37,9 +37,6 @@ struct trade {
   std::uint32_t sym = 0;
   std::uint64_t id = 0;
   friend bool operator==(const trade&, const trade&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const trade& t) {
-    return os << "trade{" << t.ts << ", " << t.sym << ", #" << t.id << "}";
-  }
   template <class A>
   void serialize(A& ar) {
     ar(ts, sym, id);
@@ -50,9 +47,6 @@ struct quote {
   std::uint32_t sym = 0;
   std::uint64_t id = 0;
   friend bool operator==(const quote&, const quote&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const quote& q) {
-    return os << "quote{" << q.ts << ", " << q.sym << ", #" << q.id << "}";
-  }
   template <class A>
   void serialize(A& ar) {
     ar(ts, sym, id);
