@@ -114,7 +114,7 @@ result single_thread(const std::vector<trade>& t, const std::vector<quote>& q, c
 // per side.
 template <class Join>
 result in_graph(const std::vector<trade>& t, const std::vector<quote>& q, const Join& join, std::size_t n,
-                std::size_t upstream, runtime_options o = {}) {
+                std::size_t upstream, runtime_options o = {}, edge_options edge = {}) {
   std::vector<row> rows;
   std::mutex mu;
   std::vector<trade> late;
@@ -123,13 +123,15 @@ result in_graph(const std::vector<trade>& t, const std::vector<quote>& q, const 
   auto trades = g.source("trades", trades_in(from(t)));
   auto quotes = g.source("quotes", quotes_in(from(q)));
   if (upstream == 2) {
-    trades = g.parallel("trades2", trades, 2, filter([](const trade&) { return true; }));
-    quotes = g.parallel("quotes2", quotes, 2, filter([](const quote&) { return true; }));
+    trades = g.parallel("trades2", trades, 2, filter([](const trade&) { return true; }), edge);
+    quotes = g.parallel("quotes2", quotes, 2, filter([](const quote&) { return true; }), edge);
   }
-  auto joined = g.join("asof", trades, quotes, n, join.late_to([&mu, &late](const trade& x) {
+  // Every instance holds a copy of the body: their late records meet here, under a lock.
+  const auto to_late = [&mu, &late](const trade& x) {
     std::lock_guard<std::mutex> lock(mu);
     late.push_back(x);
-  }));
+  };
+  auto joined = g.join("asof", trades, quotes, n, join.late_to(decltype(to_late)(to_late)), edge);
   g.merge("collect", collect(rows), joined);
   g.run();
   return by_key(rows, late);
@@ -175,6 +177,23 @@ TEST_CASE("asof join in a DAG: every direction, tolerance and exact-match rule g
     CAPTURE(to_string(join.settings.direction));
     CAPTURE(to_string(join.settings.emit));
     CHECK(in_graph(t, q, join, 4, 2) == single_thread(t, q, join));
+  }
+}
+
+TEST_CASE("asof join in a DAG: capacity-4 channels and a task budget of 3 stall nothing and change no row") {
+  // The pacing leaves the input that is ahead to backpressure; with tiny
+  // channels that reaches back to the sources at every turn.
+  const auto t = make<trade>(15, 1500, 20);
+  const auto q = make<quote>(16, 1500, 20);
+  for (asof_emit e : {asof_emit::eager, asof_emit::final}) {
+    const auto join = asof_join().emit(e);
+    CAPTURE(to_string(e));
+    CHECK(in_graph(t, q, join, 2, 2, runtime_options{.budget = 3}, edge_options{4}) == single_thread(t, q, join));
+    // Parked workers sleep until rung (no ticks, an hour's re-check): a
+    // lost wake-up of a join waiting for its next input would hang here.
+    const runtime_options parked{
+        .idle_policy = wait_policy::park, .tick_interval = duration::max(), .park_recheck = 1h};
+    CHECK(in_graph(t, q, join, 4, 1, parked) == single_thread(t, q, join));
   }
 }
 

@@ -206,7 +206,7 @@ std::vector<typename output_state<T>::route> routes_of(const node_spec& spec, st
   return routes;
 }
 
-/// Node instance `instance`'s channels from edge `e`, in producer order.
+/// Node instance `instance`'s channels from `edges`, edge by edge, in producer order.
 template <class T>
 std::vector<typename typed_edge<T>::channel_type*> channels_of(const std::vector<edge_base*>& edges,
                                                                std::size_t instance) {

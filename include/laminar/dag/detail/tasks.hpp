@@ -276,9 +276,10 @@ class two_input_body {
 /// A single-input body reads its channels in turns. A paced body (a join)
 /// reads them in the order of their watermarks, as connect() pulls its two
 /// sources: next comes the channel whose watermark is lowest (ties: the
-/// left input first), so each key's records of both inputs reach the
-/// operator in the same order in any graph and in one thread. While that
-/// channel is empty the task waits, leaving the others to backpressure.
+/// left input first). A channel carries its source's watermarks between its
+/// records, so each key's records of both inputs reach the operator in the
+/// order in which they would in one thread. While that channel is empty the
+/// task waits, leaving the others to backpressure.
 /// When it waits at a checkpoint barrier, the other channels are read
 /// ahead to theirs and what they held before it is saved with the snapshot
 /// (with each channel's watermark), so a checkpoint changes no order.
