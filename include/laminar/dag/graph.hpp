@@ -9,6 +9,9 @@
 //   g.merge("out", collect(results), sums);                   // fan-in
 //   g.run();
 //
+// A join node reads two streams (g.join("fills", trades, quotes, 4,
+// asof_join() | map(f))), exchanged by key to its instances.
+//
 // A handle used by several nodes is multicast: every consumer gets every
 // message. Nodes can only read handles that exist, so a graph has no cycles.
 #pragma once
@@ -29,7 +32,9 @@
 #include <vector>
 
 #include "laminar/core/compose.hpp"
+#include "laminar/core/connect.hpp"
 #include "laminar/core/source.hpp"
+#include "laminar/core/two_input.hpp"
 #include "laminar/dag/detail/edge.hpp"
 #include "laminar/dag/detail/output.hpp"
 #include "laminar/dag/detail/tasks.hpp"
@@ -77,6 +82,25 @@ auto chain_of(P p) {
   return typed_chain<In, decltype(as)>{std::move(as)};
 }
 
+/// A two-input operator and the operators after it, possibly ending in a
+/// sink: the body of a join node (`asof_join() | map(f) | ...`).
+template <class Op, class Pipe>
+struct two_input_chain {
+  Op op;
+  Pipe ops;
+};
+
+template <two_input_factory Op, pipeable P>
+auto operator|(Op&& op, P&& p) {
+  auto ops = detail::as_pipe(std::forward<P>(p));
+  return two_input_chain<std::remove_cvref_t<Op>, decltype(ops)>{std::forward<Op>(op), std::move(ops)};
+}
+template <class Op, class Pipe, pipeable P>
+auto operator|(two_input_chain<Op, Pipe>&& c, P&& p) {
+  auto ops = detail::concat(std::move(c.ops), detail::as_pipe(std::forward<P>(p)));
+  return two_input_chain<Op, decltype(ops)>{std::move(c.op), std::move(ops)};
+}
+
 /// The snapshots of every node instance for one completed graph checkpoint.
 struct graph_snapshot {
   std::uint64_t id = 0;
@@ -89,6 +113,32 @@ template <class T>
 inline constexpr bool is_pipeline_v = false;
 template <class S, class C>
 inline constexpr bool is_pipeline_v<pipeline<S, C>> = true;
+
+template <class B>
+auto as_two_input_chain(B body) {
+  if constexpr (two_input_factory<B>) {
+    return two_input_chain<B, pipe<>>{std::move(body), pipe<>{}};
+  } else {
+    return body;
+  }
+}
+template <class T>
+inline constexpr bool is_two_input_chain_v = false;
+template <class Op, class Pipe>
+inline constexpr bool is_two_input_chain_v<two_input_chain<Op, Pipe>> = true;
+
+/// The key a keyed context projects, as a value type.
+template <class Ctx>
+using key_value_t = std::remove_cvref_t<decltype(key_of(std::declval<const Ctx&>(),
+                                                        std::declval<const typename Ctx::value_type&>()))>;
+template <class L, class R>
+constexpr bool same_keys() {
+  if constexpr (L::keyed() && R::keyed()) {
+    return std::is_same_v<key_value_t<L>, key_value_t<R>>;
+  } else {
+    return false;
+  }
+}
 
 template <class T>
 struct typed_chain_traits {
@@ -154,6 +204,17 @@ std::vector<typename output_state<T>::route> routes_of(const node_spec& spec, st
     routes.push_back(std::move(r));
   }
   return routes;
+}
+
+/// Node instance `instance`'s channels from `edges`, edge by edge, in producer order.
+template <class T>
+std::vector<typename typed_edge<T>::channel_type*> channels_of(const std::vector<edge_base*>& edges,
+                                                               std::size_t instance) {
+  std::vector<typename typed_edge<T>::channel_type*> ins;
+  for (edge_base* e : edges) {
+    for (auto* ch : static_cast<typed_edge<T>&>(*e).inputs_of(instance)) ins.push_back(ch);
+  }
+  return ins;
 }
 
 /// Closes `p` for one node instance and returns {chain, output}: the chain
@@ -231,6 +292,32 @@ class graph {
                   "laminar::graph::merge: every input must carry the same record type");
     return add_chain(std::move(name), stream_context<T>{}, unwrap<T>(std::move(body)), 1, edge_options{},
                      {first.node_, rest.node_...}, detail::routing::to_single);
+  }
+
+  /// A join node: `n` instances of a two-input operator and the operators
+  /// after it (`asof_join() | map(f) | ...`, possibly ending in a sink),
+  /// reading `left` as its left input and `right` as its right. With n > 1
+  /// both inputs must be keyed by the same key type: each record goes to
+  /// the instance its key hashes to, from either side, so equal keys meet;
+  /// with n == 1 every upstream instance feeds the one instance. Each
+  /// input's watermark is the minimum over its upstream instances, the
+  /// operator's the minimum of the two; barriers are aligned across both
+  /// inputs; it ends when both have. An instance reads its inputs in the
+  /// order of their watermarks, as connect() does in one thread (docs/dag.md,
+  /// "Joins in a graph").
+  template <class LCtx, class RCtx, class Body>
+  auto join(std::string name, const stream_handle<LCtx>& left, const stream_handle<RCtx>& right, std::size_t n,
+            Body body, edge_options edge = {}) {
+    static_assert(two_input_factory<Body> || detail::is_two_input_chain_v<Body>,
+                  "laminar::graph::join: the body must start with a two-input operator (asof_join(), ...), "
+                  "optionally followed by operators: asof_join() | map(f)");
+    if (n == 0) throw graph_error("graph: join node '" + name + "' needs at least one instance");
+    if (n > 1 && !detail::same_keys<LCtx, RCtx>()) {
+      throw graph_error("graph: join node '" + name + "' has " + std::to_string(n) +
+                        " instances, so both inputs must be keyed by the same key type (end each input's chain "
+                        "with key_by(...)): equal keys must meet in one instance");
+    }
+    return add_join(std::move(name), left, right, n, detail::as_two_input_chain(std::move(body)), edge);
   }
 
   /// Restores every node instance from a completed checkpoint of a graph
@@ -379,27 +466,65 @@ class graph {
     auto& spec = add_spec(std::move(name), instances);
     const std::size_t id = nodes_.size() - 1;
     spec.has_output = !Pipe::closed;
-    for (std::size_t producer : inputs) {
-      auto& from = *nodes_[producer];
-      auto route = r;
-      if (route == detail::routing::one_to_one && from.parallelism != instances) route = detail::routing::partition;
-      if (route == detail::routing::partition && instances == 1) route = detail::routing::to_single;
-      edges_.push_back(std::make_unique<detail::typed_edge<T>>(from.parallelism, instances, route, eo));
-      from.outputs.push_back(edges_.back().get());
-      spec.inputs.push_back(edges_.back().get());
-    }
+    for (std::size_t producer : inputs) add_input<T>(spec, producer, r, eo);
     auto handle = result_handle(id, instances, ctx, p);
     auto make = [ctx, p = std::move(p), spec_ptr = &spec, idle = options_.idle_timeout](
                     std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
                     detail::task_env env) -> std::unique_ptr<detail::task> {
-      std::vector<typename detail::typed_edge<T>::channel_type*> ins;
-      for (detail::edge_base* e : spec_ptr->inputs) {
-        for (auto* ch : static_cast<detail::typed_edge<T>&>(*e).inputs_of(instance)) ins.push_back(ch);
-      }
       (void)w;
+      auto ins = detail::channels_of<T>(spec_ptr->inputs, instance);
       auto [chain, out] = detail::close_for_instance(ctx, Pipe(p), *spec_ptr, instance, m);
-      using task_type = detail::chain_task<T, decltype(chain), typename decltype(out)::element_type>;
-      return std::make_unique<task_type>(m, std::move(env), std::move(ins), std::move(chain), std::move(out), idle);
+      using body_type = detail::chain_body<decltype(chain)>;
+      using task_type = detail::input_task<body_type, typename decltype(out)::element_type, T>;
+      return std::make_unique<task_type>(m, std::move(env), typename task_type::channel_lists{std::move(ins)},
+                                         body_type(std::move(chain)), std::move(out), idle);
+    };
+    spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
+    return handle;
+  }
+
+  // An edge from every instance of node `producer` into `spec`, added as its next input.
+  template <class T>
+  void add_input(detail::node_spec& spec, std::size_t producer, detail::routing r, edge_options eo) {
+    auto& from = *nodes_[producer];
+    if (r == detail::routing::one_to_one && from.parallelism != spec.parallelism) r = detail::routing::partition;
+    if (r == detail::routing::partition && spec.parallelism == 1) r = detail::routing::to_single;
+    edges_.push_back(std::make_unique<detail::typed_edge<T>>(from.parallelism, spec.parallelism, r, eo));
+    from.outputs.push_back(edges_.back().get());
+    spec.inputs.push_back(edges_.back().get());
+  }
+
+  // A join: its left input is spec.inputs[0], its right spec.inputs[1].
+  template <class LCtx, class RCtx, class Op, class Pipe>
+  auto add_join(std::string name, const stream_handle<LCtx>& left, const stream_handle<RCtx>& right,
+                std::size_t instances, two_input_chain<Op, Pipe> body, edge_options eo) {
+    using L = typename LCtx::value_type;
+    using R = typename RCtx::value_type;
+    static_assert(std::is_copy_constructible_v<Op> && std::is_copy_constructible_v<Pipe>,
+                  "laminar::graph: a node's operators are copied for each instance: they must be copyable");
+    auto& spec = add_spec(std::move(name), instances);
+    const std::size_t id = nodes_.size() - 1;
+    spec.has_output = !Pipe::closed;
+    add_input<L>(spec, left.node_, detail::routing::partition, eo);
+    add_input<R>(spec, right.node_, detail::routing::partition, eo);
+    auto handle = result_handle(id, instances, body.op.output_context(left.ctx_, right.ctx_), body.ops);
+    auto make = [lctx = left.ctx_, rctx = right.ctx_, op = std::move(body.op), p = std::move(body.ops),
+                 spec_ptr = &spec, idle = options_.idle_timeout](std::size_t instance, detail::worker_context& w,
+                                                                  detail::node_metrics& m,
+                                                                  detail::task_env env) -> std::unique_ptr<detail::task> {
+      (void)w;
+      auto lins = detail::channels_of<L>({spec_ptr->inputs[0]}, instance);
+      auto rins = detail::channels_of<R>({spec_ptr->inputs[1]}, instance);
+      auto [chain, out] = detail::close_for_instance(op.output_context(lctx, rctx), Pipe(p), *spec_ptr, instance, m);
+      auto stage = Op(op).bind(lctx, rctx, std::move(chain));
+      static_assert(two_input_stage<decltype(stage), L, R>,
+                    "laminar: a two-input operator's stage must accept on_event(left_input, L), "
+                    "on_event(right_input, R), on_watermark, on_barrier and on_end");
+      using body_type = detail::two_input_body<decltype(stage)>;
+      using task_type = detail::input_task<body_type, typename decltype(out)::element_type, L, R>;
+      return std::make_unique<task_type>(m, std::move(env),
+                                         typename task_type::channel_lists{std::move(lins), std::move(rins)},
+                                         body_type(std::move(stage)), std::move(out), idle);
     };
     spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
     return handle;
@@ -428,7 +553,7 @@ class graph {
       if (n->inputs.empty()) any_source = true;
       if (n->has_output && n->outputs.empty()) {
         throw graph_error("graph: node '" + n->name +
-                          "' has an output that no node reads: connect it (graph::node, parallel or merge) or end "
+                          "' has an output that no node reads: connect it (graph::node, parallel, merge or join) or end "
                           "its chain with a sink");
       }
     }

@@ -1,14 +1,19 @@
-// The bookkeeping of a node with several inputs (fan-in, or the N producers
-// of an exchange): the combined watermark is the minimum over inputs that
-// have neither ended nor gone idle; barriers are aligned (an input that
-// delivered barrier n is blocked until every input delivered it); the node
-// ends when every input has ended. Single-threaded: the node's worker owns it.
+// The bookkeeping of a node's input channels (fan-in, the N producers of an
+// exchange, the two inputs of a join). Channels belong to ports (a
+// single-input node has one port, a join two); each port's combined
+// watermark is the minimum over its channels that have neither ended nor
+// gone idle, and the port ends when all of its channels have ended.
+// Barriers are aligned across every channel of every port: a channel that
+// delivered barrier n is blocked until every channel delivered it (or can no
+// longer: it ended, or its end was received). Single-threaded: the node's
+// worker owns it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "laminar/core/error.hpp"
@@ -19,15 +24,32 @@ namespace laminar::detail {
 
 class input_merge {
  public:
+  /// `inputs` channels, all of one port.
   explicit input_merge(std::size_t inputs, duration idle_timeout = duration::max())
-      : inputs_(inputs), idle_timeout_(idle_timeout) {}
+      : input_merge(std::vector<std::size_t>{inputs}, idle_timeout) {}
+  /// ports[p] channels for port p, numbered port after port.
+  input_merge(const std::vector<std::size_t>& ports, duration idle_timeout)
+      : ports_(ports.size()), idle_timeout_(idle_timeout) {
+    for (std::size_t p = 0; p < ports.size(); ++p) {
+      ports_[p].first = inputs_.size();
+      ports_[p].size = ports[p];
+      for (std::size_t i = 0; i < ports[p]; ++i) inputs_.push_back(input{p});
+    }
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return inputs_.size(); }
+  [[nodiscard]] std::size_t port_of(std::size_t i) const noexcept { return inputs_[i].port; }
   /// Whether input i may be read now (not ended, not held for alignment).
   [[nodiscard]] bool readable(std::size_t i) const noexcept { return !inputs_[i].ended && !inputs_[i].blocked; }
+  /// Whether input i delivered the barrier being aligned.
+  [[nodiscard]] bool blocked(std::size_t i) const noexcept { return inputs_[i].blocked; }
   [[nodiscard]] bool ended(std::size_t i) const noexcept { return inputs_[i].ended; }
   [[nodiscard]] bool all_ended() const noexcept { return ended_ == inputs_.size(); }
-  [[nodiscard]] timestamp watermark() const noexcept { return emitted_; }
+  [[nodiscard]] bool port_ended(std::size_t p) const noexcept { return ports_[p].ended == ports_[p].size; }
+  /// Port p's combined watermark.
+  [[nodiscard]] timestamp watermark(std::size_t p = 0) const noexcept { return ports_[p].emitted; }
+  /// Input i's own watermark.
+  [[nodiscard]] timestamp input_watermark(std::size_t i) const noexcept { return inputs_[i].watermark; }
 
   /// Input i delivered a record at processing time `now` (only activity
   /// matters here; pass any monotonic clock).
@@ -38,22 +60,32 @@ class input_merge {
     }
   }
 
-  /// Input i's watermark; returns the combined watermark when it advanced.
+  /// Input i's watermark; returns its port's combined watermark when it advanced.
   std::optional<timestamp> on_watermark(std::size_t i, timestamp w, timestamp now) noexcept {
     on_activity(i, now);
     if (w > inputs_[i].watermark) inputs_[i].watermark = w;
-    return combine();
+    return combine(inputs_[i].port);
   }
 
-  /// Input i ended (its final watermark came before); returns the combined
-  /// watermark when it advanced.
+  /// Input i ended (its final watermark came before); returns its port's
+  /// combined watermark when it advanced.
   std::optional<timestamp> on_end(std::size_t i) noexcept {
     if (!inputs_[i].ended) {
       inputs_[i].ended = true;
+      inputs_[i].closed = true;
       inputs_[i].blocked = false;
       ++ended_;
+      ++ports_[inputs_[i].port].ended;
     }
-    return combine();
+    return combine(inputs_[i].port);
+  }
+
+  /// Input i's end was received but waits behind records not yet handed on:
+  /// no barrier will come from it, so it no longer holds one back. Returns
+  /// the barrier if that completes its alignment.
+  std::optional<barrier_token> on_end_received(std::size_t i) noexcept {
+    inputs_[i].closed = true;
+    return release_if_aligned();
   }
 
   /// Input i delivered barrier `token`. Returns the token once every input
@@ -75,7 +107,7 @@ class input_merge {
   std::optional<barrier_token> release_if_aligned() noexcept {
     if (!aligning_) return std::nullopt;
     for (const auto& in : inputs_) {
-      if (!in.ended && !in.blocked) return std::nullopt;
+      if (!in.closed && !in.blocked) return std::nullopt;
     }
     for (auto& in : inputs_) in.blocked = false;
     auto token = aligning_;
@@ -84,46 +116,56 @@ class input_merge {
   }
 
   /// Processing-time check: inputs silent for the idle timeout stop holding
-  /// the watermark back. Returns the combined watermark when it advanced.
-  std::optional<timestamp> on_idle_check(timestamp now) noexcept {
+  /// the watermark back. Returns port p's combined watermark when it advanced.
+  std::optional<timestamp> on_idle_check(timestamp now, std::size_t p = 0) noexcept {
     if (idle_timeout_ == duration::max()) return std::nullopt;
     for (auto& in : inputs_) {
       if (in.last_active == timestamp::min()) in.last_active = now;
       if (!in.ended && !in.idle && now - in.last_active >= idle_timeout_) in.idle = true;
     }
-    return combine();
+    return combine(p);
   }
 
   [[nodiscard]] bool idle(std::size_t i) const noexcept { return inputs_[i].idle; }
 
  private:
   struct input {
+    std::size_t port = 0;
     timestamp watermark = timestamp::min();
     timestamp last_active = timestamp::min();
     bool ended = false;
+    bool closed = false;  // no barrier will come from it
     bool blocked = false;
     bool idle = false;
   };
+  struct port {
+    std::size_t first = 0;
+    std::size_t size = 0;
+    std::size_t ended = 0;
+    timestamp emitted = timestamp::min();
+  };
 
-  std::optional<timestamp> combine() noexcept {
+  std::optional<timestamp> combine(std::size_t p) noexcept {
+    port& pt = ports_[p];
     timestamp low = timestamp::max();
     bool any = false;
-    for (const auto& in : inputs_) {
+    for (std::size_t i = pt.first; i < pt.first + pt.size; ++i) {
+      const input& in = inputs_[i];
       if (in.ended || in.idle) continue;
       any = true;
       if (in.watermark < low) low = in.watermark;
     }
     // Every input idle: hold the watermark (no input speaks for the stream).
-    if (!any && ended_ != inputs_.size()) return std::nullopt;
-    if (low <= emitted_) return std::nullopt;
-    emitted_ = low;
+    if (!any && pt.ended != pt.size) return std::nullopt;
+    if (low <= pt.emitted) return std::nullopt;
+    pt.emitted = low;
     return low;
   }
 
   std::vector<input> inputs_;
+  std::vector<port> ports_;
   duration idle_timeout_;
   std::size_t ended_ = 0;
-  timestamp emitted_ = timestamp::min();
   std::optional<barrier_token> aligning_;
 };
 

@@ -1,10 +1,12 @@
 // The two kinds of node instance a worker steps: a source task (a pull
 // source driving its chain; one that its watermark alignment group pauses
-// yields instead of pulling) and a chain task (input channels, merged and
-// aligned, driving its chain). Both end in an output_state or a sink, and
-// both take processing time on their worker's tick.
+// yields instead of pulling) and an input task (input channels, merged and
+// aligned, driving a body: a chain, or a two-input operator and its chain).
+// Both end in an output_state or a sink, and both take processing time on
+// their worker's tick.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -14,6 +16,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -21,6 +25,7 @@
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/core/time.hpp"
+#include "laminar/core/two_input.hpp"
 #include "laminar/dag/detail/edge.hpp"
 #include "laminar/dag/detail/input_merge.hpp"
 #include "laminar/dag/detail/output.hpp"
@@ -115,9 +120,12 @@ class source_task final : public task {
     }
     const std::uint64_t wanted = env_.checkpoint_request->load(std::memory_order_acquire);
     const bool barrier = wanted > last_checkpoint_;
-    if (barrier) {  // injected even while paused, so checkpoints complete
-      last_checkpoint_ = wanted;
-      task_checkpoint(env_, wanted, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
+    // Injected even while paused, so checkpoints complete; every id
+    // requested since the last step, in order, so that the barriers a node
+    // aligns across its inputs (fan-in, join) carry the same ids.
+    while (last_checkpoint_ < wanted) {
+      ++last_checkpoint_;
+      task_checkpoint(env_, last_checkpoint_, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
     }
     if (src_.exhausted()) {
       src_.finish(chain_);
@@ -196,28 +204,129 @@ class source_task final : public task {
   bool pulled_ = false;  // pulled since the last tick
 };
 
-template <class In, class Chain, class Output>
-class chain_task final : public task {
- public:
-  using channel_type = typename typed_edge<In>::channel_type;
-  using message = stream_message<In>;
+/// Names one input of a node: 0 for a single-input node, 0 (left) and 1
+/// (right) for a join.
+template <std::size_t P>
+using input_index = std::integral_constant<std::size_t, P>;
 
-  chain_task(node_metrics& m, task_env env, std::vector<channel_type*> inputs, Chain chain, std::unique_ptr<Output> out,
+/// What a single-input node runs: its chain.
+template <class Chain>
+class chain_body {
+ public:
+  static constexpr bool paced = false;
+  explicit chain_body(Chain chain) : chain_(std::move(chain)) {}
+  template <class T>
+  void on_event(input_index<0>, const T& record) {
+    chain_.on_event(record);
+  }
+  void on_watermark(input_index<0>, timestamp w) { chain_.on_watermark(w); }
+  void on_end(input_index<0>) { chain_.on_end(); }
+  void on_barrier(const checkpoint_barrier& b) { chain_.on_barrier(b); }
+  void on_processing_time(timestamp now)
+    requires requires(Chain& c) { c.on_processing_time(now); }
+  {
+    chain_.on_processing_time(now);
+  }
+
+ private:
+  Chain chain_;
+};
+
+/// What a join node runs: a two-input stage (the operator and its chain)
+/// in its adapter; input 0 is its left input, input 1 its right. Its inputs
+/// are read in the order of their watermarks (input_task::step_paced).
+template <class Stage>
+class two_input_body {
+ public:
+  static constexpr bool paced = true;
+  explicit two_input_body(Stage stage) : adapter_(std::move(stage)) {}
+  template <class T>
+  void on_event(input_index<0>, const T& record) {
+    adapter_.on_event(left_input{}, record);
+  }
+  template <class T>
+  void on_event(input_index<1>, const T& record) {
+    adapter_.on_event(right_input{}, record);
+  }
+  void on_watermark(input_index<0>, timestamp w) { adapter_.on_watermark(left_input{}, w); }
+  void on_watermark(input_index<1>, timestamp w) { adapter_.on_watermark(right_input{}, w); }
+  void on_end(input_index<0>) { adapter_.on_end(left_input{}); }
+  void on_end(input_index<1>) { adapter_.on_end(right_input{}); }
+  // The task aligns a barrier across both inputs: it reaches both sides at once.
+  void on_barrier(const checkpoint_barrier& b) {
+    adapter_.on_barrier(left_input{}, b);
+    adapter_.on_barrier(right_input{}, b);
+  }
+  void on_processing_time(timestamp now)
+    requires requires(Stage& s) { s.on_processing_time(now); }
+  {
+    adapter_.stage().on_processing_time(now);
+  }
+
+ private:
+  two_input_adapter<Stage> adapter_;
+};
+
+/// A node instance that reads channels: per input (port) of its body, the
+/// channels from every upstream instance, merged by input_merge (each
+/// input's watermark is the minimum over its channels; a barrier is aligned
+/// across every channel of every input; an input ends when all its channels
+/// have ended).
+///
+/// A single-input body reads its channels in turns. A paced body (a join)
+/// reads them in the order of their watermarks, as connect() pulls its two
+/// sources: next comes the channel whose watermark is lowest (ties: the
+/// left input first). A channel carries its source's watermarks between its
+/// records, so each key's records of both inputs reach the operator in the
+/// order in which they would in one thread. While that channel is empty the
+/// task waits, leaving the others to backpressure.
+/// When it waits at a checkpoint barrier, the other channels are read
+/// ahead to theirs and what they held before it is saved with the snapshot
+/// (with each channel's watermark), so a checkpoint changes no order.
+template <class Body, class Output, class... Ins>
+class input_task final : public task {
+  static constexpr std::size_t ports = sizeof...(Ins);
+  static constexpr bool paced = Body::paced;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  template <class T>
+  struct port_state {
+    using channel_type = typename typed_edge<T>::channel_type;
+    using message = stream_message<T>;
+    std::size_t first = 0;  // its first channel's index in merge_
+    std::vector<channel_type*> channels;
+    std::vector<std::deque<message>> pending;  // read but not yet handed to the body, in order
+  };
+
+ public:
+  using channel_lists = std::tuple<std::vector<typename typed_edge<Ins>::channel_type*>...>;
+
+  input_task(node_metrics& m, task_env env, channel_lists inputs, Body body, std::unique_ptr<Output> out,
              duration idle_timeout)
       : task(m),
         env_(std::move(env)),
-        inputs_(std::move(inputs)),
-        merge_(inputs_.size(), idle_timeout),
-        pending_(inputs_.size()),
-        chain_(std::move(chain)),
+        merge_(std::apply([](const auto&... v) { return std::vector<std::size_t>{v.size()...}; }, inputs),
+               idle_timeout),
+        body_(std::move(body)),
         out_(std::move(out)),
         watch_idle_(idle_timeout != duration::max()) {
-    metrics_->queue_depth = [ins = inputs_] {
-      std::size_t n = 0;
-      for (const channel_type* ch : ins) n += ch->size();
-      return n;
+    held_.assign(merge_.size(), npos);
+    [&]<std::size_t... Ps>(std::index_sequence<Ps...>) {
+      std::size_t first = 0;
+      ((std::get<Ps>(ports_).first = first, std::get<Ps>(ports_).channels = std::get<Ps>(inputs),
+        std::get<Ps>(ports_).pending.resize(std::get<Ps>(inputs).size()), first += std::get<Ps>(inputs).size()),
+       ...);
+    }(std::make_index_sequence<ports>{});
+    metrics_->queue_depth = [ins = std::move(inputs)] {
+      return std::apply(
+          [](const auto&... v) {
+            std::size_t n = 0;
+            ((std::for_each(v.begin(), v.end(), [&](const auto* ch) { n += ch->size(); })), ...);
+            return n;
+          },
+          ins);
     };
-    task_restore(env_, [&](const checkpoint_barrier& b) { chain_.on_barrier(b); });
+    task_restore(env_, [&](const checkpoint_barrier& b) { checkpoint(b); });
   }
 
   bool step(std::size_t budget) override {
@@ -234,30 +343,16 @@ class chain_task final : public task {
       out_->flush();
       return moved;
     }
-    std::size_t handled = 0;
     if (watch_idle_) now_ = env_.worker->now();  // read once per round by the worker
-    // Messages held back during the last alignment come first, in order.
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
-      while (!pending_[i].empty() && merge_.readable(i)) {
-        message m = std::move(pending_[i].front());
-        pending_[i].pop_front();
-        dispatch(i, m);
-        ++handled;
-      }
+    std::size_t handled = 0;
+    if constexpr (paced) {
+      handled = step_paced(budget);
+    } else {
+      handled = step_in_turns(budget);
     }
-    const std::size_t n = inputs_.size();
-    for (std::size_t k = 0; k < n && handled < budget && !out_->blocked(); ++k) {
-      const std::size_t i = (next_ + k) % n;
-      if (!merge_.readable(i)) continue;
-      const std::size_t got = inputs_[i]->consume([&](message& m) { dispatch(i, m); }, budget - handled);
-      if (got && watch_idle_) merge_.on_activity(i, now_);
-      handled += got;
-    }
-    next_ = (next_ + 1) % (n ? n : 1);
     metrics_->events_in.store(in_, std::memory_order_relaxed);
     if (merge_.all_ended() && !ended_) {
       ended_ = true;
-      chain_.on_end();
       if (!out_->blocked()) finish_task();
       handled += 1;
     }
@@ -267,12 +362,22 @@ class chain_task final : public task {
 
   [[nodiscard]] bool ready() const override {
     if (out_->blocked()) return out_->can_drain();
-    if (ended_) return true;
-    for (std::size_t i = 0; i < inputs_.size(); ++i) {
-      if (merge_.readable(i) && inputs_[i]->ready()) return true;
-      if (!pending_[i].empty() && merge_.readable(i)) return true;
+    if (ended_ || merge_.all_ended()) return true;
+    if constexpr (paced) {
+      const std::size_t j = pick();
+      if (j == npos) return false;
+      if (has_input(j)) return true;
+      if (!merge_.blocked(j)) return false;
+      for (std::size_t k = 0; k < merge_.size(); ++k) {
+        if (merge_.readable(k) && channel_ready(k)) return true;
+      }
+      return false;
+    } else {
+      for (std::size_t j = 0; j < merge_.size(); ++j) {
+        if (has_input(j)) return true;
+      }
+      return false;
     }
-    return merge_.all_ended();
   }
   [[nodiscard]] wait_policy blocked_policy() const override { return out_->blocked_policy(); }
 
@@ -280,51 +385,343 @@ class chain_task final : public task {
     // Under backpressure the tick waits: what it emits would only queue.
     if (ended_ || out_->blocked()) return;
     if (watch_idle_) {
-      if (auto w = merge_.on_idle_check(now)) emit_watermark(*w);
+      if constexpr (paced) {
+        // A channel left waiting by the pacing is not silent.
+        for (std::size_t j = 0; j < merge_.size(); ++j) {
+          if (has_input(j) || pending_size(j) != 0) merge_.on_activity(j, now);
+        }
+      }
+      each_port([&](auto p) {
+        if (auto w = merge_.on_idle_check(now, decltype(p)::value)) advance(p, *w);
+      });
     }
-    if constexpr (requires { chain_.on_processing_time(now); }) chain_.on_processing_time(now);
+    if constexpr (requires { body_.on_processing_time(now); }) body_.on_processing_time(now);
     out_->flush();
   }
   [[nodiscard]] bool takes_processing_time() const override {
-    return watch_idle_ || requires(Chain& c) { c.on_processing_time(timestamp{}); };
+    return watch_idle_ || requires(Body& b) { b.on_processing_time(timestamp{}); };
   }
 
  private:
-  void dispatch(std::size_t i, message& m) {
-    if (!merge_.readable(i)) {  // held for barrier alignment
-      pending_[i].push_back(std::move(m));
+  // ---- reading ----
+
+  // Single input: messages held back during the last alignment first, then
+  // each channel in turn.
+  std::size_t step_in_turns(std::size_t budget) {
+    std::size_t handled = 0;
+    each_input([&](auto p, std::size_t i, std::size_t j) {
+      while (dispatchable(j) != 0) {
+        pop_and_deliver(p, i);
+        ++handled;
+      }
+    });
+    const std::size_t n = merge_.size();
+    for (std::size_t k = 0; k < n && handled < budget && !out_->blocked(); ++k) {
+      const std::size_t j = (next_ + k) % n;
+      if (!merge_.readable(j)) continue;
+      std::size_t got = 0;
+      with_input(j, [&](auto p, std::size_t i) { got = read(p, i, budget - handled, false); });
+      if (got && watch_idle_) merge_.on_activity(j, now_);
+      handled += got;
+    }
+    next_ = (next_ + 1) % (n ? n : 1);
+    return handled;
+  }
+
+  // By watermark: the channel that comes next, one message at a time, until
+  // a watermark, end or barrier may change which that is.
+  std::size_t step_paced(std::size_t budget) {
+    std::size_t handled = 0;
+    while (handled < budget && !out_->blocked()) {
+      const std::size_t j = pick();
+      if (j == npos) break;
+      std::size_t n = 0;
+      with_input(j, [&](auto p, std::size_t i) { n = deliver_from(p, i, budget - handled); });
+      if (n == 0) {
+        if (!merge_.blocked(j)) break;  // its next message has not arrived: wait for it
+        n = read_ahead(budget - handled);
+        if (n == 0) break;
+      }
+      handled += n;
+    }
+    return handled;
+  }
+
+  template <class P>
+  std::size_t deliver_from(P p, std::size_t i, std::size_t budget) {
+    const std::size_t j = port(p).first + i;
+    std::size_t n = 0;
+    std::size_t kind = 0;
+    while (n < budget && kind == 0 && !out_->blocked()) {
+      if (dispatchable(j) != 0) {
+        kind = port(p).pending[i].front().index();
+        pop_and_deliver(p, i);
+      } else if (merge_.readable(j) &&
+                 port(p).channels[i]->consume(
+                     [&](auto& m) {
+                       kind = m.index();
+                       receive(p, i, m, false);
+                     },
+                     1) != 0) {
+        if (watch_idle_) merge_.on_activity(j, now_);
+      } else {
+        break;
+      }
+      ++n;
+    }
+    return n;
+  }
+
+  // The channel that comes next waits at a barrier: the others are read up
+  // to theirs, into pending.
+  std::size_t read_ahead(std::size_t budget) {
+    std::size_t got = 0;
+    for (std::size_t k = 0; k < merge_.size() && got < budget; ++k) {
+      if (!merge_.readable(k)) continue;
+      std::size_t n = 0;
+      with_input(k, [&](auto p, std::size_t i) { n = read(p, i, budget - got, true); });
+      if (n && watch_idle_) merge_.on_activity(k, now_);
+      got += n;
+    }
+    return got;
+  }
+
+  // The non-ended channel with the lowest watermark (ties: the lower
+  // input, then one with something to read); a channel gone idle holds
+  // nothing back until it has input again.
+  [[nodiscard]] std::size_t pick() const {
+    std::size_t best = npos;
+    timestamp best_w = timestamp::min();
+    bool best_has = false;
+    for (std::size_t j = 0; j < merge_.size(); ++j) {
+      if (merge_.ended(j)) continue;
+      const bool has = has_input(j);
+      if (merge_.idle(j) && !has) continue;
+      const timestamp w = merge_.input_watermark(j);
+      if (best == npos || w < best_w ||
+          (w == best_w && has && !best_has && merge_.port_of(j) == merge_.port_of(best))) {
+        best = j;
+        best_w = w;
+        best_has = has;
+      }
+    }
+    return best;
+  }
+
+  template <class P>
+  std::size_t read(P p, std::size_t i, std::size_t max, bool hold) {
+    return port(p).channels[i]->consume([&](auto& m) { receive(p, i, m, hold); }, max);
+  }
+
+  // A message just read: handed to the body, or kept in pending when it
+  // must wait (held for alignment or pacing, or behind others that wait).
+  // A barrier is never kept: it blocks its channel at once.
+  template <class P, class M>
+  void receive(P p, std::size_t i, M& m, bool hold) {
+    const std::size_t j = port(p).first + i;
+    auto& q = port(p).pending[i];
+    if (m.index() == 2) {
+      if (merge_.blocked(j)) {
+        q.push_back(std::move(m));  // a later barrier, behind the one being aligned
+      } else {
+        arrive(j, std::get<2>(m), q.size());
+      }
       return;
     }
+    if (hold || merge_.blocked(j) || !q.empty()) {
+      const bool end = m.index() == 3;
+      q.push_back(std::move(m));
+      if (end) {
+        if (auto t = merge_.on_end_received(j)) complete(*t);
+      }
+      return;
+    }
+    deliver(p, i, m);
+  }
+
+  template <class P>
+  void pop_and_deliver(P p, std::size_t i) {
+    const std::size_t j = port(p).first + i;
+    auto& q = port(p).pending[i];
+    auto m = std::move(q.front());
+    q.pop_front();
+    if (held_[j] != npos && held_[j] != 0) --held_[j];
+    deliver(p, i, m);
+  }
+
+  template <class P, class M>
+  void deliver(P p, std::size_t i, M& m) {
+    const std::size_t j = port(p).first + i;
     switch (m.index()) {
       case 0:
         ++in_;
-        chain_.on_event(std::get<0>(m));
+        body_.on_event(p, std::get<0>(m));
         break;
       case 1:
-        if (auto w = merge_.on_watermark(i, std::get<1>(m), now_)) emit_watermark(*w);
+        if (auto w = merge_.on_watermark(j, std::get<1>(m), now_)) advance(p, *w);
         break;
-      case 2:
-        if (auto t = merge_.on_barrier(i, std::get<2>(m))) barrier(*t);
+      case 3:
+        if (auto w = merge_.on_end(j)) advance(p, *w);
+        if (merge_.port_ended(P::value)) body_.on_end(p);
+        if (auto t = merge_.release_if_aligned()) complete(*t);
         break;
       default:
-        if (auto w = merge_.on_end(i)) emit_watermark(*w);
-        if (auto t = merge_.release_if_aligned()) barrier(*t);
-        break;
+        break;  // barriers are taken by receive()
     }
   }
-  void emit_watermark(timestamp w) {
-    metrics_->watermark.store(w.nanos(), std::memory_order_relaxed);
-    chain_.on_watermark(w);
+
+  template <class P>
+  void advance(P p, timestamp w) {
+    timestamp low = timestamp::max();
+    for (std::size_t q = 0; q < ports; ++q) low = std::min(low, merge_.watermark(q));
+    metrics_->watermark.store(low.nanos(), std::memory_order_relaxed);
+    body_.on_watermark(p, w);
   }
-  void barrier(barrier_token t) {
-    task_checkpoint(env_, t.id, [&](const checkpoint_barrier& b) { chain_.on_barrier(b); });
+
+  // ---- checkpoints ----
+
+  // Channel j delivered barrier `token`, with `held` of its pending messages before it.
+  void arrive(std::size_t j, barrier_token token, std::size_t held) {
+    held_[j] = held;
+    if (auto t = merge_.on_barrier(j, token)) complete(*t);
+  }
+
+  // Every channel delivered the barrier (or ended): snapshot, then start
+  // aligning any later barrier already read.
+  void complete(barrier_token t) {
+    if constexpr (!paced) {
+      // What preceded the barrier goes through before the snapshot.
+      each_input([&](auto p, std::size_t i, std::size_t j) {
+        while (held_[j] != npos && held_[j] != 0) pop_and_deliver(p, i);
+      });
+    }
+    task_checkpoint(env_, t.id, [&](const checkpoint_barrier& b) { checkpoint(b); });
+    std::fill(held_.begin(), held_.end(), npos);
+    each_input([&](auto p, std::size_t i, std::size_t j) {
+      auto& q = port(p).pending[i];
+      if (merge_.blocked(j)) return;  // aligning a later barrier already
+      for (std::size_t k = 0; k < q.size(); ++k) {
+        if (q[k].index() != 2) continue;
+        const barrier_token next = std::get<2>(q[k]);
+        q.erase(q.begin() + static_cast<std::ptrdiff_t>(k));
+        arrive(j, next, k);
+        return;
+      }
+    });
+  }
+
+  void checkpoint(const checkpoint_barrier& b) {
+    if constexpr (paced) {
+      held_inputs held{this};
+      b.checkpoint(held);
+    }
+    body_.on_barrier(b);
+  }
+
+  // A paced task's channels: each one's watermark and the messages it
+  // had delivered before the barrier that the body has not yet seen.
+  struct held_inputs {
+    input_task* self;
+    void save_state(state_writer& w) const {
+      self->each_input([&](auto p, std::size_t i, std::size_t j) {
+        const auto& q = self->port(p).pending[i];
+        const std::size_t n = self->held_[j] != npos ? self->held_[j] : q.size();
+        w(self->merge_.input_watermark(j), static_cast<std::uint64_t>(n));
+        for (std::size_t k = 0; k < n; ++k) {
+          const auto kind = static_cast<std::uint8_t>(q[k].index());
+          w(kind);
+          if (kind == 0) w(std::get<0>(q[k]));
+          if (kind == 1) w(std::get<1>(q[k]));
+        }
+      });
+    }
+    void load_state(state_reader& r) {
+      self->each_input([&](auto p, std::size_t i, std::size_t j) {
+        using T = std::tuple_element_t<decltype(p)::value, std::tuple<Ins...>>;
+        auto& q = self->port(p).pending[i];
+        timestamp w = timestamp::min();
+        std::uint64_t n = 0;
+        r(w, n);
+        (void)self->merge_.on_watermark(j, w, timestamp::min());
+        for (std::uint64_t k = 0; k < n; ++k) {
+          std::uint8_t kind = 0;
+          r(kind);
+          if (kind == 0) {
+            T record{};
+            r(record);
+            q.emplace_back(std::in_place_index<0>, std::move(record));
+          } else if (kind == 1) {
+            timestamp t{};
+            r(t);
+            q.emplace_back(std::in_place_index<1>, t);
+          } else if (kind == 3) {
+            q.emplace_back(std::in_place_index<3>, end_of_stream{});
+          } else {
+            throw checkpoint_error("graph checkpoint: a held input message of unknown kind " + std::to_string(kind));
+          }
+        }
+      });
+    }
+  };
+
+  // ---- channels ----
+
+  template <class P>
+  auto& port(P) noexcept {
+    return std::get<P::value>(ports_);
+  }
+  template <class P>
+  const auto& port(P) const noexcept {
+    return std::get<P::value>(ports_);
+  }
+
+  // Calls f(input_index<P>, i) for channel j, the i-th of input P.
+  template <class F>
+  void with_input(std::size_t j, F&& f) const {
+    [&]<std::size_t... Ps>(std::index_sequence<Ps...>) {
+      (void)((j < std::get<Ps>(ports_).first + std::get<Ps>(ports_).channels.size()
+                  ? (f(input_index<Ps>{}, j - std::get<Ps>(ports_).first), true)
+                  : false) ||
+             ...);
+    }(std::make_index_sequence<ports>{});
+  }
+  // Calls f(input_index<P>, i, j) for every channel.
+  template <class F>
+  void each_input(F&& f) const {
+    each_port([&](auto p) {
+      const auto& pt = std::get<decltype(p)::value>(ports_);
+      for (std::size_t i = 0; i < pt.channels.size(); ++i) f(p, i, pt.first + i);
+    });
+  }
+  template <class F>
+  static void each_port(F&& f) {
+    [&]<std::size_t... Ps>(std::index_sequence<Ps...>) { (f(input_index<Ps>{}), ...); }(std::make_index_sequence<ports>{});
+  }
+
+  [[nodiscard]] std::size_t pending_size(std::size_t j) const {
+    std::size_t n = 0;
+    with_input(j, [&](auto p, std::size_t i) { n = port(p).pending[i].size(); });
+    return n;
+  }
+  // Pending messages that may go to the body now: while the channel is
+  // held at a barrier, those before it.
+  [[nodiscard]] std::size_t dispatchable(std::size_t j) const {
+    return merge_.blocked(j) ? held_[j] : pending_size(j);
+  }
+  [[nodiscard]] bool channel_ready(std::size_t j) const {
+    bool r = false;
+    with_input(j, [&](auto p, std::size_t i) { r = port(p).channels[i]->ready(); });
+    return r;
+  }
+  [[nodiscard]] bool has_input(std::size_t j) const {
+    return dispatchable(j) != 0 || (merge_.readable(j) && channel_ready(j));
   }
 
   task_env env_;
-  std::vector<channel_type*> inputs_;
+  std::tuple<port_state<Ins>...> ports_;
   input_merge merge_;
-  std::vector<std::deque<message>> pending_;
-  Chain chain_;
+  std::vector<std::size_t> held_;  // per channel: while at a barrier, its pending messages before it; else npos
+  Body body_;
   std::unique_ptr<Output> out_;
   bool watch_idle_;
   timestamp now_ = timestamp::min();
