@@ -605,7 +605,7 @@ void check_usage_error(const std::string& message, Message&& f) {
 
 }  // namespace
 
-TEST_CASE("asof join, dense keys: a key outside [0, n) on either input is a usage_error naming it") {
+TEST_CASE("asof join, dense keys: a key below 0 or at or above n on either input is a usage_error naming it") {
   std::vector<row> rows;
   auto p = pipeline_of(asof_join().dense_keys(10), rows);
   p.push_right(quote{1, 9, 90, 0});  // the largest key that fits
