@@ -15,6 +15,18 @@
 
 namespace laminar {
 
+namespace detail {
+/// A joined row's side: its record, or "none".
+template <class T>
+void print_side(std::ostream& os, const std::optional<T>& side) {
+  if (side) {
+    print_value(os, *side);
+  } else {
+    os << "none";
+  }
+}
+}  // namespace detail
+
 template <class L, class R>
 struct enriched_row {
   L left{};
@@ -24,11 +36,7 @@ struct enriched_row {
     os << "{";
     detail::print_value(os, r.left);
     os << " ~ ";
-    if (r.right) {
-      detail::print_value(os, *r.right);
-    } else {
-      os << "none";
-    }
+    detail::print_side(os, r.right);
     return os << "}";
   }
   template <class Archive>

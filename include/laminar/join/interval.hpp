@@ -55,6 +55,7 @@
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
 #include "laminar/join/detail/time_buffer.hpp"
+#include "laminar/join/enriched_row.hpp"  // print_side
 #include "laminar/operator/key_by.hpp"
 #include "laminar/join/detail/expiry_queue.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
@@ -84,17 +85,9 @@ struct interval_row {
   friend bool operator==(const interval_row&, const interval_row&) = default;
   friend std::ostream& operator<<(std::ostream& os, const interval_row& r) {
     os << "{";
-    if (r.left) {
-      detail::print_value(os, *r.left);
-    } else {
-      os << "none";
-    }
+    detail::print_side(os, r.left);
     os << " ~ ";
-    if (r.right) {
-      detail::print_value(os, *r.right);
-    } else {
-      os << "none";
-    }
+    detail::print_side(os, r.right);
     return os << "}";
   }
   template <class Archive>
