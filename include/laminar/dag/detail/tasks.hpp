@@ -428,8 +428,8 @@ class input_task final : public task {
     return handled;
   }
 
-  // By watermark: the channel that comes next, one message at a time, until
-  // a watermark, end or barrier may change which that is.
+  // By watermark: the channel that leads, until a watermark, end or barrier
+  // may hand the lead to another.
   std::size_t step_paced(std::size_t budget) {
     std::size_t handled = 0;
     while (handled < budget && !out_->blocked()) {
