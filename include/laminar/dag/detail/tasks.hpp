@@ -428,8 +428,8 @@ class input_task final : public task {
     return handled;
   }
 
-  // By watermark: the channel that comes next, one message at a time, until
-  // a watermark, end or barrier may change which that is.
+  // By watermark: the channel that leads, until a watermark, end or barrier
+  // may hand the lead to another.
   std::size_t step_paced(std::size_t budget) {
     std::size_t handled = 0;
     while (handled < budget && !out_->blocked()) {
@@ -447,29 +447,43 @@ class input_task final : public task {
     return handled;
   }
 
+  // Channel j's messages while it leads: held ones first, then one batch
+  // from the channel, whose messages past the point where j stops leading
+  // wait in pending (one read per batch, not per message).
   template <class P>
   std::size_t deliver_from(P p, std::size_t i, std::size_t budget) {
     const std::size_t j = port(p).first + i;
     std::size_t n = 0;
-    std::size_t kind = 0;
-    while (n < budget && kind == 0 && !out_->blocked()) {
-      if (dispatchable(j) != 0) {
-        kind = port(p).pending[i].front().index();
-        pop_and_deliver(p, i);
-      } else if (merge_.readable(j) &&
-                 port(p).channels[i]->consume(
-                     [&](auto& m) {
-                       kind = m.index();
-                       receive(p, i, m, false);
-                     },
-                     1) != 0) {
-        if (watch_idle_) merge_.on_activity(j, now_);
-      } else {
-        break;
-      }
+    bool first = true;
+    while (n < budget && first && dispatchable(j) != 0 && !out_->blocked()) {
+      const bool record = port(p).pending[i].front().index() == 0;
+      pop_and_deliver(p, i);
       ++n;
+      if (!record) first = leads(j);
     }
-    return n;
+    if (!first || n == budget || out_->blocked() || !merge_.readable(j) || dispatchable(j) != 0) return n;
+    const std::size_t got = port(p).channels[i]->consume(
+        [&](auto& m) {
+          const bool record = m.index() == 0;
+          receive(p, i, m, !first);
+          if (first && !record) first = leads(j);
+        },
+        budget - n);
+    if (got && watch_idle_) merge_.on_activity(j, now_);
+    return n + got;
+  }
+
+  // Whether channel j still comes first by watermark (ties: the lower
+  // channel); pick() has the last word.
+  [[nodiscard]] bool leads(std::size_t j) const noexcept {
+    if (merge_.blocked(j) || merge_.ended(j)) return false;
+    const timestamp w = merge_.input_watermark(j);
+    for (std::size_t k = 0; k < merge_.size(); ++k) {
+      if (k == j || merge_.ended(k) || merge_.idle(k)) continue;
+      const timestamp wk = merge_.input_watermark(k);
+      if (wk < w || (wk == w && k < j)) return false;
+    }
+    return true;
   }
 
   // The channel that comes next waits at a barrier: the others are read up
