@@ -2,7 +2,10 @@
 //
 //   connect(push<trade>() | event_time | key_by(symbol),
 //           push<quote>() | event_time | key_by(symbol))
-//     | asof_join()                      (backward, eager: the last quote)
+//     | asof_join().dense_keys(symbols).reserve_per_key(16)
+//                                        (backward, eager: the last quote;
+//                                         symbol ids index the key slots,
+//                                         rings sized for quote bursts)
 //     | map(priced trade: the side from the quote's mid)
 //     | event_time | key_by(symbol)
 //     | tumbling(1 s).aggregate(OHLC of the price, signed volume).dense_keys()
@@ -248,7 +251,7 @@ auto make_pipeline(outcome& out) {
   using namespace laminar;
   return connect(push<trade>() | event_time(trade_ts) | key_by(trade_symbol),
                  push<quote>() | event_time(quote_ts) | key_by(quote_symbol)) |
-         asof_join() |
+         asof_join().dense_keys(symbols).reserve_per_key(16) |
          map([](const asof_row<trade, quote>& r) { return price(r.left, r.right ? &*r.right : nullptr); }) |
          event_time(priced_ts) | key_by(priced_symbol) |
          tumbling(std::chrono::seconds(1))

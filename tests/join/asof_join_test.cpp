@@ -656,3 +656,45 @@ TEST_CASE("asof join: a key's state copies with its ring") {
   k.reset();
   same(copy);
 }
+
+TEST_CASE("asof join: reserve_per_key sizes every key's first ring, so a burst within the lag allocates nothing") {
+  // Each key gets one quote per 1 ms with the left watermark 10 ms behind;
+  // after warm-up, one key gets a burst of 20 quotes inside the lag. With
+  // the default first ring (8) the burst grows the ring; with
+  // reserve_per_key(32) nothing allocates, and the rows are the same.
+  const auto run = [](auto join, std::uint64_t& burst_allocations) {
+    std::vector<row> rows;
+    rows.reserve(64);  // collect's vector does not grow inside the counted part
+    auto p = pipeline_of(std::move(join), rows);
+    std::int64_t now = 0;
+    for (int step = 0; step < 200; ++step) {
+      now = step * ms;
+      for (std::uint32_t sym = 0; sym < 16; ++sym) p.push_right(quote{now, sym, step, step + 1});
+      p.push_left_watermark(timestamp::from_nanos(now - 10 * ms));
+    }
+    const test::allocation_counter counter;
+    for (std::int64_t i = 1; i <= 20; ++i) p.push_right(quote{now + i, 3, 1000 + i, 0});
+    for (std::uint32_t sym = 0; sym < 16; ++sym) p.push_left(trade{now + 15, sym, 0, 0});
+    burst_allocations = counter.count();
+    p.push_left(trade{now - 5 * ms + 1, 3, 0, 0});  // an earlier trade still finds its quote in the ring
+    p.finish();
+    return rows;
+  };
+  std::uint64_t grown = 0;
+  std::uint64_t reserved = 0;
+  const std::vector<row> plain = run(asof_join(), grown);
+  const std::vector<row> sized = run(asof_join().reserve_per_key(32), reserved);
+  CHECK(grown > 0);  // the default ring had to grow: the check below can fail
+  CHECK(reserved == 0);
+  CHECK(sized == plain);
+  REQUIRE(sized.size() == 17);
+  CHECK(sized[3].right->bid == 1015);  // the burst's quote at now + 15
+  CHECK(sized[16].right->bid == 194);  // the quote at now - 5 ms (step 194), kept behind the burst
+
+  std::uint64_t dense = 0;
+  CHECK(run(asof_join().dense_keys(16).reserve_per_key(20), dense) == plain);  // 20 rounds up to 32
+  CHECK(dense == 0);
+
+  check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().reserve_per_key(0); });
+  check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().reserve_per_key((std::size_t{1} << 24) + 1); });
+}

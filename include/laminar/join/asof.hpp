@@ -48,7 +48,9 @@
 // right records held have grown fourfold since the last sweep, a sweep
 // evicts over all keys (quiet ones included). So a key holds at most about
 // twice the records it needed at once, and all keys together at most four
-// times what they need plus 1024.
+// times what they need plus 1024. A key's first ring has room for 8
+// records, or for .reserve_per_key(n): sized for a key's largest burst, no
+// ring grows in steady state.
 //
 // Keys: hashed (any key type), or with .dense_keys(n) integers in [0, n)
 // that index an array of key slots directly (symbol ids); a key outside
@@ -115,6 +117,7 @@ struct asof_settings {
   asof_emit emit = asof_emit::eager;
   std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // final: left records held at most
   std::size_t dense_keys = 0;  // dense_keys(n): keys are below n and index an array
+  std::uint32_t reserve_per_key = 0;  // a key's first ring: this many records (a power of two), or min_ring
 };
 
 namespace detail {
@@ -498,7 +501,7 @@ class asof_join_stage {
       r(key, n);
       keys_.restore(s, key);
       key_state& k = keys_.state(keys_.find(key));
-      if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), min_ring)));
+      if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), first_ring())));
       for (std::uint64_t i = 0; i < n; ++i) {
         timestamp t{};
         right_type record{};
@@ -686,7 +689,8 @@ class asof_join_stage {
   }
 
   // A key's ring is full of records that can still match: twice the room.
-  [[gnu::noinline]] void grow(key_state& k) { k.reserve(k.cap == 0 ? min_ring : 2 * k.cap); }
+  [[gnu::noinline]] void grow(key_state& k) { k.reserve(k.cap == 0 ? first_ring() : 2 * k.cap); }
+  [[nodiscard]] std::uint32_t first_ring() const noexcept { return std::max(min_ring, settings_.reserve_per_key); }
 
   // Drops the key's records no left record at or after the left watermark
   // can match: those before the horizon, and for backward/nearest all but
@@ -758,7 +762,7 @@ class asof_join_stage {
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
 /// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
-/// .dense_keys(n) and .late_to(out).
+/// .dense_keys(n), .reserve_per_key(n) and .late_to(out).
 template <class Late = detail::discard_side_output, bool Dense = false>
 struct asof_join_operator {
   using is_two_input_operator = void;
@@ -809,6 +813,19 @@ struct asof_join_operator {
   [[nodiscard]] auto late_to(F&& out) const {
     return asof_join_operator<detail::side_output_holder_t<F>, Dense>{settings,
                                                                       detail::hold_side_output(std::forward<F>(out))};
+  }
+  /// Each key's ring of right records starts with room for n (rounded up
+  /// to a power of two; default 8) and doubles when a burst fills it with
+  /// records that can still match. Sized to the most right records a key
+  /// receives within the left watermark's lag, steady state allocates
+  /// nothing even through bursts; a larger ring costs memory and cache.
+  [[nodiscard]] asof_join_operator reserve_per_key(std::size_t n) const {
+    if (n == 0 || n > (std::size_t{1} << 24)) {
+      throw usage_error("laminar: asof_join: reserve_per_key(n) needs 0 < n <= 2^24, got " + std::to_string(n));
+    }
+    asof_join_operator o = *this;
+    o.settings.reserve_per_key = std::bit_ceil(static_cast<std::uint32_t>(n));
+    return o;
   }
   /// Keys are integers in [0, n) (symbol ids): a key's state is found by
   /// indexing an array with it, not by hashing. A key outside [0, n), on
