@@ -698,3 +698,23 @@ TEST_CASE("asof join: reserve_per_key sizes every key's first ring, so a burst w
   check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().reserve_per_key(0); });
   check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().reserve_per_key((std::size_t{1} << 24) + 1); });
 }
+
+TEST_CASE("asof join: processing-time ticks pass on to the operators after it") {
+  // A window after the join emits early results on the pipeline's tick:
+  // they come only if the join passes the tick on.
+  std::vector<window_row<std::uint32_t, std::int64_t>> early;
+  auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
+                   push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
+           asof_join() |
+           tumbling(duration::from_nanos(1'000 * ms)).aggregate(count()).emit_every(duration::from_nanos(50 * ms),
+                                                                                     time_domain::processing_time) |
+           collect(early);
+  p.push_right(quote{1 * ms, 7, 100, 101});
+  p.push_left(trade{2 * ms, 7, 0, 0});
+  p.push_left(trade{3 * ms, 7, 0, 0});
+  CHECK(early.empty());
+  p.tick(timestamp::from_nanos(5'000 * ms));
+  REQUIRE(early.size() == 1);
+  CHECK(early[0].key == 7u);
+  CHECK(early[0].value == 2);
+}

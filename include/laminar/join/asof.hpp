@@ -445,6 +445,11 @@ class asof_join_stage {
     next_.on_barrier(b);
   }
   void on_end() { next_.on_end(); }
+  /// Processing time (the pipeline's tick) passes on: operators after the
+  /// join may act on it (a window's periodic emission).
+  void on_processing_time(timestamp now) {
+    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
+  }
 
   /// Left records later than the left watermark (to the late side output).
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
