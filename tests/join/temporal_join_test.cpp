@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -335,4 +336,42 @@ TEST_CASE("temporal join: processing-time ticks pass on to the operators after i
   REQUIRE(early.size() == 1);
   CHECK(early[0].key == 1u);
   CHECK(early[0].value == 1);
+}
+
+TEST_CASE("held left records: released by time then arrival, saved and loaded, and a broken checkpoint is refused") {
+  detail::held_left<std::int64_t> held;
+  const auto at = [](std::int64_t t) { return timestamp::from_nanos(t); };
+  for (const auto& [t, id] : std::vector<std::pair<std::int64_t, std::int64_t>>{{5, 1}, {3, 2}, {5, 3}, {1, 4}, {3, 5}}) {
+    held.push(at(t), id);
+  }
+  state_writer w;
+  held.save_state(w);
+  detail::held_left<std::int64_t> copy;
+  state_reader r(w.bytes());
+  copy.load_state(r, "test_join");
+  for (detail::held_left<std::int64_t>* h : {&held, &copy}) {
+    std::vector<std::int64_t> order;
+    while (!h->empty()) order.push_back(h->pop().record);
+    CHECK(order == std::vector<std::int64_t>{4, 2, 5, 1, 3});  // equal times in arrival order
+  }
+
+  // A checkpoint whose held records are not a heap, or whose arrival
+  // numbers are not below the next one, names the join and the problem.
+  const auto refused = [](std::uint64_t next_seq, std::vector<std::pair<std::int64_t, std::uint64_t>> entries,
+                          const std::string& message) {
+    state_writer bad;
+    bad(next_seq, static_cast<std::uint64_t>(entries.size()));
+    for (const auto& [t, seq] : entries) bad(timestamp::from_nanos(t), seq, std::int64_t{0});
+    detail::held_left<std::int64_t> h;
+    state_reader in(bad.bytes());
+    try {
+      h.load_state(in, "test_join");
+      FAIL("no checkpoint_error, expected one saying: " << message);
+    } catch (const checkpoint_error& e) {
+      CHECK_MESSAGE(std::string(e.what()).find(message) != std::string::npos, e.what());
+      CHECK_MESSAGE(std::string(e.what()).find("test_join") != std::string::npos, e.what());
+    }
+  };
+  refused(2, {{9, 0}, {1, 1}}, "held left records are out of order");
+  refused(2, {{1, 0}, {9, 2}}, "has arrival number 2, not below the next one (2)");
 }

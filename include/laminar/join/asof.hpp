@@ -81,6 +81,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
+#include "laminar/join/detail/held_left.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
@@ -467,9 +468,8 @@ class asof_join_stage {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
-      next_seq_, static_cast<std::uint64_t>(pending_.size()));
-    for (const pending& x : pending_) w(x.t, x.seq, x.record);
+    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    pending_.save_state(w);
     w(static_cast<std::uint64_t>(keys_.slot_count()));
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       const bool live = keys_.live(s);
@@ -484,15 +484,8 @@ class asof_join_stage {
   }
 
   void load_state(state_reader& r) {
-    std::uint64_t n_pending = 0;
-    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
-      next_seq_, n_pending);
-    pending_.clear();
-    for (std::uint64_t i = 0; i < n_pending; ++i) {
-      pending x{timestamp{}, 0, left_type{}};
-      r(x.t, x.seq, x.record);
-      pending_.push_back(std::move(x));
-    }
+    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    pending_.load_state(r, "asof_join");
     std::uint64_t slots = 0;
     r(slots);
     keys_.reset(static_cast<std::size_t>(slots));
@@ -568,19 +561,10 @@ class asof_join_stage {
 
   // ---- final: left records held until exact, released in time order ----
 
-  struct pending {
-    timestamp t;
-    std::uint64_t seq;  // arrival: orders equal times
-    left_type record;
-  };
-  // A min-heap on (time, arrival).
-  static bool later(const pending& a, const pending& b) noexcept {
-    return a.t != b.t ? a.t > b.t : a.seq > b.seq;
-  }
+  using pending = typename held_left<left_type>::entry;
 
   void hold(timestamp t, const left_type& l) {
-    pending_.push_back(pending{t, next_seq_++, l});
-    std::push_heap(pending_.begin(), pending_.end(), later);
+    pending_.push(t, l);
     if (pending_.size() > settings_.max_pending) [[unlikely]] {
       ++released_early_;  // the right input is not moving: bounded, not exact
       pop_and_emit();
@@ -590,9 +574,7 @@ class asof_join_stage {
   }
 
   void pop_and_emit() {
-    std::pop_heap(pending_.begin(), pending_.end(), later);
-    pending x = std::move(pending_.back());
-    pending_.pop_back();
+    const pending x = pending_.pop();
     emit_row(x.record, x.t);
   }
 
@@ -754,8 +736,7 @@ class asof_join_stage {
   // backward, nearest: a record is evicted once the next one is before the
   // left watermark (then it is no record's match); forward: never for this.
   timestamp second_horizon_ = timestamp::min();
-  std::vector<pending> pending_;  // final: a min-heap by (time, arrival)
-  std::uint64_t next_seq_ = 0;
+  held_left<left_type> pending_;  // final
   std::uint64_t released_early_ = 0;
   std::size_t held_ = 0;
   std::size_t sweep_at_ = 1024;

@@ -47,6 +47,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
+#include "laminar/join/detail/held_left.hpp"
 #include "laminar/join/detail/time_buffer.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/join/interval.hpp"  // join_type
@@ -99,8 +100,7 @@ class temporal_join_stage {
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
     if (t < left_watermark_) [[unlikely]] return on_late(l);
-    pending_.push_back(pending{t, next_seq_++, l});
-    std::push_heap(pending_.begin(), pending_.end(), later);
+    pending_.push(t, l);
     if (pending_.size() > settings_.max_pending) [[unlikely]] {
       ++released_early_;  // the right input is not moving: bounded, not exact
       pop_and_emit();
@@ -162,9 +162,8 @@ class temporal_join_stage {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
-      next_seq_, static_cast<std::uint64_t>(pending_.size()));
-    for (const pending& x : pending_) w(x.t, x.seq, x.record);
+    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    pending_.save_state(w);
     w(static_cast<std::uint64_t>(versions_.slot_count()));
     for (std::uint32_t s = 0; s < versions_.slot_count(); ++s) {
       const bool live = versions_.live(s);
@@ -179,18 +178,8 @@ class temporal_join_stage {
   }
 
   void load_state(state_reader& r) {
-    std::uint64_t n_pending = 0;
-    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
-      next_seq_, n_pending);
-    pending_.clear();
-    for (std::uint64_t i = 0; i < n_pending; ++i) {
-      pending x{timestamp{}, 0, left_type{}};
-      r(x.t, x.seq, x.record);
-      pending_.push_back(std::move(x));
-    }
-    if (!std::is_heap(pending_.begin(), pending_.end(), later)) {
-      throw checkpoint_error("laminar: temporal_join: the checkpoint's held left records are out of order");
-    }
+    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    pending_.load_state(r, "temporal_join");
     std::uint64_t slots = 0;
     r(slots);
     versions_.reset(static_cast<std::size_t>(slots));
@@ -222,20 +211,13 @@ class temporal_join_stage {
   using buffer = time_buffer<version_entry<right_type>>;
   using table = slot_table<key_type, buffer>;
 
-  struct pending {
-    timestamp t;
-    std::uint64_t seq;  // arrival: orders equal times
-    left_type record;
-  };
-  static bool later(const pending& a, const pending& b) noexcept { return a.t != b.t ? a.t > b.t : a.seq > b.seq; }
-
   // Emits the held left records, in time order, while the first one's
   // answer is exact (W_R has passed it) and no earlier left record can
   // still come (W_L has reached it).
   void release() {
     bool any = false;
     while (!pending_.empty()) {
-      const pending& f = pending_.front();
+      const auto& f = pending_.front();
       if (f.t > left_watermark_ || !(right_watermark_ > f.t || right_watermark_ == timestamp::max())) break;
       pop_and_emit();
       any = true;
@@ -247,9 +229,7 @@ class temporal_join_stage {
   }
 
   void pop_and_emit() {
-    std::pop_heap(pending_.begin(), pending_.end(), later);
-    pending x = std::move(pending_.back());
-    pending_.pop_back();
+    auto x = pending_.pop();
     const std::uint32_t s = versions_.find(window_key_of(lctx_, x.record));
     const version_entry<right_type>* v = s == table::npos ? nullptr : version_at(versions_.state(s), x.t);
     if (v != nullptr && is_valid_version(v->record)) {
@@ -320,13 +300,12 @@ class temporal_join_stage {
   temporal_settings settings_;
   [[no_unique_address]] Late late_;
   table versions_;
-  std::vector<pending> pending_;  // a min-heap by (time, arrival)
+  held_left<left_type> pending_;
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
   timestamp combined_ = timestamp::min();
   timestamp output_watermark_ = timestamp::min();
   timestamp keep_from_ = timestamp::min();
-  std::uint64_t next_seq_ = 0;
   std::size_t held_ = 0;
   std::size_t sweep_at_ = 1024;
   std::uint64_t late_count_ = 0;

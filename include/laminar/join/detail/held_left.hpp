@@ -1,0 +1,76 @@
+// The left records a join holds until their answer is exact, released in
+// left event-time order (equal times in arrival order): the ASOF join's
+// final policy and the temporal join share it.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/time.hpp"
+
+namespace laminar::detail {
+
+template <class L>
+class held_left {
+ public:
+  struct entry {
+    timestamp t;
+    std::uint64_t seq;  // arrival: orders equal times
+    L record;
+  };
+
+  [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }
+  [[nodiscard]] std::size_t size() const noexcept { return heap_.size(); }
+  /// The earliest held record (time, then arrival); not empty.
+  [[nodiscard]] const entry& front() const noexcept { return heap_.front(); }
+
+  void push(timestamp t, const L& l) {
+    heap_.push_back(entry{t, next_seq_++, l});
+    std::push_heap(heap_.begin(), heap_.end(), later);
+  }
+  /// Takes the earliest held record out; not empty.
+  [[nodiscard]] entry pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    entry x = std::move(heap_.back());
+    heap_.pop_back();
+    return x;
+  }
+
+  void save_state(state_writer& w) const {
+    w(next_seq_, static_cast<std::uint64_t>(heap_.size()));
+    for (const entry& x : heap_) w(x.t, x.seq, x.record);
+  }
+  /// `op` names the join in the error a broken checkpoint gets.
+  void load_state(state_reader& r, const char* op) {
+    std::uint64_t n = 0;
+    r(next_seq_, n);
+    heap_.clear();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      entry x{timestamp{}, 0, L{}};
+      r(x.t, x.seq, x.record);
+      if (x.seq >= next_seq_) {
+        throw checkpoint_error(std::string("laminar: ") + op + ": the checkpoint's held left record " +
+                               std::to_string(i) + " has arrival number " + std::to_string(x.seq) +
+                               ", not below the next one (" + std::to_string(next_seq_) + ")");
+      }
+      heap_.push_back(std::move(x));
+    }
+    if (!std::is_heap(heap_.begin(), heap_.end(), later)) {
+      throw checkpoint_error(std::string("laminar: ") + op + ": the checkpoint's held left records are out of order");
+    }
+  }
+
+ private:
+  // A min-heap on (time, arrival).
+  static bool later(const entry& a, const entry& b) noexcept { return a.t != b.t ? a.t > b.t : a.seq > b.seq; }
+
+  std::vector<entry> heap_;
+  std::uint64_t next_seq_ = 0;
+};
+
+}  // namespace laminar::detail
