@@ -131,10 +131,10 @@ namespace detail {
 /// Layout, for the per-record paths: the fields before the ring pointer
 /// share the key's cache line (with a record of up to 32 bytes), so an
 /// in-order left record reads nothing else. The ring keeps the records'
-/// times apart from the records, in one allocation: eviction and search
-/// read the times only (8 to a line), and an in-order right record reads
-/// the line of times at the ring's head and writes its record, the one
-/// line of the records it touches.
+/// times apart from the records, in one allocation (times first): eviction
+/// and search read the times only (8 to a line). An in-order right record
+/// into a full ring reads the line of times at the ring's head and takes
+/// the oldest record's position: one line of times and one of records.
 template <class R>
 struct asof_key {
   timestamp newest_t{};  // valid while size > 0
@@ -205,11 +205,16 @@ struct asof_key {
   [[nodiscard]] std::uint32_t lower_bound(timestamp t) const noexcept {
     return partition([t](timestamp x) { return x < t; });
   }
-  /// Asks for the times the next insert into a full ring reads (the two
-  /// oldest): it comes many records later, and would otherwise wait on them.
-  void prefetch_oldest() const noexcept {
-    __builtin_prefetch(&times()[at(0)]);
-    __builtin_prefetch(&times()[at(1)]);
+  /// A full ring's oldest record makes way for a record at or after the
+  /// newest: the new one takes the oldest's position, which becomes the
+  /// newest end of the ring.
+  void replace_oldest(timestamp t, const R& r) {
+    const std::uint32_t p = head;
+    times()[p] = t;
+    records()[p] = r;
+    head = (p + 1) & (cap - 1);
+    newest_t = t;
+    newest = r;
   }
   /// Evicts the n oldest records (their ring positions are reused).
   void drop(std::uint32_t n) noexcept {
@@ -234,18 +239,20 @@ struct asof_key {
   }
 
  private:
-  // Records first, at the allocation's alignment (a cache line), then times.
+  // Times first, at the allocation's alignment (a cache line): the full
+  // ring's check reads two of them and finds them with no arithmetic on
+  // the capacity; then the records.
   static constexpr std::size_t ring_align = std::max<std::size_t>(64, alignof(R));
-  static std::size_t times_offset(std::uint32_t n) noexcept {
-    const std::size_t bytes = sizeof(R) * n;
-    return (bytes + alignof(timestamp) - 1) / alignof(timestamp) * alignof(timestamp);
+  static std::size_t records_offset(std::uint32_t n) noexcept {
+    const std::size_t bytes = sizeof(timestamp) * n;
+    return (bytes + alignof(R) - 1) / alignof(R) * alignof(R);
   }
   static std::byte* allocate(std::uint32_t n) {
     auto* p = static_cast<std::byte*>(
-        ::operator new(times_offset(n) + sizeof(timestamp) * n, std::align_val_t{ring_align}));
-    std::uninitialized_value_construct_n(reinterpret_cast<timestamp*>(p + times_offset(n)), n);
+        ::operator new(records_offset(n) + sizeof(R) * n, std::align_val_t{ring_align}));
+    std::uninitialized_value_construct_n(reinterpret_cast<timestamp*>(p), n);
     try {
-      std::uninitialized_value_construct_n(reinterpret_cast<R*>(p), n);
+      std::uninitialized_value_construct_n(reinterpret_cast<R*>(p + records_offset(n)), n);
     } catch (...) {
       ::operator delete(p, std::align_val_t{ring_align});
       throw;
@@ -254,14 +261,14 @@ struct asof_key {
   }
   static void release(std::byte* p, std::uint32_t n) noexcept {
     if (p == nullptr) return;
-    std::destroy_n(std::launder(reinterpret_cast<R*>(p)), n);
+    std::destroy_n(std::launder(reinterpret_cast<R*>(p + records_offset(n))), n);
     ::operator delete(p, std::align_val_t{ring_align});
   }
   [[nodiscard]] std::uint32_t at(std::uint32_t i) const noexcept { return (head + i) & (cap - 1); }
-  [[nodiscard]] R* records() const noexcept { return std::launder(reinterpret_cast<R*>(ring)); }
-  [[nodiscard]] timestamp* times() const noexcept {
-    return std::launder(reinterpret_cast<timestamp*>(ring + times_offset(cap)));
+  [[nodiscard]] R* records() const noexcept {
+    return std::launder(reinterpret_cast<R*>(ring + records_offset(cap)));
   }
+  [[nodiscard]] timestamp* times() const noexcept { return std::launder(reinterpret_cast<timestamp*>(ring)); }
   template <class T>
   void append(timestamp t, T&& r) {
     times()[at(size)] = t;
@@ -410,10 +417,10 @@ class asof_join_stage {
       // left record to come (which reads the line the new record is about
       // to be written to), and grows otherwise: the steady state of a busy
       // key is a full ring, one record in and one out, no eviction pass.
-      if (k.cap != 0 && (k.time(0) < horizon_ || k.time(1) < second_horizon_)) [[likely]] {
+      if (k.cap != 0 && (k.time(1) < second_horizon_ || k.time(0) < horizon_)) [[likely]] {
+        if (k.newest_t <= t) [[likely]] return k.replace_oldest(t, r);
         k.drop(1);
         k.insert(t, r);
-        k.prefetch_oldest();
         return;
       }
       grow(k);
@@ -639,7 +646,7 @@ class asof_join_stage {
     // backward match, and with nothing after it, the nearest one too.
     if (settings_.direction != asof_direction::forward && backward_ok(k.newest_t, t) &&
         (settings_.direction == asof_direction::backward || k.newest_t < t)) [[likely]] {
-      return within(t - k.newest_t) ? &k.newest : nullptr;
+      return !settings_.tolerance || t - k.newest_t <= *settings_.tolerance ? &k.newest : nullptr;
     }
     return find_in_ring(k, t);
   }
