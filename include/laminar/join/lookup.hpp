@@ -157,19 +157,19 @@ class lookup_stage_base {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
  protected:
-  lookup_stage_base(Next next, lookup_missing policy, Missing missing)
-      : next_(std::move(next)), missing_(std::move(missing)), policy_(policy) {}
+  lookup_stage_base(Next next, Missing missing) : next_(std::move(next)), missing_(std::move(missing)) {}
 
   /// Passes a left record on with its value (a V or a std::optional<V>).
   template <class L, class V>
   [[gnu::always_inline]] void emit_found(const L& l, const V& v) {
     next_.on_event(Row{l, v});
   }
-  /// Counts a left record whose key has no value and applies the policy.
+  /// Counts a left record whose key has no value and applies the policy
+  /// (kept in the stage's settings).
   template <class L>
-  [[gnu::always_inline]] void emit_missing(const L& l) {
+  [[gnu::always_inline]] void emit_missing(const L& l, lookup_missing policy) {
     ++missing_count_;
-    switch (policy_) {
+    switch (policy) {
       case lookup_missing::drop: return;
       case lookup_missing::emit_empty: next_.on_event(Row{l, std::nullopt}); return;
       case lookup_missing::side_output: side_output_target(missing_)(l); return;
@@ -190,7 +190,6 @@ class lookup_stage_base {
 
   [[no_unique_address]] Next next_;
   [[no_unique_address]] Missing missing_;
-  lookup_missing policy_;
   std::uint64_t hits_ = 0;
   std::uint64_t missing_count_ = 0;
 };
@@ -367,7 +366,7 @@ class lookup_join_stage
   using cache = lookup_cache<key_type, value_type>;
 
   lookup_join_stage(Next next, Ctx ctx, KeyProj key, Loader loader, lookup_settings settings, Missing missing)
-      : base(std::move(next), settings.missing, std::move(missing)),
+      : base(std::move(next), std::move(missing)),
         ctx_(std::move(ctx)),
         key_(std::move(key)),
         loader_(std::move(loader)),
@@ -481,7 +480,7 @@ class lookup_join_stage
 
   [[gnu::always_inline]] void emit(const left_type& l, const std::optional<value_type>& v) {
     if (v.has_value()) [[likely]] return base::emit_found(l, v);
-    base::emit_missing(l);
+    base::emit_missing(l, settings_.missing);
   }
 
   [[nodiscard]] bool due(timestamp loaded, const std::optional<duration>& after) const noexcept {
@@ -604,7 +603,7 @@ class lookup_table_stage
 
   lookup_table_stage(Next next, LCtx lctx, RCtx rctx, lookup_table_settings settings, Missing missing,
                      Overflow overflow)
-      : base(std::move(next), settings.missing, std::move(missing)),
+      : base(std::move(next), std::move(missing)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
@@ -616,7 +615,7 @@ class lookup_table_stage
       ++hits_;
       return base::emit_found(l, table_.state(s).row);
     }
-    base::emit_missing(l);
+    base::emit_missing(l, settings_.missing);
   }
 
   void on_event(right_input, const right_type& r) {
