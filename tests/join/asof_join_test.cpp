@@ -17,14 +17,14 @@
 #include <laminar/laminar.hpp>
 #include <laminar/join/asof.hpp>
 
+#include "join/join_streams.hpp"
 #include "support/counting_allocator.hpp"
 #include "support/differential.hpp"
 
 using namespace laminar;
+using join_streams::ms;
 
 namespace {
-
-constexpr std::int64_t ms = 1'000'000;
 
 struct trade {
   std::int64_t ts = 0;
@@ -151,13 +151,8 @@ TEST_CASE("asof join: kdb+ aj's example") {
 
 namespace {
 
-// One message of a test stream.
-struct item {
-  enum kind_t : std::uint8_t { left, right, left_wm, right_wm } kind;
-  trade l{};
-  quote r{};
-  std::int64_t w = 0;
-};
+using item = join_streams::stream_item<trade, quote>;
+using join_streams::feed;
 
 // wm_every: each input's watermark moves after about one record in this
 // many (rarely: the keys' rings fill and grow before eviction frees them).
@@ -166,27 +161,12 @@ struct item {
 std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n, std::uint64_t wm_every = 6,
                              bool all_on_grid = false) {
   std::mt19937_64 rng(seed);
-  std::vector<item> items;
-  std::int64_t front = 1'000 * ms, lmax = 0, rmax = 0, lwm = std::numeric_limits<std::int64_t>::min(),
-               rwm = std::numeric_limits<std::int64_t>::min();
-  for (std::size_t i = 0; i < n; ++i) {
-    front += static_cast<std::int64_t>(rng() % (2 * ms));
-    // Mostly a little out of order; some records far behind; duplicate times.
-    std::int64_t t = front - static_cast<std::int64_t>(rng() % (3 * ms));
-    if (rng() % 25 == 0) t -= static_cast<std::int64_t>(rng() % (30 * ms));
-    if (all_on_grid || rng() % 10 == 0) t = (t / ms) * ms;
-    const auto key = static_cast<std::uint32_t>(rng() % keys);
-    if (rng() % 2 == 0) {
-      items.push_back({item::left, trade{t, key, static_cast<std::int64_t>(i), 1}, {}, 0});
-      lmax = std::max(lmax, t);
-    } else {
-      items.push_back({item::right, {}, quote{t, key, static_cast<std::int64_t>(i), 0}, 0});
-      rmax = std::max(rmax, t);
-    }
-    if (rng() % wm_every == 0 && lmax - 5 * ms > lwm) items.push_back({item::left_wm, {}, {}, lwm = lmax - 5 * ms});
-    if (rng() % wm_every == 0 && rmax - 5 * ms > rwm) items.push_back({item::right_wm, {}, {}, rwm = rmax - 5 * ms});
-  }
-  return items;
+  join_streams::stream_shape shape;
+  shape.all_on_grid = all_on_grid;
+  shape.wm_every = wm_every;
+  return join_streams::out_of_order_items<trade, quote>(
+      rng, keys, n, shape, [](std::int64_t t, std::uint32_t key, std::int64_t i) { return trade{t, key, i, 1}; },
+      [](std::int64_t t, std::uint32_t key, std::int64_t i) { return quote{t, key, i, 0}; });
 }
 
 // Every right record that arrived, by key; each left record matched by the
@@ -229,16 +209,6 @@ struct reference {
     return l.ts - back->ts <= fwd->ts - l.ts ? back : fwd;
   }
 };
-
-template <class P>
-void feed(P& p, const item& it) {
-  switch (it.kind) {
-    case item::left: p.push_left(it.l); break;
-    case item::right: p.push_right(it.r); break;
-    case item::left_wm: p.push_left_watermark(timestamp::from_nanos(it.w)); break;
-    case item::right_wm: p.push_right_watermark(timestamp::from_nanos(it.w)); break;
-  }
-}
 
 auto configured(const asof_settings& s) {
   auto j = asof_join().direction(s.direction).allow_exact_matches(s.allow_exact_matches);
@@ -328,32 +298,10 @@ TEST_CASE("asof join: a checkpoint at a random point restores into a fresh pipel
   for_each_setting([&](const asof_settings& s) {
     for_each_key_mode(s, [&](auto join, const char* mode) {
       for (std::uint64_t wm_every : {6u, 300u}) {
-        const auto items = make_items(77, 20, 2000, wm_every);
-        std::vector<row> whole;
-        {
-          auto p = pipeline_of(join, whole);
-          for (const item& it : items) feed(p, it);
-          p.finish();
-        }
-        std::mt19937_64 rng(5);
-        for (int trial = 0; trial < 3; ++trial) {
-          const std::size_t cut = rng() % items.size();
-          CAPTURE(cut);
-          CAPTURE(wm_every);
-          std::vector<row> rows;
-          std::string bytes;
-          {
-            auto p = pipeline_of(join, rows);
-            for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
-            bytes = p.checkpoint(3).to_bytes();
-          }
-          std::vector<row> rest;
-          auto q = pipeline_of(join, rest);
-          q.restore(snapshot::from_bytes(bytes));  // collect comes back with the rows before the cut
-          for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
-          q.finish();
-          test::same_outputs(rest, whole, std::string(mode) + " " + describe(s, 77, 20) + " after restore");
-        }
+        CAPTURE(wm_every);
+        join_streams::check_restore_at_random_cuts<row>([&](std::vector<row>& out) { return pipeline_of(join, out); },
+                                                        make_items(77, 20, 2000, wm_every), 5, 3, 3,
+                                                        std::string(mode) + " " + describe(s, 77, 20) + " after restore");
       }
     });
   });
@@ -443,24 +391,7 @@ namespace {
 // the left watermark trails the left records by 5 ms (some left records are
 // late).
 std::vector<item> make_final_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
-  auto items = make_items(seed, keys, n);
-  std::vector<item> out;
-  std::vector<std::int64_t> suffix_min(items.size() + 1, std::numeric_limits<std::int64_t>::max());
-  for (std::size_t i = items.size(); i-- > 0;) {
-    suffix_min[i] = items[i].kind == item::right ? std::min(suffix_min[i + 1], items[i].r.ts) : suffix_min[i + 1];
-  }
-  std::int64_t rwm = std::numeric_limits<std::int64_t>::min();
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (items[i].kind == item::right_wm) {
-      if (suffix_min[i] > rwm && suffix_min[i] != std::numeric_limits<std::int64_t>::max()) {
-        rwm = suffix_min[i];
-        out.push_back({item::right_wm, {}, {}, rwm});
-      }
-      continue;
-    }
-    out.push_back(items[i]);
-  }
-  return out;
+  return join_streams::with_exact_right_watermarks(make_items(seed, keys, n));
 }
 
 // The final answer: each on-time left record matched against every right
@@ -470,20 +401,8 @@ std::vector<row> final_reference(const asof_settings& s, const std::vector<item>
   for (const item& it : items) {
     if (it.kind == item::right) all.seen.push_back(it.r);
   }
-  std::vector<trade> on_time;
-  std::int64_t lwm = std::numeric_limits<std::int64_t>::min();
-  for (const item& it : items) {
-    if (it.kind == item::left_wm) lwm = std::max(lwm, it.w);
-    if (it.kind != item::left) continue;
-    if (it.l.ts < lwm) {
-      late.push_back(it.l);
-    } else {
-      on_time.push_back(it.l);
-    }
-  }
-  std::stable_sort(on_time.begin(), on_time.end(), [](const trade& a, const trade& b) { return a.ts < b.ts; });
   std::vector<row> rows;
-  for (const trade& t : on_time) rows.push_back({t, all.match(t)});
+  for (const trade& t : join_streams::on_time_lefts(items, late)) rows.push_back({t, all.match(t)});
   return rows;
 }
 
@@ -535,30 +454,9 @@ TEST_CASE("asof join, final: a restore at a random point continues exactly") {
   const auto items = make_final_items(91, 20, 2000);
   for_each_key_mode(s, [&](auto join, const char* mode) {
     CAPTURE(mode);
-    std::vector<row> whole;
-    {
-      auto p = pipeline_of(join.emit(asof_emit::final), whole);
-      for (const item& it : items) feed(p, it);
-      p.finish();
-    }
-    std::mt19937_64 rng(9);
-    for (int trial = 0; trial < 4; ++trial) {
-      const std::size_t cut = rng() % items.size();
-      CAPTURE(cut);
-      std::vector<row> first;
-      std::string bytes;
-      {
-        auto p = pipeline_of(join.emit(asof_emit::final), first);
-        for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
-        bytes = p.checkpoint(4).to_bytes();
-      }
-      std::vector<row> rest;
-      auto q = pipeline_of(join.emit(asof_emit::final), rest);
-      q.restore(snapshot::from_bytes(bytes));
-      for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
-      q.finish();
-      test::same_outputs(rest, whole, std::string(mode) + " final after restore");
-    }
+    join_streams::check_restore_at_random_cuts<row>(
+        [&](std::vector<row>& out) { return pipeline_of(join.emit(asof_emit::final), out); }, items, 9, 4, 4,
+        std::string(mode) + " final after restore");
   });
 }
 

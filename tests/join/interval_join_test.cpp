@@ -20,42 +20,18 @@
 #include <laminar/laminar.hpp>
 #include <laminar/join/interval.hpp>
 
+#include "join/join_streams.hpp"
 #include "support/counting_allocator.hpp"
 #include "support/differential.hpp"
 
 using namespace laminar;
+using join_streams::fill;
+using join_streams::ms;
+using join_streams::no_time;
+using join_streams::order;
 
 namespace {
 
-constexpr std::int64_t ms = 1'000'000;
-constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
-
-struct order {
-  std::int64_t ts = 0;
-  std::uint32_t key = 0;
-  std::int64_t id = 0;
-  friend bool operator==(const order&, const order&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const order& o) {
-    return os << "order{" << o.ts << ", " << o.key << ", #" << o.id << "}";
-  }
-  template <class A>
-  void serialize(A& ar) {
-    ar(ts, key, id);
-  }
-};
-struct fill {
-  std::int64_t ts = 0;
-  std::uint32_t key = 0;
-  std::int64_t id = 0;
-  friend bool operator==(const fill&, const fill&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const fill& f) {
-    return os << "fill{" << f.ts << ", " << f.key << ", #" << f.id << "}";
-  }
-  template <class A>
-  void serialize(A& ar) {
-    ar(ts, key, id);
-  }
-};
 using row = interval_row<order, fill>;
 
 // A row and the input message (step) that made it leave.
@@ -66,39 +42,21 @@ struct step_row {
   friend std::ostream& operator<<(std::ostream& os, const step_row& s) { return os << "step " << s.step << " " << s.r; }
 };
 
-struct item {
-  enum kind_t : std::uint8_t { left, right, left_wm, right_wm } kind;
-  order l{};
-  fill r{};
-  std::int64_t w = 0;
-};
+using item = join_streams::stream_item<order, fill>;
+using join_streams::feed;
 
 // Records mostly a little out of order, some far behind, duplicate times;
 // each input's watermark trails its records by a lag of its own, so that
 // some records are late and one input may hold the other's state back.
 std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
   std::mt19937_64 rng(seed);
-  std::vector<item> items;
-  const std::int64_t llag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
-  const std::int64_t rlag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
-  std::int64_t front = 1'000 * ms, lmax = 0, rmax = 0, lwm = no_time, rwm = no_time;
-  for (std::size_t i = 0; i < n; ++i) {
-    front += static_cast<std::int64_t>(rng() % (2 * ms));
-    std::int64_t t = front - static_cast<std::int64_t>(rng() % (3 * ms));
-    if (rng() % 25 == 0) t -= static_cast<std::int64_t>(rng() % (30 * ms));
-    if (rng() % 8 == 0) t = (t / ms) * ms;
-    const auto key = static_cast<std::uint32_t>(rng() % keys);
-    if (rng() % 2 == 0) {
-      items.push_back({item::left, order{t, key, static_cast<std::int64_t>(i)}, {}, 0});
-      lmax = std::max(lmax, t);
-    } else {
-      items.push_back({item::right, {}, fill{t, key, static_cast<std::int64_t>(i)}, 0});
-      rmax = std::max(rmax, t);
-    }
-    if (rng() % 6 == 0 && lmax - llag > lwm) items.push_back({item::left_wm, {}, {}, lwm = lmax - llag});
-    if (rng() % 6 == 0 && rmax - rlag > rwm) items.push_back({item::right_wm, {}, {}, rwm = rmax - rlag});
-  }
-  return items;
+  join_streams::stream_shape shape;
+  shape.left_lag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
+  shape.right_lag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
+  shape.grid_one_in = 8;
+  return join_streams::out_of_order_items<order, fill>(
+      rng, keys, n, shape, [](std::int64_t t, std::uint32_t key, std::int64_t i) { return order{t, key, i}; },
+      [](std::int64_t t, std::uint32_t key, std::int64_t i) { return fill{t, key, i}; });
 }
 
 // The model: the whole stream is known up front. Each on-time pair of the
@@ -235,16 +193,6 @@ auto pipeline_of(Join join, Sink sink_stage) {
          std::move(join) | std::move(sink_stage);
 }
 
-template <class P>
-void feed(P& p, const item& it) {
-  switch (it.kind) {
-    case item::left: p.push_left(it.l); break;
-    case item::right: p.push_right(it.r); break;
-    case item::left_wm: p.push_left_watermark(timestamp::from_nanos(it.w)); break;
-    case item::right_wm: p.push_right_watermark(timestamp::from_nanos(it.w)); break;
-  }
-}
-
 auto configured(const interval_settings& s) { return interval_join(s.lower, s.upper).type(s.type); }
 
 std::string describe(const interval_settings& s, std::uint64_t seed, std::uint32_t keys) {
@@ -365,31 +313,9 @@ TEST_CASE("interval join: rows of a small stream, and an unmatched record leaves
 
 TEST_CASE("interval join: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
   for_each_setting([&](const interval_settings& s) {
-    const auto items = make_items(4242, 20, 1500);
-    std::vector<row> whole;
-    {
-      auto p = pipeline_of(configured(s), collect(whole));
-      for (const item& it : items) feed(p, it);
-      p.finish();
-    }
-    std::mt19937_64 rng(11);
-    for (int trial = 0; trial < 3; ++trial) {
-      const std::size_t cut = rng() % items.size();
-      CAPTURE(cut);
-      std::vector<row> first;
-      std::string bytes;
-      {
-        auto p = pipeline_of(configured(s), collect(first));
-        for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
-        bytes = p.checkpoint(7).to_bytes();
-      }
-      std::vector<row> rest;
-      auto q = pipeline_of(configured(s), collect(rest));
-      q.restore(snapshot::from_bytes(bytes));  // collect comes back with the rows before the cut
-      for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
-      q.finish();
-      test::same_outputs(rest, whole, describe(s, 4242, 20) + " after restore");
-    }
+    join_streams::check_restore_at_random_cuts<row>(
+        [&](std::vector<row>& out) { return pipeline_of(configured(s), collect(out)); }, make_items(4242, 20, 1500), 11,
+        3, 7, describe(s, 4242, 20) + " after restore");
   });
 }
 

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <random>
 #include <utility>
@@ -18,29 +17,17 @@
 #include <laminar/laminar.hpp>
 #include <laminar/join/temporal.hpp>
 
+#include "join/join_streams.hpp"
 #include "support/counting_allocator.hpp"
 #include "support/differential.hpp"
 
 using namespace laminar;
+using join_streams::ms;
+using join_streams::no_time;
+using join_streams::order;  // its key is the currency
 
 namespace {
 
-constexpr std::int64_t ms = 1'000'000;
-constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
-
-struct order {
-  std::int64_t ts = 0;
-  std::uint32_t currency = 0;
-  std::int64_t id = 0;
-  friend bool operator==(const order&, const order&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const order& o) {
-    return os << "order{" << o.ts << ", " << o.currency << ", #" << o.id << "}";
-  }
-  template <class A>
-  void serialize(A& ar) {
-    ar(ts, currency, id);
-  }
-};
 // A row of the versioned rates table's changelog.
 struct rate {
   std::int64_t ts = 0;
@@ -57,13 +44,8 @@ struct rate {
   }
 };
 using row = temporal_row<order, rate>;
-
-struct item {
-  enum kind_t : std::uint8_t { left, right, left_wm, right_wm } kind;
-  order l{};
-  rate r{};
-  std::int64_t w = 0;
-};
+using item = join_streams::stream_item<order, rate>;
+using join_streams::feed;
 
 // Orders a little out of order (some late); the rates' changelog per
 // currency: an insert, updates (-U then +U at one time), deletes and
@@ -103,20 +85,7 @@ std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t
     if (rng() % 6 == 0) items.push_back({item::right_wm, {}, {}, 0});  // placed below
   }
   // The right watermark: the least time of the changes still to come.
-  std::vector<std::int64_t> suffix_min(items.size() + 1, std::numeric_limits<std::int64_t>::max());
-  for (std::size_t i = items.size(); i-- > 0;) {
-    suffix_min[i] = items[i].kind == item::right ? std::min(suffix_min[i + 1], items[i].r.ts) : suffix_min[i + 1];
-  }
-  std::vector<item> out;
-  std::int64_t rwm = no_time;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (items[i].kind != item::right_wm) {
-      out.push_back(items[i]);
-    } else if (suffix_min[i] > rwm && suffix_min[i] != std::numeric_limits<std::int64_t>::max()) {
-      out.push_back({item::right_wm, {}, {}, rwm = suffix_min[i]});
-    }
-  }
-  return out;
+  return join_streams::with_exact_right_watermarks(items);
 }
 
 // The model: for each on-time left record, the table's history replayed:
@@ -129,23 +98,11 @@ std::vector<row> reference(const std::vector<item>& items, join_type type, std::
   for (const item& it : items) {
     if (it.kind == item::right) changes.push_back(it.r);
   }
-  std::vector<order> on_time;
-  std::int64_t lwm = no_time;
-  for (const item& it : items) {
-    if (it.kind == item::left_wm) lwm = std::max(lwm, it.w);
-    if (it.kind != item::left) continue;
-    if (it.l.ts < lwm) {
-      late.push_back(it.l);
-    } else {
-      on_time.push_back(it.l);
-    }
-  }
-  std::stable_sort(on_time.begin(), on_time.end(), [](const order& a, const order& b) { return a.ts < b.ts; });
   std::vector<row> rows;
-  for (const order& o : on_time) {
+  for (const order& o : join_streams::on_time_lefts(items, late)) {
     const rate* version = nullptr;
     for (const rate& c : changes) {  // arrival order: the last of equal times wins
-      if (c.currency == o.currency && c.ts <= o.ts && (version == nullptr || c.ts >= version->ts)) version = &c;
+      if (c.currency == o.key && c.ts <= o.ts && (version == nullptr || c.ts >= version->ts)) version = &c;
     }
     const bool valid = version != nullptr && (version->kind == change_kind::insert ||
                                               version->kind == change_kind::update_after);
@@ -158,19 +115,9 @@ std::vector<row> reference(const std::vector<item>& items, join_type type, std::
   return rows;
 }
 
-template <class P>
-void feed(P& p, const item& it) {
-  switch (it.kind) {
-    case item::left: p.push_left(it.l); break;
-    case item::right: p.push_right(it.r); break;
-    case item::left_wm: p.push_left_watermark(timestamp::from_nanos(it.w)); break;
-    case item::right_wm: p.push_right_watermark(timestamp::from_nanos(it.w)); break;
-  }
-}
-
 template <class Join, class Sink>
 auto pipeline_of(Join join, Sink out) {
-  return connect(push<order>() | event_time(&order::ts) | key_by(&order::currency),
+  return connect(push<order>() | event_time(&order::ts) | key_by(&order::key),
                  push<rate>() | event_time(&rate::ts) | key_by(&rate::currency)) |
          std::move(join) | std::move(out);
 }
@@ -252,7 +199,7 @@ TEST_CASE("temporal join: plain records (no change kind) are upserts") {
     bool operator==(const price&) const = default;
   };
   std::vector<temporal_row<order, price>> rows;
-  auto p = connect(push<order>() | event_time(&order::ts) | key_by(&order::currency),
+  auto p = connect(push<order>() | event_time(&order::ts) | key_by(&order::key),
                    push<price>() | event_time(&price::ts) | key_by(&price::currency)) |
            temporal_join() | collect(rows);
   p.push_right(price{10, 1, 7});
@@ -268,31 +215,9 @@ TEST_CASE("temporal join: plain records (no change kind) are upserts") {
 }
 
 TEST_CASE("temporal join: a restore at a random point continues exactly") {
-  const auto items = make_items(31, 20, 2000);
-  std::vector<row> whole;
-  {
-    auto p = pipeline_of(temporal_join().type(join_type::left), collect(whole));
-    for (const item& it : items) feed(p, it);
-    p.finish();
-  }
-  std::mt19937_64 rng(3);
-  for (int trial = 0; trial < 5; ++trial) {
-    const std::size_t cut = rng() % items.size();
-    CAPTURE(cut);
-    std::vector<row> first;
-    std::string bytes;
-    {
-      auto p = pipeline_of(temporal_join().type(join_type::left), collect(first));
-      for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
-      bytes = p.checkpoint(2).to_bytes();
-    }
-    std::vector<row> rest;
-    auto q = pipeline_of(temporal_join().type(join_type::left), collect(rest));
-    q.restore(snapshot::from_bytes(bytes));
-    for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
-    q.finish();
-    test::same_outputs(rest, whole, "temporal join after restore");
-  }
+  join_streams::check_restore_at_random_cuts<row>(
+      [](std::vector<row>& out) { return pipeline_of(temporal_join().type(join_type::left), collect(out)); },
+      make_items(31, 20, 2000), 3, 5, 2, "temporal join after restore");
 }
 
 TEST_CASE("temporal join: versions are freed as the watermarks move, and steady state allocates nothing") {

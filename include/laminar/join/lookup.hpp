@@ -133,21 +133,66 @@ inline constexpr bool archivable_v =
     cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
     cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
 
-/// Passes a left record on with its value, or applies the missing policy.
-template <class Row, class Next, class Missing, class L, class V>
-[[gnu::always_inline]] inline void emit_lookup(Next& next, Missing& missing_out, lookup_missing policy,
-                                               std::uint64_t& missing_count, const L& l, const std::optional<V>& v) {
-  if (v.has_value()) [[likely]] {
-    next.on_event(Row{l, v});
-    return;
+/// What the loader and the table stage share: the downstream, the missing
+/// policy and its side output, the hit and missing counters, and the
+/// plumbing of ticks, barriers and the end. Stage is the derived stage
+/// (CRTP), whose save_state/load_state a barrier checkpoints.
+template <class Stage, class Next, class Row, class Missing>
+class lookup_stage_base {
+ public:
+  void on_processing_time(timestamp now) {
+    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
   }
-  ++missing_count;
-  switch (policy) {
-    case lookup_missing::drop: return;
-    case lookup_missing::emit_empty: next.on_event(Row{l, std::nullopt}); return;
-    case lookup_missing::side_output: side_output_target(missing_out)(l); return;
+  void on_barrier(const checkpoint_barrier& b) {
+    b.checkpoint(static_cast<Stage&>(*this));
+    next_.on_barrier(b);
   }
-}
+  void on_end() { next_.on_end(); }
+
+  /// Left records answered: from the cache (loader form), or by a row in
+  /// the table (table form).
+  [[nodiscard]] std::uint64_t hits() const noexcept { return hits_; }
+  /// Left records whose key had no value (dropped, emitted empty or routed).
+  [[nodiscard]] std::uint64_t missing() const noexcept { return missing_count_; }
+  [[nodiscard]] Next& downstream() noexcept { return next_; }
+
+ protected:
+  lookup_stage_base(Next next, Missing missing) : next_(std::move(next)), missing_(std::move(missing)) {}
+
+  /// Passes a left record on with its value (a V or a std::optional<V>).
+  template <class L, class V>
+  [[gnu::always_inline]] void emit_found(const L& l, const V& v) {
+    next_.on_event(Row{l, v});
+  }
+  /// Counts a left record whose key has no value and applies the policy
+  /// (kept in the stage's settings).
+  template <class L>
+  [[gnu::always_inline]] void emit_missing(const L& l, lookup_missing policy) {
+    ++missing_count_;
+    switch (policy) {
+      case lookup_missing::drop: return;
+      case lookup_missing::emit_empty: next_.on_event(Row{l, std::nullopt}); return;
+      case lookup_missing::side_output: side_output_target(missing_)(l); return;
+    }
+  }
+
+  void save_missing_output(state_writer& w) const {
+    if constexpr (stateful_side_output<Missing>) side_output_target(missing_).save_state(w);
+  }
+  void load_missing_output(state_reader& r) {
+    if constexpr (stateful_side_output<Missing>) side_output_target(missing_).load_state(r);
+  }
+
+  [[noreturn]] static void throw_not_archivable(const char* what) {
+    throw checkpoint_error(std::string("laminar: lookup_join: checkpointing the ") + what +
+                           " type has no cereal serialize(Archive&) function: add one");
+  }
+
+  [[no_unique_address]] Next next_;
+  [[no_unique_address]] Missing missing_;
+  std::uint64_t hits_ = 0;
+  std::uint64_t missing_count_ = 0;
+};
 
 /// One cached answer: the value (empty: the loader said "missing"), when it
 /// was loaded, and its links in the refresh queue.
@@ -308,7 +353,11 @@ template <class Loader, class K>
 using loader_result_t = std::remove_cvref_t<std::invoke_result_t<Loader&, const K&>>;
 
 template <class Next, class Ctx, class KeyProj, class Loader, class Missing>
-class lookup_join_stage {
+class lookup_join_stage
+    : public lookup_stage_base<lookup_join_stage<Next, Ctx, KeyProj, Loader, Missing>, Next,
+                               lookup_row<typename Ctx::value_type,
+                                          typename loader_result_t<Loader, lookup_key_t<Ctx, KeyProj>>::value_type>,
+                               Missing> {
  public:
   using left_type = typename Ctx::value_type;
   using key_type = lookup_key_t<Ctx, KeyProj>;
@@ -317,12 +366,11 @@ class lookup_join_stage {
   using cache = lookup_cache<key_type, value_type>;
 
   lookup_join_stage(Next next, Ctx ctx, KeyProj key, Loader loader, lookup_settings settings, Missing missing)
-      : next_(std::move(next)),
+      : base(std::move(next), std::move(missing)),
         ctx_(std::move(ctx)),
         key_(std::move(key)),
         loader_(std::move(loader)),
         settings_(settings),
-        missing_(std::move(missing)),
         cache_(std::min<std::size_t>(settings.cache_size, max_cache_size)) {}
 
   void on_event(const left_type& l) {
@@ -346,7 +394,7 @@ class lookup_join_stage {
   // to use them.
   void on_watermark(timestamp w) {
     if (cache_.refresh_front() != cache::none && w != timestamp::max()) [[unlikely]] refresh();
-    next_.on_watermark(w);
+    base::next_.on_watermark(w);
   }
 
   /// Processing time, from the pipeline's tick(now): the cache's clock (it
@@ -354,17 +402,9 @@ class lookup_join_stage {
   void on_processing_time(timestamp now) {
     if (!settings_.event_time && now > now_) now_ = now;
     if (cache_.refresh_front() != cache::none) refresh();
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
+    base::on_processing_time(now);
   }
 
-  void on_barrier(const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    next_.on_barrier(b);
-  }
-  void on_end() { next_.on_end(); }
-
-  /// Records answered from the cache.
-  [[nodiscard]] std::uint64_t hits() const noexcept { return hits_; }
   /// Records that called the loader: no cache, not cached, or expired.
   [[nodiscard]] std::uint64_t misses() const noexcept { return misses_; }
   /// Misses of entries past their time to live.
@@ -375,13 +415,10 @@ class lookup_join_stage {
   [[nodiscard]] std::uint64_t refreshes() const noexcept { return refreshes_; }
   /// Entries evicted to make room.
   [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
-  /// Left records whose key had no value (dropped, emitted empty or routed).
-  [[nodiscard]] std::uint64_t missing() const noexcept { return missing_count_; }
   /// Entries cached now.
   [[nodiscard]] std::size_t cached() const noexcept { return cache_.size(); }
   /// The time the cache runs on: the last tick, or the highest event time.
   [[nodiscard]] timestamp now() const noexcept { return now_; }
-  [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
     w(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_,
@@ -399,11 +436,9 @@ class lookup_join_stage {
       cache_.for_each_queued([&](std::uint32_t s) { queued.push_back(rank[s]); });
       w(queued);
     } else if (cache_.size() != 0) {
-      throw checkpoint_error(
-          "laminar: lookup_join: checkpointing the cache saves its keys and values, but the key or value type has "
-          "no cereal serialize(Archive&) function: add one");
+      base::throw_not_archivable("cache saves its keys and values, but the key or value");
     }
-    if constexpr (stateful_side_output<Missing>) side_output_target(missing_).save_state(w);
+    base::save_missing_output(w);
   }
 
   void load_state(state_reader& r) {
@@ -432,15 +467,20 @@ class lookup_join_stage {
         if (rank >= evicted && rank < slots.size()) cache_.queue_refresh(slots[rank]);
       }
     }
-    if constexpr (stateful_side_output<Missing>) side_output_target(missing_).load_state(r);
+    base::load_missing_output(r);
   }
 
  private:
+  using base = lookup_stage_base<lookup_join_stage, Next, row_type, Missing>;
+  using base::hits_;
+  using base::missing_count_;
+
   // Slot indices are 32-bit; a larger size means "unbounded".
   static constexpr std::size_t max_cache_size = std::size_t{1} << 31;
 
   [[gnu::always_inline]] void emit(const left_type& l, const std::optional<value_type>& v) {
-    emit_lookup<row_type>(next_, missing_, settings_.missing, missing_count_, l, v);
+    if (v.has_value()) [[likely]] return base::emit_found(l, v);
+    base::emit_missing(l, settings_.missing);
   }
 
   [[nodiscard]] bool due(timestamp loaded, const std::optional<duration>& after) const noexcept {
@@ -530,22 +570,18 @@ class lookup_join_stage {
     std::throw_with_nested(lookup_error(os.str()));
   }
 
-  [[no_unique_address]] Next next_;
   [[no_unique_address]] Ctx ctx_;
   [[no_unique_address]] KeyProj key_;
   [[no_unique_address]] Loader loader_;
   lookup_settings settings_;
-  [[no_unique_address]] Missing missing_;
   cache cache_;
   std::optional<value_type> scratch_;  // an uncached answer, for the row
   timestamp now_ = timestamp::min();
-  std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
   std::uint64_t expired_ = 0;
   std::uint64_t loads_ = 0;
   std::uint64_t refreshes_ = 0;
   std::uint64_t evictions_ = 0;
-  std::uint64_t missing_count_ = 0;
 };
 
 /// A table row, kept in its slot after the key leaves (its buffers are reused).
@@ -556,7 +592,9 @@ struct lookup_table_entry {
 };
 
 template <class Next, class LCtx, class RCtx, class Missing, class Overflow>
-class lookup_table_stage {
+class lookup_table_stage
+    : public lookup_stage_base<lookup_table_stage<Next, LCtx, RCtx, Missing, Overflow>, Next,
+                               lookup_row<typename LCtx::value_type, typename RCtx::value_type>, Missing> {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
@@ -565,26 +603,19 @@ class lookup_table_stage {
 
   lookup_table_stage(Next next, LCtx lctx, RCtx rctx, lookup_table_settings settings, Missing missing,
                      Overflow overflow)
-      : next_(std::move(next)),
+      : base(std::move(next), std::move(missing)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
-        missing_(std::move(missing)),
         overflow_(std::move(overflow)) {}
 
   void on_event(left_input, const left_type& l) {
     const std::uint32_t s = table_.find(window_key_of(lctx_, l));
     if (s != table::npos) [[likely]] {
       ++hits_;
-      next_.on_event(row_type{l, table_.state(s).row});
-      return;
+      return base::emit_found(l, table_.state(s).row);
     }
-    ++missing_count_;
-    switch (settings_.missing) {
-      case lookup_missing::drop: return;
-      case lookup_missing::emit_empty: next_.on_event(row_type{l, std::nullopt}); return;
-      case lookup_missing::side_output: side_output_target(missing_)(l); return;
-    }
+    base::emit_missing(l, settings_.missing);
   }
 
   void on_event(right_input, const right_type& r) {
@@ -615,23 +646,10 @@ class lookup_table_stage {
   // Rows leave as left records arrive, with their left record's time: the
   // output watermark is the left input's; the table's input does not hold it
   // back (a reference-data stream may have no watermarks at all).
-  void on_input_watermark(left_input, timestamp w) { next_.on_watermark(w); }
+  void on_input_watermark(left_input, timestamp w) { base::next_.on_watermark(w); }
   void on_input_watermark(right_input, timestamp) noexcept {}
   void on_watermark(timestamp) noexcept {}
 
-  void on_processing_time(timestamp now) {
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
-  }
-  void on_barrier(const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    next_.on_barrier(b);
-  }
-  void on_end() { next_.on_end(); }
-
-  /// Left records whose key had a row.
-  [[nodiscard]] std::uint64_t hits() const noexcept { return hits_; }
-  /// Left records whose key had no row (dropped, emitted empty or routed).
-  [[nodiscard]] std::uint64_t missing() const noexcept { return missing_count_; }
   /// Right records that set a key's row.
   [[nodiscard]] std::uint64_t upserts() const noexcept { return upserts_; }
   /// Right records that removed a key's row.
@@ -642,7 +660,6 @@ class lookup_table_stage {
   [[nodiscard]] std::uint64_t overflow() const noexcept { return overflow_count_; }
   /// Keys in the table now.
   [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
-  [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
     w(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_,
@@ -652,11 +669,9 @@ class lookup_table_stage {
         if (table_.live(s)) w(table_.key(s), table_.state(s).row);
       }
     } else if (table_.size() != 0) {
-      throw checkpoint_error(
-          "laminar: lookup_join: checkpointing the table saves its keys and rows, but the key or right record "
-          "type has no cereal serialize(Archive&) function: add one");
+      base::throw_not_archivable("table saves its keys and rows, but the key or right record");
     }
-    if constexpr (stateful_side_output<Missing>) side_output_target(missing_).save_state(w);
+    base::save_missing_output(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
 
@@ -672,22 +687,21 @@ class lookup_table_stage {
         table_.state(table_.insert(k)).row = std::move(row);
       }
     }
-    if constexpr (stateful_side_output<Missing>) side_output_target(missing_).load_state(r);
+    base::load_missing_output(r);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
   }
 
  private:
+  using base = lookup_stage_base<lookup_table_stage, Next, row_type, Missing>;
+  using base::hits_;
+  using base::missing_count_;
   using table = slot_table<key_type, lookup_table_entry<right_type>>;
 
-  [[no_unique_address]] Next next_;
   [[no_unique_address]] LCtx lctx_;
   [[no_unique_address]] RCtx rctx_;
   lookup_table_settings settings_;
-  [[no_unique_address]] Missing missing_;
   [[no_unique_address]] Overflow overflow_;
   table table_;
-  std::uint64_t hits_ = 0;
-  std::uint64_t missing_count_ = 0;
   std::uint64_t upserts_ = 0;
   std::uint64_t removals_ = 0;
   std::uint64_t absent_removals_ = 0;
