@@ -40,6 +40,9 @@ using namespace std::chrono_literals;
 
 constexpr std::uint32_t symbols = 1000;
 constexpr std::int64_t step_ns = 100;
+// The contenders: 0 the single-thread baseline, then 1, 2 and 4 join instances.
+constexpr int contenders = 4;
+constexpr std::size_t instances[contenders] = {0, 1, 2, 4};
 
 struct trade {
   std::int64_t ts;
@@ -160,10 +163,7 @@ int main() {
   const int reps = lb::pick(5, 1);
   std::printf("# asof join in a graph: %zu events (%u symbols, 2 quotes per trade), 2 workers%s\n", n, symbols,
               lb::smoke() ? " (smoke run)" : "");
-  // The contenders: 0 the single-thread baseline, then 1, 2 and 4 instances.
-  constexpr std::size_t instances[] = {0, 1, 2, 4};
-  constexpr int contenders = 4;
-  const auto run = [&f, &instances](int which) {
+  const auto run = [&f](int which) {
     return which == 0 ? single_thread(f) : in_graph(f, instances[which]);
   };
   const digest want = single_thread(f);

@@ -244,7 +244,7 @@ TEST_CASE("asof join in a DAG: no allocation per record once warm") {
   // global, so it counts every thread's allocations between the two rows
   // the sink samples at; each of the few queues whose size depends on
   // scheduling may still double a few times, never once per record.
-  constexpr std::size_t n = 60'000;
+  constexpr std::size_t n = 40'000;
   constexpr std::uint32_t keys = 50;
   std::vector<trade> t;
   std::vector<quote> q;
@@ -253,8 +253,8 @@ TEST_CASE("asof join in a DAG: no allocation per record once warm") {
     t.push_back(trade{ts, static_cast<std::uint32_t>(i % keys), i});
     q.push_back(quote{ts - 500, static_cast<std::uint32_t>((i * 7) % keys), i});
   }
-  constexpr std::uint64_t warm = 10'000;
-  constexpr std::uint64_t until = n - 10'000;
+  constexpr std::uint64_t warm = 8'000;
+  constexpr std::uint64_t until = n - 8'000;
   for (std::size_t instances : {1UL, 2UL}) {
     CAPTURE(instances);
     std::uint64_t rows = 0;
@@ -272,7 +272,7 @@ TEST_CASE("asof join in a DAG: no allocation per record once warm") {
             joined);
     g.run();
     REQUIRE(rows == n);
-    // Some 2 * 40'000 records and their watermarks went through the join
+    // Some 2 * 24'000 records and their watermarks went through the join
     // between the samples; a std::deque there allocated thousands of times.
     INFO("allocations between the samples: " << (at_until - at_warm));
     CHECK(at_until - at_warm <= 32);
