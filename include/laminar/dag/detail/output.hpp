@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <type_traits>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/dag/detail/edge.hpp"
+#include "laminar/dag/detail/ring_queue.hpp"
 #include "laminar/dag/message.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/runtime/task.hpp"
@@ -52,7 +52,7 @@ class output_state {
   struct route {
     std::vector<channel_type*> channels;
     std::vector<doorbell*> bells;
-    std::vector<std::deque<message>> overflow;  // one per channel
+    std::vector<ring_queue<message>> overflow;  // one per channel
     bool partitioned = false;
     wait_policy policy = wait_policy::spin_then_yield;
   };

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +28,7 @@
 #include "laminar/dag/detail/edge.hpp"
 #include "laminar/dag/detail/input_merge.hpp"
 #include "laminar/dag/detail/output.hpp"
+#include "laminar/dag/detail/ring_queue.hpp"
 #include "laminar/dag/message.hpp"
 #include "laminar/runtime/task.hpp"
 
@@ -295,7 +295,7 @@ class input_task final : public task {
     using message = stream_message<T>;
     std::size_t first = 0;  // its first channel's index in merge_
     std::vector<channel_type*> channels;
-    std::vector<std::deque<message>> pending;  // read but not yet handed to the body, in order
+    std::vector<ring_queue<message>> pending;  // read but not yet handed to the body, in order
   };
 
  public:
@@ -617,7 +617,7 @@ class input_task final : public task {
       for (std::size_t k = 0; k < q.size(); ++k) {
         if (q[k].index() != 2) continue;
         const barrier_token next = std::get<2>(q[k]);
-        q.erase(q.begin() + static_cast<std::ptrdiff_t>(k));
+        q.erase(k);
         arrive(j, next, k);
         return;
       }
