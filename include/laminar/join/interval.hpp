@@ -127,7 +127,7 @@ struct interval_entry {
 // too large: they all go to the spill buffer).
 template <class Entry>
 inline constexpr std::size_t interval_inline_records =
-    sizeof(Entry) > 256 ? 0 : std::min<std::size_t>(8, std::bit_floor(256 / sizeof(Entry)));
+    sizeof(Entry) > 320 ? 0 : std::min<std::size_t>(8, std::bit_floor(320 / sizeof(Entry)));
 
 template <class L, class R>
 struct interval_key_state {
@@ -219,6 +219,18 @@ class interval_join_stage {
   [[nodiscard]] std::size_t right_held() const noexcept { return right_held_; }
   /// Keys with records held.
   [[nodiscard]] std::size_t keys() const noexcept { return keys_.size(); }
+  /// Records held outside their key's slot, past the newest few held
+  /// inline on each input (a diagnostic: a pass over all slots).
+  [[nodiscard]] std::size_t spilled() const noexcept {
+    std::size_t n = 0;
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (keys_.live(s)) n += keys_.state(s).left.spilled() + keys_.state(s).right.spilled();
+    }
+    return n;
+  }
+  /// How many of each input's newest records a key's slot holds inline.
+  static constexpr std::size_t inline_left = interval_inline_records<interval_entry<left_type>>;
+  static constexpr std::size_t inline_right = interval_inline_records<interval_entry<right_type>>;
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
@@ -344,6 +356,9 @@ class interval_join_stage {
     std::uint32_t s = keys_.find(key);
     bool matched = false;
     if (s != table::npos) {
+      key_state& k = keys_.state(s);
+      prefetch_lines(buffer<Other>(k));
+      __builtin_prefetch(&buffer<Side>(k));
       // Left: right times in [t + lower, t + upper]; right: left times in [t - upper, t - lower].
       const timestamp lo = is_left<Side>() ? t + settings_.lower : t - settings_.upper;
       const timestamp hi = is_left<Side>() ? t + settings_.upper : t - settings_.lower;
@@ -371,6 +386,15 @@ class interval_join_stage {
     }
   }
 
+  // Asks for every cache line of x at once, so that the reads that follow
+  // (the buffer's bookkeeping, then its newest entries) wait on memory once,
+  // not once per dependent load.
+  template <class X>
+  [[gnu::always_inline]] static void prefetch_lines(const X& x) noexcept {
+    const auto* p = reinterpret_cast<const char*>(&x);
+    for (std::size_t i = 0; i < sizeof(X); i += 64) __builtin_prefetch(p + i);
+  }
+
   template <class Side, class T>
   void emit_unmatched(const T& record) {
     if constexpr (is_left<Side>()) {
@@ -383,9 +407,12 @@ class interval_join_stage {
   // The other input's watermark moved: the held Side records it passed
   // leave (outer rows for those that never matched), in deadline order.
   template <class Side>
-  void expire() {
+  [[gnu::noinline]] void expire() {
     const timestamp w = expiring_watermark<Side>();
-    while (expiry<Side>().due_at(w)) expire_first<Side>();
+    expiry_queue& q = expiry<Side>();
+    for (std::uint32_t s = q.pop_due(w); s != expiry_queue::npos; s = q.pop_due(w)) {
+      drop_front<Side>(s);
+    }
   }
 
   // The Side record with the earliest deadline leaves; its key too, once
