@@ -743,3 +743,45 @@ TEST_CASE("interval join, dense keys: steady state allocates nothing") {
   CHECK(p.join().keys() == 0);
   CHECK(rows == 300'000);
 }
+
+TEST_CASE("interval join: a dense-key checkpoint restores into a hashed join, and a hashed one is refused by a dense join") {
+  auto join = [] { return interval_join(duration::from_nanos(-100), duration::from_nanos(100)).type(join_type::full); };
+  const std::vector<item> items{{item::left, order{10, 5, 1}, {}, 0},
+                                {item::right, {}, fill{12, 3, 2}, 0},
+                                {item::left, order{11, 3, 3}, {}, 0},
+                                {item::right, {}, fill{50, 5, 4}, 0},
+                                {item::left_wm, {}, {}, 40},
+                                {item::right_wm, {}, {}, 40},
+                                {item::left, order{60, 5, 5}, {}, 0},
+                                {item::right, {}, fill{300, 3, 6}, 0}};
+  const std::size_t cut = 4;
+  std::vector<row> whole;
+  {
+    auto p = pipeline_of(join(), collect(whole));
+    for (const item& it : items) feed(p, it);
+    p.finish();
+  }
+  std::string dense_bytes, hashed_bytes;
+  {
+    std::vector<row> first;
+    auto p = pipeline_of(join().dense_keys(10), collect(first));
+    for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+    dense_bytes = p.checkpoint(1).to_bytes();
+  }
+  {
+    std::vector<row> first;
+    auto p = pipeline_of(join(), collect(first));
+    for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+    hashed_bytes = p.checkpoint(1).to_bytes();
+  }
+  std::vector<row> rest;
+  auto q = pipeline_of(join(), collect(rest));
+  q.restore(snapshot::from_bytes(dense_bytes));
+  for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+  q.finish();
+  test::same_outputs(rest, whole, "dense checkpoint restored into a hashed join");
+
+  std::vector<row> refused;
+  auto d = pipeline_of(join().dense_keys(10), collect(refused));
+  CHECK_THROWS_AS(d.restore(snapshot::from_bytes(hashed_bytes)), checkpoint_error);
+}

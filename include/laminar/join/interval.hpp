@@ -264,6 +264,14 @@ class interval_join_stage {
       if (!live) continue;
       key_type key{};
       r(key);
+      if constexpr (Dense) {
+        // The expiry queues name keys by slot: dense keys need each key in its own.
+        if (static_cast<std::uint64_t>(key) != s) {
+          throw checkpoint_error("laminar: interval_join: dense_keys: the checkpoint holds key " +
+                                 std::to_string(key) + " in slot " + std::to_string(s) +
+                                 ", not its own (was it taken with hashed keys?)");
+        }
+      }
       keys_.restore(s, key);
       key_state& k = keys_.state(s);
       left_held_ += load_buffer(r, k.left);
