@@ -123,7 +123,7 @@ struct interval_entry {
 };
 
 // How many of a side's newest records its key's slot holds inline: as
-// many as fit in 256 bytes, a power of two, at most 8 (0 for records
+// many as fit in 320 bytes, a power of two, at most 8 (0 for records
 // too large: they all go to the spill buffer).
 template <class Entry>
 inline constexpr std::size_t interval_inline_records =
@@ -370,7 +370,7 @@ class interval_join_stage {
       // Left: right times in [t + lower, t + upper]; right: left times in [t - upper, t - lower].
       const timestamp lo = is_left<Side>() ? t + settings_.lower : t - settings_.upper;
       const timestamp hi = is_left<Side>() ? t + settings_.upper : t - settings_.lower;
-      buffer<Other>(keys_.state(s)).for_each_in(lo, hi, [&](auto& e) {
+      buffer<Other>(k).for_each_in(lo, hi, [&](auto& e) {
         e.matched = true;
         matched = true;
         if constexpr (is_left<Side>()) {
@@ -509,7 +509,8 @@ class interval_join_stage {
 }  // namespace detail
 
 /// The interval join factory: interval_join(lower, upper), refined by
-/// .type(t), .max_buffered(n), .late_left_to(out) and .late_right_to(out).
+/// .type(t), .max_buffered(n), .dense_keys(n), .late_left_to(out) and
+/// .late_right_to(out).
 template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output, bool Dense = false>
 struct interval_join_operator {
   using is_two_input_operator = void;
