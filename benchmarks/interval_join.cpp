@@ -10,17 +10,20 @@
 //
 // laminar: `connect(push<order>() | event_time | key_by, push<fill>() |
 // event_time | key_by) | interval_join(0, 200us) | sink`, records pushed in
-// feed order. hand loop: per symbol, the orders of the last 200 us in a
+// feed order, with hashed keys (the default) and with .dense_keys(symbols)
+// (the symbol id indexes an array of key slots, as in the hand loop). hand loop: per symbol, the orders of the last 200 us in a
 // flat array of small rings indexed by symbol id; each fill scans its
 // symbol's ring (what a desk writes when the feed is in order: it evicts by
 // the fill's own time, needing no watermark). Throughput in events/s
-// (orders + fills), medians of 7 interleaved repetitions after a warm-up;
-// both contenders' rows are checked against each other by count and a hash
-// of (order, fill).
+// (orders + fills), medians of 7 interleaved repetitions after a warm-up
+// (support/bench.hpp: interleaved_rates); every run's rows are checked
+// against the hand loop's by count and a hash of (order, fill).
 #include <laminar/laminar.hpp>
 
 #include <cstdint>
 #include <cstdio>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "support/bench.hpp"
@@ -85,12 +88,12 @@ constexpr auto order_symbol = laminar::field<&order::symbol>;
 constexpr auto fill_ts = laminar::field<&fill::ts>;
 constexpr auto fill_symbol = laminar::field<&fill::symbol>;
 
-[[gnu::noinline]] digest laminar_interval(const std::vector<feed_event>& feed) {
+template <class Join>
+[[gnu::noinline]] digest laminar_interval(const std::vector<feed_event>& feed, Join join) {
   digest d;
   auto p = laminar::connect(laminar::push<order>() | laminar::event_time(order_ts) | laminar::key_by(order_symbol),
                             laminar::push<fill>() | laminar::event_time(fill_ts) | laminar::key_by(fill_symbol)) |
-           laminar::interval_join(laminar::duration::zero(), laminar::duration::from_nanos(upper_ns)) |
-           laminar::sink([&d](const laminar::interval_row<order, fill>& r) { d.add(*r.left, *r.right); });
+           std::move(join) | laminar::sink([&d](const laminar::interval_row<order, fill>& r) { d.add(*r.left, *r.right); });
   std::size_t i = 0;
   for (const feed_event& e : feed) {
     if (e.is_order) {
@@ -150,29 +153,25 @@ int main() {
   const int reps = lb::pick(7, 1);
   std::printf("# interval join: %zu events (%u symbols, fills 0..200us after orders)%s\n", n, symbols,
               lb::smoke() ? " (smoke run)" : "");
-  const digest want = hand_interval(feed);
-  if (!(laminar_interval(feed) == want)) {  // warm-up and check
-    std::fprintf(stderr, "interval join: laminar's rows differ from the hand loop's\n");
-    return 1;
-  }
-  std::vector<double> lam, hand;
-  for (int r = 0; r < reps; ++r) {
-    for (int k = 0; k < 2; ++k) {
-      const bool laminar_first = (r + k) % 2 == 0;
-      lb::stopwatch sw;
-      const digest got = laminar_first ? laminar_interval(feed) : hand_interval(feed);
-      const double rate = static_cast<double>(n) / sw.elapsed_s();
-      if (!(got == want)) {
-        std::fprintf(stderr, "interval join: rows differ between contenders\n");
-        return 1;
-      }
-      (laminar_first ? lam : hand).push_back(rate);
+  const auto join = [] { return laminar::interval_join(laminar::duration::zero(), laminar::duration::from_nanos(upper_ns)); };
+  // The contenders: 0 hashed keys, 1 dense keys, 2 the hand loop.
+  const auto run = [&](std::size_t which) {
+    switch (which) {
+      case 0: return laminar_interval(feed, join());
+      case 1: return laminar_interval(feed, join().dense_keys(symbols));
+      default: return hand_interval(feed);
     }
-  }
-  const double l = lb::median(lam), h = lb::median(hand);
+  };
+  const digest want = hand_interval(feed);
+  constexpr std::string_view names[] = {"laminar, hashed keys", "laminar, dense keys", "hand loop"};
+  const auto rates = lb::interleaved_rates("interval join", names, n, reps, want, run);
+  if (!rates) return 1;
+  const double hashed = (*rates)[0], dense = (*rates)[1], hand = (*rates)[2];
   std::printf("# %llu rows\n", static_cast<unsigned long long>(want.rows));
-  lb::report("interval_join_events_per_s", l, "events/s", 0);
-  lb::report("interval_join_hand_loop_events_per_s", h, "events/s", 0);
-  lb::report("interval_join_vs_hand_loop", l / h, "x", 3);
+  lb::report("interval_join_events_per_s", hashed, "events/s", 0);
+  lb::report("interval_join_dense_keys_events_per_s", dense, "events/s", 0);
+  lb::report("interval_join_hand_loop_events_per_s", hand, "events/s", 0);
+  lb::report("interval_join_vs_hand_loop", hashed / hand, "x", 3);
+  lb::report("interval_join_dense_keys_vs_hand_loop", dense / hand, "x", 3);
   return 0;
 }

@@ -146,28 +146,12 @@ int main() {
     }
   };
   const digest want = hand_asof(feed);
-  for (int which = 0; which < 2; ++which) {  // warm-up and check
-    if (!(run(which) == want)) {
-      std::fprintf(stderr, "asof join (%s keys): laminar's rows differ from the hand loop's\n",
-                   which == 0 ? "hashed" : "dense");
-      return 1;
-    }
-  }
-  std::vector<double> rates[3];
-  for (int r = 0; r < reps; ++r) {
-    for (int k = 0; k < 3; ++k) {
-      const int which = (r + k) % 3;  // who goes first rotates
-      lb::stopwatch sw;
-      const digest got = run(which);
-      const double rate = static_cast<double>(n) / sw.elapsed_s();
-      if (!(got == want)) {
-        std::fprintf(stderr, "asof join: rows differ between contenders\n");
-        return 1;
-      }
-      rates[which].push_back(rate);
-    }
-  }
-  const double hashed = lb::median(rates[0]), dense = lb::median(rates[1]), hand = lb::median(rates[2]);
+  constexpr std::string_view names[] = {"laminar, hashed keys", "laminar, dense keys", "hand loop"};
+  const auto rates = lb::interleaved_rates("asof join", names, n, reps, want, [&run](std::size_t i) {
+    return run(static_cast<int>(i));
+  });
+  if (!rates) return 1;
+  const double hashed = (*rates)[0], dense = (*rates)[1], hand = (*rates)[2];
   lb::report("asof_join_events_per_s", hashed, "events/s", 0);
   lb::report("asof_join_dense_keys_events_per_s", dense, "events/s", 0);
   lb::report("asof_join_hand_loop_events_per_s", hand, "events/s", 0);

@@ -28,7 +28,8 @@
 //     medians of 3 runs. Every sample includes the timer's own cost,
 //     printed beside (trading_pipeline_timer_overhead_ns), and so does the
 //     same timing of the hand loop (trading_pipeline_hand_loop_latency_*).
-//   - allocations: heap allocations (a counting operator new in this file)
+//   - allocations: heap allocations (the counting operator new of
+//     support/counting_allocator.hpp)
 //     over the same steady-state events, per event;
 //   - throughput, untimed: the pipeline against a hand-written loop doing
 //     the same job (the last quote's mid per symbol and one OHLC slot per
@@ -55,52 +56,10 @@
 #include "support/latency_histogram.hpp"
 #include "support/trades.hpp"  // splitmix64, fmix
 
-// ---- a counting global allocator (this benchmark only) ----
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-
-void* counted_alloc(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* counted_alloc_aligned(std::size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto a = static_cast<std::size_t>(align);
-  const std::size_t rounded = (size + a - 1) / a * a;
-  if (void* p = std::aligned_alloc(a, rounded == 0 ? a : rounded)) return p;
-  throw std::bad_alloc();
-}
-std::uint64_t allocations() noexcept { return g_allocations.load(std::memory_order_relaxed); }
-}  // namespace
-
-void* operator new(std::size_t size) { return counted_alloc(size); }
-void* operator new[](std::size_t size) { return counted_alloc(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t size, std::align_val_t align) { return counted_alloc_aligned(size, align); }
-void* operator new[](std::size_t size, std::align_val_t align) { return counted_alloc_aligned(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+// A counting global allocator (this file is the binary's one translation
+// unit that includes it).
+#include "support/counting_allocator.hpp"
+using laminar::bench::allocations;
 
 namespace {
 

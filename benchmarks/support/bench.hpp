@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -79,6 +81,49 @@ inline double median(std::vector<double> samples) {
   if (samples.size() % 2 != 0) return upper;
   const double lower = *std::max_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(mid));
   return (lower + upper) / 2.0;
+}
+
+/// Interleaved repetitions of contenders doing the same job (laminar and
+/// the hand loop, say) on the same data, so that drifting machine load falls
+/// on all of them alike:
+///
+///   - a warm-up: each contender runs once, in order, and must give `want`;
+///   - then `reps` repetitions, the k-th run of repetition r being contender
+///     (r + k) % n, so that each takes every place in the order in turn;
+///     every run must give `want` too;
+///   - returns each contender's median rate, `events` / seconds, in the
+///     order of `names`; nothing (after saying on stderr which contender
+///     differed) when a run's result differs from `want`.
+///
+/// run(i) runs contender i (0 <= i < names.size()) and returns its result,
+/// compared with ==; names[i] names it in the message.
+template <class Result, class Run>
+std::optional<std::vector<double>> interleaved_rates(std::string_view bench, std::span<const std::string_view> names,
+                                                     std::size_t events, int reps, const Result& want, Run&& run) {
+  const std::size_t n = names.size();
+  const auto differs = [&](std::size_t i, const char* when) {
+    std::fprintf(stderr, "%.*s: %.*s: the result differs from the reference (%s)\n", static_cast<int>(bench.size()),
+                 bench.data(), static_cast<int>(names[i].size()), names[i].data(), when);
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(run(i) == want)) return differs(i, "warm-up");
+  }
+  std::vector<std::vector<double>> rates(n);
+  for (int r = 0; r < reps; ++r) {
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = (static_cast<std::size_t>(r) + k) % n;
+      stopwatch sw;
+      const Result got = run(i);
+      const double rate = static_cast<double>(events) / sw.elapsed_s();
+      if (!(got == want)) return differs(i, "timed run");
+      rates[i].push_back(rate);
+    }
+  }
+  std::vector<double> medians;
+  medians.reserve(n);
+  for (std::vector<double>& samples : rates) medians.push_back(median(std::move(samples)));
+  return medians;
 }
 
 /// Makes the compiler believe `value` is read, so the work that produced it

@@ -399,3 +399,315 @@ TEST_CASE("interval join: timestamps at the ends of time are joined and freed") 
   CHECK(rows.size() == 3);
   CHECK(p.join().keys() == 0);
 }
+
+// ---- inline storage (the newest records in the key's slot) and dense keys ----
+
+namespace {
+
+struct probe_entry {
+  timestamp t{};
+  int id = 0;
+};
+
+// The ids of a buffer's entries in [lo, hi], in its order.
+template <class B>
+std::vector<int> ids_in(B& b, std::int64_t lo, std::int64_t hi) {
+  std::vector<int> ids;
+  b.for_each_in(timestamp::from_nanos(lo), timestamp::from_nanos(hi), [&](probe_entry& e) { ids.push_back(e.id); });
+  return ids;
+}
+template <class B>
+std::vector<int> all_ids(const B& b) {
+  std::vector<int> ids;
+  b.for_each([&](const probe_entry& e) { ids.push_back(e.id); });
+  return ids;
+}
+
+// Like run_join, for any configured join; also the most records held
+// outside their key's slot at any step.
+template <class Join>
+run_result run_join_op(Join join, const std::vector<item>& items, std::size_t* peak_spilled = nullptr) {
+  run_result out;
+  std::size_t step = 0;
+  side_records<order> late_l;
+  side_records<fill> late_r;
+  auto p = pipeline_of(std::move(join).late_left_to(late_l).late_right_to(late_r),
+                       sink([&](const row& r) { out.rows.push_back({step, r}); }));
+  for (; step < items.size(); ++step) {
+    feed(p, items[step]);
+    if (peak_spilled != nullptr) *peak_spilled = std::max(*peak_spilled, p.join().spilled());
+  }
+  p.finish();
+  out.late_left = late_l.records();
+  out.late_right = late_r.records();
+  out.held_after = p.join().left_held() + p.join().right_held() + p.join().keys();
+  return out;
+}
+
+template <class F>
+void check_usage_error(const std::string& message, F&& f) {
+  try {
+    f();
+    FAIL("no usage_error, expected one saying: " << message);
+  } catch (const usage_error& e) {
+    CHECK_MESSAGE(std::string(e.what()).find(message) != std::string::npos, e.what());
+  }
+}
+
+struct signed_order {
+  std::int64_t ts = 0;
+  std::int32_t key = 0;
+};
+struct signed_fill {
+  std::int64_t ts = 0;
+  std::int32_t key = 0;
+};
+
+}  // namespace
+
+TEST_CASE("interval join: the inline buffer keeps time order across the spill boundary, like a sorted vector") {
+  constexpr std::size_t n = 4;
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 300; ++trial) {
+    detail::inline_time_buffer<probe_entry, n> b;
+    std::vector<probe_entry> model;
+    int id = 0;
+    std::int64_t front = 0;
+    for (int op = 0; op < 60; ++op) {
+      const auto r = rng() % 10;
+      if (r < 6) {  // mostly in order, some behind, equal times
+        front += static_cast<std::int64_t>(rng() % 3);
+        const std::int64_t t = front - (rng() % 4 == 0 ? static_cast<std::int64_t>(rng() % 8) : 0);
+        const probe_entry e{timestamp::from_nanos(t), id++};
+        b.insert(e);
+        model.insert(std::upper_bound(model.begin(), model.end(), t,
+                                      [](std::int64_t x, const probe_entry& y) { return x < y.t.nanos(); }),
+                     e);
+      } else if (r < 8) {
+        if (model.empty()) continue;
+        CHECK(b.front().id == model.front().id);
+        b.pop_front();
+        model.erase(model.begin());
+      } else {
+        const std::int64_t lo = front - static_cast<std::int64_t>(rng() % 12);
+        const std::int64_t hi = lo + static_cast<std::int64_t>(rng() % 6);
+        std::vector<int> want;
+        for (const probe_entry& e : model) {
+          if (e.t.nanos() >= lo && e.t.nanos() <= hi) want.push_back(e.id);
+        }
+        CHECK(ids_in(b, lo, hi) == want);
+      }
+      std::vector<int> want;
+      for (const probe_entry& e : model) want.push_back(e.id);
+      REQUIRE(all_ids(b) == want);
+      REQUIRE(b.size() == model.size());
+      // The ring fills first: only what does not fit in it spills.
+      REQUIRE(b.spilled() == (model.size() > n ? model.size() - n : 0));
+    }
+    // Restoring appends in order: the same sequence, the newest n inline.
+    detail::inline_time_buffer<probe_entry, n> c;
+    b.for_each([&](const probe_entry& e) { c.append(e); });
+    CHECK(all_ids(c) == all_ids(b));
+    CHECK(c.spilled() == b.spilled());
+  }
+}
+
+TEST_CASE("interval join: rows equal the model when keys hold more records than fit inline") {
+  std::uint64_t unused = 0;
+  auto probe = pipeline_of(interval_join(duration::zero(), duration::zero()), count_events(unused));
+  using stage = std::remove_cvref_t<decltype(probe.join())>;
+  static_assert(stage::inline_left > 0 && stage::inline_right > 0, "the test's records fit inline");
+  int cases = 0;
+  for (join_type t : {join_type::inner, join_type::full}) {
+    for (auto [lo, hi] : std::vector<std::pair<std::int64_t, std::int64_t>>{{-20 * ms, 20 * ms}, {ms, 40 * ms}}) {
+      for (std::uint32_t keys : {1u, 3u}) {
+        interval_settings s;
+        s.lower = duration::from_nanos(lo);
+        s.upper = duration::from_nanos(hi);
+        s.type = t;
+        const auto items = make_items(31 + keys, keys, 900);
+        model m{s, {}, {}, {}};
+        m.run(items);
+        canonical(m.rows, items);
+        const std::string what = describe(s, 31 + keys, keys);
+        for (bool dense : {false, true}) {
+          std::size_t peak_spilled = 0;
+          auto got = dense ? run_join_op(configured(s).dense_keys(keys), items, &peak_spilled)
+                           : run_join_op(configured(s), items, &peak_spilled);
+          canonical(got.rows, items);
+          test::same_outputs(got.rows, m.rows, what + (dense ? " dense" : " hashed") + " rows");
+          CHECK_MESSAGE(peak_spilled > 0, what << ": no key ever held more records than fit inline");
+          CHECK(got.held_after == 0);
+          ++cases;
+        }
+      }
+    }
+  }
+  CHECK(cases == 16);
+}
+
+TEST_CASE("interval join, dense keys: every join type equals the model and the hashed join on randomized streams") {
+  int cases = 0;
+  for_each_setting([&](const interval_settings& s) {
+    for (std::uint32_t keys : {7u, 100u}) {
+      for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+        const auto items = make_items(seed * 977 + keys, keys, 1200);
+        model m{s, {}, {}, {}};
+        m.run(items);
+        auto hashed = run_join_op(configured(s), items);
+        auto dense = run_join_op(configured(s).dense_keys(keys), items);
+        canonical(m.rows, items);
+        canonical(hashed.rows, items);
+        canonical(dense.rows, items);
+        const std::string what = describe(s, seed, keys);
+        test::same_outputs(dense.rows, m.rows, what + " dense rows");
+        test::same_outputs(dense.rows, hashed.rows, what + " dense vs hashed rows");
+        test::same_outputs(dense.late_left, m.late_left, what + " dense late left records");
+        test::same_outputs(dense.late_right, m.late_right, what + " dense late right records");
+        CHECK_MESSAGE(dense.held_after == 0, what << ": state left after the end of both inputs");
+        ++cases;
+      }
+    }
+  });
+  CHECK(cases == 4 * 4 * 2 * 2);
+}
+
+TEST_CASE("interval join, dense keys: a key below 0 or at or above n on either input is a usage_error naming it") {
+  std::vector<row> rows;
+  auto p = pipeline_of(interval_join(duration::zero(), duration::from_nanos(10)).dense_keys(10), collect(rows));
+  p.push_left(order{1, 9, 1});  // the largest key that fits
+  p.push_right(fill{5, 9, 2});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == row{order{1, 9, 1}, fill{5, 9, 2}});
+  check_usage_error("interval_join: dense_keys(10): key 10 is not below 10", [&] { p.push_right(fill{6, 10, 3}); });
+  check_usage_error("interval_join: dense_keys(10): key 12 is not below 10", [&] { p.push_left(order{6, 12, 4}); });
+  // Also when nothing would be held (already past the other watermark), and late.
+  p.push_right_watermark(timestamp::max());
+  check_usage_error("dense_keys(10): key 11 is not below 10", [&] { p.push_left(order{7, 11, 5}); });
+  p.push_left_watermark(timestamp::from_nanos(100));
+  check_usage_error("dense_keys(10): key 13 is not below 10", [&] { p.push_left(order{7, 13, 6}); });
+  CHECK(rows.size() == 1);
+
+  std::vector<interval_row<signed_order, signed_fill>> signed_rows;
+  auto q = connect(push<signed_order>() | event_time(&signed_order::ts) | key_by(&signed_order::key),
+                   push<signed_fill>() | event_time(&signed_fill::ts) | key_by(&signed_fill::key)) |
+           interval_join(duration::zero(), duration::from_nanos(10)).dense_keys(10) | collect(signed_rows);
+  check_usage_error("interval_join: dense_keys: key -1 is negative", [&] { q.push_right(signed_fill{1, -1}); });
+  check_usage_error("interval_join: dense_keys: key -2 is negative", [&] { q.push_left(signed_order{1, -2}); });
+
+  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)interval_join(duration::zero(), duration::zero()).dense_keys(0); });
+  check_usage_error("dense_keys(n) needs 0 < n", [] {
+    (void)interval_join(duration::zero(), duration::zero()).dense_keys((std::size_t{1} << 26) + 1);
+  });
+}
+
+TEST_CASE("interval join: a checkpoint taken while records sit inline and spilled restores exactly, hashed and dense") {
+  interval_settings s;
+  s.lower = duration::from_nanos(-15 * ms);
+  s.upper = duration::from_nanos(15 * ms);
+  s.type = join_type::full;
+  const auto items = make_items(77, 3, 1500);
+  const auto check_restores = [&](auto make_join, const char* what) {
+    std::vector<row> whole;
+    // The steps after which some records sit spilled, and some only inline.
+    std::vector<std::size_t> spilled_cuts, inline_cuts;
+    {
+      auto p = pipeline_of(make_join(), collect(whole));
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        feed(p, items[i]);
+        const std::size_t held = p.join().left_held() + p.join().right_held();
+        if (p.join().spilled() > 0) spilled_cuts.push_back(i + 1);
+        if (held > 0 && p.join().spilled() == 0) inline_cuts.push_back(i + 1);
+      }
+      p.finish();
+    }
+    REQUIRE_MESSAGE(spilled_cuts.size() > 10, what);
+    REQUIRE_MESSAGE(inline_cuts.size() > 10, what);
+    std::mt19937_64 rng(3);
+    for (int trial = 0; trial < 6; ++trial) {
+      const auto& cuts = trial % 2 == 0 ? spilled_cuts : inline_cuts;
+      const std::size_t cut = cuts[rng() % cuts.size()];
+      CAPTURE(cut);
+      std::string bytes;
+      {
+        std::vector<row> first;
+        auto p = pipeline_of(make_join(), collect(first));
+        for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+        bytes = p.checkpoint(3).to_bytes();
+      }
+      std::vector<row> rest;
+      auto q = pipeline_of(make_join(), collect(rest));
+      q.restore(snapshot::from_bytes(bytes));
+      CHECK((trial % 2 == 0 ? q.join().spilled() > 0 : q.join().spilled() == 0));
+      for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+      q.finish();
+      test::same_outputs(rest, whole, std::string(what) + " after restore");
+    }
+  };
+  check_restores([&] { return configured(s); }, "hashed");
+  check_restores([&] { return configured(s).dense_keys(3); }, "dense");
+}
+
+TEST_CASE("interval join, dense keys: steady state allocates nothing") {
+  std::uint64_t rows = 0;
+  auto p = pipeline_of(interval_join(duration::from_nanos(-3000), duration::from_nanos(2000)).dense_keys(500),
+                       count_events(rows));
+  std::uint64_t allocations = 0;
+  for (std::int64_t i = 0; i < 300'000; ++i) {
+    const test::allocation_counter counter;
+    const auto key = static_cast<std::uint32_t>(i % 500);
+    p.push_left(order{i * 1000, key, i});
+    p.push_right(fill{i * 1000 + 500, key, i});
+    if (i % 64 == 63) {
+      p.push_left_watermark(timestamp::from_nanos(i * 1000 - 50'000));
+      p.push_right_watermark(timestamp::from_nanos(i * 1000 - 50'000));
+    }
+    if (i >= 50'000) allocations += counter.count();
+  }
+  CHECK(allocations == 0);
+  p.finish();
+  CHECK(p.join().keys() == 0);
+  CHECK(rows == 300'000);
+}
+
+TEST_CASE("interval join: a dense-key checkpoint restores into a hashed join, and a hashed one is refused by a dense join") {
+  auto join = [] { return interval_join(duration::from_nanos(-100), duration::from_nanos(100)).type(join_type::full); };
+  const std::vector<item> items{{item::left, order{10, 5, 1}, {}, 0},
+                                {item::right, {}, fill{12, 3, 2}, 0},
+                                {item::left, order{11, 3, 3}, {}, 0},
+                                {item::right, {}, fill{50, 5, 4}, 0},
+                                {item::left_wm, {}, {}, 40},
+                                {item::right_wm, {}, {}, 40},
+                                {item::left, order{60, 5, 5}, {}, 0},
+                                {item::right, {}, fill{300, 3, 6}, 0}};
+  const std::size_t cut = 4;
+  std::vector<row> whole;
+  {
+    auto p = pipeline_of(join(), collect(whole));
+    for (const item& it : items) feed(p, it);
+    p.finish();
+  }
+  std::string dense_bytes, hashed_bytes;
+  {
+    std::vector<row> first;
+    auto p = pipeline_of(join().dense_keys(10), collect(first));
+    for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+    dense_bytes = p.checkpoint(1).to_bytes();
+  }
+  {
+    std::vector<row> first;
+    auto p = pipeline_of(join(), collect(first));
+    for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+    hashed_bytes = p.checkpoint(1).to_bytes();
+  }
+  std::vector<row> rest;
+  auto q = pipeline_of(join(), collect(rest));
+  q.restore(snapshot::from_bytes(dense_bytes));
+  for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+  q.finish();
+  test::same_outputs(rest, whole, "dense checkpoint restored into a hashed join");
+
+  std::vector<row> refused;
+  auto d = pipeline_of(join().dense_keys(10), collect(refused));
+  CHECK_THROWS_AS(d.restore(snapshot::from_bytes(hashed_bytes)), checkpoint_error);
+}

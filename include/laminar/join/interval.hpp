@@ -30,9 +30,16 @@
 // the records held per input when the other input's watermark stops moving
 // (an idle stream): past n, the earliest held record is dropped as if the
 // watermark had passed it (its outer row leaves; expired_early() counts).
+//
+// Layout: a key's slot holds each input's newest few records inline (see
+// inline_time_buffer.hpp), so the record path mostly reads one slot and
+// no separate buffer. Keys are hashed (any key type), or with
+// .dense_keys(n) integers in [0, n) that index the array of slots
+// directly (symbol ids); a key outside [0, n) is a usage_error.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -54,10 +61,12 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
-#include "laminar/join/detail/time_buffer.hpp"
+#include "laminar/join/detail/dense_key_table.hpp"
+#include "laminar/join/detail/expiry_queue.hpp"
+#include "laminar/join/detail/inline_time_buffer.hpp"
 #include "laminar/join/enriched_row.hpp"  // print_side
 #include "laminar/operator/key_by.hpp"
-#include "laminar/join/detail/expiry_queue.hpp"
+#include "laminar/window/detail/key_table.hpp"      // max_dense_key
 #include "laminar/window/detail/session_table.hpp"  // slot_table
 #include "laminar/window/window_row.hpp"            // window_key_of, print_value
 
@@ -101,6 +110,7 @@ struct interval_settings {
   duration upper = duration::zero();  // t_r <= t_l + upper
   join_type type = join_type::inner;
   std::size_t max_buffered = std::numeric_limits<std::size_t>::max();  // records held per input at most
+  std::size_t dense_keys = 0;  // dense_keys(n): keys are below n and index an array
 };
 
 namespace detail {
@@ -112,10 +122,17 @@ struct interval_entry {
   T record;
 };
 
+// How many of a side's newest records its key's slot holds inline: as
+// many as fit in 320 bytes, a power of two, at most 8 (0 for records
+// too large: they all go to the spill buffer).
+template <class Entry>
+inline constexpr std::size_t interval_inline_records =
+    sizeof(Entry) > 320 ? 0 : std::min<std::size_t>(8, std::bit_floor(320 / sizeof(Entry)));
+
 template <class L, class R>
 struct interval_key_state {
-  time_buffer<interval_entry<L>> left;
-  time_buffer<interval_entry<R>> right;
+  inline_time_buffer<interval_entry<L>, interval_inline_records<interval_entry<L>>> left;
+  inline_time_buffer<interval_entry<R>, interval_inline_records<interval_entry<R>>> right;
   void reset() noexcept {
     left.reset();
     right.reset();
@@ -150,7 +167,7 @@ struct interval_row_key {
   }
 };
 
-template <class Next, class LCtx, class RCtx, class LateL, class LateR>
+template <class Next, class LCtx, class RCtx, class LateL, class LateR, bool Dense>
 class interval_join_stage {
  public:
   using left_type = typename LCtx::value_type;
@@ -164,7 +181,8 @@ class interval_join_stage {
         rctx_(std::move(rctx)),
         settings_(settings),
         late_left_(std::move(late_left)),
-        late_right_(std::move(late_right)) {}
+        late_right_(std::move(late_right)),
+        keys_(make_table(settings)) {}
 
   void on_event(left_input, const left_type& l) { arrive<left_input>(l, time_of(lctx_, l), window_key_of(lctx_, l)); }
   void on_event(right_input, const right_type& r) {
@@ -201,6 +219,18 @@ class interval_join_stage {
   [[nodiscard]] std::size_t right_held() const noexcept { return right_held_; }
   /// Keys with records held.
   [[nodiscard]] std::size_t keys() const noexcept { return keys_.size(); }
+  /// Records held outside their key's slot, past the newest few held
+  /// inline on each input (a diagnostic: a pass over all slots).
+  [[nodiscard]] std::size_t spilled() const noexcept {
+    std::size_t n = 0;
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (keys_.live(s)) n += keys_.state(s).left.spilled() + keys_.state(s).right.spilled();
+    }
+    return n;
+  }
+  /// How many of each input's newest records a key's slot holds inline.
+  static constexpr std::size_t inline_left = interval_inline_records<interval_entry<left_type>>;
+  static constexpr std::size_t inline_right = interval_inline_records<interval_entry<right_type>>;
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
@@ -234,6 +264,14 @@ class interval_join_stage {
       if (!live) continue;
       key_type key{};
       r(key);
+      if constexpr (Dense) {
+        // The expiry queues name keys by slot: dense keys need each key in its own.
+        if (static_cast<std::uint64_t>(key) != s) {
+          throw checkpoint_error("laminar: interval_join: dense_keys: the checkpoint holds key " +
+                                 std::to_string(key) + " in slot " + std::to_string(s) +
+                                 ", not its own (was it taken with hashed keys?)");
+        }
+      }
       keys_.restore(s, key);
       key_state& k = keys_.state(s);
       left_held_ += load_buffer(r, k.left);
@@ -253,7 +291,16 @@ class interval_join_stage {
 
  private:
   using key_state = interval_key_state<left_type, right_type>;
-  using table = slot_table<key_type, key_state>;
+  using table = std::conditional_t<Dense, dense_key_table<key_type, key_state>, slot_table<key_type, key_state>>;
+
+  static table make_table(const interval_settings& s) {
+    if constexpr (Dense) {
+      return table(s.dense_keys, "interval_join");
+    } else {
+      (void)s;
+      return table();
+    }
+  }
   template <class Side>
   using record_t = std::conditional_t<std::same_as<Side, left_input>, left_type, right_type>;
 
@@ -313,23 +360,25 @@ class interval_join_stage {
   template <class Side, class T>
   void arrive(const T& record, timestamp t, const key_type& key) {
     using Other = other_input_t<Side>;
-    if (t < own_watermark<Side>()) [[unlikely]] return on_late<Side>(record);
+    if (t < own_watermark<Side>()) [[unlikely]] return on_late<Side>(record, key);
     std::uint32_t s = keys_.find(key);
     bool matched = false;
     if (s != table::npos) {
+      key_state& k = keys_.state(s);
+      prefetch_lines(buffer<Other>(k));
+      __builtin_prefetch(&buffer<Side>(k));
       // Left: right times in [t + lower, t + upper]; right: left times in [t - upper, t - lower].
       const timestamp lo = is_left<Side>() ? t + settings_.lower : t - settings_.upper;
       const timestamp hi = is_left<Side>() ? t + settings_.upper : t - settings_.lower;
-      auto& other = buffer<Other>(keys_.state(s));
-      for (auto* e = other.first_at_or_after(lo); e != other.end() && e->t <= hi; ++e) {
-        e->matched = true;
+      buffer<Other>(k).for_each_in(lo, hi, [&](auto& e) {
+        e.matched = true;
         matched = true;
         if constexpr (is_left<Side>()) {
-          next_.on_event(row_type{record, e->record});
+          next_.on_event(row_type{record, e.record});
         } else {
-          next_.on_event(row_type{e->record, record});
+          next_.on_event(row_type{e.record, record});
         }
-      }
+      });
     }
     const timestamp due = deadline<Side>(t);
     if (due <= expiring_watermark<Side>()) {  // nothing to come can match it
@@ -345,6 +394,15 @@ class interval_join_stage {
     }
   }
 
+  // Asks for every cache line of x at once, so that the reads that follow
+  // (the buffer's bookkeeping, then its newest entries) wait on memory once,
+  // not once per dependent load.
+  template <class X>
+  [[gnu::always_inline]] static void prefetch_lines(const X& x) noexcept {
+    const auto* p = reinterpret_cast<const char*>(&x);
+    for (std::size_t i = 0; i < sizeof(X); i += 64) __builtin_prefetch(p + i);
+  }
+
   template <class Side, class T>
   void emit_unmatched(const T& record) {
     if constexpr (is_left<Side>()) {
@@ -357,20 +415,28 @@ class interval_join_stage {
   // The other input's watermark moved: the held Side records it passed
   // leave (outer rows for those that never matched), in deadline order.
   template <class Side>
-  void expire() {
+  [[gnu::noinline]] void expire() {
     const timestamp w = expiring_watermark<Side>();
-    while (expiry<Side>().due_at(w)) expire_first<Side>();
+    expiry_queue& q = expiry<Side>();
+    for (std::uint32_t s = q.pop_due(w); s != expiry_queue::npos; s = q.pop_due(w)) {
+      drop_front<Side>(s);
+    }
   }
 
   // The Side record with the earliest deadline leaves; its key too, once
   // it holds nothing.
   template <class Side>
   void expire_first() {
-    const std::uint32_t s = expiry<Side>().pop().slot;
+    drop_front<Side>(expiry<Side>().pop().slot);
+  }
+  // Drops the first held Side record of slot s (an inner join reads only
+  // the buffer's bookkeeping, not the record).
+  template <class Side>
+  void drop_front(std::uint32_t s) {
     key_state& k = keys_.state(s);
     auto& b = buffer<Side>(k);
-    if (!b.front().matched && outer<Side>()) emit_unmatched<Side>(b.front().record);
-    b.drop(1);
+    if (outer<Side>() && !b.front().matched) emit_unmatched<Side>(b.front().record);
+    b.pop_front();
     --held<Side>();
     if (b.empty() && buffer<other_input_t<Side>>(k).empty()) keys_.erase(s);
   }
@@ -392,7 +458,9 @@ class interval_join_stage {
   }
 
   template <class Side, class T>
-  [[gnu::cold, gnu::noinline]] void on_late(const T& record) {
+  [[gnu::cold, gnu::noinline]] void on_late(const T& record, const key_type& key) {
+    if constexpr (Dense) keys_.check(key);  // a bad key is a usage_error, late or not
+    (void)key;
     if constexpr (is_left<Side>()) {
       ++late_left_count_;
       side_output_target(late_left_)(record);
@@ -405,14 +473,14 @@ class interval_join_stage {
   template <class B>
   static void save_buffer(state_writer& w, const B& b) {
     w(static_cast<std::uint64_t>(b.size()));
-    for (const auto& e : b) w(e.t, e.matched, e.record);
+    b.for_each([&w](const auto& e) { w(e.t, e.matched, e.record); });
   }
   template <class B>
   static std::size_t load_buffer(state_reader& r, B& b) {
     std::uint64_t n = 0;
     r(n);
     for (std::uint64_t i = 0; i < n; ++i) {
-      std::remove_cvref_t<decltype(*b.begin())> e{timestamp{}, false, {}};
+      std::remove_cvref_t<decltype(b.front())> e{timestamp{}, false, {}};
       r(e.t, e.matched, e.record);
       b.append(std::move(e));
     }
@@ -441,8 +509,9 @@ class interval_join_stage {
 }  // namespace detail
 
 /// The interval join factory: interval_join(lower, upper), refined by
-/// .type(t), .max_buffered(n), .late_left_to(out) and .late_right_to(out).
-template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output>
+/// .type(t), .max_buffered(n), .dense_keys(n), .late_left_to(out) and
+/// .late_right_to(out).
+template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output, bool Dense = false>
 struct interval_join_operator {
   using is_two_input_operator = void;
   interval_settings settings{};
@@ -468,14 +537,31 @@ struct interval_join_operator {
   /// a side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_left_to(F&& out) const {
-    return interval_join_operator<detail::side_output_holder_t<F>, LateR>{
+    return interval_join_operator<detail::side_output_holder_t<F>, LateR, Dense>{
         settings, detail::hold_side_output(std::forward<F>(out)), late_right};
   }
   /// Where right records later than the right watermark go.
   template <class F>
   [[nodiscard]] auto late_right_to(F&& out) const {
-    return interval_join_operator<LateL, detail::side_output_holder_t<F>>{
+    return interval_join_operator<LateL, detail::side_output_holder_t<F>, Dense>{
         settings, late_left, detail::hold_side_output(std::forward<F>(out))};
+  }
+  /// Keys are integers in [0, n) (symbol ids): a key's slot is found by
+  /// indexing an array with it, not by hashing. A key outside [0, n), on
+  /// either input, is a usage_error. n is at most 2^26, and the array grows
+  /// to the largest key seen (a slot holds each input's newest records
+  /// inline: a few hundred bytes per key); use hashed keys for sparse key
+  /// spaces.
+  [[nodiscard]] interval_join_operator<LateL, LateR, true> dense_keys(
+      std::size_t n = detail::max_dense_key) const {
+    if (n == 0 || n > detail::max_dense_key) {
+      throw usage_error("laminar: interval_join: dense_keys(n) needs 0 < n <= " +
+                        std::to_string(detail::max_dense_key) + ", got " + std::to_string(n) +
+                        "; use hashed keys for sparse key spaces");
+    }
+    interval_join_operator<LateL, LateR, true> o{settings, late_left, late_right};
+    o.settings.dense_keys = n;
+    return o;
   }
 
   template <class LCtx, class RCtx>
@@ -487,6 +573,8 @@ struct interval_join_operator {
                   "laminar: interval_join: key both inputs (key_by on each) or neither");
     static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
                   "laminar: interval_join: the two inputs' keys must have the same type");
+    static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<detail::window_key_t<LCtx>>),
+                  "laminar: interval_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     using row = interval_row<typename LCtx::value_type, typename RCtx::value_type>;
     using time = detail::interval_row_time<typename LCtx::time_type, typename RCtx::time_type>;
     if constexpr (LCtx::keyed()) {
@@ -500,7 +588,7 @@ struct interval_join_operator {
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR>(
+    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR, Dense>(
         std::forward<Next>(next), l, r, settings, std::move(late_left), std::move(late_right));
   }
 };

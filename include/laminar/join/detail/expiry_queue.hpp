@@ -48,6 +48,21 @@ class expiry_queue {
   /// Whether the earliest deadline is at or before w.
   [[nodiscard]] bool due_at(timestamp w) const noexcept { return !empty() && min_time() <= w; }
 
+  static constexpr std::uint32_t npos = ~std::uint32_t{0};
+
+  /// Removes the earliest entry if its deadline is at or before w and
+  /// returns its slot; npos when none is due. One pass over both fronts.
+  [[nodiscard]] std::uint32_t pop_due(timestamp w) {
+    const bool log_due = !log_.empty() && log_.front().t <= w;
+    if (!heap_.empty() && heap_.front().t <= w && (!log_due || heap_.front().t < log_.front().t)) [[unlikely]] {
+      return pop().slot;
+    }
+    if (!log_due) return npos;
+    const std::uint32_t s = log_.front().slot;
+    log_.drop(1);
+    return s;
+  }
+
   /// Removes and returns the earliest entry (the log's on equal deadlines).
   entry pop() {
     if (!heap_.empty() && (log_.empty() || heap_.front().t < log_.front().t)) {

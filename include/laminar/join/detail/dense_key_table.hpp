@@ -1,0 +1,106 @@
+// A join's key table for .dense_keys(n): keys are integers in [0, n) (symbol
+// ids) and a key's slot is the key itself, so finding it is an index: no
+// hash, no probe, no key comparison. The interface is slot_table's
+// (window/detail/session_table.hpp), so a join switches between the two by
+// type. The array grows to the largest key seen. A key outside [0, n) is a
+// usage_error naming it and the join.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "laminar/core/error.hpp"
+
+namespace laminar::detail {
+
+template <class K, class State>
+class dense_key_table {
+  static_assert(std::is_integral_v<K>, "laminar: dense_keys() needs integer keys (symbol ids)");
+
+ public:
+  static constexpr std::uint32_t npos = ~std::uint32_t{0};
+
+  /// `join` names the operator in error messages ("interval_join").
+  dense_key_table(std::size_t limit, const char* join) : limit_(limit), join_(join) {}
+
+  /// The slot of `key`, or npos; a key outside [0, n) throws.
+  [[nodiscard, gnu::always_inline]] inline std::uint32_t find(K key) const {
+    const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
+    if (k < live_.size()) [[likely]] return live_[k] != 0 ? static_cast<std::uint32_t>(k) : npos;
+    check(key);
+    return npos;
+  }
+  [[gnu::noinline]] std::uint32_t insert(K key) {
+    check(key);
+    const auto k = static_cast<std::size_t>(key);
+    if (k >= slots_.size()) {
+      const std::size_t n = std::min(limit_, std::max({k + 1, 2 * slots_.size(), std::size_t{16}}));
+      slots_.resize(n);
+      live_.resize(n);
+    }
+    live_[k] = 1;
+    ++size_;
+    return static_cast<std::uint32_t>(k);
+  }
+  void erase(std::uint32_t s) {
+    slots_[s].state.reset();
+    live_[s] = 0;
+    --size_;
+  }
+  /// Throws the usage_error for a key outside [0, n); nothing otherwise.
+  void check(K key) const {
+    if constexpr (std::is_signed_v<K>) {
+      if (key < 0) {
+        throw usage_error(std::string("laminar: ") + join_ + ": dense_keys: key " + std::to_string(key) +
+                          " is negative");
+      }
+    }
+    if (static_cast<std::size_t>(key) >= limit_) {
+      throw usage_error(std::string("laminar: ") + join_ + ": dense_keys(" + std::to_string(limit_) + "): key " +
+                        std::to_string(key) + " is not below " + std::to_string(limit_));
+    }
+  }
+
+  [[nodiscard]] bool live(std::uint32_t s) const noexcept { return s < live_.size() && live_[s] != 0; }
+  [[nodiscard]] K key(std::uint32_t s) const noexcept { return static_cast<K>(s); }
+  [[nodiscard]] State& state(std::uint32_t s) noexcept { return slots_[s].state; }
+  [[nodiscard]] const State& state(std::uint32_t s) const noexcept { return slots_[s].state; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
+  /// None: a key's slot is the key.
+  [[nodiscard]] const std::vector<std::uint32_t>& free_slots() const noexcept { return no_free_; }
+
+  // ---- restore: each key into its own slot ----
+  void reset(std::size_t) {
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+      if (live_[s] != 0) erase(s);
+    }
+  }
+  void restore(std::uint32_t, K key) {
+    if (find(key) != npos) {
+      throw checkpoint_error(std::string("laminar: ") + join_ + ": the checkpoint holds key " + std::to_string(key) +
+                        " twice");
+    }
+    (void)insert(key);
+  }
+  void restore_free_slots(const std::vector<std::uint32_t>&) noexcept {}
+
+ private:
+  // A cache line or more each, so that a key's state starts on a line.
+  struct alignas(64) slot {
+    State state;
+  };
+
+  std::vector<slot> slots_;
+  std::vector<std::uint8_t> live_;
+  std::vector<std::uint32_t> no_free_;
+  std::size_t limit_;
+  const char* join_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace laminar::detail
