@@ -711,3 +711,22 @@ TEST_CASE("interval join: a dense-key checkpoint restores into a hashed join, an
   auto d = pipeline_of(join().dense_keys(10), collect(refused));
   CHECK_THROWS_AS(d.restore(snapshot::from_bytes(hashed_bytes)), checkpoint_error);
 }
+
+TEST_CASE("interval join: processing-time ticks pass on to the operators after it") {
+  // A window after the join emits early results on the pipeline's tick:
+  // they come only if the join passes the tick on.
+  std::vector<window_row<std::uint32_t, std::int64_t>> early;
+  auto p = pipeline_of(interval_join(duration::from_nanos(-2), duration::from_nanos(3)),
+                       tumbling(duration::from_nanos(1'000'000'000))
+                               .aggregate(count())
+                               .emit_every(duration::from_nanos(50'000'000), time_domain::processing_time) |
+                           collect(early));
+  p.push_left(order{10, 1, 1});
+  p.push_right(fill{12, 1, 2});
+  p.push_right(fill{11, 1, 3});
+  CHECK(early.empty());
+  p.tick(timestamp::from_nanos(5'000'000'000));
+  REQUIRE(early.size() == 1);
+  CHECK(early[0].key == 1u);
+  CHECK(early[0].value == 2);
+}

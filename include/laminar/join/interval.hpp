@@ -207,6 +207,11 @@ class interval_join_stage {
     next_.on_barrier(b);
   }
   void on_end() { next_.on_end(); }
+  /// Processing time (the pipeline's tick) passes on: operators after the
+  /// join may act on it (a window's periodic emission).
+  void on_processing_time(timestamp now) {
+    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
+  }
 
   /// Records later than their input's watermark (to the late side outputs).
   [[nodiscard]] std::uint64_t late_left() const noexcept { return late_left_count_; }
