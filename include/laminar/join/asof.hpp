@@ -81,6 +81,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
+#include "laminar/join/detail/dense_key_table.hpp"
 #include "laminar/join/detail/held_left.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
@@ -292,93 +293,6 @@ struct asof_key {
   }
 };
 
-/// The key table of dense_keys(n): keys are integers in [0, n) (symbol
-/// ids), and a key's slot is the key itself, so finding it is an index, no
-/// hash and no probe. The interface is slot_table's, plus lookup().
-template <class K, class State>
-class dense_slot_table {
-  static_assert(std::is_integral_v<K>, "laminar: asof_join: dense_keys() needs integer keys (symbol ids)");
-
- public:
-  static constexpr std::uint32_t npos = ~std::uint32_t{0};
-
-  explicit dense_slot_table(std::size_t limit) : limit_(limit) {}
-
-  /// The state of `key` if it has a slot (a key not in the table has an
-  /// empty one), or null. A key outside [0, n) is a usage_error.
-  [[nodiscard, gnu::always_inline]] inline const State* lookup(K key) const {
-    const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
-    if (k < slots_.size()) [[likely]] return &slots_[k].state;
-    check(key);
-    return nullptr;
-  }
-  [[nodiscard, gnu::always_inline]] inline std::uint32_t find(K key) const noexcept {
-    const auto k = static_cast<std::size_t>(key);
-    return k < slots_.size() && live_[k] != 0 ? static_cast<std::uint32_t>(k) : npos;
-  }
-  [[gnu::noinline]] std::uint32_t insert(K key) {
-    check(key);
-    const auto k = static_cast<std::size_t>(key);
-    if (k >= slots_.size()) {
-      const std::size_t n = std::min(limit_, std::max({k + 1, 2 * slots_.size(), std::size_t{16}}));
-      slots_.resize(n);
-      live_.resize(n);
-    }
-    live_[k] = 1;
-    ++size_;
-    return static_cast<std::uint32_t>(k);
-  }
-  void erase(std::uint32_t s) {
-    slots_[s].state.reset();
-    live_[s] = 0;
-    --size_;
-  }
-
-  [[nodiscard]] bool live(std::uint32_t s) const noexcept { return s < slots_.size() && live_[s] != 0; }
-  [[nodiscard]] K key(std::uint32_t s) const noexcept { return static_cast<K>(s); }
-  [[nodiscard]] State& state(std::uint32_t s) noexcept { return slots_[s].state; }
-  [[nodiscard]] const State& state(std::uint32_t s) const noexcept { return slots_[s].state; }
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
-  /// None: a key's slot is the key.
-  [[nodiscard]] const std::vector<std::uint32_t>& free_slots() const noexcept { return no_free_; }
-
-  // ---- restore: each key into its own slot ----
-  void reset(std::size_t) {
-    for (std::uint32_t s = 0; s < slots_.size(); ++s) {
-      if (live_[s] != 0) erase(s);
-    }
-  }
-  void restore(std::uint32_t, K key) {
-    if (find(key) != npos) throw usage_error("laminar: asof_join: checkpoint holds key " + std::to_string(key) + " twice");
-    (void)insert(key);
-  }
-  void restore_free_slots(const std::vector<std::uint32_t>&) noexcept {}
-
- private:
-  // A cache line or more each: the hot part of a key's state in one line.
-  struct alignas(64) slot {
-    State state;
-  };
-
-  void check(K key) const {
-    if constexpr (std::is_signed_v<K>) {
-      if (key < 0) throw usage_error("laminar: asof_join: dense_keys: key " + std::to_string(key) + " is negative");
-    }
-    if (static_cast<std::size_t>(key) >= limit_) {
-      throw usage_error("laminar: asof_join: dense_keys(" + std::to_string(limit_) + "): key " + std::to_string(key) +
-                        " is not below " + std::to_string(limit_));
-    }
-  }
-
-  std::vector<slot> slots_;
-  std::vector<std::uint8_t> live_;
-  std::vector<std::uint32_t> no_free_;
-  std::size_t limit_;
-  std::size_t size_ = 0;
-};
-
-
 template <class Next, class LCtx, class RCtx, class Late, bool Dense>
 class asof_join_stage {
  public:
@@ -525,7 +439,7 @@ class asof_join_stage {
 
  private:
   using key_state = asof_key<right_type>;
-  using table = std::conditional_t<Dense, dense_slot_table<key_type, key_state>, slot_table<key_type, key_state>>;
+  using table = std::conditional_t<Dense, dense_key_table<key_type, key_state>, slot_table<key_type, key_state>>;
   // Room for the few records a key holds since the watermark in most
   // streams, so that its ring rarely has to grow after warm-up.
   static constexpr std::uint32_t min_ring = 8;
@@ -533,7 +447,7 @@ class asof_join_stage {
 
   static table make_table(const asof_settings& s) {
     if constexpr (Dense) {
-      return table(s.dense_keys);
+      return table(s.dense_keys, "asof_join");
     } else {
       return table();
     }

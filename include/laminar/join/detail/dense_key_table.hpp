@@ -34,6 +34,15 @@ class dense_key_table {
     check(key);
     return npos;
   }
+  /// The state of `key` if it has a slot (a key not in the table has an
+  /// empty one), or null; a key outside [0, n) throws. For a lookup that
+  /// reads the state either way: no liveness check.
+  [[nodiscard, gnu::always_inline]] inline const State* lookup(K key) const {
+    const auto k = static_cast<std::size_t>(key);
+    if (k < slots_.size()) [[likely]] return &slots_[k].state;
+    check(key);
+    return nullptr;
+  }
   [[gnu::noinline]] std::uint32_t insert(K key) {
     check(key);
     const auto k = static_cast<std::size_t>(key);
