@@ -616,3 +616,30 @@ TEST_CASE("asof join: processing-time ticks pass on to the operators after it") 
   CHECK(early[0].key == 7u);
   CHECK(early[0].value == 2);
 }
+
+TEST_CASE("asof join: a ring widens within its allocation, wrapped around or not") {
+  // Room for 8, cycling through 4: the records that wrapped to the start
+  // move past the old end, in order, and the ring then cycles through 8.
+  detail::asof_key<quote> k;
+  k.reserve(8, 4);
+  for (std::int64_t t : {1, 2, 3}) k.insert(timestamp::from_nanos(t), quote{t, 0, t, 0});
+  k.drop(2);
+  for (std::int64_t t : {4, 5, 6}) k.insert(timestamp::from_nanos(t), quote{t, 0, t, 0});  // wraps around
+  REQUIRE(k.full());
+  k.widen();
+  CHECK(k.used == 8);
+  CHECK(k.cap == 8);
+  CHECK(!k.full());
+  for (std::int64_t t : {7, 8, 9, 10}) k.insert(timestamp::from_nanos(t), quote{t, 0, t, 0});
+  REQUIRE(k.full());
+  std::vector<std::int64_t> times;
+  for (std::uint32_t i = 0; i < k.size; ++i) times.push_back(k.time(i).nanos());
+  CHECK(times == std::vector<std::int64_t>{3, 4, 5, 6, 7, 8, 9, 10});
+  CHECK(k.record(0).bid == 3);
+  CHECK(k.record(7).bid == 10);
+  CHECK(k.newest.bid == 10);
+  const detail::asof_key<quote> copy = k;  // keeps the allocation and the positions in use
+  CHECK(copy.cap == 8);
+  CHECK(copy.used == 8);
+  CHECK(copy.record(3).bid == 6);
+}

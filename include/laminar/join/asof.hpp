@@ -136,12 +136,19 @@ namespace detail {
 /// and search read the times only (8 to a line). An in-order right record
 /// into a full ring reads the line of times at the ring's head and takes
 /// the oldest record's position: one line of times and one of records.
+///
+/// The ring cycles through the first `used` of its `cap` allocated
+/// positions: a ring reserved for bursts (reserve_per_key) but holding a
+/// few records at a time keeps those few lines warm, not all of them. It
+/// widens within the allocation when a burst needs it, and reallocates
+/// only past cap.
 template <class R>
 struct asof_key {
   timestamp newest_t{};  // valid while size > 0
   std::uint32_t size = 0;
   std::uint32_t head = 0;  // ring position of the oldest record
-  std::uint32_t cap = 0;   // ring positions: 0 or a power of two (at least min_ring)
+  std::uint32_t cap = 0;   // allocated positions: 0 or a power of two
+  std::uint32_t used = 0;  // positions the ring cycles through: a power of two, at most cap
   R newest{};
   std::byte* ring = nullptr;  // cap records, then their cap times
 
@@ -151,10 +158,11 @@ struct asof_key {
         size(std::exchange(o.size, 0)),
         head(std::exchange(o.head, 0)),
         cap(std::exchange(o.cap, 0)),
+        used(std::exchange(o.used, 0)),
         newest(std::move(o.newest)),
         ring(std::exchange(o.ring, nullptr)) {}
   asof_key(const asof_key& o) : newest_t(o.newest_t), newest(o.newest) {
-    if (o.cap != 0) reserve(o.cap);
+    if (o.cap != 0) reserve(o.cap, o.used);
     for (std::uint32_t i = 0; i < o.size; ++i) append(o.time(i), o.record(i));
   }
   asof_key& operator=(asof_key o) noexcept {
@@ -169,12 +177,13 @@ struct asof_key {
     swap(size, o.size);
     swap(head, o.head);
     swap(cap, o.cap);
+    swap(used, o.used);
     swap(newest, o.newest);
     swap(ring, o.ring);
   }
 
   [[nodiscard]] bool empty() const noexcept { return size == 0; }
-  [[nodiscard]] bool full() const noexcept { return size == cap; }
+  [[nodiscard]] bool full() const noexcept { return size == used; }
   /// The i-th record from the oldest, and its time.
   [[nodiscard]] R& record(std::uint32_t i) noexcept { return records()[at(i)]; }
   [[nodiscard]] const R& record(std::uint32_t i) const noexcept { return records()[at(i)]; }
@@ -213,25 +222,40 @@ struct asof_key {
     const std::uint32_t p = head;
     times()[p] = t;
     records()[p] = r;
-    head = (p + 1) & (cap - 1);
+    head = (p + 1) & (used - 1);
     newest_t = t;
     newest = r;
   }
   /// Evicts the n oldest records (their ring positions are reused).
   void drop(std::uint32_t n) noexcept {
-    head = (head + n) & (cap - 1);
+    head = (head + n) & (used - 1);
     size -= n;
   }
-  /// A ring of n positions (a power of two, at least size), oldest first.
-  void reserve(std::uint32_t n) {
+  /// A ring of n allocated positions (a power of two, at least size), of
+  /// which it cycles through the first `in_use` (a power of two, at least
+  /// size, at most n; all n by default), oldest first.
+  void reserve(std::uint32_t n, std::uint32_t in_use = 0) {
     asof_key bigger;
     bigger.ring = allocate(n);
     bigger.cap = n;
+    bigger.used = in_use == 0 ? n : in_use;
     for (std::uint32_t i = 0; i < size; ++i) bigger.append(time(i), std::move(record(i)));
     release(ring, cap);
     ring = std::exchange(bigger.ring, nullptr);
     cap = std::exchange(bigger.cap, 0);
+    used = std::exchange(bigger.used, 0);
     head = 0;
+  }
+  /// Twice the positions in use, within the allocation (used < cap): the
+  /// records that had wrapped around to the start move up past the old end.
+  void widen() noexcept {
+    const std::uint32_t old = used;
+    for (std::uint32_t i = 0; i < size; ++i) {
+      if (head + i < old) continue;  // did not wrap: its position stays
+      times()[head + i] = times()[head + i - old];
+      records()[head + i] = std::move(records()[head + i - old]);
+    }
+    used = 2 * old;
   }
   /// Empty; keeps the ring.
   void reset() noexcept {
@@ -265,7 +289,7 @@ struct asof_key {
     std::destroy_n(std::launder(reinterpret_cast<R*>(p + records_offset(n))), n);
     ::operator delete(p, std::align_val_t{ring_align});
   }
-  [[nodiscard]] std::uint32_t at(std::uint32_t i) const noexcept { return (head + i) & (cap - 1); }
+  [[nodiscard]] std::uint32_t at(std::uint32_t i) const noexcept { return (head + i) & (used - 1); }
   [[nodiscard]] R* records() const noexcept {
     return std::launder(reinterpret_cast<R*>(ring + records_offset(cap)));
   }
@@ -421,6 +445,7 @@ class asof_join_stage {
       keys_.restore(s, key);
       key_state& k = keys_.state(keys_.find(key));
       if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), first_ring())));
+      while (k.used < n) k.widen();
       for (std::uint64_t i = 0; i < n; ++i) {
         timestamp t{};
         right_type record{};
@@ -443,6 +468,7 @@ class asof_join_stage {
   // Room for the few records a key holds since the watermark in most
   // streams, so that its ring rarely has to grow after warm-up.
   static constexpr std::uint32_t min_ring = 8;
+  static constexpr std::uint32_t first_used = 4;
   static constexpr std::uint32_t none = ~std::uint32_t{0};
 
   static table make_table(const asof_settings& s) {
@@ -596,8 +622,19 @@ class asof_join_stage {
     return settings_.tolerance ? w - *settings_.tolerance : timestamp::min();
   }
 
-  // A key's ring is full of records that can still match: twice the room.
-  [[gnu::noinline]] void grow(key_state& k) { k.reserve(k.cap == 0 ? first_ring() : 2 * k.cap); }
+  // A full ring whose records can all still match: twice the positions,
+  // within the allocation while there is room, else twice the allocation.
+  // A new key's ring is allocated for first_ring() records and starts by
+  // cycling through at most first_used of them.
+  [[gnu::noinline]] void grow(key_state& k) {
+    if (k.cap == 0) {
+      k.reserve(first_ring(), std::min(first_ring(), first_used));
+    } else if (k.used < k.cap) {
+      k.widen();
+    } else {
+      k.reserve(2 * k.cap);
+    }
+  }
   [[nodiscard]] std::uint32_t first_ring() const noexcept { return std::max(min_ring, settings_.reserve_per_key); }
 
   // Drops the key's records no left record at or after the left watermark
