@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "support/bench.hpp"
@@ -172,37 +174,23 @@ int main() {
                  static_cast<unsigned long long>(want.rows), f.trades.size());
     return 1;
   }
-  for (int which = 1; which < contenders; ++which) {  // warm-up and check
-    if (!(run(which) == want)) {
-      std::fprintf(stderr, "dag_join: %zu instances: rows differ from the single-thread join's\n", instances[which]);
-      return 1;
-    }
-  }
-  std::vector<double> rates[contenders];
-  for (int r = 0; r < reps; ++r) {
-    for (int k = 0; k < contenders; ++k) {
-      const int which = (r + k) % contenders;  // who goes first rotates
-      lb::stopwatch sw;
-      const digest got = run(which);
-      const double rate = static_cast<double>(n) / sw.elapsed_s();
-      if (!(got == want)) {
-        std::fprintf(stderr, "dag_join: rows differ between contenders\n");
-        return 1;
-      }
-      rates[which].push_back(rate);
-    }
-  }
-  const double base = lb::median(rates[0]);
+  // Warm-up and check, then medians of interleaved repetitions (who goes
+  // first rotates).
+  const std::string_view names[] = {"single thread", "1 instance", "2 instances", "4 instances"};
+  const auto rates = lb::interleaved_rates("dag_join", std::span<const std::string_view>(names), n, reps, want,
+                                           [&run](std::size_t which) { return run(static_cast<int>(which)); });
+  if (!rates) return 1;
+  const double base = (*rates)[0];
   lb::report("dag_join_single_thread_events_per_s", base, "events/s", 0);
-  const char* const names[] = {"", "1_instance", "2_instances", "4_instances"};
+  const char* const suffixes[] = {"", "1_instance", "2_instances", "4_instances"};
   char name[96];
   for (int which = 1; which < contenders; ++which) {
-    std::snprintf(name, sizeof name, "dag_join_events_per_s_%s", names[which]);
-    lb::report(name, lb::median(rates[which]), "events/s", 0);
+    std::snprintf(name, sizeof name, "dag_join_events_per_s_%s", suffixes[which]);
+    lb::report(name, (*rates)[static_cast<std::size_t>(which)], "events/s", 0);
   }
   for (int which = 1; which < contenders; ++which) {
     std::snprintf(name, sizeof name, "dag_join_vs_single_thread_%zu", instances[which]);
-    lb::report(name, lb::median(rates[which]) / base, "x", 3);
+    lb::report(name, (*rates)[static_cast<std::size_t>(which)] / base, "x", 3);
   }
   return 0;
 }
