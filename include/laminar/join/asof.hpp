@@ -50,7 +50,9 @@
 // twice the records it needed at once, and all keys together at most four
 // times what they need plus 1024. A key's first ring has room for 8
 // records, or for .reserve_per_key(n): sized for a key's largest burst, no
-// ring grows in steady state.
+// ring is reallocated in steady state. A ring cycles through the first 4 of
+// its positions and doubles that within its room before it reallocates,
+// so room reserved for bursts costs no cache while unused.
 //
 // Keys: hashed (any key type), or with .dense_keys(n) integers in [0, n)
 // that index an array of key slots directly (symbol ids); a key outside
