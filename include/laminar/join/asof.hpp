@@ -568,13 +568,13 @@ class asof_join_stage {
   // Right records are kept for left records from here on: the left
   // watermark, or the earliest held left record.
   void update_evict_watermark() {
-    evict_watermark_ = pending_.empty() ? left_watermark_ : std::min(left_watermark_, pending_.front().t);
+    evict_watermark_ = pending_.held_back(left_watermark_);
     horizon_ = horizon_for(evict_watermark_);
     second_horizon_ = settings_.direction == asof_direction::forward ? timestamp::min() : evict_watermark_;
   }
 
   void advance_output() {
-    const timestamp out = pending_.empty() ? combined_ : std::min(combined_, pending_.front().t);
+    const timestamp out = pending_.held_back(combined_);
     if (out > output_watermark_) {
       output_watermark_ = out;
       next_.on_watermark(out);

@@ -251,7 +251,7 @@ class temporal_join_stage {
   // Versions are kept for left records from here on: the left watermark,
   // or the earliest held left record.
   void update_keep_from() {
-    keep_from_ = pending_.empty() ? left_watermark_ : std::min(left_watermark_, pending_.front().t);
+    keep_from_ = pending_.held_back(left_watermark_);
   }
 
   // Drops key s's versions no left record at or after keep_from_ can see:
@@ -282,7 +282,7 @@ class temporal_join_stage {
   }
 
   void advance_output() {
-    const timestamp out = pending_.empty() ? combined_ : std::min(combined_, pending_.front().t);
+    const timestamp out = pending_.held_back(combined_);
     if (out > output_watermark_) {
       output_watermark_ = out;
       next_.on_watermark(out);

@@ -28,6 +28,11 @@ class held_left {
   [[nodiscard]] std::size_t size() const noexcept { return heap_.size(); }
   /// The earliest held record (time, then arrival); not empty.
   [[nodiscard]] const entry& front() const noexcept { return heap_.front(); }
+  /// `w`, held back to the earliest held record's time: what a watermark
+  /// or an eviction bound may say while these records have not left.
+  [[nodiscard]] timestamp held_back(timestamp w) const noexcept {
+    return heap_.empty() ? w : std::min(w, heap_.front().t);
+  }
 
   void push(timestamp t, const L& l) {
     heap_.push_back(entry{t, next_seq_++, l});
