@@ -319,34 +319,49 @@ TEST_CASE("interval join: a checkpoint at a random point restores into a fresh p
   });
 }
 
+namespace {
+
+// Pushes one left and one right record per key every 500 us over 500 keys,
+// watermarks 50 us behind every 64 pairs; checks that nothing allocates
+// after `warm` pairs and that every key's state is freed at the end, and
+// returns the most records held at once.
+template <class Join>
+std::size_t check_steady_state(Join join, std::int64_t pairs, std::int64_t warm) {
+  std::uint64_t rows = 0;
+  auto p = pipeline_of(std::move(join), count_events(rows));
+  std::size_t peak = 0;
+  std::uint64_t allocations = 0;
+  for (std::int64_t i = 0; i < pairs; ++i) {
+    const test::allocation_counter counter;
+    const auto key = static_cast<std::uint32_t>(i % 500);
+    p.push_left(order{i * 1000, key, i});
+    p.push_right(fill{i * 1000 + 500, key, i});
+    if (i % 64 == 63) {
+      p.push_left_watermark(timestamp::from_nanos(i * 1000 - 50'000));
+      p.push_right_watermark(timestamp::from_nanos(i * 1000 - 50'000));
+    }
+    if (i >= warm) allocations += counter.count();
+    peak = std::max(peak, p.join().left_held() + p.join().right_held());
+  }
+  CHECK(allocations == 0);
+  p.finish();
+  CHECK(p.join().keys() == 0);
+  // Each key sees one left and one right record every 500 us: within
+  // [-3 us, +2 us] only its own pair matches; full adds nothing.
+  CHECK(rows == static_cast<std::uint64_t>(pairs));
+  return peak;
+}
+
+}  // namespace
+
 TEST_CASE("interval join: state stays bounded as the watermarks move, and steady state allocates nothing") {
   for (join_type t : {join_type::inner, join_type::full}) {
     CAPTURE(to_string(t));
-    std::uint64_t rows = 0;
-    auto p = pipeline_of(interval_join(duration::from_nanos(-3000), duration::from_nanos(2000)).type(t),
-                         count_events(rows));
-    std::size_t peak = 0;
-    std::uint64_t allocations = 0;
-    for (std::int64_t i = 0; i < 1'000'000; ++i) {
-      const test::allocation_counter counter;
-      const auto key = static_cast<std::uint32_t>(i % 500);
-      p.push_left(order{i * 1000, key, i});
-      p.push_right(fill{i * 1000 + 500, key, i});
-      if (i % 64 == 63) {
-        p.push_left_watermark(timestamp::from_nanos(i * 1000 - 50'000));
-        p.push_right_watermark(timestamp::from_nanos(i * 1000 - 50'000));
-      }
-      if (i >= 100'000) allocations += counter.count();
-      peak = std::max(peak, p.join().left_held() + p.join().right_held());
-    }
-    CHECK(allocations == 0);
+    const std::size_t peak =
+        check_steady_state(interval_join(duration::from_nanos(-3000), duration::from_nanos(2000)).type(t), 1'000'000,
+                           100'000);
     // The records within about 120 us of the watermarks, never the 2 million pushed.
     CHECK(peak < 1'000);
-    p.finish();
-    CHECK(p.join().keys() == 0);
-    // Each key sees one left and one right record every 500 us: within
-    // [-3 us, +2 us] only its own pair matches; full adds nothing.
-    CHECK(rows == 1'000'000);
   }
 }
 
@@ -649,25 +664,8 @@ TEST_CASE("interval join: a checkpoint taken while records sit inline and spille
 }
 
 TEST_CASE("interval join, dense keys: steady state allocates nothing") {
-  std::uint64_t rows = 0;
-  auto p = pipeline_of(interval_join(duration::from_nanos(-3000), duration::from_nanos(2000)).dense_keys(500),
-                       count_events(rows));
-  std::uint64_t allocations = 0;
-  for (std::int64_t i = 0; i < 300'000; ++i) {
-    const test::allocation_counter counter;
-    const auto key = static_cast<std::uint32_t>(i % 500);
-    p.push_left(order{i * 1000, key, i});
-    p.push_right(fill{i * 1000 + 500, key, i});
-    if (i % 64 == 63) {
-      p.push_left_watermark(timestamp::from_nanos(i * 1000 - 50'000));
-      p.push_right_watermark(timestamp::from_nanos(i * 1000 - 50'000));
-    }
-    if (i >= 50'000) allocations += counter.count();
-  }
-  CHECK(allocations == 0);
-  p.finish();
-  CHECK(p.join().keys() == 0);
-  CHECK(rows == 300'000);
+  (void)check_steady_state(interval_join(duration::from_nanos(-3000), duration::from_nanos(2000)).dense_keys(500),
+                           300'000, 50'000);
 }
 
 TEST_CASE("interval join: a dense-key checkpoint restores into a hashed join, and a hashed one is refused by a dense join") {
