@@ -7,9 +7,18 @@
 // trails it by 1 ms, pushed every 1024 events.
 //
 // laminar: `connect(push<trade>() | event_time | key_by, push<quote>() |
-// event_time | key_by) | asof_join() | sink`, records pushed in feed order,
-// with hashed keys (the default) and with .dense_keys(symbols) (the symbol id
-// indexes an array, as in the hand loop).
+// event_time | key_by) | asof_join...() | sink`, records pushed in feed
+// order, four ways:
+//   asof_join_*                  .ordered_feed().dense_keys(symbols): the
+//                                hand loop's job (the feed is in order: the
+//                                last quote per symbol) and its keying (the
+//                                symbol id indexes an array);
+//   asof_join_ordered_feed_hashed_*  .ordered_feed(), hashed keys;
+//   asof_join_full_hashed_*      asof_join(), the default: each key keeps
+//                                its quotes since the watermark, so a trade
+//                                that arrives out of order still gets its
+//                                exact match; hashed keys;
+//   asof_join_full_dense_keys_*  the same with .dense_keys(symbols).
 // hand loop: the last quote per symbol in a flat array indexed by symbol
 // id, each trade joined with its symbol's entry (what a desk writes when the
 // feed is in order). Throughput in events/s (trades + quotes), medians of 7
@@ -137,25 +146,34 @@ int main() {
   const int reps = lb::pick(7, 1);
   std::printf("# asof join: %zu events (%u symbols, 2 quotes per trade)%s\n", n, symbols,
               lb::smoke() ? " (smoke run)" : "");
-  // The contenders: 0 hashed keys, 1 dense keys, 2 the hand loop.
+  // The contenders, as in the header; 4 is the hand loop.
   const auto run = [&feed](int which) {
     switch (which) {
-      case 0: return laminar_asof(feed, laminar::asof_join());
-      case 1: return laminar_asof(feed, laminar::asof_join().dense_keys(symbols));
+      case 0: return laminar_asof(feed, laminar::asof_join().ordered_feed().dense_keys(symbols));
+      case 1: return laminar_asof(feed, laminar::asof_join().ordered_feed());
+      case 2: return laminar_asof(feed, laminar::asof_join());
+      case 3: return laminar_asof(feed, laminar::asof_join().dense_keys(symbols));
       default: return hand_asof(feed);
     }
   };
   const digest want = hand_asof(feed);
-  constexpr std::string_view names[] = {"laminar, hashed keys", "laminar, dense keys", "hand loop"};
+  constexpr std::string_view names[] = {"laminar, ordered feed, dense keys", "laminar, ordered feed, hashed keys",
+                                        "laminar, full join, hashed keys", "laminar, full join, dense keys",
+                                        "hand loop"};
   const auto rates = lb::interleaved_rates("asof join", names, n, reps, want, [&run](std::size_t i) {
     return run(static_cast<int>(i));
   });
   if (!rates) return 1;
-  const double hashed = (*rates)[0], dense = (*rates)[1], hand = (*rates)[2];
-  lb::report("asof_join_events_per_s", hashed, "events/s", 0);
-  lb::report("asof_join_dense_keys_events_per_s", dense, "events/s", 0);
+  const double ordered = (*rates)[0], ordered_hashed = (*rates)[1], full = (*rates)[2], full_dense = (*rates)[3],
+               hand = (*rates)[4];
+  lb::report("asof_join_events_per_s", ordered, "events/s", 0);
   lb::report("asof_join_hand_loop_events_per_s", hand, "events/s", 0);
-  lb::report("asof_join_vs_hand_loop", hashed / hand, "x", 3);
-  lb::report("asof_join_dense_keys_vs_hand_loop", dense / hand, "x", 3);
+  lb::report("asof_join_vs_hand_loop", ordered / hand, "x", 3);
+  lb::report("asof_join_ordered_feed_hashed_events_per_s", ordered_hashed, "events/s", 0);
+  lb::report("asof_join_ordered_feed_hashed_vs_hand_loop", ordered_hashed / hand, "x", 3);
+  lb::report("asof_join_full_hashed_events_per_s", full, "events/s", 0);
+  lb::report("asof_join_full_hashed_vs_hand_loop", full / hand, "x", 3);
+  lb::report("asof_join_full_dense_keys_events_per_s", full_dense, "events/s", 0);
+  lb::report("asof_join_full_dense_keys_vs_hand_loop", full_dense / hand, "x", 3);
   return 0;
 }

@@ -210,7 +210,7 @@ auto make_pipeline(outcome& out) {
   using namespace laminar;
   return connect(push<trade>() | event_time(trade_ts) | key_by(trade_symbol),
                  push<quote>() | event_time(quote_ts) | key_by(quote_symbol)) |
-         asof_join().dense_keys(symbols).reserve_per_key(16) |
+         asof_join().ordered_feed().dense_keys(symbols) |
          map([](const asof_row<trade, quote>& r) { return price(r.left, r.right ? &*r.right : nullptr); }) |
          event_time(priced_ts) | key_by(priced_symbol) |
          tumbling(std::chrono::seconds(1))

@@ -6,6 +6,7 @@
 // keys out of range.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -642,4 +643,194 @@ TEST_CASE("asof join: a ring widens within its allocation, wrapped around or not
   CHECK(copy.cap == 8);
   CHECK(copy.used == 8);
   CHECK(copy.record(3).bid == 6);
+}
+
+namespace {
+
+// The ordered feed's model: the brute-force reference's row for a left
+// record in order (no right record of its key later than it has arrived);
+// a left record behind its key's newest right record goes to the late side
+// output with the watermark's late records, in arrival order.
+struct ordered_reference {
+  reference all;
+  std::vector<trade> out_of_order;
+  std::vector<trade> side;  // late and out of order, in arrival order
+
+  void on(const item& it) {
+    if (it.kind == item::left && it.l.ts >= all.lwm && behind_newest(it.l)) {
+      out_of_order.push_back(it.l);
+      side.push_back(it.l);
+      return;
+    }
+    const std::size_t late_before = all.late.size();
+    all.on(it);
+    if (all.late.size() != late_before) side.push_back(all.late.back());
+  }
+  [[nodiscard]] bool behind_newest(const trade& l) const {
+    return std::any_of(all.seen.begin(), all.seen.end(), [&](const quote& q) { return q.sym == l.sym && q.ts > l.ts; });
+  }
+};
+
+auto ordered_configured(std::optional<duration> tol) {
+  return tol ? asof_join().ordered_feed().tolerance(*tol) : asof_join().ordered_feed();
+}
+
+// The ordered feed joins against the model, hashed and dense.
+void check_ordered(std::optional<duration> tol, const std::vector<item>& items, const std::string& what,
+                   std::size_t& out_of_order, std::size_t dense_limit = 100) {
+  ordered_reference ref{{asof_settings{asof_direction::backward, true, tol}, {}, join_streams::no_time, {}, {}}, {}, {}};
+  for (const item& it : items) ref.on(it);
+  out_of_order = ref.out_of_order.size();
+  const auto check = [&](auto join, const char* mode) {
+    std::vector<row> rows;
+    side_records<trade> side;
+    auto p = pipeline_of(std::move(join).late_to(side), rows);
+    for (const item& it : items) feed(p, it);
+    p.finish();
+    const std::string w = std::string(mode) + " " + what;
+    test::same_outputs(rows, ref.all.rows, w + " rows");
+    test::same_outputs(side.records(), ref.side, w + " late and out-of-order left records");
+    CHECK(p.join().late_count() == ref.all.late.size());
+    CHECK(p.join().out_of_order_count() == ref.out_of_order.size());
+  };
+  check(ordered_configured(tol), "hashed");
+  check(ordered_configured(tol).dense_keys(dense_limit), "dense");
+}
+
+// A feed in event-time order, as one feed handler delivers it: times
+// advance by 0 to 2 ms (ties between the inputs included), keys at random,
+// each input's watermark trailing by 1 ms now and then.
+std::vector<item> in_order_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
+  std::mt19937_64 rng(seed);
+  std::vector<item> items;
+  std::int64_t t = 1'000 * ms;
+  for (std::size_t i = 0; i < n; ++i) {
+    t += static_cast<std::int64_t>(rng() % 3) * ms / 2;
+    const auto key = static_cast<std::uint32_t>(rng() % keys);
+    const auto id = static_cast<std::int64_t>(i);
+    if (rng() % 3 == 0) {
+      items.push_back({item::left, trade{t, key, id, 1}, {}, 0});
+    } else {
+      items.push_back({item::right, {}, quote{t, key, id, 0}, 0});
+    }
+    if (rng() % 8 == 0) {
+      items.push_back({item::left_wm, {}, {}, t - ms});
+      items.push_back({item::right_wm, {}, {}, t - ms});
+    }
+  }
+  return items;
+}
+
+}  // namespace
+
+TEST_CASE("asof join, ordered feed: equals the model on randomized out-of-order streams") {
+  // Out-of-order streams: left records behind their key's newest quote go
+  // to the side output (counted), the others get the exact backward match.
+  int cases = 0;
+  std::size_t out_of_order = 0;
+  for (std::optional<duration> tol : {std::optional<duration>{}, std::optional<duration>{duration::from_nanos(2 * ms)},
+                                      std::optional<duration>{duration::zero()}}) {
+    for (std::uint32_t keys : {1u, 5u, 100u}) {
+      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        std::size_t n = 0;
+        check_ordered(tol, make_items(seed * 131 + keys, keys, 1500),
+                      describe(asof_settings{asof_direction::backward, true, tol}, seed, keys), n);
+        out_of_order += n;
+        ++cases;
+      }
+    }
+  }
+  CHECK(cases == 3 * 3 * 6);
+  CHECK(out_of_order > 1000);  // the streams exercise the out-of-order path
+}
+
+TEST_CASE("asof join, ordered feed: on a feed in time order it gives the full join's rows, all of them") {
+  for (std::uint32_t keys : {1u, 7u, 300u}) {
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+      CAPTURE(keys);
+      CAPTURE(seed);
+      const std::vector<item> items = in_order_items(seed * 17 + keys, keys, 3000);
+      std::size_t out_of_order = 1;
+      check_ordered(std::nullopt, items, "in order", out_of_order, keys);
+      CHECK(out_of_order == 0);
+      // The same rows as the join that keeps history.
+      std::vector<row> full, ordered;
+      auto p = pipeline_of(asof_join(), full);
+      auto q = pipeline_of(asof_join().ordered_feed().dense_keys(keys), ordered);
+      for (const item& it : items) {
+        feed(p, it);
+        feed(q, it);
+      }
+      p.finish();
+      q.finish();
+      CHECK(ordered == full);
+      CHECK(q.join().right_held() <= keys);  // one record per key
+    }
+  }
+}
+
+TEST_CASE("asof join, ordered feed: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
+  for (std::uint64_t wm_every : {6u, 300u}) {
+    CAPTURE(wm_every);
+    const std::vector<item> items = make_items(91, 20, 2000, wm_every);
+    join_streams::check_restore_at_random_cuts<row>(
+        [](std::vector<row>& out) { return pipeline_of(asof_join().ordered_feed().tolerance(duration::from_nanos(3 * ms)), out); },
+        items, 5, 3, 3, "hashed ordered feed after restore");
+    join_streams::check_restore_at_random_cuts<row>(
+        [](std::vector<row>& out) { return pipeline_of(asof_join().ordered_feed().dense_keys(20), out); }, items, 6, 3,
+        3, "dense ordered feed after restore");
+  }
+}
+
+TEST_CASE("asof join, ordered feed: a full join's checkpoint restores into it, each key keeping its newest record") {
+  const std::vector<item> items = in_order_items(5, 12, 2000);
+  const std::size_t cut = items.size() / 2;
+  std::vector<row> whole;
+  {
+    auto p = pipeline_of(asof_join().ordered_feed(), whole);
+    for (const item& it : items) feed(p, it);
+    p.finish();
+  }
+  std::vector<row> first, rest;
+  std::string bytes;
+  {
+    auto p = pipeline_of(asof_join(), first);  // keeps history: several records per key
+    for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+    CHECK(p.join().right_held() > 12);
+    bytes = p.checkpoint(1).to_bytes();
+  }
+  auto q = pipeline_of(asof_join().ordered_feed(), rest);
+  q.restore(snapshot::from_bytes(bytes));
+  CHECK(q.join().right_held() <= 12);
+  for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+  q.finish();
+  test::same_outputs(rest, whole, "full join's checkpoint restored into an ordered feed");
+}
+
+TEST_CASE("asof join, ordered feed: settings it cannot answer are a usage_error when the pipeline is built") {
+  std::vector<row> rows;
+  check_usage_error("ordered_feed() needs the backward direction",
+                    [&] { (void)pipeline_of(asof_join().direction(asof_direction::forward).ordered_feed(), rows); });
+  check_usage_error("ordered_feed() needs the backward direction",
+                    [&] { (void)pipeline_of(asof_join().ordered_feed().direction(asof_direction::nearest), rows); });
+  check_usage_error("ordered_feed() needs allow_exact_matches(true)",
+                    [&] { (void)pipeline_of(asof_join().ordered_feed().allow_exact_matches(false), rows); });
+  check_usage_error("ordered_feed() needs eager emission",
+                    [&] { (void)pipeline_of(asof_join().ordered_feed().emit(asof_emit::final).dense_keys(4), rows); });
+  // Out of order on purpose: the trade behind its key's newest quote is
+  // refused to the side output, never joined with a later quote.
+  side_records<trade> side;
+  auto p = pipeline_of(asof_join().ordered_feed().late_to(side), rows);
+  p.push_right(quote{10 * ms, 1, 100, 101});
+  p.push_right(quote{5 * ms, 1, 50, 51});  // older than the newest: cannot match a trade in order
+  p.push_left(trade{7 * ms, 1, 0, 0});
+  p.push_left(trade{10 * ms, 1, 0, 0});
+  p.finish();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].right->bid == 100);
+  REQUIRE(side.records().size() == 1);
+  CHECK(side.records()[0].ts == 7 * ms);
+  CHECK(p.join().out_of_order_count() == 1);
+  CHECK(p.join().right_expired() == 1);
+  CHECK(p.join().late_count() == 0);
 }

@@ -80,11 +80,13 @@ priced_trade price(const trade& t, const quote* q) {
   return {t.ts, t.symbol, t.px, signed_qty};
 }
 
-template <class Sink>
-auto trading_pipeline(Sink sink_factory) {
+// The join: the full one (default), or the benchmark's for a feed in
+// order, asof_join().ordered_feed().dense_keys(symbols).
+template <class Sink, class Join = asof_join_operator<>>
+auto trading_pipeline(Sink sink_factory, Join join = asof_join()) {
   return connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::symbol),
                  push<quote>() | event_time(&quote::ts) | key_by(&quote::symbol)) |
-         asof_join() |
+         std::move(join) |
          map([](const asof_row<trade, quote>& r) { return price(r.left, r.right ? &*r.right : nullptr); }) |
          event_time(&priced_trade::ts) | key_by(&priced_trade::symbol) |
          tumbling(std::chrono::seconds(1))
@@ -240,6 +242,15 @@ TEST_CASE("trading pipeline: every bar equals the reference model on in-order an
         const auto want = reference(feed);
         CHECK(want.size() >= symbols * 2);  // every symbol trades in most seconds
         test::same_outputs(rows, want, describe(spec));
+        if (disorder == 0) {  // the feed is in order: the ordered-feed join gives the same bars
+          std::vector<bar_row> ordered;
+          auto q = trading_pipeline(collect(ordered), asof_join().ordered_feed().dense_keys(symbols));
+          run(q, feed, 0, feed.size(), 1'000'000);
+          q.finish();
+          CHECK(q.join().out_of_order_count() == 0);
+          by_window_then_symbol(ordered);
+          test::same_outputs(ordered, want, "ordered feed, " + describe(spec));
+        }
         ++cases;
       }
     }
@@ -277,17 +288,21 @@ TEST_CASE("trading pipeline: a checkpoint at a random point restores into a fres
   }
 }
 
-TEST_CASE("trading pipeline: 1000 symbols in steady state allocate nothing per event") {
-  // 3 s of event time; the first 1.5 s warm up (keys, buffers, the first
-  // bars closed), the rest must not allocate, bar emission included.
+namespace {
+
+// 3 s of event time; the first 1.5 s warm up (keys, buffers, the first
+// bars closed), the rest must not allocate, bar emission included.
+template <class Join>
+void check_steady_state_allocates_nothing(Join join) {
   const feed_spec spec{5, 1000, 600'000, 3, 0};
   const auto feed = make_feed(spec);
   std::uint64_t bars = 0;
   std::int64_t imbalance = 0;
   auto p = trading_pipeline(sink([&](const bar_row& r) {
-    ++bars;
-    imbalance += r.value.imbalance;
-  }));
+                              ++bars;
+                              imbalance += r.value.imbalance;
+                            }),
+                            std::move(join));
   std::uint64_t allocations = 0;
   std::uint64_t steady_events = 0;
   for (std::size_t i = 0; i < feed.size(); ++i) {
@@ -310,4 +325,11 @@ TEST_CASE("trading pipeline: 1000 symbols in steady state allocate nothing per e
   CHECK(bars == 3000);
   CHECK(allocations == 0);
   CHECK(imbalance != 0);
+}
+
+}  // namespace
+
+TEST_CASE("trading pipeline: 1000 symbols in steady state allocate nothing per event") {
+  SUBCASE("full join") { check_steady_state_allocates_nothing(asof_join()); }
+  SUBCASE("ordered feed, dense keys") { check_steady_state_allocates_nothing(asof_join().ordered_feed().dense_keys(1000)); }
 }

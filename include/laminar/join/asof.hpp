@@ -54,6 +54,13 @@
 // its positions and doubles that within its room before it reallocates,
 // so room reserved for bursts costs no cache while unused.
 //
+// Ordered feed (.ordered_feed()): the inputs are declared merged in event-
+// time order (one feed handler), so every left record's backward match is
+// its key's newest right record, and that is all a key keeps (in its slot:
+// no ring). A left record behind its key's newest right record needs the
+// history not kept: it goes to the late side output, counted
+// (out_of_order_count()). Backward, exact matches and eager only.
+//
 // Keys: hashed (any key type), or with .dense_keys(n) integers in [0, n)
 // that index an array of key slots directly (symbol ids); a key outside
 // [0, n) is a usage_error.
@@ -319,7 +326,35 @@ struct asof_key {
   }
 };
 
-template <class Next, class LCtx, class RCtx, class Late, bool Dense>
+/// One key's state in an ordered feed (.ordered_feed()): its newest right
+/// record only, in the key's own slot. The interface is asof_key's for the
+/// paths the two share (finding a match, eviction, checkpoints): a ring of
+/// at most one record.
+template <class R>
+struct asof_latest {
+  timestamp newest_t{};  // valid while size > 0
+  std::uint32_t size = 0;
+  R newest{};
+
+  [[nodiscard]] bool empty() const noexcept { return size == 0; }
+  [[nodiscard]] const R& record(std::uint32_t) const noexcept { return newest; }
+  [[nodiscard]] timestamp time(std::uint32_t) const noexcept { return newest_t; }
+  [[nodiscard]] std::uint32_t upper_bound(timestamp t) const noexcept { return size != 0 && newest_t <= t ? 1 : 0; }
+  [[nodiscard]] std::uint32_t lower_bound(timestamp t) const noexcept { return size != 0 && newest_t < t ? 1 : 0; }
+  /// The record replaces the newest unless it is older (then false: no
+  /// left record in order can match it).
+  bool replace(timestamp t, const R& r) {
+    if (size != 0 && t < newest_t) return false;
+    newest_t = t;
+    newest = r;
+    size = 1;
+    return true;
+  }
+  void drop(std::uint32_t n) noexcept { size -= n; }
+  void reset() noexcept { size = 0; }
+};
+
+template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered>
 class asof_join_stage {
  public:
   using left_type = typename LCtx::value_type;
@@ -338,8 +373,12 @@ class asof_join_stage {
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
     if (t < left_watermark_) [[unlikely]] return on_late(l);
-    if (settings_.emit == asof_emit::final) return hold(t, l);
-    emit_row(l, t);
+    if constexpr (Ordered) {
+      emit_in_order(l, t);
+    } else {
+      if (settings_.emit == asof_emit::final) return hold(t, l);
+      emit_row(l, t);
+    }
   }
 
   void on_event(right_input, const right_type& r) {
@@ -349,24 +388,13 @@ class asof_join_stage {
       return;
     }
     const key_type key = window_key_of(rctx_, r);
-    std::uint32_t s = keys_.find(key);
-    if (s == table::npos) [[unlikely]] s = keys_.insert(key);
-    key_state& k = keys_.state(s);
-    if (k.full()) {
-      // A full ring recycles its oldest record when that cannot match any
-      // left record to come (which reads the line the new record is about
-      // to be written to), and grows otherwise: the steady state of a busy
-      // key is a full ring, one record in and one out, no eviction pass.
-      if (k.cap != 0 && (k.time(1) < second_horizon_ || k.time(0) < horizon_)) [[likely]] {
-        if (k.newest_t <= t) [[likely]] return k.replace_oldest(t, r);
-        k.drop(1);
-        k.insert(t, r);
-        return;
-      }
-      grow(k);
+    if constexpr (Ordered) {
+      replace_newest(key, t, r);
+    } else {
+      std::uint32_t s = keys_.find(key);
+      if (s == table::npos) [[unlikely]] s = keys_.insert(key);
+      insert_right(keys_.state(s), t, r);
     }
-    k.insert(t, r);
-    if (++held_ > sweep_at_) [[unlikely]] sweep();
   }
 
   /// The left input's watermark bounds what can still match; the right
@@ -403,6 +431,9 @@ class asof_join_stage {
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
   /// Right records that arrived too old to match any left record to come.
   [[nodiscard]] std::uint64_t right_expired() const noexcept { return right_expired_; }
+  /// Ordered feed: left records earlier than their key's newest right
+  /// record (to the late side output, with the watermark's late records).
+  [[nodiscard]] std::uint64_t out_of_order_count() const noexcept { return out_of_order_; }
   /// Left records held until their answer is exact (final).
   [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
   /// Left records released before their answer was exact because more than
@@ -415,7 +446,8 @@ class asof_join_stage {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
+      out_of_order_);
     pending_.save_state(w);
     w(static_cast<std::uint64_t>(keys_.slot_count()));
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
@@ -431,7 +463,8 @@ class asof_join_stage {
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
+      out_of_order_);
     pending_.load_state(r, "asof_join");
     std::uint64_t slots = 0;
     r(slots);
@@ -446,13 +479,21 @@ class asof_join_stage {
       r(key, n);
       keys_.restore(s, key);
       key_state& k = keys_.state(keys_.find(key));
-      if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), first_ring())));
-      while (k.used < n) k.widen();
+      if constexpr (!Ordered) {
+        if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), first_ring())));
+        while (k.used < n) k.widen();
+      }
       for (std::uint64_t i = 0; i < n; ++i) {
         timestamp t{};
         right_type record{};
         r(t, record);
-        k.insert(t, record);  // in order: appended
+        if constexpr (Ordered) {
+          // In time order: each replaces the one before (a history join's
+          // checkpoint restores its newest record per key).
+          if (!k.replace(t, record)) throw checkpoint_error("laminar: asof_join: a key's right records are out of order");
+        } else {
+          k.insert(t, record);  // in order: appended
+        }
       }
       held_ += k.size;
     }
@@ -465,7 +506,7 @@ class asof_join_stage {
   }
 
  private:
-  using key_state = asof_key<right_type>;
+  using key_state = std::conditional_t<Ordered, asof_latest<right_type>, asof_key<right_type>>;
   using table = std::conditional_t<Dense, dense_key_table<key_type, key_state>, slot_table<key_type, key_state>>;
   // Room for the few records a key holds since the watermark in most
   // streams, so that its ring rarely has to grow after warm-up.
@@ -506,6 +547,44 @@ class asof_join_stage {
     } else {
       next_.on_event(row_type{l, std::nullopt});
     }
+  }
+
+  // ---- ordered feed: a key's newest right record ----
+
+  // The key's newest right record is the match (backward, exact matches
+  // allowed) unless further than the tolerance; a left record before it
+  // is out of order.
+  void emit_in_order(const left_type& l, timestamp t) {
+    const key_state* k = lookup(l);
+    if (k == nullptr || k->empty()) [[unlikely]] return next_.on_event(row_type{l, std::nullopt});
+    if (t < k->newest_t) [[unlikely]] return on_out_of_order(l);
+    if (!within(t - k->newest_t)) return next_.on_event(row_type{l, std::nullopt});
+    next_.on_event(row_type{l, k->newest});
+  }
+
+  // A right record replaces its key's newest, unless older: then no left
+  // record in order can match it.
+  void replace_newest(key_type key, timestamp t, const right_type& r) {
+    key_state* k = nullptr;
+    if constexpr (Dense) {
+      k = keys_.lookup(key);
+    } else {
+      const std::uint32_t s = keys_.find(key);
+      if (s != table::npos) [[likely]] k = &keys_.state(s);
+    }
+    if (k == nullptr || k->empty()) [[unlikely]] return add_newest(key, t, r);
+    if (t < k->newest_t) [[unlikely]] {
+      ++right_expired_;
+      return;
+    }
+    k->newest_t = t;
+    k->newest = r;
+  }
+  [[gnu::noinline]] void add_newest(key_type key, timestamp t, const right_type& r) {
+    std::uint32_t s = keys_.find(key);
+    if (s == table::npos) s = keys_.insert(key);
+    keys_.state(s).replace(t, r);
+    if (++held_ > sweep_at_) [[unlikely]] sweep();
   }
 
   // ---- final: left records held until exact, released in time order ----
@@ -624,6 +703,25 @@ class asof_join_stage {
     return settings_.tolerance ? w - *settings_.tolerance : timestamp::min();
   }
 
+  // A right record into its key's ring, in time order.
+  [[gnu::always_inline]] void insert_right(key_state& k, timestamp t, const right_type& r) {
+    if (k.full()) {
+      // A full ring recycles its oldest record when that cannot match any
+      // left record to come (which reads the line the new record is about
+      // to be written to), and grows otherwise: the steady state of a busy
+      // key is a full ring, one record in and one out, no eviction pass.
+      if (k.cap != 0 && (k.time(1) < second_horizon_ || k.time(0) < horizon_)) [[likely]] {
+        if (k.newest_t <= t) [[likely]] return k.replace_oldest(t, r);
+        k.drop(1);
+        k.insert(t, r);
+        return;
+      }
+      grow(k);
+    }
+    k.insert(t, r);
+    if (++held_ > sweep_at_) [[unlikely]] sweep();
+  }
+
   // A full ring whose records can all still match: twice the positions,
   // within the allocation while there is room, else twice the allocation.
   // A new key's ring is allocated for first_ring() records and starts by
@@ -680,6 +778,12 @@ class asof_join_stage {
     ++late_count_;
     side_output_target(late_)(l);
   }
+  // Ordered feed: a left record earlier than its key's newest right record
+  // needs history the join does not keep.
+  [[gnu::cold, gnu::noinline]] void on_out_of_order(const left_type& l) {
+    ++out_of_order_;
+    side_output_target(late_)(l);
+  }
 
   [[no_unique_address]] Next next_;
   [[no_unique_address]] LCtx lctx_;
@@ -702,14 +806,25 @@ class asof_join_stage {
   std::size_t sweep_at_ = 1024;
   std::uint64_t late_count_ = 0;
   std::uint64_t right_expired_ = 0;
+  std::uint64_t out_of_order_ = 0;
 };
+
+// An ordered feed keeps one right record per key: the answer of a backward
+// match with exact matches allowed, joined on arrival, and of nothing else.
+inline void check_ordered(const asof_settings& s) {
+  const char* why = nullptr;
+  if (s.direction != asof_direction::backward) why = "needs the backward direction (it keeps no later records)";
+  if (!s.allow_exact_matches) why = "needs allow_exact_matches(true) (it keeps no record before the newest)";
+  if (s.emit != asof_emit::eager) why = "needs eager emission (a held left record would need history)";
+  if (why != nullptr) throw usage_error(std::string("laminar: asof_join: ordered_feed() ") + why);
+}
 
 }  // namespace detail
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
 /// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
 /// .dense_keys(n), .reserve_per_key(n) and .late_to(out).
-template <class Late = detail::discard_side_output, bool Dense = false>
+template <class Late = detail::discard_side_output, bool Dense = false, bool Ordered = false>
 struct asof_join_operator {
   using is_two_input_operator = void;
   asof_settings settings{};
@@ -757,8 +872,8 @@ struct asof_join_operator {
   /// side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return asof_join_operator<detail::side_output_holder_t<F>, Dense>{settings,
-                                                                      detail::hold_side_output(std::forward<F>(out))};
+    return asof_join_operator<detail::side_output_holder_t<F>, Dense, Ordered>{
+        settings, detail::hold_side_output(std::forward<F>(out))};
   }
   /// Each key's ring of right records starts with room for n (rounded up
   /// to a power of two; default 8) and doubles when a burst fills it with
@@ -777,15 +892,26 @@ struct asof_join_operator {
   /// indexing an array with it, not by hashing. A key outside [0, n), on
   /// either input, is a usage_error. n is at most 2^26 (the array grows to
   /// the largest key seen); use hashed keys for sparse key spaces.
-  [[nodiscard]] asof_join_operator<Late, true> dense_keys(std::size_t n = detail::max_dense_key) const {
+  [[nodiscard]] asof_join_operator<Late, true, Ordered> dense_keys(std::size_t n = detail::max_dense_key) const {
     if (n == 0 || n > detail::max_dense_key) {
       throw usage_error("laminar: asof_join: dense_keys(n) needs 0 < n <= " + std::to_string(detail::max_dense_key) +
                         ", got " + std::to_string(n) + "; use hashed keys for sparse key spaces");
     }
-    asof_join_operator<Late, true> o{settings, late};
+    asof_join_operator<Late, true, Ordered> o{settings, late};
     o.settings.dense_keys = n;
     return o;
   }
+  /// Declares that the two inputs arrive merged in event-time order, as one
+  /// feed handler delivers them: a key keeps its newest right record only
+  /// (in its slot: no ring, one cache line per key), which is every in-order
+  /// left record's backward match. A left record earlier than its key's
+  /// newest right record is out of order for this join: it goes to the late
+  /// side output and is counted (out_of_order_count()), never joined with a
+  /// wrong match. A right record older than its key's newest is counted by
+  /// right_expired(): no left record in order can match it. Backward
+  /// direction, exact matches allowed and eager emission only (bind throws
+  /// a usage_error otherwise); tolerance applies.
+  [[nodiscard]] asof_join_operator<Late, Dense, true> ordered_feed() const { return {settings, late}; }
 
   template <class LCtx, class RCtx>
   auto output_context(const LCtx& l, const RCtx&) const {
@@ -808,8 +934,9 @@ struct asof_join_operator {
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense>(std::forward<Next>(next), l, r,
-                                                                                      settings, std::move(late));
+    if constexpr (Ordered) detail::check_ordered(settings);
+    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense, Ordered>(
+        std::forward<Next>(next), l, r, settings, std::move(late));
   }
 };
 

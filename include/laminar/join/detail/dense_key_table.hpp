@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "laminar/core/error.hpp"
@@ -42,6 +43,9 @@ class dense_key_table {
     if (k < slots_.size()) [[likely]] return &slots_[k].state;
     check(key);
     return nullptr;
+  }
+  [[nodiscard, gnu::always_inline]] inline State* lookup(K key) {
+    return const_cast<State*>(std::as_const(*this).lookup(key));
   }
   [[gnu::noinline]] std::uint32_t insert(K key) {
     check(key);
