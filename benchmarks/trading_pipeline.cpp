@@ -2,10 +2,11 @@
 //
 //   connect(push<trade>() | event_time | key_by(symbol),
 //           push<quote>() | event_time | key_by(symbol))
-//     | asof_join().dense_keys(symbols).reserve_per_key(16)
+//     | asof_join().ordered_feed().dense_keys(symbols)
 //                                        (backward, eager: the last quote;
-//                                         symbol ids index the key slots,
-//                                         rings sized for quote bursts)
+//                                         the feed is in order, so a symbol
+//                                         keeps its newest quote only; symbol
+//                                         ids index the key slots)
 //     | map(priced trade: the side from the quote's mid)
 //     | event_time | key_by(symbol)
 //     | tumbling(1 s).aggregate(OHLC of the price, signed volume).dense_keys()
