@@ -481,6 +481,81 @@ TEST_CASE("asof join, final: an idle right input does not grow the held left rec
   CHECK_THROWS_AS((void)asof_join().max_pending(0), usage_error);
 }
 
+TEST_CASE("asof join, final: past max_pending, overflow_to() takes the earliest held trade unjoined") {
+  std::vector<row> rows;
+  side_records<trade> overflow;
+  auto make = [](std::vector<row>& out, side_records<trade>& side) {
+    return pipeline_of(asof_join().emit(asof_emit::final).max_pending(100).overflow_to(side), out);
+  };
+  auto p = make(rows, overflow);
+  p.push_right(quote{0, 1, 7, 8});
+  p.push_right_watermark(timestamp::from_nanos(1));  // and then the quotes stop
+  std::vector<row> rows_restored;
+  side_records<trade> overflow_restored;
+  auto q = make(rows_restored, overflow_restored);
+  for (std::int64_t i = 1; i <= 10'000; ++i) {
+    p.push_left(trade{i * 10, static_cast<std::uint32_t>(i % 2), i, 1});
+    if (i % 100 == 0) p.push_left_watermark(timestamp::from_nanos(i * 10));
+    if (i == 5'555) q.restore(snapshot::from_bytes(p.checkpoint(7).to_bytes()));
+    if (i > 5'555) {
+      q.push_left(trade{i * 10, static_cast<std::uint32_t>(i % 2), i, 1});
+      if (i % 100 == 0) q.push_left_watermark(timestamp::from_nanos(i * 10));
+    }
+    CHECK(p.join().left_held() <= 100);
+  }
+  CHECK(rows.empty());  // none exact, none joined with a guess
+  CHECK(p.join().released_early() == 9'900);
+  REQUIRE(overflow.count() == 9'900);
+  for (std::int64_t i = 0; i < 9'900; ++i) CHECK(overflow.records()[static_cast<std::size_t>(i)].ts == (i + 1) * 10);
+  test::same_outputs(overflow_restored.records(), overflow.records(), "overflow after restore");
+  CHECK(q.join().released_early() == 9'900);
+  p.finish();  // the right input ends: the held trades are exact now
+  q.finish();
+  REQUIRE(rows.size() == 100);
+  CHECK(rows.front() == row{trade{99'010, 1, 9'901, 1}, quote{0, 1, 7, 8}});
+  CHECK(rows[1] == row{trade{99'020, 0, 9'902, 1}, std::nullopt});  // key 0 never had a quote
+  test::same_outputs(rows_restored, rows, "rows after restore");
+}
+
+TEST_CASE("asof join: overflow_to() needs the final policy and max_pending") {
+  std::vector<row> rows;
+  side_records<trade> overflow;
+  CHECK_THROWS_WITH_AS((void)pipeline_of(asof_join().max_pending(5).overflow_to(overflow), rows),
+                       doctest::Contains("overflow_to() needs emit(asof_emit::final)"), usage_error);
+  CHECK_THROWS_WITH_AS((void)pipeline_of(asof_join().emit(asof_emit::final).overflow_to(overflow), rows),
+                       doctest::Contains("overflow_to() needs max_pending(n)"), usage_error);
+}
+
+TEST_CASE("asof join, final: an idle timeout on the quote source releases the held trades, exact") {
+  // The quotes stop; with an idle timeout their source's watermark moves on
+  // with processing time (the pipeline's tick), so the trades are released
+  // as a moving watermark would release them: in time order, each joined
+  // with the quote the idle watermark has made final.
+  std::vector<row> rows;
+  auto p = join_streams::with_idle_right_source<trade, quote>(&trade::ts, &trade::sym, &quote::ts, &quote::sym,
+                                                              asof_join().emit(asof_emit::final), collect(rows));
+  p.push_right(quote{100, 1, 7, 8});
+  p.push_right(quote{200, 1, 9, 10});  // the quotes' watermark: 190
+  for (std::int64_t t = 150; t <= 2'000; t += 50) p.push_left(trade{t, 1, t, 1});  // the trades': 1990
+  CHECK(rows.size() == 1);  // the trade at 150 only: the quotes' watermark holds the rest
+  p.tick(timestamp::from_nanos(1'000));  // the quote source was active since the last check
+  CHECK(rows.size() == 1);
+  p.tick(timestamp::from_nanos(1'500));  // idle for 500 ns: not yet
+  CHECK(rows.size() == 1);
+  p.tick(timestamp::from_nanos(2'200));  // idle for 1200 ns: the quotes' watermark moves to 2190
+  REQUIRE(rows.size() == 37);            // every trade the trades' own watermark has passed (150 .. 1950)
+  CHECK(p.join().left_held() == 1);      // the trade at 2000 waits for its own input's watermark
+  CHECK(p.join().released_early() == 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::int64_t t = 150 + 50 * static_cast<std::int64_t>(i);
+    CHECK(rows[i].left.ts == t);
+    REQUIRE(rows[i].right.has_value());
+    CHECK(rows[i].right->ts == (t < 200 ? 100 : 200));
+  }
+  p.finish();
+  CHECK(rows.size() == 38);
+}
+
 namespace {
 
 struct signed_quote {

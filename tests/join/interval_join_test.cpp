@@ -388,6 +388,93 @@ TEST_CASE("interval join: an idle right input does not grow the held left record
   CHECK(rows.size() == 50'000);
 }
 
+TEST_CASE("interval join: past max_buffered, the overflow side outputs take the early records, with no outer row") {
+  auto make = [](std::vector<row>& out, side_records<order>& left_side, side_records<fill>& right_side) {
+    return pipeline_of(interval_join(duration::zero(), duration::from_nanos(100))
+                           .type(join_type::full)
+                           .max_buffered(50)
+                           .overflow_left_to(left_side)
+                           .overflow_right_to(right_side),
+                       collect(out));
+  };
+  std::vector<row> rows, rows_restored;
+  side_records<order> left_side, left_restored;
+  side_records<fill> right_side, right_restored;
+  auto p = make(rows, left_side, right_side);
+  auto q = make(rows_restored, left_restored, right_restored);
+  // The fills stop after one; the orders run on, their watermark with them.
+  p.push_right(fill{5, 1, 0});
+  p.push_right_watermark(timestamp::from_nanos(6));
+  for (std::int64_t i = 1; i <= 3'000; ++i) {
+    p.push_left(order{i * 10, 1, i});  // none matches the fill: that needs t_l <= 5
+    if (i % 100 == 0) p.push_left_watermark(timestamp::from_nanos(i * 10));
+    if (i == 1'234) q.restore(snapshot::from_bytes(p.checkpoint(3).to_bytes()));
+    if (i > 1'234) {
+      q.push_left(order{i * 10, 1, i});
+      if (i % 100 == 0) q.push_left_watermark(timestamp::from_nanos(i * 10));
+    }
+    CHECK(p.join().left_held() <= 50);
+  }
+  CHECK(p.join().expired_early() == 2'950);
+  REQUIRE(left_side.count() == 2'950);
+  for (std::size_t i = 0; i < left_side.records().size(); ++i) {
+    CHECK(left_side.records()[i] == order{static_cast<std::int64_t>(i + 1) * 10, 1, static_cast<std::int64_t>(i + 1)});
+  }
+  // Only the fill's outer row has left: the left watermark passed 5 + 0.
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == row{std::nullopt, fill{5, 1, 0}});
+  CHECK(right_side.count() == 0);
+  test::same_outputs(left_restored.records(), left_side.records(), "left overflow after restore");
+  p.finish();
+  q.finish();
+  CHECK(rows.size() == 51);  // the 50 held orders, unmatched once the fills end
+  test::same_outputs(rows_restored, rows, "rows after restore");
+
+  // The other way round: the orders stop, the fills overflow.
+  std::vector<row> rows2;
+  side_records<order> left2;
+  side_records<fill> right2;
+  auto r = make(rows2, left2, right2);
+  r.push_left_watermark(timestamp::from_nanos(0));
+  for (std::int64_t i = 1; i <= 200; ++i) r.push_right(fill{i * 10, 2, i});
+  CHECK(right2.count() == 150);
+  CHECK(right2.records().front() == fill{10, 2, 1});
+  CHECK(left2.count() == 0);
+  CHECK(rows2.empty());
+  CHECK_THROWS_WITH_AS((void)pipeline_of(interval_join(duration::zero(), duration::zero()).overflow_left_to(left2),
+                                         collect(rows2)),
+                       doctest::Contains("need max_buffered(n)"), usage_error);
+}
+
+TEST_CASE("interval join: an idle timeout on the fill source frees the held orders, their outer rows in time order") {
+  std::vector<row> rows;
+  auto p = join_streams::with_idle_right_source<order, fill>(
+      &order::ts, &order::key, &fill::ts, &fill::key,
+      interval_join(duration::zero(), duration::from_nanos(100)).type(join_type::left), collect(rows));
+  p.push_right(fill{100, 1, 0});
+  p.push_right(fill{200, 1, 1});  // the fills' watermark: 190
+  for (std::int64_t t = 150; t <= 2'000; t += 50) p.push_left(order{t, 1, t});
+  // Orders at 150 and 200 matched the fill at 200 on arrival.
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == row{order{150, 1, 150}, fill{200, 1, 1}});
+  CHECK(rows[1] == row{order{200, 1, 200}, fill{200, 1, 1}});
+  CHECK(p.join().left_held() == 38);    // a fill up to 100 ns after each may still come
+  p.tick(timestamp::from_nanos(1'000));  // the fill source was active since the last check
+  CHECK(rows.size() == 2);
+  p.tick(timestamp::from_nanos(2'200));  // idle for 1200 ns: the fills' watermark moves to 2190
+  // Every order's window [t, t + 100] is now behind the fills' watermark:
+  // the two that matched leave quietly, the rest as outer rows, in time order.
+  CHECK(p.join().left_held() == 0);
+  REQUIRE(rows.size() == 2 + 36);
+  for (std::size_t i = 2; i < rows.size(); ++i) {
+    const std::int64_t t = 250 + 50 * static_cast<std::int64_t>(i - 2);
+    CHECK(rows[i] == row{order{t, 1, t}, std::nullopt});
+  }
+  CHECK(p.join().expired_early() == 0);
+  p.finish();
+  CHECK(rows.size() == 38);
+}
+
 TEST_CASE("interval join: timestamps at the ends of time are joined and freed") {
   const std::int64_t lo = std::numeric_limits<std::int64_t>::min();
   const std::int64_t hi = std::numeric_limits<std::int64_t>::max();

@@ -158,6 +158,20 @@ std::vector<L> on_time_lefts(const std::vector<stream_item<L, R>>& items, std::v
   return on_time;
 }
 
+/// A connect() pipeline whose sources make their own watermarks, 10 ns
+/// behind their highest time; the right source's also moves on with
+/// processing time once it has been idle for 1000 ns (its idle timeout,
+/// checked on the pipeline's tick).
+template <class L, class R, class LeftTime, class LeftKey, class RightTime, class RightKey, class Join, class Sink>
+auto with_idle_right_source(LeftTime lt, LeftKey lk, RightTime rt, RightKey rk, Join join, Sink out) {
+  using namespace laminar;
+  const auto lag = duration::from_nanos(10);
+  return connect(push<L>() | with_watermarks(lt, bounded_out_of_orderness(lag)) | key_by(lk),
+                 push<R>() | with_watermarks(rt, bounded_out_of_orderness(lag).with_idle_timeout(duration::from_nanos(1'000))) |
+                     key_by(rk)) |
+         std::move(join) | std::move(out);
+}
+
 /// Runs the items through make(rows) whole; then, at `trials` cuts drawn
 /// from a generator seeded with `seed`, through one pipeline checkpointed
 /// (as `checkpoint_id`) at the cut and a fresh one restored from it that

@@ -243,6 +243,105 @@ TEST_CASE("temporal join: versions are freed as the watermarks move, and steady 
   CHECK(rows == 1'000'000);
 }
 
+TEST_CASE("temporal join: an idle rates input does not grow the held orders past max_pending") {
+  // Without an overflow output the earliest held order leaves joined with
+  // the version that has arrived; with one it goes there, unjoined.
+  std::vector<row> rows, rows_overflowing;
+  side_records<order> overflow;
+  auto p = pipeline_of(temporal_join().type(join_type::left).max_pending(300), collect(rows));
+  auto q = pipeline_of(temporal_join().type(join_type::left).max_pending(300).overflow_to(overflow),
+                       collect(rows_overflowing));
+  p.push_right(rate{0, 1, 100, change_kind::insert});
+  q.push_right(rate{0, 1, 100, change_kind::insert});
+  p.push_right_watermark(timestamp::from_nanos(1));  // and then the rates stop
+  q.push_right_watermark(timestamp::from_nanos(1));
+  std::size_t peak = 0;
+  for (std::int64_t i = 1; i <= 20'000; ++i) {
+    const order o{i * 10, static_cast<std::uint32_t>(i % 2), i};
+    p.push_left(o);
+    q.push_left(o);
+    if (i % 100 == 0) {
+      p.push_left_watermark(timestamp::from_nanos(i * 10));
+      q.push_left_watermark(timestamp::from_nanos(i * 10));
+    }
+    peak = std::max({peak, p.join().left_held(), q.join().left_held()});
+  }
+  CHECK(peak == 300);
+  CHECK(p.join().released_early() == 19'700);
+  CHECK(q.join().released_early() == 19'700);
+  REQUIRE(rows.size() == 19'700);
+  CHECK(rows[0] == row{order{10, 1, 1}, rate{0, 1, 100, change_kind::insert}});  // joined with what had arrived
+  CHECK(rows[1] == row{order{20, 0, 2}, std::nullopt});
+  CHECK(rows_overflowing.empty());
+  REQUIRE(overflow.count() == 19'700);
+  CHECK(overflow.records().front() == order{10, 1, 1});
+  CHECK(overflow.records().back() == order{197'000, 0, 19'700});
+  p.finish();
+  q.finish();
+  CHECK(rows.size() == 20'000);
+  CHECK(rows_overflowing.size() == 300);  // exact once the rates end
+  test::same_outputs(rows_overflowing, std::vector<row>(rows.end() - 300, rows.end()), "the last 300 orders");
+  CHECK_THROWS_WITH_AS((void)pipeline_of(temporal_join().overflow_to(overflow), collect(rows)),
+                       doctest::Contains("overflow_to() needs max_pending(n)"), usage_error);
+}
+
+TEST_CASE("temporal join: a checkpoint restores the overflow side output with the held orders") {
+  auto make = [](std::vector<row>& out, side_records<order>& side) {
+    return pipeline_of(temporal_join().max_pending(10).overflow_to(side), collect(out));
+  };
+  const auto items = make_items(77, 10, 3000);
+  std::vector<row> whole;
+  side_records<order> whole_side;
+  {
+    auto p = make(whole, whole_side);
+    for (const item& it : items) feed(p, it);
+    p.finish();
+  }
+  CHECK(whole_side.count() > 100);  // the held orders overflow often at 10
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 4; ++trial) {
+    const std::size_t cut = rng() % items.size();
+    CAPTURE(cut);
+    std::vector<row> first, rest;
+    side_records<order> first_side, rest_side;
+    std::string bytes;
+    {
+      auto p = make(first, first_side);
+      for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
+      bytes = p.checkpoint(9).to_bytes();
+    }
+    auto q = make(rest, rest_side);
+    q.restore(snapshot::from_bytes(bytes));
+    for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);
+    q.finish();
+    test::same_outputs(rest, whole, "rows after restore");
+    test::same_outputs(rest_side.records(), whole_side.records(), "overflow after restore");
+  }
+}
+
+TEST_CASE("temporal join: an idle timeout on the rates source releases the held orders, exact") {
+  std::vector<row> rows;
+  auto p = join_streams::with_idle_right_source<order, rate>(&order::ts, &order::key, &rate::ts, &rate::currency,
+                                                             temporal_join(), collect(rows));
+  p.push_right(rate{100, 1, 7, change_kind::insert});
+  p.push_right(rate{200, 1, 8, change_kind::update_after});  // the rates' watermark: 190
+  for (std::int64_t t = 150; t <= 2'000; t += 50) p.push_left(order{t, 1, t});  // the orders': 1990
+  REQUIRE(rows.size() == 1);  // the order at 150; the rates' watermark holds the rest
+  p.tick(timestamp::from_nanos(1'000));
+  p.tick(timestamp::from_nanos(2'200));  // idle for 1200 ns: the rates' watermark moves to 2190
+  REQUIRE(rows.size() == 37);            // 150 .. 1950, in time order
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::int64_t t = 150 + 50 * static_cast<std::int64_t>(i);
+    CHECK(rows[i].left.ts == t);
+    REQUIRE(rows[i].right.has_value());
+    CHECK(rows[i].right->value == (t < 200 ? 7 : 8));
+  }
+  CHECK(p.join().left_held() == 1);  // 2000 waits for the orders' own watermark
+  CHECK(p.join().released_early() == 0);
+  p.finish();
+  CHECK(rows.size() == 38);
+}
+
 TEST_CASE("temporal join: processing-time ticks pass on to the operators after it") {
   // A window after the join emits early results on the pipeline's tick:
   // they come only if the join passes the tick on.

@@ -30,9 +30,14 @@
 //          left watermark has passed them too. The output watermark stays
 //          behind the held records. .max_pending(n) bounds what is held
 //          when the right input stops moving: past n, the earliest held
-//          record leaves with what has arrived (released_early() counts
-//          them). A right record later than its watermark may miss left
-//          records already released, as the watermark said it would not come.
+//          record leaves with what has arrived, or with .overflow_to(out)
+//          goes to that side output unjoined (released_early() counts
+//          them either way). An idle timeout on the right source
+//          (strategy.with_idle_timeout(d)) moves its watermark on with
+//          processing time instead, releasing the held records exactly as
+//          a moving watermark would. A right record later than its
+//          watermark may miss left records already released, as the
+//          watermark said it would not come.
 //
 // State: per key, the right records that can still match, sorted by time
 // (equal times in arrival order). The left input's watermark W_L bounds what
@@ -354,7 +359,7 @@ struct asof_latest {
   void reset() noexcept { size = 0; }
 };
 
-template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered>
+template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered, class Overflow>
 class asof_join_stage {
  public:
   using left_type = typename LCtx::value_type;
@@ -362,12 +367,13 @@ class asof_join_stage {
   using key_type = decltype(window_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
   using row_type = asof_row<left_type, right_type>;
 
-  asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late)
+  asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late, Overflow overflow)
       : next_(std::move(next)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
         late_(std::move(late)),
+        overflow_(std::move(overflow)),
         keys_(make_table(settings)) {}
 
   void on_event(left_input, const left_type& l) {
@@ -437,7 +443,8 @@ class asof_join_stage {
   /// Left records held until their answer is exact (final).
   [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
   /// Left records released before their answer was exact because more than
-  /// max_pending were held (final), joined with what had arrived.
+  /// max_pending were held (final): joined with what had arrived, or to the
+  /// overflow side output.
   [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
   /// Right records held now, over all keys.
   [[nodiscard]] std::size_t right_held() const noexcept { return held_; }
@@ -460,6 +467,7 @@ class asof_join_stage {
     }
     w(keys_.free_slots());
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
+    if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
 
   void load_state(state_reader& r) {
@@ -503,6 +511,7 @@ class asof_join_stage {
     sweep_at_ = next_sweep();
     update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
+    if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
   }
 
  private:
@@ -593,12 +602,15 @@ class asof_join_stage {
 
   void hold(timestamp t, const left_type& l) {
     pending_.push(t, l);
-    if (pending_.size() > settings_.max_pending) [[unlikely]] {
-      ++released_early_;  // the right input is not moving: bounded, not exact
-      pop_and_emit();
-    }
+    if (pending_.size() > settings_.max_pending) [[unlikely]] release_early();
     update_evict_watermark();
     release();
+  }
+
+  // The right input is not moving: bounded, not exact.
+  [[gnu::cold, gnu::noinline]] void release_early() {
+    ++released_early_;
+    pending_.release_earliest(overflow_, [this] { pop_and_emit(); });
   }
 
   void pop_and_emit() {
@@ -790,6 +802,7 @@ class asof_join_stage {
   [[no_unique_address]] RCtx rctx_;
   asof_settings settings_;
   [[no_unique_address]] Late late_;
+  [[no_unique_address]] Overflow overflow_;
   table keys_;
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
@@ -819,16 +832,30 @@ inline void check_ordered(const asof_settings& s) {
   if (why != nullptr) throw usage_error(std::string("laminar: asof_join: ordered_feed() ") + why);
 }
 
+// Only the final policy holds left records, and only max_pending makes
+// them overflow.
+inline void check_overflow(const asof_settings& s) {
+  if (s.emit != asof_emit::final) {
+    throw usage_error("laminar: asof_join: overflow_to() needs emit(asof_emit::final): eager emission holds no left "
+                      "records");
+  }
+  if (s.max_pending == std::numeric_limits<std::size_t>::max()) {
+    throw usage_error("laminar: asof_join: overflow_to() needs max_pending(n): without a bound nothing overflows");
+  }
+}
+
 }  // namespace detail
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
 /// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
-/// .dense_keys(n), .reserve_per_key(n) and .late_to(out).
-template <class Late = detail::discard_side_output, bool Dense = false, bool Ordered = false>
+/// .overflow_to(out), .dense_keys(n), .reserve_per_key(n) and .late_to(out).
+template <class Late = detail::discard_side_output, bool Dense = false, bool Ordered = false,
+          class Overflow = detail::discard_side_output>
 struct asof_join_operator {
   using is_two_input_operator = void;
   asof_settings settings{};
   Late late{};
+  Overflow overflow{};
 
   [[nodiscard]] asof_join_operator direction(asof_direction d) const {
     asof_join_operator o = *this;
@@ -860,8 +887,9 @@ struct asof_join_operator {
     return o;
   }
   /// final: at most `n` left records are held; past that the earliest is
-  /// released with what has arrived (counted by released_early()), so an
-  /// idle right input cannot grow the state without bound.
+  /// released with what has arrived, or sent to the overflow_to() side
+  /// output (counted by released_early() either way), so an idle right
+  /// input cannot grow the state without bound.
   [[nodiscard]] asof_join_operator max_pending(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: asof_join: max_pending must be at least 1");
     asof_join_operator o = *this;
@@ -872,8 +900,18 @@ struct asof_join_operator {
   /// side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return asof_join_operator<detail::side_output_holder_t<F>, Dense, Ordered>{
-        settings, detail::hold_side_output(std::forward<F>(out))};
+    return asof_join_operator<detail::side_output_holder_t<F>, Dense, Ordered, Overflow>{
+        settings, detail::hold_side_output(std::forward<F>(out)), overflow};
+  }
+  /// final with max_pending(n): where a held left record goes, unjoined,
+  /// when more than n are held (its answer is not exact yet, so it is not
+  /// joined with a guess): a callable, or a side_records<L> held by
+  /// reference and checkpointed with the join. Without it such a record
+  /// leaves joined with what has arrived.
+  template <class F>
+  [[nodiscard]] auto overflow_to(F&& out) const {
+    return asof_join_operator<Late, Dense, Ordered, detail::side_output_holder_t<F>>{
+        settings, late, detail::hold_side_output(std::forward<F>(out))};
   }
   /// Each key's ring of right records starts with room for n (rounded up
   /// to a power of two; default 8) and doubles when a burst fills it with
@@ -892,12 +930,12 @@ struct asof_join_operator {
   /// indexing an array with it, not by hashing. A key outside [0, n), on
   /// either input, is a usage_error. n is at most 2^26 (the array grows to
   /// the largest key seen); use hashed keys for sparse key spaces.
-  [[nodiscard]] asof_join_operator<Late, true, Ordered> dense_keys(std::size_t n = detail::max_dense_key) const {
+  [[nodiscard]] asof_join_operator<Late, true, Ordered, Overflow> dense_keys(std::size_t n = detail::max_dense_key) const {
     if (n == 0 || n > detail::max_dense_key) {
       throw usage_error("laminar: asof_join: dense_keys(n) needs 0 < n <= " + std::to_string(detail::max_dense_key) +
                         ", got " + std::to_string(n) + "; use hashed keys for sparse key spaces");
     }
-    asof_join_operator<Late, true, Ordered> o{settings, late};
+    asof_join_operator<Late, true, Ordered, Overflow> o{settings, late, overflow};
     o.settings.dense_keys = n;
     return o;
   }
@@ -911,7 +949,7 @@ struct asof_join_operator {
   /// right_expired(): no left record in order can match it. Backward
   /// direction, exact matches allowed and eager emission only (bind throws
   /// a usage_error otherwise); tolerance applies.
-  [[nodiscard]] asof_join_operator<Late, Dense, true> ordered_feed() const { return {settings, late}; }
+  [[nodiscard]] asof_join_operator<Late, Dense, true, Overflow> ordered_feed() const { return {settings, late, overflow}; }
 
   template <class LCtx, class RCtx>
   auto output_context(const LCtx& l, const RCtx&) const {
@@ -935,8 +973,9 @@ struct asof_join_operator {
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
     if constexpr (Ordered) detail::check_ordered(settings);
-    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense, Ordered>(
-        std::forward<Next>(next), l, r, settings, std::move(late));
+    if constexpr (!std::is_same_v<Overflow, detail::discard_side_output>) detail::check_overflow(settings);
+    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense, Ordered, Overflow>(
+        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow));
   }
 };
 

@@ -29,7 +29,12 @@
 // joined (what it would have matched may be gone). .max_buffered(n) bounds
 // the records held per input when the other input's watermark stops moving
 // (an idle stream): past n, the earliest held record is dropped as if the
-// watermark had passed it (its outer row leaves; expired_early() counts).
+// watermark had passed it (its outer row leaves; expired_early() counts),
+// or with .overflow_left_to(out) / .overflow_right_to(out) it goes to that
+// side output instead, without an outer row (matches may still have come).
+// An idle timeout on the idle source (strategy.with_idle_timeout(d)) moves
+// its watermark on with processing time instead, freeing records as a
+// moving watermark would.
 //
 // Layout: a key's slot holds each input's newest few records inline (see
 // inline_time_buffer.hpp), so the record path mostly reads one slot and
@@ -167,7 +172,7 @@ struct interval_row_key {
   }
 };
 
-template <class Next, class LCtx, class RCtx, class LateL, class LateR, bool Dense>
+template <class Next, class LCtx, class RCtx, class LateL, class LateR, bool Dense, class OverL, class OverR>
 class interval_join_stage {
  public:
   using left_type = typename LCtx::value_type;
@@ -175,13 +180,16 @@ class interval_join_stage {
   using key_type = window_key_t<LCtx>;
   using row_type = interval_row<left_type, right_type>;
 
-  interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, LateL late_left, LateR late_right)
+  interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, LateL late_left, LateR late_right,
+                      OverL overflow_left, OverR overflow_right)
       : next_(std::move(next)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
         late_left_(std::move(late_left)),
         late_right_(std::move(late_right)),
+        overflow_left_(std::move(overflow_left)),
+        overflow_right_(std::move(overflow_right)),
         keys_(make_table(settings)) {}
 
   void on_event(left_input, const left_type& l) { arrive<left_input>(l, time_of(lctx_, l), window_key_of(lctx_, l)); }
@@ -217,7 +225,8 @@ class interval_join_stage {
   [[nodiscard]] std::uint64_t late_left() const noexcept { return late_left_count_; }
   [[nodiscard]] std::uint64_t late_right() const noexcept { return late_right_count_; }
   /// Records dropped before the watermark passed them, because more than
-  /// max_buffered were held on their input.
+  /// max_buffered were held on their input (to the overflow side outputs,
+  /// where given).
   [[nodiscard]] std::uint64_t expired_early() const noexcept { return expired_early_; }
   /// Records held now on each input, over all keys.
   [[nodiscard]] std::size_t left_held() const noexcept { return left_held_; }
@@ -255,6 +264,8 @@ class interval_join_stage {
     right_expiry_.save(w);
     if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).save_state(w);
     if constexpr (stateful_side_output<LateR>) side_output_target(late_right_).save_state(w);
+    if constexpr (stateful_side_output<OverL>) side_output_target(overflow_left_).save_state(w);
+    if constexpr (stateful_side_output<OverR>) side_output_target(overflow_right_).save_state(w);
   }
 
   void load_state(state_reader& r) {
@@ -292,6 +303,8 @@ class interval_join_stage {
     }
     if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).load_state(r);
     if constexpr (stateful_side_output<LateR>) side_output_target(late_right_).load_state(r);
+    if constexpr (stateful_side_output<OverL>) side_output_target(overflow_left_).load_state(r);
+    if constexpr (stateful_side_output<OverR>) side_output_target(overflow_right_).load_state(r);
   }
 
  private:
@@ -393,10 +406,7 @@ class interval_join_stage {
     if (s == table::npos) s = keys_.insert(key);
     buffer<Side>(keys_.state(s)).insert({t, matched, record});
     expiry<Side>().push(due, s);
-    if (++held<Side>() > settings_.max_buffered) [[unlikely]] {
-      ++expired_early_;
-      expire_first<Side>();
-    }
+    if (++held<Side>() > settings_.max_buffered) [[unlikely]] expire_first<Side>();
   }
 
   // Asks for every cache line of x at once, so that the reads that follow
@@ -428,19 +438,34 @@ class interval_join_stage {
     }
   }
 
-  // The Side record with the earliest deadline leaves; its key too, once
-  // it holds nothing.
+  // More than max_buffered Side records are held: the one with the
+  // earliest deadline leaves before the watermark passed it, as if it had,
+  // or to Side's overflow side output without an outer row.
   template <class Side>
-  void expire_first() {
-    drop_front<Side>(expiry<Side>().pop().slot);
+  [[gnu::cold, gnu::noinline]] void expire_first() {
+    ++expired_early_;
+    const std::uint32_t s = expiry<Side>().pop().slot;
+    auto& overflow = [this]() -> auto& {
+      if constexpr (is_left<Side>()) {
+        return overflow_left_;
+      } else {
+        return overflow_right_;
+      }
+    }();
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(overflow)>, discard_side_output>) {
+      drop_front<Side>(s);
+    } else {
+      side_output_target(overflow)(buffer<Side>(keys_.state(s)).front().record);
+      drop_front<Side, false>(s);
+    }
   }
   // Drops the first held Side record of slot s (an inner join reads only
   // the buffer's bookkeeping, not the record).
-  template <class Side>
+  template <class Side, bool OuterRow = true>
   void drop_front(std::uint32_t s) {
     key_state& k = keys_.state(s);
     auto& b = buffer<Side>(k);
-    if (outer<Side>() && !b.front().matched) emit_unmatched<Side>(b.front().record);
+    if (OuterRow && outer<Side>() && !b.front().matched) emit_unmatched<Side>(b.front().record);
     b.pop_front();
     --held<Side>();
     if (b.empty() && buffer<other_input_t<Side>>(k).empty()) keys_.erase(s);
@@ -498,6 +523,8 @@ class interval_join_stage {
   interval_settings settings_;
   [[no_unique_address]] LateL late_left_;
   [[no_unique_address]] LateR late_right_;
+  [[no_unique_address]] OverL overflow_left_;
+  [[no_unique_address]] OverR overflow_right_;
   table keys_;
   expiry_queue left_expiry_;   // held left records, by when the right watermark frees them
   expiry_queue right_expiry_;  // held right records, by when the left watermark frees them
@@ -514,14 +541,17 @@ class interval_join_stage {
 }  // namespace detail
 
 /// The interval join factory: interval_join(lower, upper), refined by
-/// .type(t), .max_buffered(n), .dense_keys(n), .late_left_to(out) and
-/// .late_right_to(out).
-template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output, bool Dense = false>
+/// .type(t), .max_buffered(n), .dense_keys(n), .late_left_to(out),
+/// .late_right_to(out), .overflow_left_to(out) and .overflow_right_to(out).
+template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output, bool Dense = false,
+          class OverL = detail::discard_side_output, class OverR = detail::discard_side_output>
 struct interval_join_operator {
   using is_two_input_operator = void;
   interval_settings settings{};
   LateL late_left{};
   LateR late_right{};
+  OverL overflow_left{};
+  OverR overflow_right{};
 
   /// inner (default), left, right or full outer.
   [[nodiscard]] interval_join_operator type(join_type t) const {
@@ -530,8 +560,9 @@ struct interval_join_operator {
     return o;
   }
   /// At most `n` records held per input; past that the earliest leaves as
-  /// if the watermark had passed it (counted by expired_early()), so an
-  /// idle input cannot grow the other's state without bound.
+  /// if the watermark had passed it, or goes to the input's overflow side
+  /// output (counted by expired_early() either way), so an idle input
+  /// cannot grow the other's state without bound.
   [[nodiscard]] interval_join_operator max_buffered(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: interval_join: max_buffered must be at least 1");
     interval_join_operator o = *this;
@@ -542,14 +573,32 @@ struct interval_join_operator {
   /// a side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_left_to(F&& out) const {
-    return interval_join_operator<detail::side_output_holder_t<F>, LateR, Dense>{
-        settings, detail::hold_side_output(std::forward<F>(out)), late_right};
+    return interval_join_operator<detail::side_output_holder_t<F>, LateR, Dense, OverL, OverR>{
+        settings, detail::hold_side_output(std::forward<F>(out)), late_right, overflow_left, overflow_right};
   }
   /// Where right records later than the right watermark go.
   template <class F>
   [[nodiscard]] auto late_right_to(F&& out) const {
-    return interval_join_operator<LateL, detail::side_output_holder_t<F>, Dense>{
-        settings, late_left, detail::hold_side_output(std::forward<F>(out))};
+    return interval_join_operator<LateL, detail::side_output_holder_t<F>, Dense, OverL, OverR>{
+        settings, late_left, detail::hold_side_output(std::forward<F>(out)), overflow_left, overflow_right};
+  }
+  /// With max_buffered(n): where a left record goes when more than n left
+  /// records are held and it leaves first, before the right watermark
+  /// passed it (right records that match it may still come): a callable,
+  /// or a side_records<L> held by reference and checkpointed with the join.
+  /// Its rows so far have left; it gives no outer row. Without it, the
+  /// record leaves as if the watermark had passed it.
+  template <class F>
+  [[nodiscard]] auto overflow_left_to(F&& out) const {
+    return interval_join_operator<LateL, LateR, Dense, detail::side_output_holder_t<F>, OverR>{
+        settings, late_left, late_right, detail::hold_side_output(std::forward<F>(out)), overflow_right};
+  }
+  /// With max_buffered(n): where a right record goes when it leaves early
+  /// (as overflow_left_to, for the right input).
+  template <class F>
+  [[nodiscard]] auto overflow_right_to(F&& out) const {
+    return interval_join_operator<LateL, LateR, Dense, OverL, detail::side_output_holder_t<F>>{
+        settings, late_left, late_right, overflow_left, detail::hold_side_output(std::forward<F>(out))};
   }
   /// Keys are integers in [0, n) (symbol ids): a key's slot is found by
   /// indexing an array with it, not by hashing. A key outside [0, n), on
@@ -557,14 +606,15 @@ struct interval_join_operator {
   /// to the largest key seen (a slot holds each input's newest records
   /// inline: a few hundred bytes per key); use hashed keys for sparse key
   /// spaces.
-  [[nodiscard]] interval_join_operator<LateL, LateR, true> dense_keys(
+  [[nodiscard]] interval_join_operator<LateL, LateR, true, OverL, OverR> dense_keys(
       std::size_t n = detail::max_dense_key) const {
     if (n == 0 || n > detail::max_dense_key) {
       throw usage_error("laminar: interval_join: dense_keys(n) needs 0 < n <= " +
                         std::to_string(detail::max_dense_key) + ", got " + std::to_string(n) +
                         "; use hashed keys for sparse key spaces");
     }
-    interval_join_operator<LateL, LateR, true> o{settings, late_left, late_right};
+    interval_join_operator<LateL, LateR, true, OverL, OverR> o{settings, late_left, late_right, overflow_left,
+                                                               overflow_right};
     o.settings.dense_keys = n;
     return o;
   }
@@ -593,8 +643,15 @@ struct interval_join_operator {
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR, Dense>(
-        std::forward<Next>(next), l, r, settings, std::move(late_left), std::move(late_right));
+    constexpr bool overflows = !std::is_same_v<OverL, detail::discard_side_output> ||
+                               !std::is_same_v<OverR, detail::discard_side_output>;
+    if (overflows && settings.max_buffered == std::numeric_limits<std::size_t>::max()) {
+      throw usage_error("laminar: interval_join: overflow_left_to()/overflow_right_to() need max_buffered(n): without "
+                        "a bound nothing overflows");
+    }
+    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR, Dense, OverL, OverR>(
+        std::forward<Next>(next), l, r, settings, std::move(late_left), std::move(late_right), std::move(overflow_left),
+        std::move(overflow_right));
   }
 };
 

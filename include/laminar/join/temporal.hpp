@@ -26,7 +26,10 @@
 // than the left watermark are late (the versions they need may be gone):
 // the late side output, counted. .max_pending(n) bounds the held left
 // records when the right input stops moving: past n, the earliest leaves
-// joined with what has arrived (released_early()).
+// joined with what has arrived, or with .overflow_to(out) goes to that side
+// output unjoined (released_early() counts them either way). An idle
+// timeout on the right source moves its watermark on with processing time
+// instead, releasing the held records exactly as a moving watermark would.
 #pragma once
 
 #include <algorithm>
@@ -86,7 +89,7 @@ struct version_entry {
   R record;
 };
 
-template <class Next, class LCtx, class RCtx, class Late>
+template <class Next, class LCtx, class RCtx, class Late, class Overflow>
 class temporal_join_stage {
  public:
   using left_type = typename LCtx::value_type;
@@ -94,17 +97,19 @@ class temporal_join_stage {
   using key_type = window_key_t<LCtx>;
   using row_type = temporal_row<left_type, right_type>;
 
-  temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late)
-      : next_(std::move(next)), lctx_(std::move(lctx)), rctx_(std::move(rctx)), settings_(settings), late_(std::move(late)) {}
+  temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late, Overflow overflow)
+      : next_(std::move(next)),
+        lctx_(std::move(lctx)),
+        rctx_(std::move(rctx)),
+        settings_(settings),
+        late_(std::move(late)),
+        overflow_(std::move(overflow)) {}
 
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
     if (t < left_watermark_) [[unlikely]] return on_late(l);
     pending_.push(t, l);
-    if (pending_.size() > settings_.max_pending) [[unlikely]] {
-      ++released_early_;  // the right input is not moving: bounded, not exact
-      pop_and_emit();
-    }
+    if (pending_.size() > settings_.max_pending) [[unlikely]] release_early();
     update_keep_from();
     release();
   }
@@ -154,6 +159,9 @@ class temporal_join_stage {
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
   /// Right changes that arrived too old to be seen by any left record to come.
   [[nodiscard]] std::uint64_t right_expired() const noexcept { return right_expired_; }
+  /// Left records released before their answer was exact because more than
+  /// max_pending were held: joined with what had arrived, or to the overflow
+  /// side output.
   [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
   [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
   /// Versions held, over all keys.
@@ -175,6 +183,7 @@ class temporal_join_stage {
     }
     w(versions_.free_slots());
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
+    if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
 
   void load_state(state_reader& r) {
@@ -205,6 +214,7 @@ class temporal_join_stage {
     sweep_at_ = 2 * held_ + 1024;
     update_keep_from();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
+    if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
   }
 
  private:
@@ -226,6 +236,12 @@ class temporal_join_stage {
       update_keep_from();
       advance_output();
     }
+  }
+
+  // The right input is not moving: bounded, not exact.
+  [[gnu::cold, gnu::noinline]] void release_early() {
+    ++released_early_;
+    pending_.release_earliest(overflow_, [this] { pop_and_emit(); });
   }
 
   void pop_and_emit() {
@@ -299,6 +315,7 @@ class temporal_join_stage {
   [[no_unique_address]] RCtx rctx_;
   temporal_settings settings_;
   [[no_unique_address]] Late late_;
+  [[no_unique_address]] Overflow overflow_;
   table versions_;
   held_left<left_type> pending_;
   timestamp left_watermark_ = timestamp::min();
@@ -316,12 +333,13 @@ class temporal_join_stage {
 }  // namespace detail
 
 /// The temporal join factory: temporal_join(), refined by .type(inner|left),
-/// .max_pending(n) and .late_to(out).
-template <class Late = detail::discard_side_output>
+/// .max_pending(n), .overflow_to(out) and .late_to(out).
+template <class Late = detail::discard_side_output, class Overflow = detail::discard_side_output>
 struct temporal_join_operator {
   using is_two_input_operator = void;
   temporal_settings settings{};
   Late late{};
+  Overflow overflow{};
 
   /// inner (default): a left record with no row at its time gives nothing;
   /// left: it gives {left, nullopt}.
@@ -334,7 +352,8 @@ struct temporal_join_operator {
     return o;
   }
   /// At most `n` left records held; past that the earliest leaves joined
-  /// with what has arrived (counted by released_early()).
+  /// with what has arrived, or goes to the overflow_to() side output
+  /// (counted by released_early() either way).
   [[nodiscard]] temporal_join_operator max_pending(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: temporal_join: max_pending must be at least 1");
     temporal_join_operator o = *this;
@@ -344,7 +363,18 @@ struct temporal_join_operator {
   /// Where left records later than the left watermark go.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return temporal_join_operator<detail::side_output_holder_t<F>>{settings, detail::hold_side_output(std::forward<F>(out))};
+    return temporal_join_operator<detail::side_output_holder_t<F>, Overflow>{
+        settings, detail::hold_side_output(std::forward<F>(out)), overflow};
+  }
+  /// With max_pending(n): where a held left record goes, unjoined, when more
+  /// than n are held (its version is not certain yet, so it is not joined
+  /// with a guess): a callable, or a side_records<L> held by reference and
+  /// checkpointed with the join. Without it such a record leaves joined
+  /// with what has arrived.
+  template <class F>
+  [[nodiscard]] auto overflow_to(F&& out) const {
+    return temporal_join_operator<Late, detail::side_output_holder_t<F>>{
+        settings, late, detail::hold_side_output(std::forward<F>(out))};
   }
 
   template <class LCtx, class RCtx>
@@ -364,8 +394,14 @@ struct temporal_join_operator {
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    return detail::temporal_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late>(std::forward<Next>(next), l, r,
-                                                                                   settings, std::move(late));
+    if constexpr (!std::is_same_v<Overflow, detail::discard_side_output>) {
+      if (settings.max_pending == std::numeric_limits<std::size_t>::max()) {
+        throw usage_error("laminar: temporal_join: overflow_to() needs max_pending(n): without a bound nothing "
+                          "overflows");
+      }
+    }
+    return detail::temporal_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Overflow>(
+        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow));
   }
 };
 

@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar::detail {
@@ -44,6 +46,18 @@ class held_left {
     entry x = std::move(heap_.back());
     heap_.pop_back();
     return x;
+  }
+  /// More records are held than the join's bound: the earliest leaves
+  /// before its answer is exact, unjoined to the overflow side output
+  /// (held as side_output_holder_t), or without one through `join_early`
+  /// (which pops it and joins it with what has arrived).
+  template <class Overflow, class JoinEarly>
+  void release_earliest(Overflow& overflow, JoinEarly&& join_early) {
+    if constexpr (std::is_same_v<Overflow, discard_side_output>) {
+      join_early();
+    } else {
+      side_output_target(overflow)(pop().record);
+    }
   }
 
   void save_state(state_writer& w) const {
