@@ -4,7 +4,9 @@
 // streams with late records: for every key the same rows in the same order,
 // and the same late records. Checkpoints taken while it runs, restored into
 // a fresh graph, change no row; one side may end early; processing-time
-// ticks reach the operator.
+// ticks reach the operator. The interval join (every type) and the temporal
+// join (inner, left) with 1, 2 and 4 instances give connect()'s rows per
+// key, and its late records.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -22,6 +24,8 @@
 
 #include <laminar/dag/graph.hpp>
 #include <laminar/join/asof.hpp>
+#include <laminar/join/interval.hpp>
+#include <laminar/join/temporal.hpp>
 #include <laminar/laminar.hpp>
 
 #include "support/counting_allocator.hpp"
@@ -508,4 +512,129 @@ TEST_CASE("processing-time ticks reach every join instance") {
   gt.open = true;
   g.wait();
   CHECK(out.size() == t.size());
+}
+
+namespace {
+
+// The interval and temporal joins in a graph: rows per key (the left
+// record's key, or an outer right row's) in the order they came, and every
+// late record (by input, key and id; sorted, as instances send them at
+// their own pace), against the same join in one thread.
+std::uint32_t key_of(const interval_row<trade, quote>& r) { return r.left ? r.left->sym : r.right->sym; }
+std::uint32_t key_of(const temporal_row<trade, quote>& r) { return r.left.sym; }
+
+struct late_record {
+  char input;
+  std::uint32_t key;
+  std::uint64_t id;
+  friend auto operator<=>(const late_record&, const late_record&) = default;
+};
+
+template <class Row>
+struct keyed_rows {
+  std::map<std::uint32_t, std::vector<Row>> rows;
+  std::vector<late_record> late;
+  std::size_t count = 0;
+  friend bool operator==(const keyed_rows&, const keyed_rows&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const keyed_rows& r) {
+    return os << "{" << r.count << " rows over " << r.rows.size() << " keys, " << r.late.size() << " late}";
+  }
+};
+
+// Collects late records of either input from every instance, under a lock.
+struct late_collector {
+  std::mutex* mu;
+  std::vector<late_record>* out;
+  void operator()(const trade& t) const { add({'L', t.sym, t.id}); }
+  void operator()(const quote& q) const { add({'R', q.sym, q.id}); }
+  void add(late_record r) const {
+    std::lock_guard<std::mutex> lock(*mu);
+    out->push_back(r);
+  }
+};
+
+template <class Row>
+keyed_rows<Row> keyed(const std::vector<Row>& rows, std::vector<late_record> late) {
+  keyed_rows<Row> r;
+  for (const Row& x : rows) r.rows[key_of(x)].push_back(x);
+  std::sort(late.begin(), late.end());
+  r.late = std::move(late);
+  r.count = rows.size();
+  return r;
+}
+
+// make_join(late_collector) -> the join, its late records sent to the collector.
+template <class Row, class MakeJoin>
+keyed_rows<Row> joined_in_one_thread(const std::vector<trade>& t, const std::vector<quote>& q, MakeJoin make_join) {
+  std::mutex mu;
+  std::vector<Row> rows;
+  std::vector<late_record> late;
+  // g++ 12 at -O3 folds late.size() to 0 after the temporal join's run()
+  // here (its field-sensitive points-to analysis loses the collector's
+  // pointer; -O2, clang and the sanitizer builds see every record): an
+  // opaque use of the vector's address before the run keeps it honest.
+  // Under investigation, see docs/joins.md#known-issue.
+  asm volatile("" : : "g"(&late) : "memory");
+  auto p = connect(trades_in(from(t)), quotes_in(from(q))) | make_join(late_collector{&mu, &late}) | collect(rows);
+  p.run();
+  return keyed(rows, std::move(late));
+}
+
+template <class Row, class MakeJoin>
+keyed_rows<Row> joined_in_graph(const std::vector<trade>& t, const std::vector<quote>& q, MakeJoin make_join,
+                                std::size_t n) {
+  std::mutex mu;
+  std::vector<Row> rows;
+  std::vector<late_record> late;
+  graph g(runtime_options{.workers = 2});
+  auto trades = g.source("trades", trades_in(from(t)));
+  auto quotes = g.source("quotes", quotes_in(from(q)));
+  auto joined = g.join("join", trades, quotes, n, make_join(late_collector{&mu, &late}));
+  g.merge("collect", collect(rows), joined);
+  g.run();
+  return keyed(rows, std::move(late));
+}
+
+}  // namespace
+
+TEST_CASE("interval join in a DAG: every join type with 1, 2 and 4 instances gives connect's rows per key") {
+  const auto t = make<trade>(21, 3000, 10);
+  const auto q = make<quote>(22, 3000, 10);
+  using row_type = interval_row<trade, quote>;
+  for (join_type type : {join_type::inner, join_type::left, join_type::right, join_type::full}) {
+    const auto make_join = [type](late_collector late) {
+      return interval_join(duration::from_nanos(-10 * ms), duration::from_nanos(5 * ms))
+          .type(type)
+          .late_left_to(late_collector(late))  // by value: an lvalue would be held by reference
+          .late_right_to(late_collector(late));
+    };
+    const auto expected = joined_in_one_thread<row_type>(t, q, make_join);
+    REQUIRE(expected.count > 1000);
+    REQUIRE(!expected.late.empty());
+    for (std::size_t n : {1UL, 2UL, 4UL}) {
+      CAPTURE(to_string(type));
+      CAPTURE(n);
+      CHECK(joined_in_graph<row_type>(t, q, make_join, n) == expected);
+    }
+  }
+}
+
+TEST_CASE("temporal join in a DAG: 1, 2 and 4 instances give connect's rows per key") {
+  // The quotes are the table (plain records: upserts by symbol).
+  const auto t = make<trade>(23, 3000, 30);
+  const auto q = make<quote>(24, 3000, 30);
+  using row_type = temporal_row<trade, quote>;
+  for (join_type type : {join_type::inner, join_type::left}) {
+    const auto make_join = [type](late_collector late) {
+      return temporal_join().type(type).late_to(late_collector(late));
+    };
+    const auto expected = joined_in_one_thread<row_type>(t, q, make_join);
+    REQUIRE(expected.count > 1000);
+    REQUIRE(!expected.late.empty());
+    for (std::size_t n : {1UL, 2UL, 4UL}) {
+      CAPTURE(to_string(type));
+      CAPTURE(n);
+      CHECK(joined_in_graph<row_type>(t, q, make_join, n) == expected);
+    }
+  }
 }

@@ -271,13 +271,13 @@ TEST_CASE("asof join: eager join equals the brute-force model on randomized out-
   int cases = 0;
   for_each_setting([&](const asof_settings& s) {
     for (std::uint32_t keys : {1u, 5u, 100u}) {
-      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+      for (std::uint64_t seed = 1; seed <= 12; ++seed) {
         check_eager(s, make_items(seed * 131 + keys, keys, 1500), describe(s, seed, keys));
         ++cases;
       }
     }
   });
-  CHECK(cases == 3 * 2 * 3 * 3 * 6);
+  CHECK(cases == 3 * 2 * 3 * 3 * 12);  // each with hashed and dense keys
 }
 
 TEST_CASE("asof join: eager join equals the brute-force model when watermarks are rare or times tie") {
@@ -415,7 +415,7 @@ TEST_CASE("asof join, final: rows equal the batch answer over the whole stream, 
     asof_settings s = base;
     s.emit = asof_emit::final;
     for (std::uint32_t keys : {1u, 7u, 100u}) {
-      for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+      for (std::uint64_t seed = 1; seed <= 10; ++seed) {
         const auto items = make_final_items(seed * 17 + keys, keys, 1500);
         std::vector<trade> want_late;
         const auto want = final_reference(s, items, want_late);
@@ -444,7 +444,7 @@ TEST_CASE("asof join, final: rows equal the batch answer over the whole stream, 
       }
     }
   });
-  CHECK(cases == 3 * 2 * 3 * 3 * 4);
+  CHECK(cases == 3 * 2 * 3 * 3 * 10);
 }
 
 TEST_CASE("asof join, final: a restore at a random point continues exactly") {
