@@ -594,27 +594,33 @@ keyed_rows<Row> joined_in_graph(const std::vector<trade>& t, const std::vector<q
   return keyed(rows, std::move(late));
 }
 
+// The join with 1, 2 and 4 instances gives the one-thread run's rows per
+// key and side-output records (of which there are some); returns those.
+template <class Row, class MakeJoin>
+keyed_rows<Row> check_instances(const std::vector<trade>& t, const std::vector<quote>& q, MakeJoin make_join) {
+  auto expected = joined_in_one_thread<Row>(t, q, make_join);
+  REQUIRE(expected.count > 1000);
+  REQUIRE(!expected.late.empty());
+  for (std::size_t n : {1UL, 2UL, 4UL}) {
+    CAPTURE(n);
+    CHECK(joined_in_graph<Row>(t, q, make_join, n) == expected);
+  }
+  return expected;
+}
+
 }  // namespace
 
 TEST_CASE("interval join in a DAG: every join type with 1, 2 and 4 instances gives connect's rows per key") {
   const auto t = make<trade>(21, 3000, 10);
   const auto q = make<quote>(22, 3000, 10);
-  using row_type = interval_row<trade, quote>;
   for (join_type type : {join_type::inner, join_type::left, join_type::right, join_type::full}) {
-    const auto make_join = [type](late_collector late) {
+    CAPTURE(to_string(type));
+    check_instances<interval_row<trade, quote>>(t, q, [type](late_collector late) {
       return interval_join(duration::from_nanos(-10 * ms), duration::from_nanos(5 * ms))
           .type(type)
           .late_left_to(late_collector(late))  // by value: an lvalue would be held by reference
           .late_right_to(late_collector(late));
-    };
-    const auto expected = joined_in_one_thread<row_type>(t, q, make_join);
-    REQUIRE(expected.count > 1000);
-    REQUIRE(!expected.late.empty());
-    for (std::size_t n : {1UL, 2UL, 4UL}) {
-      CAPTURE(to_string(type));
-      CAPTURE(n);
-      CHECK(joined_in_graph<row_type>(t, q, make_join, n) == expected);
-    }
+    });
   }
 }
 
@@ -622,19 +628,10 @@ TEST_CASE("temporal join in a DAG: 1, 2 and 4 instances give connect's rows per 
   // The quotes are the table (plain records: upserts by symbol).
   const auto t = make<trade>(23, 3000, 30);
   const auto q = make<quote>(24, 3000, 30);
-  using row_type = temporal_row<trade, quote>;
   for (join_type type : {join_type::inner, join_type::left}) {
-    const auto make_join = [type](late_collector late) {
-      return temporal_join().type(type).late_to(late_collector(late));
-    };
-    const auto expected = joined_in_one_thread<row_type>(t, q, make_join);
-    REQUIRE(expected.count > 1000);
-    REQUIRE(!expected.late.empty());
-    for (std::size_t n : {1UL, 2UL, 4UL}) {
-      CAPTURE(to_string(type));
-      CAPTURE(n);
-      CHECK(joined_in_graph<row_type>(t, q, make_join, n) == expected);
-    }
+    CAPTURE(to_string(type));
+    check_instances<temporal_row<trade, quote>>(
+        t, q, [type](late_collector late) { return temporal_join().type(type).late_to(late_collector(late)); });
   }
 }
 
@@ -644,16 +641,8 @@ TEST_CASE("lookup join (table) in a DAG: 1, 2 and 4 instances give connect's row
   // the graph keeps per key by reading its inputs in watermark order.
   const auto t = make<trade>(25, 3000, 60);
   const auto q = make<quote>(26, 300, 60);
-  using row_type = lookup_row<trade, quote>;
-  const auto make_join = [](late_collector missing) {
+  const auto expected = check_instances<lookup_row<trade, quote>>(t, q, [](late_collector missing) {
     return lookup_join().on_missing(lookup_missing::side_output).missing_to(late_collector(missing));
-  };
-  const auto expected = joined_in_one_thread<row_type>(t, q, make_join);
-  REQUIRE(expected.count > 1000);
-  REQUIRE(!expected.late.empty());  // the missing trades
-  REQUIRE(expected.count + expected.late.size() == t.size());
-  for (std::size_t n : {1UL, 2UL, 4UL}) {
-    CAPTURE(n);
-    CHECK(joined_in_graph<row_type>(t, q, make_join, n) == expected);
-  }
+  });
+  CHECK(expected.count + expected.late.size() == t.size());  // every trade: a row or missing
 }
