@@ -2,11 +2,12 @@
 //
 //   connect(push<trade>() | event_time | key_by(symbol),
 //           push<quote>() | event_time | key_by(symbol))
-//     | asof_join().ordered_feed().dense_keys(symbols)
+//     | asof_join().ordered_feed().dense_keys(symbols).keep_right(mid)
 //                                        (backward, eager: the last quote;
 //                                         the feed is in order, so a symbol
-//                                         keeps its newest quote only; symbol
-//                                         ids index the key slots)
+//                                         keeps its newest quote only, and of
+//                                         it only the mid; symbol ids index
+//                                         the key slots)
 //     | map(priced trade: the side from the quote's mid)
 //     | event_time | key_by(symbol)
 //     | tumbling(1 s).aggregate(OHLC of the price, signed volume).dense_keys()
@@ -51,6 +52,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <optional>
 #include <vector>
 
 #include "support/bench.hpp"
@@ -104,14 +106,17 @@ struct bar_value {
   std::int64_t imbalance;  // signed volume
 };
 
-// One feed event, 32 bytes: a trade (qty > 0; a = price) or a quote
-// (qty == 0; a = bid, b = ask).
-struct feed_event {
-  std::int64_t ts;
-  std::uint32_t symbol;
-  std::uint32_t qty;
-  std::int64_t a;
-  std::int64_t b;
+// One feed event, 32 bytes, as a feed handler decodes it into its receive
+// buffer: a trade or a quote, pushed from where it lies (both contenders
+// read the same records). The two share their first fields (time, symbol,
+// then a trade's qty > 0 where a quote has 0), which tells them apart:
+// reading a union's common initial sequence through either member is
+// defined.
+union feed_event {
+  trade t;
+  quote q;
+  [[nodiscard]] bool is_trade() const noexcept { return t.qty != 0; }
+  [[nodiscard]] std::int64_t ts() const noexcept { return t.ts; }
 };
 static_assert(sizeof(feed_event) == 32);
 
@@ -121,20 +126,16 @@ std::vector<feed_event> make_feed(std::size_t n) {
   for (std::uint32_t s = 0; s < symbols; ++s) mid[s] = 10'000 + 10 * static_cast<std::int64_t>(s);
   std::vector<feed_event> feed(n);
   for (std::size_t i = 0; i < n; ++i) {
-    feed_event& e = feed[i];
-    e.ts = origin + static_cast<std::int64_t>(i) * step_ns;
-    e.symbol = static_cast<std::uint32_t>(rng.next() % symbols);
-    std::int64_t& m = mid[e.symbol];
+    const std::int64_t ts = origin + static_cast<std::int64_t>(i) * step_ns;
+    const auto symbol = static_cast<std::uint32_t>(rng.next() % symbols);
+    std::int64_t& m = mid[symbol];
     if (i % 3 == 2) {
-      e.qty = static_cast<std::uint32_t>(1 + rng.next() % 100);
-      e.a = m + static_cast<std::int64_t>(rng.next() % 5) - 2;
-      e.b = 0;
+      const auto qty = static_cast<std::uint32_t>(1 + rng.next() % 100);
+      feed[i].t = trade{ts, symbol, qty, m + static_cast<std::int64_t>(rng.next() % 5) - 2};
     } else {
       m += static_cast<std::int64_t>(rng.next() % 3) - 1;
       const auto half_spread = static_cast<std::int64_t>(1 + rng.next() % 2);
-      e.qty = 0;
-      e.a = m - half_spread;
-      e.b = m + half_spread;
+      feed[i].q = quote{ts, symbol, 0, m - half_spread, m + half_spread};
     }
   }
   return feed;
@@ -196,13 +197,15 @@ constexpr auto priced_symbol = laminar::field<&priced_trade::symbol>;
 constexpr auto priced_px = laminar::field<&priced_trade::px>;
 constexpr auto priced_signed_qty = laminar::field<&priced_trade::signed_qty>;
 
-priced_trade price(const trade& t, const quote* q) noexcept {
+// What the join keeps of a quote: what the map reads, as the hand loop does.
+constexpr auto quote_mid = [](const quote& q) noexcept { return 0.5 * static_cast<double>(q.bid + q.ask); };
+
+priced_trade price(const trade& t, const std::optional<double>& mid) noexcept {
   std::int64_t signed_qty = 0;
-  if (q != nullptr) {
-    const double mid = 0.5 * static_cast<double>(q->bid + q->ask);
+  if (mid) {
     const auto px = static_cast<double>(t.px);
     const auto qty = static_cast<std::int64_t>(t.qty);
-    signed_qty = px > mid ? qty : (px < mid ? -qty : 0);
+    signed_qty = px > *mid ? qty : (px < *mid ? -qty : 0);
   }
   return {t.ts, t.px, signed_qty, t.symbol};
 }
@@ -211,8 +214,8 @@ auto make_pipeline(outcome& out) {
   using namespace laminar;
   return connect(push<trade>() | event_time(trade_ts) | key_by(trade_symbol),
                  push<quote>() | event_time(quote_ts) | key_by(quote_symbol)) |
-         asof_join().ordered_feed().dense_keys(symbols) |
-         map([](const asof_row<trade, quote>& r) { return price(r.left, r.right ? &*r.right : nullptr); }) |
+         asof_join().ordered_feed().dense_keys(symbols).keep_right(quote_mid) |
+         map([](const asof_row<trade, double>& r) { return price(r.left, r.right); }) |
          event_time(priced_ts) | key_by(priced_symbol) |
          tumbling(std::chrono::seconds(1))
              .aggregate(aggregates_into<bar_value>(ohlc(priced_px), sum(priced_signed_qty)))
@@ -224,13 +227,13 @@ auto make_pipeline(outcome& out) {
 // counting from 1) both inputs' watermarks.
 template <class Pipeline>
 [[gnu::always_inline]] inline void deliver(Pipeline& p, const feed_event& e, std::size_t n) {
-  if (e.qty != 0) {
-    p.push_left(trade{e.ts, e.symbol, e.qty, e.a});
+  if (e.is_trade()) {
+    p.push_left(e.t);
   } else {
-    p.push_right(quote{e.ts, e.symbol, 0, e.a, e.b});
+    p.push_right(e.q);
   }
   if ((n & (watermark_every - 1)) == 0) [[unlikely]] {
-    const auto w = laminar::timestamp::from_nanos(e.ts - bound_ns);
+    const auto w = laminar::timestamp::from_nanos(e.ts() - bound_ns);
     p.push_left_watermark(w);
     p.push_right_watermark(w);
   }
@@ -252,23 +255,25 @@ class hand_loop {
   hand_loop() : mid_(symbols), bars_(symbols) {}
 
   [[gnu::always_inline]] void on_event(const feed_event& e) {
-    if (e.qty == 0) {
-      mid_[e.symbol] = {0.5 * static_cast<double>(e.a + e.b), true};
+    if (!e.is_trade()) {
+      const quote& q = e.q;
+      mid_[q.symbol] = {0.5 * static_cast<double>(q.bid + q.ask), true};
       return;
     }
-    const last_mid& q = mid_[e.symbol];
-    const auto px = static_cast<double>(e.a);
-    const auto qty = static_cast<std::int64_t>(e.qty);
+    const trade& t = e.t;
+    const last_mid& q = mid_[t.symbol];
+    const auto px = static_cast<double>(t.px);
+    const auto qty = static_cast<std::int64_t>(t.qty);
     const std::int64_t signed_qty = q.seen ? (px > q.mid ? qty : (px < q.mid ? -qty : 0)) : 0;
-    const std::int64_t start = e.ts - e.ts % one_second;
-    slot& s = bars_[e.symbol];
+    const std::int64_t start = t.ts - t.ts % one_second;
+    slot& s = bars_[t.symbol];
     if (s.start != start) [[unlikely]] {
-      if (s.start != no_bar) close(e.symbol, s);
-      s = slot{start, bar_value{{e.a, e.a, e.a, e.a}, 0}};
+      if (s.start != no_bar) close(t.symbol, s);
+      s = slot{start, bar_value{{t.px, t.px, t.px, t.px}, 0}};
     }
-    s.bar.px.high = s.bar.px.high < e.a ? e.a : s.bar.px.high;
-    s.bar.px.low = e.a < s.bar.px.low ? e.a : s.bar.px.low;
-    s.bar.px.close = e.a;
+    s.bar.px.high = s.bar.px.high < t.px ? t.px : s.bar.px.high;
+    s.bar.px.low = t.px < s.bar.px.low ? t.px : s.bar.px.low;
+    s.bar.px.close = t.px;
     s.bar.imbalance += signed_qty;
   }
   void finish() {
@@ -318,12 +323,12 @@ template <class Run>
 latency_result timed(const std::vector<feed_event>& feed, const lb::cycle_timer& timer, Run&& per_event) {
   latency_result r;
   auto h = std::make_unique<lb::latency_histogram>();
-  const std::int64_t steady_from = feed.empty() ? 0 : feed.front().ts + warmup_ns;
+  const std::int64_t steady_from = feed.empty() ? 0 : feed.front().ts() + warmup_ns;
   std::uint64_t allocs_before = allocations();
   bool steady = false;
   std::size_t n = 0;
   for (const feed_event& e : feed) {
-    if (!steady && e.ts >= steady_from) {
+    if (!steady && e.ts() >= steady_from) {
       steady = true;
       allocs_before = allocations();
     }

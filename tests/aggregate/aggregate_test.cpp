@@ -600,6 +600,35 @@ TEST_CASE("ohlc on a hand-written bar") {
                             {10, 9, 0, 1, 3}, {30, 4, 0, 1, 4}, {25, 12, 0, 1, 5}};
   for (const rec& r : rs) bar.add(a, r, time_of(r));
   CHECK(bar.result(a) == laminar::ohlc_bar<std::int64_t>{7, 12, 1, 4});
+
+  // Merging with an empty bar, either way, keeps the other.
+  auto into_empty = bar.init();
+  bar.merge(into_empty, a);
+  CHECK(bar.result(into_empty) == laminar::ohlc_bar<std::int64_t>{7, 12, 1, 4});
+  bar.merge(a, bar.init());
+  CHECK(bar.result(a) == laminar::ohlc_bar<std::int64_t>{7, 12, 1, 4});
+}
+
+TEST_CASE("ohlc keeps no empty flag: a bar of records at the ends of time is not empty") {
+  // No flag: with a 64-bit price, the bar and a sum fill one cache line.
+  static_assert(sizeof(laminar::ohlc_accumulator<std::int64_t>) == 48);
+  const auto bar = laminar::ohlc(&rec::value).bind<rec, false>();
+  struct at {
+    laminar::timestamp t;
+    std::int64_t v;
+  };
+  for (const auto& [first, second] : {std::pair{at{laminar::timestamp::min(), 3}, at{laminar::timestamp::max(), 8}},
+                                      std::pair{at{laminar::timestamp::max(), 3}, at{laminar::timestamp::min(), 8}},
+                                      std::pair{at{laminar::timestamp::min(), 3}, at{laminar::timestamp::min(), 8}}}) {
+    auto a = bar.init();
+    bar.add(a, rec{0, first.v, 0, 1, 0}, first.t);
+    CHECK(bar.result(a) == laminar::ohlc_bar<std::int64_t>{first.v, first.v, first.v, first.v});
+    bar.add(a, rec{0, second.v, 0, 1, 0}, second.t);
+    const bool second_later = first.t <= second.t;  // ties: the later record closes
+    const bool second_earlier = second.t < first.t;
+    CHECK(bar.result(a) == laminar::ohlc_bar<std::int64_t>{second_earlier ? second.v : first.v, 8, 3,
+                                                            second_later ? second.v : first.v});
+  }
 }
 
 TEST_CASE("vwap is sum(price * qty) / sum(qty)") {

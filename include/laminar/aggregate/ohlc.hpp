@@ -34,15 +34,18 @@ struct ohlc_bar {
   }
 };
 
+/// Empty while close_time < open_time (as made): no flag, so that with a
+/// 64-bit price the accumulator is 48 bytes and a window group holding it
+/// and a sum fits one cache line.
 template <class V>
 struct ohlc_accumulator {
-  timestamp open_time{};
-  timestamp close_time{};
+  timestamp open_time = timestamp::max();
+  timestamp close_time = timestamp::min();
   ohlc_bar<V> bar{};
-  bool has = false;
+  [[nodiscard]] bool empty() const noexcept { return close_time < open_time; }
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(open_time, close_time, bar, has);
+    ar(open_time, close_time, bar);
   }
 };
 
@@ -55,8 +58,8 @@ struct bound_ohlc {
   template <class T>
   void add(accumulator& a, const T& r, timestamp t) const {
     const V v = std::invoke(proj, r);
-    if (!a.has) {
-      a = {t, t, {v, v, v, v}, true};
+    if (a.empty()) [[unlikely]] {
+      a = {t, t, {v, v, v, v}};
       return;
     }
     if (t < a.open_time) {
@@ -72,8 +75,8 @@ struct bound_ohlc {
     a.bar.low = v < a.bar.low ? v : a.bar.low;
   }
   static void merge(accumulator& a, const accumulator& b) {
-    if (!b.has) return;
-    if (!a.has) {
+    if (b.empty()) return;
+    if (a.empty()) {
       a = b;
       return;
     }

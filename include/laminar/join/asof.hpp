@@ -66,6 +66,9 @@
 // history not kept: it goes to the late side output, counted
 // (out_of_order_count()). Backward, exact matches and eager only.
 //
+// What is kept (.keep_right(f)): the whole right record, or only f(record)
+// (the fields the rows read, e.g. a quote's mid); rows then carry that.
+//
 // Keys: hashed (any key type), or with .dense_keys(n) integers in [0, n)
 // that index an array of key slots directly (symbol ids); a key outside
 // [0, n) is a usage_error.
@@ -137,6 +140,18 @@ struct asof_settings {
 };
 
 namespace detail {
+
+/// What the join keeps of a right record by default: all of it.
+struct keep_whole {
+  template <class R>
+  const R& operator()(const R& r) const noexcept {
+    return r;
+  }
+};
+
+/// What a join with keep_right(Keep) keeps of a right record R.
+template <class Keep, class R>
+using kept_t = std::remove_cvref_t<std::invoke_result_t<const Keep&, const R&>>;
 
 /// One key's state: its right records that may still match, by time (equal
 /// times in arrival order), in a ring evicted from the front, plus a copy of
@@ -359,21 +374,25 @@ struct asof_latest {
   void reset() noexcept { size = 0; }
 };
 
-template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered, class Overflow>
+template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered, class Overflow, class Keep>
 class asof_join_stage {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
+  /// What the join keeps of a right record, and rows carry: the record, or
+  /// what keep_right(f) returns for it.
+  using kept_type = kept_t<Keep, right_type>;
   using key_type = decltype(window_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
-  using row_type = asof_row<left_type, right_type>;
+  using row_type = asof_row<left_type, kept_type>;
 
-  asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late, Overflow overflow)
+  asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late, Overflow overflow, Keep keep)
       : next_(std::move(next)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
         late_(std::move(late)),
         overflow_(std::move(overflow)),
+        keep_(std::move(keep)),
         keys_(make_table(settings)) {}
 
   void on_event(left_input, const left_type& l) {
@@ -394,12 +413,14 @@ class asof_join_stage {
       return;
     }
     const key_type key = window_key_of(rctx_, r);
+    // The record itself (a reference), or what keep_right(f) makes of it.
+    decltype(auto) kept = std::invoke(keep_, r);
     if constexpr (Ordered) {
-      replace_newest(key, t, r);
+      replace_newest(key, t, kept);
     } else {
       std::uint32_t s = keys_.find(key);
       if (s == table::npos) [[unlikely]] s = keys_.insert(key);
-      insert_right(keys_.state(s), t, r);
+      insert_right(keys_.state(s), t, kept);
     }
   }
 
@@ -493,7 +514,7 @@ class asof_join_stage {
       }
       for (std::uint64_t i = 0; i < n; ++i) {
         timestamp t{};
-        right_type record{};
+        kept_type record{};
         r(t, record);
         if constexpr (Ordered) {
           // In time order: each replaces the one before (a history join's
@@ -515,7 +536,7 @@ class asof_join_stage {
   }
 
  private:
-  using key_state = std::conditional_t<Ordered, asof_latest<right_type>, asof_key<right_type>>;
+  using key_state = std::conditional_t<Ordered, asof_latest<kept_type>, asof_key<kept_type>>;
   using table = std::conditional_t<Dense, dense_key_table<key_type, key_state>, slot_table<key_type, key_state>>;
   // Room for the few records a key holds since the watermark in most
   // streams, so that its ring rarely has to grow after warm-up.
@@ -550,7 +571,7 @@ class asof_join_stage {
 
   void emit_row(const left_type& l, timestamp t) {
     const key_state* k = lookup(l);
-    const right_type* match = k == nullptr ? nullptr : find(*k, t);
+    const kept_type* match = k == nullptr ? nullptr : find(*k, t);
     if (match != nullptr) {
       next_.on_event(row_type{l, *match});
     } else {
@@ -573,7 +594,7 @@ class asof_join_stage {
 
   // A right record replaces its key's newest, unless older: then no left
   // record in order can match it.
-  void replace_newest(key_type key, timestamp t, const right_type& r) {
+  void replace_newest(key_type key, timestamp t, const kept_type& r) {
     key_state* k = nullptr;
     if constexpr (Dense) {
       k = keys_.lookup(key);
@@ -589,7 +610,7 @@ class asof_join_stage {
     k->newest_t = t;
     k->newest = r;
   }
-  [[gnu::noinline]] void add_newest(key_type key, timestamp t, const right_type& r) {
+  [[gnu::noinline]] void add_newest(key_type key, timestamp t, const kept_type& r) {
     std::uint32_t s = keys_.find(key);
     if (s == table::npos) s = keys_.insert(key);
     keys_.state(s).replace(t, r);
@@ -673,7 +694,7 @@ class asof_join_stage {
   }
 
   // The match for a left record at t among the key's right records.
-  [[nodiscard]] const right_type* find(const key_state& k, timestamp t) const {
+  [[nodiscard]] const kept_type* find(const key_state& k, timestamp t) const {
     if (k.empty()) return nullptr;
     // The common case, from the key's own slot: the newest record is the
     // backward match, and with nothing after it, the nearest one too.
@@ -684,7 +705,7 @@ class asof_join_stage {
     return find_in_ring(k, t);
   }
 
-  [[gnu::noinline]] const right_type* find_in_ring(const key_state& k, timestamp t) const {
+  [[gnu::noinline]] const kept_type* find_in_ring(const key_state& k, timestamp t) const {
     const std::uint32_t n = k.size;
     // The first record past the backward candidates.
     std::uint32_t after = n;
@@ -716,7 +737,7 @@ class asof_join_stage {
   }
 
   // A right record into its key's ring, in time order.
-  [[gnu::always_inline]] void insert_right(key_state& k, timestamp t, const right_type& r) {
+  [[gnu::always_inline]] void insert_right(key_state& k, timestamp t, const kept_type& r) {
     if (k.full()) {
       // A full ring recycles its oldest record when that cannot match any
       // left record to come (which reads the line the new record is about
@@ -803,6 +824,7 @@ class asof_join_stage {
   asof_settings settings_;
   [[no_unique_address]] Late late_;
   [[no_unique_address]] Overflow overflow_;
+  [[no_unique_address]] Keep keep_;
   table keys_;
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
@@ -848,14 +870,16 @@ inline void check_overflow(const asof_settings& s) {
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
 /// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
-/// .overflow_to(out), .dense_keys(n), .reserve_per_key(n) and .late_to(out).
+/// .overflow_to(out), .dense_keys(n), .reserve_per_key(n), .ordered_feed(),
+/// .keep_right(f) and .late_to(out).
 template <class Late = detail::discard_side_output, bool Dense = false, bool Ordered = false,
-          class Overflow = detail::discard_side_output>
+          class Overflow = detail::discard_side_output, class Keep = detail::keep_whole>
 struct asof_join_operator {
   using is_two_input_operator = void;
   asof_settings settings{};
   Late late{};
   Overflow overflow{};
+  Keep keep{};
 
   [[nodiscard]] asof_join_operator direction(asof_direction d) const {
     asof_join_operator o = *this;
@@ -900,8 +924,8 @@ struct asof_join_operator {
   /// side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return asof_join_operator<detail::side_output_holder_t<F>, Dense, Ordered, Overflow>{
-        settings, detail::hold_side_output(std::forward<F>(out)), overflow};
+    return asof_join_operator<detail::side_output_holder_t<F>, Dense, Ordered, Overflow, Keep>{
+        settings, detail::hold_side_output(std::forward<F>(out)), overflow, keep};
   }
   /// final with max_pending(n): where a held left record goes, unjoined,
   /// when more than n are held (its answer is not exact yet, so it is not
@@ -910,8 +934,8 @@ struct asof_join_operator {
   /// leaves joined with what has arrived.
   template <class F>
   [[nodiscard]] auto overflow_to(F&& out) const {
-    return asof_join_operator<Late, Dense, Ordered, detail::side_output_holder_t<F>>{
-        settings, late, detail::hold_side_output(std::forward<F>(out))};
+    return asof_join_operator<Late, Dense, Ordered, detail::side_output_holder_t<F>, Keep>{
+        settings, late, detail::hold_side_output(std::forward<F>(out)), keep};
   }
   /// Each key's ring of right records starts with room for n (rounded up
   /// to a power of two; default 8) and doubles when a burst fills it with
@@ -930,12 +954,13 @@ struct asof_join_operator {
   /// indexing an array with it, not by hashing. A key outside [0, n), on
   /// either input, is a usage_error. n is at most 2^26 (the array grows to
   /// the largest key seen); use hashed keys for sparse key spaces.
-  [[nodiscard]] asof_join_operator<Late, true, Ordered, Overflow> dense_keys(std::size_t n = detail::max_dense_key) const {
+  [[nodiscard]] asof_join_operator<Late, true, Ordered, Overflow, Keep> dense_keys(
+      std::size_t n = detail::max_dense_key) const {
     if (n == 0 || n > detail::max_dense_key) {
       throw usage_error("laminar: asof_join: dense_keys(n) needs 0 < n <= " + std::to_string(detail::max_dense_key) +
                         ", got " + std::to_string(n) + "; use hashed keys for sparse key spaces");
     }
-    asof_join_operator<Late, true, Ordered, Overflow> o{settings, late, overflow};
+    asof_join_operator<Late, true, Ordered, Overflow, Keep> o{settings, late, overflow, keep};
     o.settings.dense_keys = n;
     return o;
   }
@@ -949,7 +974,19 @@ struct asof_join_operator {
   /// right_expired(): no left record in order can match it. Backward
   /// direction, exact matches allowed and eager emission only (bind throws
   /// a usage_error otherwise); tolerance applies.
-  [[nodiscard]] asof_join_operator<Late, Dense, true, Overflow> ordered_feed() const { return {settings, late, overflow}; }
+  [[nodiscard]] asof_join_operator<Late, Dense, true, Overflow, Keep> ordered_feed() const {
+    return {settings, late, overflow, keep};
+  }
+  /// The join keeps of each right record only `f(record)` (a callable or a
+  /// member pointer: &quote::bid, or a struct of the fields the rows need),
+  /// and rows carry that: asof_row<L, that type>. A key's state is then as
+  /// small as what is read from it, so more keys stay in the cache. What f
+  /// returns is default-constructible and copyable; it is checkpointed
+  /// with the join, so it serializes as a record does.
+  template <class F>
+  [[nodiscard]] auto keep_right(F f) const {
+    return asof_join_operator<Late, Dense, Ordered, Overflow, F>{settings, late, overflow, std::move(f)};
+  }
 
   template <class LCtx, class RCtx>
   auto output_context(const LCtx& l, const RCtx&) const {
@@ -965,7 +1002,12 @@ struct asof_join_operator {
     static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type");
     static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<KL>),
                   "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
-    using row = asof_row<L, R>;
+    static_assert(std::is_invocable_v<const Keep&, const R&>,
+                  "laminar: asof_join: keep_right(f) needs f callable with the right input's record");
+    using K = detail::kept_t<Keep, R>;
+    static_assert(std::is_default_constructible_v<K> && std::is_copy_assignable_v<K>,
+                  "laminar: asof_join: what keep_right(f) returns must be default-constructible and copyable");
+    using row = asof_row<L, K>;
     return detail::through_left_context<row>(l);
   }
 
@@ -974,8 +1016,8 @@ struct asof_join_operator {
     (void)output_context(l, r);
     if constexpr (Ordered) detail::check_ordered(settings);
     if constexpr (!std::is_same_v<Overflow, detail::discard_side_output>) detail::check_overflow(settings);
-    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense, Ordered, Overflow>(
-        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow));
+    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense, Ordered, Overflow, Keep>(
+        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow), std::move(keep));
   }
 };
 

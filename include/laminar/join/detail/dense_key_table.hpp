@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -103,8 +104,13 @@ class dense_key_table {
   void restore_free_slots(const std::vector<std::uint32_t>&) noexcept {}
 
  private:
-  // A cache line or more each, so that a key's state starts on a line.
-  struct alignas(64) slot {
+  // No key's state straddles two cache lines: one of 17 to 64 bytes is
+  // aligned to the next power of two (a 24-byte state to 32: two keys to a
+  // line), a larger one to a line.
+  static constexpr std::size_t slot_alignment =
+      sizeof(State) <= 16 ? alignof(State)
+                          : std::max(std::bit_ceil(std::min<std::size_t>(sizeof(State), 64)), alignof(State));
+  struct alignas(slot_alignment) slot {
     State state;
   };
 
