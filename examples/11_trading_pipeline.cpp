@@ -94,11 +94,15 @@ int main() {
            // latency. The feed handler delivers in time order, so a symbol
            // keeps its last quote only; a trade out of order would go to the
            // late side output, counted, never joined with a later quote.
-           asof_join().ordered_feed().dense_keys(names.size()) |
-           map([](const asof_row<trade, quote>& r) {
+           // Of a quote the join keeps what the map reads: twice its mid.
+           asof_join()
+                   .ordered_feed()
+                   .dense_keys(names.size())
+                   .keep_right([](const quote& q) { return q.bid + q.ask; }) |
+           map([](const asof_row<trade, std::int64_t>& r) {
              std::int64_t side = 0;
              if (r.right) {
-               const std::int64_t twice_mid = r.right->bid + r.right->ask;
+               const std::int64_t twice_mid = *r.right;
                side = 2 * r.left.px > twice_mid ? 1 : (2 * r.left.px < twice_mid ? -1 : 0);
              }
              return priced_trade{r.left.ts, r.left.symbol, r.left.px, side * static_cast<std::int64_t>(r.left.qty)};
