@@ -966,7 +966,7 @@ struct asof_join_operator {
   }
   /// Declares that the two inputs arrive merged in event-time order, as one
   /// feed handler delivers them: a key keeps its newest right record only
-  /// (in its slot: no ring, one cache line per key), which is every in-order
+  /// (in its slot: no ring, at most a cache line per key), which is every in-order
   /// left record's backward match. A left record earlier than its key's
   /// newest right record is out of order for this join: it goes to the late
   /// side output and is counted (out_of_order_count()), never joined with a
