@@ -220,6 +220,76 @@ TEST_CASE("temporal join: a restore at a random point continues exactly") {
       make_items(31, 20, 2000), 3, 5, 2, "temporal join after restore");
 }
 
+namespace {
+
+// What a temporal join with keep_right keeps of a change: its value and
+// time (not the currency, not the kind).
+struct rate_value {
+  std::int64_t ts = 0;
+  std::int64_t value = 0;
+  friend bool operator==(const rate_value&, const rate_value&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const rate_value& v) {
+    return os << "rate_value{" << v.ts << ", " << v.value << "}";
+  }
+  template <class A>
+  void serialize(A& ar) {
+    ar(ts, value);
+  }
+};
+constexpr auto keep_value = [](const rate& r) { return rate_value{r.ts, r.value}; };
+using value_row = temporal_row<order, rate_value>;
+
+}  // namespace
+
+TEST_CASE("temporal join: keep_right(f) gives the whole join's rows with f applied to their versions") {
+  int cases = 0;
+  std::size_t matched = 0;
+  for (join_type type : {join_type::inner, join_type::left}) {
+    for (std::uint32_t keys : {1u, 6u, 80u}) {
+      for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+        const auto items = make_items(seed * 419 + keys, keys, 1500);
+        std::vector<row> whole;
+        std::vector<value_row> kept;
+        std::vector<temporal_row<order, std::int64_t>> member;
+        auto p = pipeline_of(temporal_join().type(type), collect(whole));
+        auto q = pipeline_of(temporal_join().type(type).keep_right(keep_value), collect(kept));
+        auto m = pipeline_of(temporal_join().keep_right(&rate::value).type(type), collect(member));
+        for (const item& it : items) {
+          feed(p, it);
+          feed(q, it);
+          feed(m, it);
+        }
+        p.finish();
+        q.finish();
+        m.finish();
+        std::vector<value_row> want;
+        std::vector<temporal_row<order, std::int64_t>> want_member;
+        for (const row& r : whole) {
+          want.push_back({r.left, r.right ? std::optional(keep_value(*r.right)) : std::nullopt});
+          want_member.push_back({r.left, r.right ? std::optional(r.right->value) : std::nullopt});
+          matched += r.right ? 1 : 0;
+        }
+        const std::string what = std::string(to_string(type)) + " keys " + std::to_string(keys) + " seed " +
+                                 std::to_string(seed);
+        test::same_outputs(kept, want, what + " keeping a struct");
+        test::same_outputs(member, want_member, what + " keeping a member");
+        CHECK(q.join().right_held() == p.join().right_held());
+        ++cases;
+      }
+    }
+  }
+  CHECK(cases == 2 * 3 * 10);
+  CHECK(matched > 10000);
+}
+
+TEST_CASE("temporal join: with keep_right(f) what is kept is checkpointed, and a restore continues exactly") {
+  join_streams::check_restore_at_random_cuts<value_row>(
+      [](std::vector<value_row>& out) {
+        return pipeline_of(temporal_join().type(join_type::left).keep_right(keep_value), collect(out));
+      },
+      make_items(37, 20, 2000), 4, 5, 2, "temporal join keeping a struct, after restore");
+}
+
 TEST_CASE("temporal join: versions are freed as the watermarks move, and steady state allocates nothing") {
   std::uint64_t rows = 0;
   auto p = pipeline_of(temporal_join(), count_events(rows));

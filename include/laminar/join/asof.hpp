@@ -100,6 +100,7 @@
 #include "laminar/core/two_input.hpp"
 #include "laminar/join/detail/dense_key_table.hpp"
 #include "laminar/join/detail/held_left.hpp"
+#include "laminar/join/detail/keep_right.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/session_table.hpp"  // slot_table
@@ -140,18 +141,6 @@ struct asof_settings {
 };
 
 namespace detail {
-
-/// What the join keeps of a right record by default: all of it.
-struct keep_whole {
-  template <class R>
-  const R& operator()(const R& r) const noexcept {
-    return r;
-  }
-};
-
-/// What a join with keep_right(Keep) keeps of a right record R.
-template <class Keep, class R>
-using kept_t = std::remove_cvref_t<std::invoke_result_t<const Keep&, const R&>>;
 
 /// One key's state: its right records that may still match, by time (equal
 /// times in arrival order), in a ring evicted from the front, plus a copy of
@@ -1002,12 +991,8 @@ struct asof_join_operator {
     static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type");
     static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<KL>),
                   "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
-    static_assert(std::is_invocable_v<const Keep&, const R&>,
-                  "laminar: asof_join: keep_right(f) needs f callable with the right input's record");
-    using K = detail::kept_t<Keep, R>;
-    static_assert(std::is_default_constructible_v<K> && std::is_copy_assignable_v<K>,
-                  "laminar: asof_join: what keep_right(f) returns must be default-constructible and copyable");
-    using row = asof_row<L, K>;
+    static_assert(detail::check_keep_right<Keep, R>());
+    using row = asof_row<L, detail::kept_t<Keep, R>>;
     return detail::through_left_context<row>(l);
   }
 

@@ -30,10 +30,12 @@
 // output unjoined (released_early() counts them either way). An idle
 // timeout on the right source moves its watermark on with processing time
 // instead, releasing the held records exactly as a moving watermark would.
+// .keep_right(f) keeps only f(record) of each change (rows carry that).
 #pragma once
 
 #include <algorithm>
 #include <concepts>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -51,6 +53,7 @@
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
 #include "laminar/join/detail/held_left.hpp"
+#include "laminar/join/detail/keep_right.hpp"
 #include "laminar/join/detail/time_buffer.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/join/interval.hpp"  // join_type
@@ -83,27 +86,35 @@ template <class R>
   }
 }
 
-template <class R>
+/// A change of a key's row at time t: what is kept of its record, and
+/// whether it makes that the row (+I, +U) or the key absent (-U, -D).
+template <class K>
 struct version_entry {
   timestamp t;
-  R record;
+  K record;
+  bool valid = true;
 };
 
-template <class Next, class LCtx, class RCtx, class Late, class Overflow>
+template <class Next, class LCtx, class RCtx, class Late, class Overflow, class Keep>
 class temporal_join_stage {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
+  /// What the join keeps of a change, and rows carry: the record, or what
+  /// keep_right(f) returns for it.
+  using kept_type = kept_t<Keep, right_type>;
   using key_type = window_key_t<LCtx>;
-  using row_type = temporal_row<left_type, right_type>;
+  using row_type = temporal_row<left_type, kept_type>;
 
-  temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late, Overflow overflow)
+  temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late, Overflow overflow,
+                      Keep keep)
       : next_(std::move(next)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
         late_(std::move(late)),
-        overflow_(std::move(overflow)) {}
+        overflow_(std::move(overflow)),
+        keep_(std::move(keep)) {}
 
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
@@ -125,7 +136,7 @@ class temporal_join_stage {
       }
       s = versions_.insert(key);
     }
-    versions_.state(s).insert(version_entry<right_type>{t, r});
+    versions_.state(s).insert(version_entry<kept_type>{t, std::invoke(keep_, r), is_valid_version(r)});
     ++held_;
     trim(s);
     if (held_ > sweep_at_) [[unlikely]] sweep();
@@ -179,7 +190,7 @@ class temporal_join_stage {
       if (!live) continue;
       const buffer& b = versions_.state(s);
       w(versions_.key(s), static_cast<std::uint64_t>(b.size()));
-      for (const auto& e : b) w(e.t, e.record);
+      for (const auto& e : b) w(e.t, e.valid, e.record);
     }
     w(versions_.free_slots());
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
@@ -202,8 +213,8 @@ class temporal_join_stage {
       r(k, n);
       versions_.restore(s, k);
       for (std::uint64_t i = 0; i < n; ++i) {
-        version_entry<right_type> e{timestamp{}, right_type{}};
-        r(e.t, e.record);
+        version_entry<kept_type> e{timestamp{}, kept_type{}, false};
+        r(e.t, e.valid, e.record);
         versions_.state(s).append(std::move(e));
       }
       held_ += static_cast<std::size_t>(n);
@@ -218,7 +229,7 @@ class temporal_join_stage {
   }
 
  private:
-  using buffer = time_buffer<version_entry<right_type>>;
+  using buffer = time_buffer<version_entry<kept_type>>;
   using table = slot_table<key_type, buffer>;
 
   // Emits the held left records, in time order, while the first one's
@@ -247,8 +258,8 @@ class temporal_join_stage {
   void pop_and_emit() {
     auto x = pending_.pop();
     const std::uint32_t s = versions_.find(window_key_of(lctx_, x.record));
-    const version_entry<right_type>* v = s == table::npos ? nullptr : version_at(versions_.state(s), x.t);
-    if (v != nullptr && is_valid_version(v->record)) {
+    const version_entry<kept_type>* v = s == table::npos ? nullptr : version_at(versions_.state(s), x.t);
+    if (v != nullptr && v->valid) {
       next_.on_event(row_type{std::move(x.record), v->record});
     } else if (settings_.type == join_type::left) {
       next_.on_event(row_type{std::move(x.record), std::nullopt});
@@ -256,7 +267,7 @@ class temporal_join_stage {
   }
 
   // The last change at or before t (the last to arrive of equal times).
-  [[nodiscard]] static const version_entry<right_type>* version_at(const buffer& b, timestamp t) {
+  [[nodiscard]] static const version_entry<kept_type>* version_at(const buffer& b, timestamp t) {
     if (b.empty()) return nullptr;
     const auto* last = b.end() - 1;
     if (last->t <= t) return last;  // the common case: the newest version
@@ -282,7 +293,7 @@ class temporal_join_stage {
       ++before;
     }
     std::size_t drop = before - 1;
-    if (before == b.size() && !is_valid_version(b.back().record)) drop = before;  // deleted for good
+    if (before == b.size() && !b.back().valid) drop = before;  // deleted for good
     if (drop == 0) return;
     b.drop(drop);
     held_ -= drop;
@@ -316,6 +327,7 @@ class temporal_join_stage {
   temporal_settings settings_;
   [[no_unique_address]] Late late_;
   [[no_unique_address]] Overflow overflow_;
+  [[no_unique_address]] Keep keep_;
   table versions_;
   held_left<left_type> pending_;
   timestamp left_watermark_ = timestamp::min();
@@ -333,13 +345,15 @@ class temporal_join_stage {
 }  // namespace detail
 
 /// The temporal join factory: temporal_join(), refined by .type(inner|left),
-/// .max_pending(n), .overflow_to(out) and .late_to(out).
-template <class Late = detail::discard_side_output, class Overflow = detail::discard_side_output>
+/// .max_pending(n), .overflow_to(out), .keep_right(f) and .late_to(out).
+template <class Late = detail::discard_side_output, class Overflow = detail::discard_side_output,
+          class Keep = detail::keep_whole>
 struct temporal_join_operator {
   using is_two_input_operator = void;
   temporal_settings settings{};
   Late late{};
   Overflow overflow{};
+  Keep keep{};
 
   /// inner (default): a left record with no row at its time gives nothing;
   /// left: it gives {left, nullopt}.
@@ -363,8 +377,8 @@ struct temporal_join_operator {
   /// Where left records later than the left watermark go.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return temporal_join_operator<detail::side_output_holder_t<F>, Overflow>{
-        settings, detail::hold_side_output(std::forward<F>(out)), overflow};
+    return temporal_join_operator<detail::side_output_holder_t<F>, Overflow, Keep>{
+        settings, detail::hold_side_output(std::forward<F>(out)), overflow, keep};
   }
   /// With max_pending(n): where a held left record goes, unjoined, when more
   /// than n are held (its version is not certain yet, so it is not joined
@@ -373,8 +387,18 @@ struct temporal_join_operator {
   /// with what has arrived.
   template <class F>
   [[nodiscard]] auto overflow_to(F&& out) const {
-    return temporal_join_operator<Late, detail::side_output_holder_t<F>>{
-        settings, late, detail::hold_side_output(std::forward<F>(out))};
+    return temporal_join_operator<Late, detail::side_output_holder_t<F>, Keep>{
+        settings, late, detail::hold_side_output(std::forward<F>(out)), keep};
+  }
+  /// The join keeps of each change only `f(record)` (a callable or a member
+  /// pointer: the columns the rows read), and rows carry that:
+  /// temporal_row<L, that type>. Whether a change makes the key's row or
+  /// removes it is still read from the whole record (its kind). What f
+  /// returns is default-constructible, copyable and serializable (it is
+  /// checkpointed with the join).
+  template <class F>
+  [[nodiscard]] auto keep_right(F f) const {
+    return temporal_join_operator<Late, Overflow, F>{settings, late, overflow, std::move(f)};
   }
 
   template <class LCtx, class RCtx>
@@ -387,7 +411,9 @@ struct temporal_join_operator {
                   "primary key");
     static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
                   "laminar: temporal_join: the two inputs' keys must have the same type");
-    using row = temporal_row<typename LCtx::value_type, typename RCtx::value_type>;
+    using R = typename RCtx::value_type;
+    static_assert(detail::check_keep_right<Keep, R>());
+    using row = temporal_row<typename LCtx::value_type, detail::kept_t<Keep, R>>;
     return detail::through_left_context<row>(l);
   }
 
@@ -400,8 +426,8 @@ struct temporal_join_operator {
                           "overflows");
       }
     }
-    return detail::temporal_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Overflow>(
-        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow));
+    return detail::temporal_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Overflow, Keep>(
+        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow), std::move(keep));
   }
 };
 
