@@ -35,9 +35,9 @@
 
 #include <algorithm>
 #include <concepts>
-#include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>

@@ -20,8 +20,8 @@ struct keep_whole {
 template <class Keep, class R>
 using kept_t = std::remove_cvref_t<std::invoke_result_t<const Keep&, const R&>>;
 
-/// Compile-time checks of keep_right(f) against the right input's record R,
-/// naming the join.
+/// Compile-time checks of keep_right(f) against the right input's record R:
+/// each failure is a static_assert that says what f must be.
 template <class Keep, class R>
 consteval bool check_keep_right() {
   static_assert(std::is_invocable_v<const Keep&, const R&>,
