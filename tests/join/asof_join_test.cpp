@@ -914,31 +914,11 @@ namespace {
 
 // What a join with keep_right keeps of a quote in these tests: its time and
 // bid (the ask is dropped).
-struct quote_px {
-  std::int64_t ts = 0;
-  std::int64_t bid = 0;
-  friend bool operator==(const quote_px&, const quote_px&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const quote_px& q) {
-    return os << "quote_px{" << q.ts << ", " << q.bid << "}";
-  }
-  template <class A>
-  void serialize(A& ar) {
-    ar(ts, bid);
-  }
-};
-constexpr auto keep_px = [](const quote& q) { return quote_px{q.ts, q.bid}; };
-using px_row = asof_row<trade, quote_px>;
+using join_streams::kept_rows;
+using join_streams::timed_value;
+constexpr auto keep_px = [](const quote& q) { return timed_value{q.ts, q.bid}; };
+using px_row = asof_row<trade, timed_value>;
 using bid_row = asof_row<trade, std::int64_t>;
-
-// The whole join's rows with f applied to their quotes.
-template <class F>
-auto kept(const std::vector<row>& rows, F f) {
-  std::vector<asof_row<trade, std::remove_cvref_t<std::invoke_result_t<F, const quote&>>>> out;
-  for (const row& r : rows) {
-    out.push_back({r.left, r.right ? std::optional(std::invoke(f, *r.right)) : std::nullopt});
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -971,7 +951,7 @@ TEST_CASE("asof join: keep_right(f) gives the whole join's rows with f applied t
             }
             p.finish();
             q.finish();
-            test::same_outputs(px, kept(whole, keep_px), what + " rows");
+            test::same_outputs(px, kept_rows(whole, keep_px), what + " rows");
             test::same_outputs(late_px.records(), late_whole.records(), what + " late left records");
             CHECK(q.join().right_held() == p.join().right_held());
             matched += static_cast<std::size_t>(
@@ -1000,7 +980,7 @@ TEST_CASE("asof join: keep_right(f) gives the whole join's rows with f applied t
     }
     p.finish();
     q.finish();
-    test::same_outputs(bid, kept(whole, &quote::bid), "ordered feed keeping the bid, keys " + std::to_string(keys));
+    test::same_outputs(bid, kept_rows(whole, &quote::bid), "ordered feed keeping the bid, keys " + std::to_string(keys));
     test::same_outputs(side_bid.records(), side_whole.records(), "ordered feed keeping the bid: refused left records");
     CHECK(q.join().out_of_order_count() == p.join().out_of_order_count());
   }

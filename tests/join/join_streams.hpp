@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -23,6 +26,33 @@ namespace join_streams {
 
 inline constexpr std::int64_t ms = 1'000'000;
 inline constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
+
+/// What the keep_right tests keep of a right record: its time and one
+/// value (a quote's bid, a rate's value).
+struct timed_value {
+  std::int64_t ts = 0;
+  std::int64_t value = 0;
+  friend bool operator==(const timed_value&, const timed_value&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const timed_value& v) {
+    return os << "timed_value{" << v.ts << ", " << v.value << "}";
+  }
+  template <class A>
+  void serialize(A& ar) {
+    ar(ts, value);
+  }
+};
+
+/// A whole-record join's rows with f applied to their right sides: what the
+/// same join with keep_right(f) must give.
+template <class L, class R, class F>
+auto kept_rows(const std::vector<laminar::enriched_row<L, R>>& rows, F f) {
+  using K = std::remove_cvref_t<std::invoke_result_t<F, const R&>>;
+  std::vector<laminar::enriched_row<L, K>> out;
+  for (const auto& r : rows) {
+    out.push_back({r.left, r.right ? std::optional<K>(std::invoke(f, *r.right)) : std::nullopt});
+  }
+  return out;
+}
 
 /// A record with an event time, a key and an id (its index in the stream,
 /// so that rows say which records they joined). Name::value is its printed name.

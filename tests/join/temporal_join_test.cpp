@@ -222,22 +222,12 @@ TEST_CASE("temporal join: a restore at a random point continues exactly") {
 
 namespace {
 
-// What a temporal join with keep_right keeps of a change: its value and
-// time (not the currency, not the kind).
-struct rate_value {
-  std::int64_t ts = 0;
-  std::int64_t value = 0;
-  friend bool operator==(const rate_value&, const rate_value&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const rate_value& v) {
-    return os << "rate_value{" << v.ts << ", " << v.value << "}";
-  }
-  template <class A>
-  void serialize(A& ar) {
-    ar(ts, value);
-  }
-};
-constexpr auto keep_value = [](const rate& r) { return rate_value{r.ts, r.value}; };
-using value_row = temporal_row<order, rate_value>;
+// What a temporal join with keep_right keeps of a change: its time and
+// value (not the currency, not the kind).
+using join_streams::kept_rows;
+using join_streams::timed_value;
+constexpr auto keep_value = [](const rate& r) { return timed_value{r.ts, r.value}; };
+using value_row = temporal_row<order, timed_value>;
 
 }  // namespace
 
@@ -262,17 +252,12 @@ TEST_CASE("temporal join: keep_right(f) gives the whole join's rows with f appli
         p.finish();
         q.finish();
         m.finish();
-        std::vector<value_row> want;
-        std::vector<temporal_row<order, std::int64_t>> want_member;
-        for (const row& r : whole) {
-          want.push_back({r.left, r.right ? std::optional(keep_value(*r.right)) : std::nullopt});
-          want_member.push_back({r.left, r.right ? std::optional(r.right->value) : std::nullopt});
-          matched += r.right ? 1 : 0;
-        }
+        matched += static_cast<std::size_t>(
+            std::count_if(whole.begin(), whole.end(), [](const row& r) { return r.right.has_value(); }));
         const std::string what = std::string(to_string(type)) + " keys " + std::to_string(keys) + " seed " +
                                  std::to_string(seed);
-        test::same_outputs(kept, want, what + " keeping a struct");
-        test::same_outputs(member, want_member, what + " keeping a member");
+        test::same_outputs(kept, kept_rows(whole, keep_value), what + " keeping a struct");
+        test::same_outputs(member, kept_rows(whole, &rate::value), what + " keeping a member");
         CHECK(q.join().right_held() == p.join().right_held());
         ++cases;
       }
