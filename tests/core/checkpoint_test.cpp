@@ -117,7 +117,7 @@ TEST_CASE("a stage whose load_state disagrees with its save_state is caught") {
   snapshot u(3);
   u.add({std::string(detail::template_name<greedy_state>()), s.records()[0].bytes});
   greedy_state greedy;
-  CHECK_THROWS_WITH_AS(u.load(greedy), doctest::Contains("truncated or malformed"), checkpoint_error);
+  CHECK_THROWS_WITH_AS(u.load(greedy), doctest::Contains("is malformed at offset"), checkpoint_error);
 }
 
 TEST_CASE("a barrier saves or restores according to its kind") {

@@ -1001,3 +1001,42 @@ TEST_CASE("asof join: with keep_right(f) what is kept is checkpointed, and a res
       },
       make_final_items(58, 20, 2000), 7, 3, 3, "final nearest keeping a struct, after restore");
 }
+
+TEST_CASE("asof join: damaged state bytes with valid checksums are a checkpoint_error naming the stage, in bounded time") {
+  // Key 77 holds three quotes; its record count follows its key in the state.
+  auto saved = [] {
+    std::vector<row> rows;
+    auto p = pipeline_of(asof_join(), rows);
+    for (std::int64_t t : {10, 20, 30}) p.push_right(quote{t, 77, t, t + 1});
+    return p.checkpoint(3);
+  }();
+  std::string pattern;
+  for (int i = 0; i < 4; ++i) pattern.push_back(static_cast<char>((77U >> (8 * i)) & 0xFFU));
+  for (int i = 0; i < 8; ++i) pattern.push_back(static_cast<char>(i == 0 ? 3 : 0));
+  const auto with_count = [&](std::uint64_t n) {
+    std::vector<state_record> records = saved.records();
+    bool patched = false;
+    for (state_record& rec : records) {
+      const std::size_t at = rec.bytes.find(pattern);
+      if (at == std::string::npos) continue;
+      for (int i = 0; i < 8; ++i) rec.bytes[at + 4 + static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFFU);
+      patched = true;
+    }
+    REQUIRE(patched);
+    snapshot s(saved.checkpoint_id());
+    for (state_record& rec : records) s.add(std::move(rec));
+    return snapshot::from_bytes(s.to_bytes());  // the checksums are valid
+  };
+  for (const std::uint64_t n : {std::uint64_t{4}, (std::uint64_t{1} << 31) + 1, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
+    CAPTURE(n);
+    std::vector<row> rows;
+    auto q = pipeline_of(asof_join(), rows);
+    try {
+      q.restore(with_count(n));
+      FAIL("a damaged state restored");
+    } catch (const checkpoint_error& e) {
+      const std::string what = e.what();
+      CHECK(what.find("malformed at offset") != std::string::npos);
+    }
+  }
+}

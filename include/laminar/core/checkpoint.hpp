@@ -13,10 +13,13 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <istream>
 #include <iterator>
+#include <new>
+#include <stdexcept>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -48,13 +51,46 @@ class state_writer {
 /// Where a stage reads its state back: `r(count_, sum_)`, in the order saved.
 class state_reader {
  public:
-  explicit state_reader(std::string bytes) : stream_(std::move(bytes)), archive_(stream_) {}
+  explicit state_reader(std::string bytes) : size_(bytes.size()), stream_(std::move(bytes)), archive_(stream_) {}
+  /// A read past the end is a checkpoint_error naming the offset.
   template <class... Ts>
-  void operator()(Ts&... values) { archive_(values...); }
+  void operator()(Ts&... values) {
+    const std::size_t at = offset();
+    try {
+      archive_(values...);
+    } catch (const cereal::Exception& e) {
+      throw checkpoint_error("state truncated: reading from offset " + std::to_string(at) + " of " +
+                             std::to_string(size_) + " bytes: " + e.what());
+    }
+  }
   /// True when every saved byte has been read.
   [[nodiscard]] bool exhausted() { return stream_.peek() == std::char_traits<char>::eof(); }
+  /// Bytes read so far (the offset of the next value).
+  [[nodiscard]] std::size_t offset() {
+    const auto at = stream_.tellg();
+    return at < 0 ? size_ : static_cast<std::size_t>(at);
+  }
+  /// Bytes not yet read.
+  [[nodiscard]] std::size_t remaining() { return size_ - std::min(size_, offset()); }
+
+  /// Reads a count of items saved as a std::uint64_t, each at least
+  /// `min_item_bytes` long: a count the bytes left cannot hold is a
+  /// checkpoint_error naming `what`, thrown before anything is allocated.
+  [[nodiscard]] std::uint64_t read_count(std::string_view what, std::size_t min_item_bytes = 1) {
+    const std::size_t at = offset();
+    std::uint64_t n = 0;
+    archive_(n);
+    const std::uint64_t room = remaining() / std::max<std::size_t>(min_item_bytes, 1);
+    if (n > room) {
+      throw checkpoint_error("a count of " + std::to_string(n) + " " + std::string(what) + " at offset " +
+                             std::to_string(at) + " exceeds what the " + std::to_string(remaining()) +
+                             " bytes left can hold");
+    }
+    return n;
+  }
 
  private:
+  std::size_t size_;
   std::istringstream stream_;
   cereal::PortableBinaryInputArchive archive_;
 };
@@ -114,11 +150,23 @@ class snapshot {
                              std::string(name) + "': the pipeline's shape differs from the saved one");
     }
     state_reader r(rec.bytes);
+    // Whatever the bytes, a failed load is a checkpoint_error naming the
+    // stage and the offset in its record where reading stopped.
+    const auto malformed = [&](std::string_view why) {
+      return checkpoint_error("checkpoint " + std::to_string(id_) + ": record #" + std::to_string(cursor_) +
+                              " (stage '" + rec.stage + "') is malformed at offset " + std::to_string(r.offset()) +
+                              " of " + std::to_string(rec.bytes.size()) + ": " + std::string(why));
+    };
     try {
       stage.load_state(r);
-    } catch (const cereal::Exception& e) {
-      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": record #" + std::to_string(cursor_) +
-                             " (stage '" + rec.stage + "') is truncated or malformed: " + e.what());
+    } catch (const checkpoint_error& e) {
+      throw malformed(e.what());
+    } catch (const std::bad_alloc&) {
+      throw malformed("a count in it asks for more memory than there is");
+    } catch (const std::length_error& e) {
+      throw malformed(std::string("a count in it is too large: ") + e.what());
+    } catch (const error& e) {
+      throw malformed(e.what());
     }
     if (!r.exhausted()) {
       throw checkpoint_error("checkpoint " + std::to_string(id_) + ": stage '" + rec.stage + "' left unread bytes in record #" +

@@ -98,13 +98,13 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
-#include "laminar/join/detail/dense_key_table.hpp"
 #include "laminar/join/detail/held_left.hpp"
 #include "laminar/join/detail/keep_right.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
-#include "laminar/window/detail/session_table.hpp"  // slot_table
-#include "laminar/window/window_row.hpp"            // window_key_of
+#include "laminar/state/dense_slot_table.hpp"
+#include "laminar/state/key.hpp"
+#include "laminar/state/slot_table.hpp"
 
 namespace laminar {
 
@@ -371,7 +371,7 @@ class asof_join_stage {
   /// What the join keeps of a right record, and rows carry: the record, or
   /// what keep_right(f) returns for it.
   using kept_type = kept_t<Keep, right_type>;
-  using key_type = decltype(window_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
+  using key_type = decltype(group_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
   using row_type = asof_row<left_type, kept_type>;
 
   asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late, Overflow overflow, Keep keep)
@@ -401,7 +401,7 @@ class asof_join_stage {
       ++right_expired_;  // no left record at or after the left watermark can match it
       return;
     }
-    const key_type key = window_key_of(rctx_, r);
+    const key_type key = group_key_of(rctx_, r);
     // The record itself (a reference), or what keep_right(f) makes of it.
     decltype(auto) kept = std::invoke(keep_, r);
     if constexpr (Ordered) {
@@ -466,16 +466,10 @@ class asof_join_stage {
     w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
       out_of_order_);
     pending_.save_state(w);
-    w(static_cast<std::uint64_t>(keys_.slot_count()));
-    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
-      const bool live = keys_.live(s);
-      w(live);
-      if (!live) continue;
-      const key_state& k = keys_.state(s);
-      w(keys_.key(s), static_cast<std::uint64_t>(k.size));
+    save_slots(w, keys_, [&w](const key_state& k) {
+      w(static_cast<std::uint64_t>(k.size));
       for (std::uint32_t i = 0; i < k.size; ++i) w(k.time(i), k.record(i));
-    }
-    w(keys_.free_slots());
+    });
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
@@ -484,20 +478,16 @@ class asof_join_stage {
     r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
       out_of_order_);
     pending_.load_state(r, "asof_join");
-    std::uint64_t slots = 0;
-    r(slots);
-    keys_.reset(static_cast<std::size_t>(slots));
     held_ = 0;
-    for (std::uint32_t s = 0; s < slots; ++s) {
-      bool live = false;
-      r(live);
-      if (!live) continue;
-      key_type key{};
-      std::uint64_t n = 0;
-      r(key, n);
-      keys_.restore(s, key);
-      key_state& k = keys_.state(keys_.find(key));
+    load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
+      // A right record is at least its time (8 bytes); a ring holds at
+      // most 2^31 of them.
+      const std::uint64_t n = r.read_count("right records", sizeof(std::int64_t));
       if constexpr (!Ordered) {
+        if (n > max_ring) {
+          throw checkpoint_error("a key's count of " + std::to_string(n) + " right records exceeds a ring's " +
+                                 std::to_string(max_ring));
+        }
         if (n > k.cap) k.reserve(std::bit_ceil(std::max<std::uint32_t>(static_cast<std::uint32_t>(n), first_ring())));
         while (k.used < n) k.widen();
       }
@@ -514,10 +504,7 @@ class asof_join_stage {
         }
       }
       held_ += k.size;
-    }
-    std::vector<std::uint32_t> free;
-    r(free);
-    keys_.restore_free_slots(std::move(free));
+    });
     sweep_at_ = next_sweep();
     update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
@@ -526,10 +513,12 @@ class asof_join_stage {
 
  private:
   using key_state = std::conditional_t<Ordered, asof_latest<kept_type>, asof_key<kept_type>>;
-  using table = std::conditional_t<Dense, dense_key_table<key_type, key_state>, slot_table<key_type, key_state>>;
+  using table = std::conditional_t<Dense, dense_slot_table<key_type, key_state>, slot_table<key_type, key_state>>;
   // Room for the few records a key holds since the watermark in most
   // streams, so that its ring rarely has to grow after warm-up.
   static constexpr std::uint32_t min_ring = 8;
+  // The most records a key's ring can hold (its positions are uint32_t).
+  static constexpr std::uint64_t max_ring = std::uint64_t{1} << 31;
   static constexpr std::uint32_t first_used = 4;
   static constexpr std::uint32_t none = ~std::uint32_t{0};
 
@@ -549,9 +538,9 @@ class asof_join_stage {
   // The state of a left record's key, or null.
   [[nodiscard]] const key_state* lookup(const left_type& l) const {
     if constexpr (Dense) {
-      return keys_.lookup(window_key_of(lctx_, l));
+      return keys_.lookup(group_key_of(lctx_, l));
     } else {
-      const std::uint32_t s = keys_.find(window_key_of(lctx_, l));
+      const std::uint32_t s = keys_.find(group_key_of(lctx_, l));
       return s == table::npos ? nullptr : &keys_.state(s);
     }
   }
@@ -986,8 +975,8 @@ struct asof_join_operator {
                   "laminar: asof_join: key both inputs (key_by on each) or neither");
     using L = typename LCtx::value_type;
     using R = typename RCtx::value_type;
-    using KL = decltype(detail::window_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
-    using KR = decltype(detail::window_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
+    using KL = decltype(detail::group_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
+    using KR = decltype(detail::group_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
     static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type");
     static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<KL>),
                   "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");

@@ -10,8 +10,8 @@
 
 #include <cereal/types/optional.hpp>
 
+#include "laminar/core/detail/print.hpp"
 #include "laminar/core/stage.hpp"
-#include "laminar/window/window_row.hpp"  // print_value
 
 namespace laminar {
 

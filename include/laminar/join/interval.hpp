@@ -66,14 +66,13 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
-#include "laminar/join/detail/dense_key_table.hpp"
 #include "laminar/join/detail/expiry_queue.hpp"
 #include "laminar/join/detail/inline_time_buffer.hpp"
 #include "laminar/join/enriched_row.hpp"  // print_side
 #include "laminar/operator/key_by.hpp"
-#include "laminar/window/detail/key_table.hpp"      // max_dense_key
-#include "laminar/window/detail/session_table.hpp"  // slot_table
-#include "laminar/window/window_row.hpp"            // window_key_of, print_value
+#include "laminar/state/dense_slot_table.hpp"
+#include "laminar/state/key.hpp"
+#include "laminar/state/slot_table.hpp"
 
 namespace laminar {
 
@@ -177,7 +176,7 @@ class interval_join_stage {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
-  using key_type = window_key_t<LCtx>;
+  using key_type = group_key_t<LCtx>;
   using row_type = interval_row<left_type, right_type>;
 
   interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, LateL late_left, LateR late_right,
@@ -192,9 +191,9 @@ class interval_join_stage {
         overflow_right_(std::move(overflow_right)),
         keys_(make_table(settings)) {}
 
-  void on_event(left_input, const left_type& l) { arrive<left_input>(l, time_of(lctx_, l), window_key_of(lctx_, l)); }
+  void on_event(left_input, const left_type& l) { arrive<left_input>(l, time_of(lctx_, l), group_key_of(lctx_, l)); }
   void on_event(right_input, const right_type& r) {
-    arrive<right_input>(r, time_of(rctx_, r), window_key_of(rctx_, r));
+    arrive<right_input>(r, time_of(rctx_, r), group_key_of(rctx_, r));
   }
 
   // Each input's watermark frees the other input's records.
@@ -248,18 +247,11 @@ class interval_join_stage {
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_,
-      static_cast<std::uint64_t>(keys_.slot_count()));
-    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
-      const bool live = keys_.live(s);
-      w(live);
-      if (!live) continue;
-      const key_state& k = keys_.state(s);
-      w(keys_.key(s));
+    w(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_);
+    save_slots(w, keys_, [&w](const key_state& k) {
       save_buffer(w, k.left);
       save_buffer(w, k.right);
-    }
-    w(keys_.free_slots());
+    });
     left_expiry_.save(w);
     right_expiry_.save(w);
     if constexpr (stateful_side_output<LateL>) side_output_target(late_left_).save_state(w);
@@ -269,33 +261,14 @@ class interval_join_stage {
   }
 
   void load_state(state_reader& r) {
-    std::uint64_t slots = 0;
-    r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_,
-      slots);
-    keys_.reset(static_cast<std::size_t>(slots));
+    r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_);
     left_held_ = right_held_ = 0;
-    for (std::uint32_t s = 0; s < slots; ++s) {
-      bool live = false;
-      r(live);
-      if (!live) continue;
-      key_type key{};
-      r(key);
-      if constexpr (Dense) {
-        // The expiry queues name keys by slot: dense keys need each key in its own.
-        if (static_cast<std::uint64_t>(key) != s) {
-          throw checkpoint_error("laminar: interval_join: dense_keys: the checkpoint holds key " +
-                                 std::to_string(key) + " in slot " + std::to_string(s) +
-                                 ", not its own (was it taken with hashed keys?)");
-        }
-      }
-      keys_.restore(s, key);
-      key_state& k = keys_.state(s);
+    // Keys keep their slots (the expiry queues name keys by slot; a dense
+    // key's slot is the key itself, checked by the table).
+    load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
       left_held_ += load_buffer(r, k.left);
       right_held_ += load_buffer(r, k.right);
-    }
-    std::vector<std::uint32_t> free;
-    r(free);
-    keys_.restore_free_slots(std::move(free));
+    });
     left_expiry_.load(r);
     right_expiry_.load(r);
     if (left_expiry_.size() != left_held_ || right_expiry_.size() != right_held_) {
@@ -309,7 +282,7 @@ class interval_join_stage {
 
  private:
   using key_state = interval_key_state<left_type, right_type>;
-  using table = std::conditional_t<Dense, dense_key_table<key_type, key_state>, slot_table<key_type, key_state>>;
+  using table = std::conditional_t<Dense, dense_slot_table<key_type, key_state>, slot_table<key_type, key_state>>;
 
   static table make_table(const interval_settings& s) {
     if constexpr (Dense) {
@@ -507,8 +480,7 @@ class interval_join_stage {
   }
   template <class B>
   static std::size_t load_buffer(state_reader& r, B& b) {
-    std::uint64_t n = 0;
-    r(n);
+    const std::uint64_t n = r.read_count("held records");
     for (std::uint64_t i = 0; i < n; ++i) {
       std::remove_cvref_t<decltype(b.front())> e{timestamp{}, false, {}};
       r(e.t, e.matched, e.record);
@@ -626,9 +598,9 @@ struct interval_join_operator {
                   "event_time(...) on each");
     static_assert(LCtx::keyed() == RCtx::keyed(),
                   "laminar: interval_join: key both inputs (key_by on each) or neither");
-    static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
+    static_assert(std::is_same_v<detail::group_key_t<LCtx>, detail::group_key_t<RCtx>>,
                   "laminar: interval_join: the two inputs' keys must have the same type");
-    static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<detail::window_key_t<LCtx>>),
+    static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<detail::group_key_t<LCtx>>),
                   "laminar: interval_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     using row = interval_row<typename LCtx::value_type, typename RCtx::value_type>;
     using time = detail::interval_row_time<typename LCtx::time_type, typename RCtx::time_type>;

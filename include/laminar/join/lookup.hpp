@@ -71,9 +71,8 @@
 #include "laminar/core/two_input.hpp"
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/operator/key_by.hpp"
-#include "laminar/window/detail/key_table.hpp"      // key_arg_t
-#include "laminar/window/detail/session_table.hpp"  // slot_table
-#include "laminar/window/window_row.hpp"            // window_key_of, print_value
+#include "laminar/state/key.hpp"
+#include "laminar/state/slot_table.hpp"
 
 namespace laminar {
 
@@ -337,7 +336,7 @@ template <class Ctx, class KeyProj>
 auto lookup_key_of(const Ctx& ctx, const KeyProj& proj, const typename Ctx::value_type& l) {
   if constexpr (std::is_same_v<KeyProj, stream_key>) {
     (void)proj;
-    return window_key_of(ctx, l);
+    return group_key_of(ctx, l);
   } else {
     (void)ctx;
     return std::remove_cvref_t<std::invoke_result_t<const KeyProj&, const typename Ctx::value_type&>>(
@@ -422,7 +421,7 @@ class lookup_join_stage
 
   void save_state(state_writer& w) const {
     w(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_,
-      static_cast<std::uint64_t>(cache_.size()));
+      static_cast<std::uint64_t>(cache_.size()));  // read back by read_count
     if constexpr (archivable_v<key_type> && archivable_v<value_type>) {
       // Oldest first, so that reinserting in order rebuilds the LRU list.
       std::vector<std::uint32_t> rank(cache_.slot_count(), 0);
@@ -434,7 +433,8 @@ class lookup_join_stage
       });
       std::vector<std::uint32_t> queued;
       cache_.for_each_queued([&](std::uint32_t s) { queued.push_back(rank[s]); });
-      w(queued);
+      w(static_cast<std::uint64_t>(queued.size()));
+      for (const std::uint32_t q : queued) w(q);
     } else if (cache_.size() != 0) {
       base::throw_not_archivable("cache saves its keys and values, but the key or value");
     }
@@ -442,8 +442,8 @@ class lookup_join_stage
   }
 
   void load_state(state_reader& r) {
-    std::uint64_t n = 0;
-    r(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_, n);
+    r(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_);
+    const std::uint64_t n = r.read_count("cached entries");
     cache_.clear();
     if constexpr (archivable_v<key_type> && archivable_v<value_type>) {
       std::vector<std::uint32_t> slots;
@@ -461,9 +461,9 @@ class lookup_join_stage
         slots.push_back(s);
       }
       evictions_ += evicted;
-      std::vector<std::uint32_t> queued;
-      r(queued);
-      for (std::uint32_t rank : queued) {
+      std::vector<std::uint32_t> queued(static_cast<std::size_t>(r.read_count("queued refreshes", sizeof(std::uint32_t))));
+      for (std::uint32_t& q : queued) r(q);
+      for (const std::uint32_t rank : queued) {
         if (rank >= evicted && rank < slots.size()) cache_.queue_refresh(slots[rank]);
       }
     }
@@ -598,7 +598,7 @@ class lookup_table_stage
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
-  using key_type = window_key_t<LCtx>;
+  using key_type = group_key_t<LCtx>;
   using row_type = lookup_row<left_type, right_type>;
 
   lookup_table_stage(Next next, LCtx lctx, RCtx rctx, lookup_table_settings settings, Missing missing,
@@ -610,7 +610,7 @@ class lookup_table_stage
         overflow_(std::move(overflow)) {}
 
   void on_event(left_input, const left_type& l) {
-    const std::uint32_t s = table_.find(window_key_of(lctx_, l));
+    const std::uint32_t s = table_.find(group_key_of(lctx_, l));
     if (s != table::npos) [[likely]] {
       ++hits_;
       return base::emit_found(l, table_.state(s).row);
@@ -620,7 +620,7 @@ class lookup_table_stage
 
   void on_event(right_input, const right_type& r) {
     const std::int64_t w = weight_of(r);
-    const key_type k = window_key_of(rctx_, r);
+    const key_type k = group_key_of(rctx_, r);
     std::uint32_t s = table_.find(k);
     if (w > 0) [[likely]] {
       if (s == table::npos) [[unlikely]] {
@@ -662,12 +662,9 @@ class lookup_table_stage
   [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
 
   void save_state(state_writer& w) const {
-    w(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_,
-      static_cast<std::uint64_t>(table_.size()));
+    w(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
     if constexpr (archivable_v<key_type> && archivable_v<right_type>) {
-      for (std::uint32_t s = 0; s < table_.slot_count(); ++s) {
-        if (table_.live(s)) w(table_.key(s), table_.state(s).row);
-      }
+      save_slots(w, table_, [&w](const lookup_table_entry<right_type>& e) { w(e.row); });
     } else if (table_.size() != 0) {
       base::throw_not_archivable("table saves its keys and rows, but the key or right record");
     }
@@ -676,16 +673,10 @@ class lookup_table_stage
   }
 
   void load_state(state_reader& r) {
-    std::uint64_t n = 0;
-    r(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_, n);
+    r(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
     table_.reset(0);
     if constexpr (archivable_v<key_type> && archivable_v<right_type>) {
-      for (std::uint64_t i = 0; i < n; ++i) {
-        key_type k{};
-        right_type row{};
-        r(k, row);
-        table_.state(table_.insert(k)).row = std::move(row);
-      }
+      load_slots(r, table_, [&r](std::uint32_t, lookup_table_entry<right_type>& e) { r(e.row); });
     }
     base::load_missing_output(r);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
@@ -896,7 +887,7 @@ struct lookup_table_join_operator {
                   "neither");
     using L = typename LCtx::value_type;
     using R = typename RCtx::value_type;
-    static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
+    static_assert(std::is_same_v<detail::group_key_t<LCtx>, detail::group_key_t<RCtx>>,
                   "laminar: lookup_join(): the stream's key and the table's must have the same type");
     return detail::through_left_context<lookup_row<L, R>>(l);
   }

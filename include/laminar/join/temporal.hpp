@@ -58,8 +58,8 @@
 #include "laminar/join/enriched_row.hpp"
 #include "laminar/join/interval.hpp"  // join_type
 #include "laminar/operator/key_by.hpp"
-#include "laminar/window/detail/session_table.hpp"  // slot_table
-#include "laminar/window/window_row.hpp"            // window_key_of
+#include "laminar/state/key.hpp"
+#include "laminar/state/slot_table.hpp"
 
 namespace laminar {
 
@@ -103,7 +103,7 @@ class temporal_join_stage {
   /// What the join keeps of a change, and rows carry: the record, or what
   /// keep_right(f) returns for it.
   using kept_type = kept_t<Keep, right_type>;
-  using key_type = window_key_t<LCtx>;
+  using key_type = group_key_t<LCtx>;
   using row_type = temporal_row<left_type, kept_type>;
 
   temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late, Overflow overflow,
@@ -127,7 +127,7 @@ class temporal_join_stage {
 
   void on_event(right_input, const right_type& r) {
     const timestamp t = time_of(rctx_, r);
-    const key_type key = window_key_of(rctx_, r);
+    const key_type key = group_key_of(rctx_, r);
     std::uint32_t s = versions_.find(key);
     if (s == table::npos) {
       if (t < keep_from_ && !is_valid_version(r)) {
@@ -183,16 +183,10 @@ class temporal_join_stage {
   void save_state(state_writer& w) const {
     w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
     pending_.save_state(w);
-    w(static_cast<std::uint64_t>(versions_.slot_count()));
-    for (std::uint32_t s = 0; s < versions_.slot_count(); ++s) {
-      const bool live = versions_.live(s);
-      w(live);
-      if (!live) continue;
-      const buffer& b = versions_.state(s);
-      w(versions_.key(s), static_cast<std::uint64_t>(b.size()));
+    save_slots(w, versions_, [&w](const buffer& b) {
+      w(static_cast<std::uint64_t>(b.size()));
       for (const auto& e : b) w(e.t, e.valid, e.record);
-    }
-    w(versions_.free_slots());
+    });
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
@@ -200,28 +194,16 @@ class temporal_join_stage {
   void load_state(state_reader& r) {
     r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
     pending_.load_state(r, "temporal_join");
-    std::uint64_t slots = 0;
-    r(slots);
-    versions_.reset(static_cast<std::size_t>(slots));
     held_ = 0;
-    for (std::uint32_t s = 0; s < slots; ++s) {
-      bool live = false;
-      r(live);
-      if (!live) continue;
-      key_type k{};
-      std::uint64_t n = 0;
-      r(k, n);
-      versions_.restore(s, k);
+    load_slots(r, versions_, [&](std::uint32_t, buffer& b) {
+      const std::uint64_t n = r.read_count("versions");
       for (std::uint64_t i = 0; i < n; ++i) {
         version_entry<kept_type> e{timestamp{}, kept_type{}, false};
         r(e.t, e.valid, e.record);
-        versions_.state(s).append(std::move(e));
+        b.append(std::move(e));
       }
       held_ += static_cast<std::size_t>(n);
-    }
-    std::vector<std::uint32_t> free;
-    r(free);
-    versions_.restore_free_slots(std::move(free));
+    });
     sweep_at_ = 2 * held_ + 1024;
     update_keep_from();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
@@ -257,7 +239,7 @@ class temporal_join_stage {
 
   void pop_and_emit() {
     auto x = pending_.pop();
-    const std::uint32_t s = versions_.find(window_key_of(lctx_, x.record));
+    const std::uint32_t s = versions_.find(group_key_of(lctx_, x.record));
     const version_entry<kept_type>* v = s == table::npos ? nullptr : version_at(versions_.state(s), x.t);
     if (v != nullptr && v->valid) {
       next_.on_event(row_type{std::move(x.record), v->record});
@@ -409,7 +391,7 @@ struct temporal_join_operator {
     static_assert(LCtx::keyed() && RCtx::keyed(),
                   "laminar: temporal_join: key both inputs (key_by on each): the right input's key is the table's "
                   "primary key");
-    static_assert(std::is_same_v<detail::window_key_t<LCtx>, detail::window_key_t<RCtx>>,
+    static_assert(std::is_same_v<detail::group_key_t<LCtx>, detail::group_key_t<RCtx>>,
                   "laminar: temporal_join: the two inputs' keys must have the same type");
     using R = typename RCtx::value_type;
     static_assert(detail::check_keep_right<Keep, R>());

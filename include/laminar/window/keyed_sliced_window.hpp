@@ -53,7 +53,7 @@
 #include "laminar/window/detail/key_major_stage.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
-#include "laminar/window/sliced_window.hpp"  // window_key_of, deliver_late
+#include "laminar/window/sliced_window.hpp"  // group_key_of, deliver_late
 #include "laminar/window/window_row.hpp"
 
 namespace laminar::detail {
@@ -87,7 +87,7 @@ class keyed_sliced_window_stage
 
  public:
   using in_type = typename Ctx::value_type;
-  using key_type = window_key_t<Ctx>;
+  using key_type = group_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
@@ -103,7 +103,7 @@ class keyed_sliced_window_stage
 
   void on_event(const in_type& e) {
     const timestamp t = time_of(ctx_, e);
-    const key_type key = window_key_of(ctx_, e);
+    const key_type key = group_key_of(ctx_, e);
     const std::uint32_t s = keys_.find(key);
     // Most records fall into their key's newest slice while it changes no
     // emitted result: one probe, one add.

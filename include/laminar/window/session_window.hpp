@@ -92,10 +92,11 @@
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/detail/key_major_stage.hpp"
 #include "laminar/window/detail/refinements.hpp"
-#include "laminar/window/detail/session_table.hpp"
+#include "laminar/state/slot_table.hpp"
+#include "laminar/window/detail/inline_back_list.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
-#include "laminar/window/sliced_window.hpp"  // window_key_of, deliver_late, check_positive
+#include "laminar/window/sliced_window.hpp"  // group_key_of, deliver_late, check_positive
 #include "laminar/window/window_row.hpp"
 
 namespace laminar {
@@ -122,7 +123,7 @@ class session_window_stage
 
  public:
   using in_type = typename Ctx::value_type;
-  using key_type = window_key_t<Ctx>;
+  using key_type = group_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
@@ -133,7 +134,7 @@ class session_window_stage
 
   void on_event(const in_type& e) {
     const timestamp t = time_of(ctx_, e);
-    const key_type key = window_key_of(ctx_, e);
+    const key_type key = group_key_of(ctx_, e);
     const std::uint32_t s = keys_.find(key);
     // Most records fall into their key's newest session, which has emitted
     // nothing yet: one probe, one add, the end pushed out.
@@ -330,7 +331,7 @@ struct session_window_operator {
                   "retraction could split a session, which accumulators cannot undo; map the records to plain ones "
                   "first, or aggregate the changelog with tumbling/hopping/cumulate windows");
     using bound = detail::bound_aggregate_t<T, false, Agg>;
-    using row = window_row<detail::window_key_t<Ctx>, aggregate_result_t<bound>>;
+    using row = window_row<detail::group_key_t<Ctx>, aggregate_result_t<bound>>;
     if constexpr (Ctx::keyed()) {
       return stream_context<row, detail::window_row_key, detail::window_row_time>{};
     } else {

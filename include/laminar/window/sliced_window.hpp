@@ -31,7 +31,7 @@
 #include "laminar/core/time.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/assigners.hpp"
-#include "laminar/window/detail/key_table.hpp"
+#include "laminar/state/group_table.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/late.hpp"
 #include "laminar/window/window_row.hpp"
@@ -51,13 +51,13 @@ template <class Next, class Ctx, class Assigner, class Agg, class Late, bool Den
 class sliced_window_stage {
  public:
   using in_type = typename Ctx::value_type;
-  using key_type = window_key_t<Ctx>;
+  using key_type = group_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
   static constexpr bool retracting = changelog_row<in_type>;
-  using table = std::conditional_t<Dense, dense_table<key_type, accumulator, retracting>,
-                                   hashed_table<key_type, accumulator, retracting>>;
+  using table = std::conditional_t<Dense, dense_group_table<key_type, accumulator, retracting>,
+                                   hashed_group_table<key_type, accumulator, retracting>>;
   using entry = typename table::entry;
 
   sliced_window_stage(Next next, Ctx ctx, Assigner assigner, Agg agg, window_settings settings, Late late)
@@ -75,7 +75,7 @@ class sliced_window_stage {
     // Most records belong to the slice the last one was in and change no
     // emitted result: one range check, one probe, one add.
     if (static_cast<std::uint64_t>(t.nanos()) - static_cast<std::uint64_t>(fast_lo_.nanos()) < fast_width_) [[likely]] {
-      apply(fast_groups_->find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
+      apply(fast_groups_->find_or_insert(group_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
       return;
     }
     on_other_event(e, t);
@@ -134,13 +134,13 @@ class sliced_window_stage {
     w(watermark_, late_count_, has_pending_, pending_end_);
     w(static_cast<std::uint64_t>(slices_.size()));
     for (const slice& s : slices_) {
-      w(s.start, static_cast<std::uint64_t>(s.groups.size()));
-      for (const entry& en : s.groups.entries()) w(en.key, en.acc, en.n);
+      w(s.start);
+      save_groups(w, s.groups);
     }
     w(next_early_, static_cast<std::uint64_t>(early_.size()));
     for (const early_window& ew : early_) {
-      w(ew.end, static_cast<std::uint64_t>(ew.emitted.size()));
-      for (const entry& en : ew.emitted.entries()) w(en.key, en.acc, en.n);
+      w(ew.end);
+      save_groups(w, ew.emitted);
     }
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
@@ -154,20 +154,19 @@ class sliced_window_stage {
     refresh_fast_range();
     r(watermark_, late_count_, has_pending_, pending_end_);
     next_check_ = watermark_ + duration::from_nanos(1);  // recomputed at the next watermark
-    std::uint64_t n_slices = 0;
-    r(n_slices);
+    const std::uint64_t n_slices = r.read_count("slices");
     for (std::uint64_t i = 0; i < n_slices; ++i) {
       slice s{timestamp{}, fresh_table()};
       r(s.start);
-      load_groups(r, s.groups);
+      load_groups(r, s.groups, [this] { return agg_.init(); });
       slices_.push_back(std::move(s));
     }
-    std::uint64_t n_early = 0;
-    r(next_early_, n_early);
+    r(next_early_);
+    const std::uint64_t n_early = r.read_count("early windows");
     for (std::uint64_t i = 0; i < n_early; ++i) {
       early_window ew{timestamp{}, fresh_table()};
       r(ew.end);
-      load_groups(r, ew.emitted);
+      load_groups(r, ew.emitted, [this] { return agg_.init(); });
       early_.push_back(std::move(ew));
     }
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
@@ -183,19 +182,6 @@ class sliced_window_stage {
     timestamp end;
     table emitted;
   };
-
-  void load_groups(state_reader& r, table& groups) {
-    std::uint64_t n_groups = 0;
-    r(n_groups);
-    for (std::uint64_t g = 0; g < n_groups; ++g) {
-      key_type k{};
-      accumulator acc = agg_.init();
-      std::int64_t n = 0;
-      r(k, acc, n);
-      entry& en = groups.find_or_insert(k, [&] { return std::move(acc); });
-      if constexpr (retracting) en.n = n;
-    }
-  }
 
   [[nodiscard]] bool periodic_in(time_domain d) const noexcept {
     return settings_.mode == emit_mode::periodic && settings_.period_domain == d;
@@ -221,9 +207,9 @@ class sliced_window_stage {
       }
     }
     if (needs_changes()) {
-      update_with_changes(window_key_of(ctx_, e), e, t);
+      update_with_changes(group_key_of(ctx_, e), e, t);
     } else {
-      apply(slices_[cached_index_].groups.find_or_insert(window_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
+      apply(slices_[cached_index_].groups.find_or_insert(group_key_of(ctx_, e), [this] { return agg_.init(); }), e, t);
     }
   }
 

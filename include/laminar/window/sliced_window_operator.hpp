@@ -97,7 +97,7 @@ struct sliced_window_operator {
                   "laminar: a window needs event time: put with_watermarks(...) or event_time(...) before it");
     using T = typename Ctx::value_type;
     using bound = detail::bound_aggregate_t<T, changelog_row<T>, Agg>;
-    using row = window_row<detail::window_key_t<Ctx>, aggregate_result_t<bound>>;
+    using row = window_row<detail::group_key_t<Ctx>, aggregate_result_t<bound>>;
     if constexpr (Ctx::keyed()) {
       return stream_context<row, detail::window_row_key, detail::window_row_time>{};
     } else {

@@ -12,40 +12,10 @@
 
 #include "laminar/aggregate/changelog.hpp"
 #include "laminar/core/time.hpp"
-#include "laminar/operator/key_by.hpp"
+#include "laminar/core/detail/print.hpp"
+#include "laminar/state/key.hpp"
 
 namespace laminar {
-
-namespace detail {
-/// Prints a value if it can be printed: tuples element by element, other
-/// unprintable types as "{...}".
-template <class V>
-void print_value(std::ostream& os, const V& v) {
-  if constexpr (requires { os << v; }) {
-    os << v;
-  } else if constexpr (requires { std::tuple_size<V>::value; }) {
-    os << "(";
-    std::apply(
-        [&](const auto&... xs) {
-          const char* sep = "";
-          ((os << sep, print_value(os, xs), sep = ", "), ...);
-        },
-        v);
-    os << ")";
-  } else {
-    os << "{...}";
-  }
-}
-}  // namespace detail
-
-/// The key of a window operator that is not keyed: every record is in one group.
-struct global_key {
-  friend constexpr bool operator==(global_key, global_key) noexcept { return true; }
-  friend constexpr bool operator<(global_key, global_key) noexcept { return false; }
-  friend std::ostream& operator<<(std::ostream& os, global_key) { return os << "global"; }
-  template <class Archive>
-  void serialize(Archive&) {}
-};
 
 template <class Key, class Value>
 struct window_row {
@@ -93,27 +63,3 @@ struct window_row_key {
 }  // namespace detail
 
 }  // namespace laminar
-
-template <>
-struct std::hash<laminar::global_key> {
-  std::size_t operator()(laminar::global_key) const noexcept { return 0; }
-};
-
-namespace laminar::detail {
-
-/// The key a keyed operator (a window, a join) groups a record by: the
-/// stream's key projection, or global_key for an un-keyed stream.
-template <class Ctx>
-auto window_key_of(const Ctx& ctx, const typename Ctx::value_type& e) {
-  if constexpr (Ctx::keyed()) {
-    return std::remove_cvref_t<decltype(key_of(ctx, e))>(key_of(ctx, e));
-  } else {
-    (void)ctx;
-    (void)e;
-    return global_key{};
-  }
-}
-template <class Ctx>
-using window_key_t = decltype(window_key_of(std::declval<const Ctx&>(), std::declval<const typename Ctx::value_type&>()));
-
-}  // namespace laminar::detail

@@ -27,10 +27,11 @@
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/core/time.hpp"
-#include "laminar/window/detail/key_timers.hpp"
-#include "laminar/window/detail/session_table.hpp"
+#include "laminar/state/key_timers.hpp"
+#include "laminar/state/slot_table.hpp"
+#include "laminar/window/detail/inline_back_list.hpp"
 #include "laminar/window/emit.hpp"
-#include "laminar/window/sliced_window.hpp"  // window_key_t, deliver_late
+#include "laminar/window/sliced_window.hpp"  // group_key_t, deliver_late
 
 namespace laminar::detail {
 
@@ -59,7 +60,7 @@ struct key_windows {
 template <class Derived, class Next, class Ctx, class Late, class KeyState>
 class key_major_stage {
  public:
-  using key_type = window_key_t<Ctx>;
+  using key_type = group_key_t<Ctx>;
   using state = KeyState;
   using table = slot_table<key_type, KeyState>;
 
@@ -107,42 +108,22 @@ class key_major_stage {
   // Keys keep their slots across a restore, and timers are rebuilt from
   // the actual deadlines: what one watermark fires leaves in the same order.
   void save_state(state_writer& w) const {
-    w(watermark_, late_count_, static_cast<std::uint64_t>(keys_.slot_count()));
-    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
-      const bool live = keys_.live(s);
-      w(live);
-      if (!live) continue;
-      const state& ks = keys_.state(s);
-      w(keys_.key(s), ks.highest, ks.extra, static_cast<std::uint64_t>(ks.windows.size()));
+    w(watermark_, late_count_);
+    save_slots(w, keys_, [&](const state& ks) {
+      w(ks.highest, ks.extra, static_cast<std::uint64_t>(ks.windows.size()));
       derived().save_windows(w, ks);
-    }
-    w(keys_.free_slots());
+    });
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
   void load_state(state_reader& r) {
-    std::uint64_t slots = 0;
-    r(watermark_, late_count_, slots);
-    keys_.reset(static_cast<std::size_t>(slots));
+    r(watermark_, late_count_);
     timers_.clear();
-    for (std::uint32_t s = 0; s < slots; ++s) {
-      bool live = false;
-      r(live);
-      if (!live) continue;
-      key_type k{};
-      state loaded;
-      std::uint64_t n = 0;
-      r(k, loaded.highest, loaded.extra, n);
-      keys_.restore(s, k);
-      state& ks = keys_.state(s);
-      ks.highest = loaded.highest;
-      ks.extra = loaded.extra;
-      derived().load_windows(r, ks, n);
-    }
-    std::vector<std::uint32_t> free;
-    r(free);
-    keys_.restore_free_slots(std::move(free));
-    for (std::uint32_t s = 0; s < slots; ++s) {
+    load_slots(r, keys_, [&](std::uint32_t, state& ks) {
+      r(ks.highest, ks.extra);
+      derived().load_windows(r, ks, r.read_count("windows"));
+    });
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       if (!keys_.live(s)) continue;
       state& ks = keys_.state(s);
       ks.timer.due = derived().earliest_deadline(ks);

@@ -1,7 +1,7 @@
-// A join's key table for .dense_keys(n): keys are integers in [0, n) (symbol
-// ids) and a key's slot is the key itself, so finding it is an index: no
-// hash, no probe, no key comparison. The interface is slot_table's
-// (window/detail/session_table.hpp), so a join switches between the two by
+// Keyed state for .dense_keys(n): keys are integers in [0, n) (symbol ids)
+// and a key's slot is the key itself, so finding it is an index: no hash,
+// no probe, no key comparison. The interface and the checkpoint form are
+// slot_table's (slot_table.hpp), so an operator switches between the two by
 // type. The array grows to the largest key seen. A key outside [0, n) is a
 // usage_error naming it and the join.
 #pragma once
@@ -17,17 +17,17 @@
 
 #include "laminar/core/error.hpp"
 
-namespace laminar::detail {
+namespace laminar {
 
 template <class K, class State>
-class dense_key_table {
+class dense_slot_table {
   static_assert(std::is_integral_v<K>, "laminar: dense_keys() needs integer keys (symbol ids)");
 
  public:
   static constexpr std::uint32_t npos = ~std::uint32_t{0};
 
   /// `join` names the operator in error messages ("interval_join").
-  dense_key_table(std::size_t limit, const char* join) : limit_(limit), join_(join) {}
+  dense_slot_table(std::size_t limit, const char* join) : limit_(limit), join_(join) {}
 
   /// The slot of `key`, or npos; a key outside [0, n) throws.
   [[nodiscard, gnu::always_inline]] inline std::uint32_t find(K key) const {
@@ -94,14 +94,25 @@ class dense_key_table {
       if (live_[s] != 0) erase(s);
     }
   }
-  void restore(std::uint32_t, K key) {
+  /// Puts `key` into its slot, which must be s; returns it.
+  std::uint32_t restore(std::uint32_t s, K key) {
+    const bool in_range = (!std::is_signed_v<K> || key >= 0) && static_cast<std::size_t>(key) < limit_;
+    if (!in_range || static_cast<std::size_t>(key) != s) {
+      throw checkpoint_error(std::string("laminar: ") + join_ + ": the checkpoint holds key " + std::to_string(key) +
+                             " in slot " + std::to_string(s) + " of dense_keys(" + std::to_string(limit_) + ")");
+    }
     if (find(key) != npos) {
       throw checkpoint_error(std::string("laminar: ") + join_ + ": the checkpoint holds key " + std::to_string(key) +
-                        " twice");
+                             " twice");
     }
-    (void)insert(key);
+    return insert(key);
   }
-  void restore_free_slots(const std::vector<std::uint32_t>&) noexcept {}
+  /// A dense table keeps no free list: the checkpoint's must be empty.
+  void restore_free_slots(const std::vector<std::uint32_t>& free) const {
+    if (!free.empty()) {
+      throw checkpoint_error(std::string("laminar: ") + join_ + ": the checkpoint gives a free list to dense keys");
+    }
+  }
 
  private:
   // No key's state straddles two cache lines: one of 17 to 64 bytes is
@@ -122,4 +133,4 @@ class dense_key_table {
   std::size_t size_ = 0;
 };
 
-}  // namespace laminar::detail
+}  // namespace laminar

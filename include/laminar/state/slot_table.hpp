@@ -1,9 +1,9 @@
-// The key table of the session window operator: key -> that key's state.
+// Keyed state by slot: key -> that key's state, for the operators whose keys
+// come and go (session windows, key-major windows, every join).
 //
-// Unlike the slices' group tables (key_table.hpp), keys leave this table
-// (once their sessions have closed), and each key keeps its slot index for
-// as long as it is in the table, because the operator's timers name keys by
-// slot. So states live in a vector of slots, reused through a free list,
+// Unlike the window groups (group_table.hpp), keys leave this table (once
+// their state is empty), and each key keeps its slot index for as long as
+// it is in the table, because timers and lists name keys by slot. So states live in a vector of slots, reused through a free list,
 // and an open-addressing index (linear probing, at most half full, erased
 // by backward shift) maps keys to slots. An index cell holds the slot and
 // the high 32 bits of the key's hash: a probe compares keys only on a tag
@@ -12,7 +12,10 @@
 // An erased slot keeps its state's buffers (State::reset() clears it), so a
 // key that comes back, or a new key in its slot, allocates nothing.
 //
-// inline_back_list: the per-key list of sessions, its last one inline.
+// save_slots/load_slots are the one checkpoint form of this table and of
+// dense_slot_table (dense_slot_table.hpp): keys keep their slots across a
+// restore, and every count and slot index read back is checked against
+// the bytes left and the table's size before it is used.
 #pragma once
 
 #include <algorithm>
@@ -21,60 +24,17 @@
 #include <cstdint>
 #include <functional>
 #include <utility>
+#include <string>
 #include <vector>
 
-#include "laminar/window/detail/key_table.hpp"  // mix_key_hash, key_arg_t
+#include "laminar/core/checkpoint.hpp"
+#include "laminar/core/error.hpp"
+#include "laminar/state/key.hpp"
 
-namespace laminar::detail {
+namespace laminar {
 
-/// A short list, kept in order by its owner, whose last element is stored
-/// inline and the others in a vector: the record path finds a key's newest
-/// session in the key's own slot, and most keys have one session open.
-template <class T>
-class inline_back_list {
- public:
-  [[nodiscard]] std::size_t size() const noexcept { return has_back_ ? front_.size() + 1 : 0; }
-  [[nodiscard]] bool empty() const noexcept { return !has_back_; }
-  [[nodiscard]] T& back() noexcept { return back_; }
-  [[nodiscard]] T& operator[](std::size_t i) noexcept { return i == front_.size() ? back_ : front_[i]; }
-  [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return i == front_.size() ? back_ : front_[i]; }
-
-  /// Inserts x before position pos (pos == size(): at the back).
-  T& insert(std::size_t pos, T&& x) {
-    if (pos == size()) {
-      if (has_back_) front_.push_back(std::move(back_));
-      back_ = std::move(x);
-      has_back_ = true;
-      return back_;
-    }
-    front_.insert(front_.begin() + static_cast<std::ptrdiff_t>(pos), std::move(x));
-    return front_[pos];
-  }
-  void push_back(T&& x) { insert(size(), std::move(x)); }
-
-  /// Erases positions [lo, hi). References to elements at or after lo-1 may move.
-  void erase(std::size_t lo, std::size_t hi) {
-    if (lo == hi) return;
-    if (hi < size()) {
-      front_.erase(front_.begin() + static_cast<std::ptrdiff_t>(lo), front_.begin() + static_cast<std::ptrdiff_t>(hi));
-    } else if (lo == 0) {
-      clear();
-    } else {  // the back goes: the element before lo becomes the back
-      back_ = std::move(front_[lo - 1]);
-      front_.erase(front_.begin() + static_cast<std::ptrdiff_t>(lo - 1), front_.end());
-    }
-  }
-  /// Keeps the vector's buffer.
-  void clear() noexcept {
-    front_.clear();
-    has_back_ = false;
-  }
-
- private:
-  T back_{};
-  bool has_back_ = false;
-  std::vector<T> front_;
-};
+/// Keys to stable slots holding a State each; a free slot is reused, its
+/// state's buffers kept (State::reset() clears it).
 
 template <class K, class State>
 class slot_table {
@@ -84,8 +44,8 @@ class slot_table {
   slot_table() { rebuild_index(16); }
 
   /// The slot of `key`, or npos.
-  [[nodiscard, gnu::always_inline]] inline std::uint32_t find(key_arg_t<K> key) const noexcept {
-    const std::uint64_t h = mix_key_hash(std::hash<K>{}(key));
+  [[nodiscard, gnu::always_inline]] inline std::uint32_t find(detail::key_arg_t<K> key) const noexcept {
+    const std::uint64_t h = detail::mix_key_hash(std::hash<K>{}(key));
     const auto tag = static_cast<std::uint32_t>(h >> 32);
     for (std::size_t i = static_cast<std::size_t>(h >> shift_);; i = (i + 1) & mask_) {
       const cell c = index_[i];
@@ -95,7 +55,7 @@ class slot_table {
   }
 
   /// Adds `key` (absent) in a free slot; returns the slot.
-  [[gnu::noinline]] std::uint32_t insert(key_arg_t<K> key) {
+  [[gnu::noinline]] std::uint32_t insert(detail::key_arg_t<K> key) {
     std::uint32_t s = 0;
     if (free_.empty()) {
       s = static_cast<std::uint32_t>(slots_.size());
@@ -155,9 +115,31 @@ class slot_table {
     size_ = 0;
     std::fill(index_.begin(), index_.end(), cell{});
   }
-  /// Puts `key` into slot s (a slot made by reset()).
-  void restore(std::uint32_t s, key_arg_t<K> key) { occupy(s, key); }
-  void restore_free_slots(std::vector<std::uint32_t> free) { free_ = std::move(free); }
+  /// Puts `key` into slot s (a slot made by reset()); returns s. A key
+  /// already in the table is a checkpoint_error.
+  std::uint32_t restore(std::uint32_t s, detail::key_arg_t<K> key) {
+    if (find(key) != npos) throw checkpoint_error("the checkpoint holds one key in two slots");
+    occupy(s, key);
+    return s;
+  }
+  /// Sets the free list: each slot in it must be one that is not live,
+  /// named once. Free slots it does not name (a dense table's checkpoint
+  /// has no free list) are reused after those it names, lowest first.
+  void restore_free_slots(std::vector<std::uint32_t> free) {
+    std::vector<bool> listed(slots_.size(), false);
+    for (const std::uint32_t s : free) {
+      if (s >= slots_.size() || slots_[s].live || listed[s]) {
+        throw checkpoint_error("the checkpoint's free list names key slot " + std::to_string(s) + ", which is " +
+                               (s >= slots_.size() ? "out of range" : slots_[s].live ? "live" : "named twice"));
+      }
+      listed[s] = true;
+    }
+    free_.clear();
+    for (std::size_t s = slots_.size(); s-- > 0;) {
+      if (!slots_[s].live && !listed[s]) free_.push_back(static_cast<std::uint32_t>(s));
+    }
+    free_.insert(free_.end(), free.begin(), free.end());
+  }
 
  private:
   struct cell {
@@ -172,8 +154,8 @@ class slot_table {
     State state{};
   };
 
-  static std::uint32_t tag_of(key_arg_t<K> key) noexcept {
-    return static_cast<std::uint32_t>(mix_key_hash(std::hash<K>{}(key)) >> 32);
+  static std::uint32_t tag_of(detail::key_arg_t<K> key) noexcept {
+    return static_cast<std::uint32_t>(detail::mix_key_hash(std::hash<K>{}(key)) >> 32);
   }
   // The home cell is the top bits of the hash, which the tag holds (the
   // index has at most 2^32 cells).
@@ -186,7 +168,7 @@ class slot_table {
     return i;
   }
 
-  void occupy(std::uint32_t s, key_arg_t<K> key) {
+  void occupy(std::uint32_t s, detail::key_arg_t<K> key) {
     if ((size_ + 1) * 2 > index_.size()) rebuild_index(index_.size() * 2);
     slot& sl = slots_[s];
     sl.key = key;
@@ -216,4 +198,45 @@ class slot_table {
   std::size_t size_ = 0;
 };
 
-}  // namespace laminar::detail
+/// The checkpoint form of a slot table (slot_table or dense_slot_table):
+/// the slot count; per slot a live flag and, for a live one, its key and
+/// what save_state(const State&) writes; then the free list.
+template <class Table, class SaveState>
+void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
+  w(static_cast<std::uint64_t>(t.slot_count()));
+  for (std::uint32_t s = 0; s < t.slot_count(); ++s) {
+    const bool live = t.live(s);
+    w(live);
+    if (!live) continue;
+    w(t.key(s));
+    save_state(t.state(s));
+  }
+  const std::vector<std::uint32_t>& free = t.free_slots();
+  w(static_cast<std::uint64_t>(free.size()));
+  for (const std::uint32_t s : free) w(s);
+}
+
+/// Reads what save_slots wrote into `t`, emptied first; each live key's
+/// state is read by load_state(slot, State&). Keys get their saved slots.
+template <class Table, class LoadState>
+void load_slots(state_reader& r, Table& t, LoadState&& load_state) {
+  using key_type = std::remove_cvref_t<decltype(t.key(0))>;
+  const std::uint64_t n = r.read_count("key slots");  // each at least its live flag
+  if (n >= Table::npos) throw checkpoint_error("a count of " + std::to_string(n) + " key slots is too many");
+  t.reset(static_cast<std::size_t>(n));
+  for (std::uint32_t s = 0; s < n; ++s) {
+    bool live = false;
+    r(live);
+    if (!live) continue;
+    key_type key{};
+    r(key);
+    const std::uint32_t at = t.restore(s, key);
+    load_state(at, t.state(at));
+  }
+  const std::uint64_t n_free = r.read_count("free key slots", sizeof(std::uint32_t));
+  std::vector<std::uint32_t> free(static_cast<std::size_t>(n_free));
+  for (std::uint32_t& s : free) r(s);
+  t.restore_free_slots(std::move(free));
+}
+
+}  // namespace laminar

@@ -1,8 +1,8 @@
-// Watermark timers of the key-major window stages (sessions, and the
-// sliced windows with keyed watermarks): one timer per key, a lower bound
-// of the watermark at which the key next needs the stage (a window fires
-// or closes, or the key may leave the table), in a min-heap of
-// (deadline, slot).
+// Watermark timers of keyed state in a slot table (the key-major window
+// stages: sessions, and sliced windows with keyed watermarks): one timer
+// per key, a lower bound of the watermark at which the key next needs the
+// stage (a window fires or closes, or the key may leave the table), in a
+// min-heap of (deadline, slot).
 //
 // Timers are lower bounds so that moving a deadline later (a session
 // extended, a window fired) costs nothing: when a timer comes due the
@@ -20,7 +20,7 @@
 
 #include "laminar/core/time.hpp"
 
-namespace laminar::detail {
+namespace laminar {
 
 /// A key's timer, held in the key's state as `timer` (after the fields
 /// the record path reads).
@@ -117,4 +117,4 @@ class key_timers {
   std::vector<timer> due_;   // scratch: the keys one watermark settles
 };
 
-}  // namespace laminar::detail
+}  // namespace laminar

@@ -8,8 +8,8 @@
 // occupied slots in arrival order for iteration. An entry's `order` is its
 // place in that list + 1; 0 marks a free slot.
 //
-// hashed_table: open addressing with linear probing, at most half full.
-// dense_table: for keys that are small non-negative integers (symbol ids):
+// hashed_group_table: open addressing with linear probing, at most half full.
+// dense_group_table: for keys that are small non-negative integers (symbol ids):
 // the key is the slot.
 // clear() keeps every buffer, so a recycled table allocates nothing in
 // steady state. A growing table moves its entries: references to entries
@@ -27,7 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/state/key.hpp"
 
 namespace laminar::detail {
 
@@ -65,18 +67,6 @@ struct alignas(group_entry_alignment<K, Acc, false>) group_entry<K, Acc, false> 
   Acc acc{};
   static constexpr std::int64_t n = 0;
 };
-
-inline std::uint64_t mix_key_hash(std::uint64_t h) noexcept {
-  // Fibonacci hashing: std::hash of an integer is the identity, and linear
-  // probing needs the high bits to vary.
-  return h * 0x9E3779B97F4A7C15ULL;
-}
-
-/// How keys are passed around: small trivially copyable keys by value, so
-/// that the hot path keeps them in registers instead of spilling them for a
-/// reference to the out-of-line insert.
-template <class K>
-using key_arg_t = std::conditional_t<std::is_trivially_copyable_v<K> && sizeof(K) <= 16, K, const K&>;
 
 /// The occupied entries of a table in arrival order.
 template <class Entry>
@@ -152,17 +142,22 @@ class group_slots {
   std::vector<std::uint32_t> order_;  // slot indices in arrival order
 };
 
+}  // namespace laminar::detail
+
+namespace laminar {
+
+/// A window's groups in one slice of time: key -> accumulator, hashed.
 template <class K, class Acc, bool Weighted = true>
-class hashed_table : public group_slots<K, Acc, Weighted> {
-  using base = group_slots<K, Acc, Weighted>;
+class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
+  using base = detail::group_slots<K, Acc, Weighted>;
   using base::slots_;
   using base::order_;
 
  public:
-  using entry = group_entry<K, Acc, Weighted>;
+  using entry = detail::group_entry<K, Acc, Weighted>;
 
   // Never without slots, so that a probe needs no emptiness check.
-  hashed_table() { resize(16); }
+  hashed_group_table() { resize(16); }
 
   /// The entry for `key`, created with `init()` if absent. The probe is
   /// inlined; inserting (and growing) is out of line, off the hot path.
@@ -172,7 +167,7 @@ class hashed_table : public group_slots<K, Acc, Weighted> {
     return insert(key, init);
   }
 
-  [[nodiscard, gnu::always_inline]] inline entry* find(key_arg_t<K> key) noexcept {
+  [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
     std::size_t i = home(key);
     for (;;) {
       entry& e = slots_[i];
@@ -183,12 +178,12 @@ class hashed_table : public group_slots<K, Acc, Weighted> {
   }
 
  private:
-  [[nodiscard]] std::size_t home(key_arg_t<K> key) const noexcept {
-    return static_cast<std::size_t>(mix_key_hash(std::hash<K>{}(key)) >> shift_);
+  [[nodiscard]] std::size_t home(detail::key_arg_t<K> key) const noexcept {
+    return static_cast<std::size_t>(detail::mix_key_hash(std::hash<K>{}(key)) >> shift_);
   }
 
   template <class Init>
-  [[gnu::noinline]] entry& insert(key_arg_t<K> key, Init& init) {
+  [[gnu::noinline]] entry& insert(detail::key_arg_t<K> key, Init& init) {
     if ((order_.size() + 1) * 2 > slots_.size()) grow();
     std::size_t i = home(key);
     while (slots_[i].order != 0) i = (i + 1) & mask_;
@@ -216,18 +211,15 @@ class hashed_table : public group_slots<K, Acc, Weighted> {
   unsigned shift_ = 64;
 };
 
-/// Dense keys index an array: a key this large is a mistake, not a symbol id.
-inline constexpr std::size_t max_dense_key = std::size_t{1} << 26;
-
 template <class K, class Acc, bool Weighted = true>
-class dense_table : public group_slots<K, Acc, Weighted> {
+class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
   static_assert(std::is_integral_v<K>, "laminar: dense keys must be integers (symbol ids)");
-  using base = group_slots<K, Acc, Weighted>;
+  using base = detail::group_slots<K, Acc, Weighted>;
   using base::slots_;
   using base::order_;
 
  public:
-  using entry = group_entry<K, Acc, Weighted>;
+  using entry = detail::group_entry<K, Acc, Weighted>;
 
   template <class Init>
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
@@ -235,7 +227,7 @@ class dense_table : public group_slots<K, Acc, Weighted> {
     return insert(key, init);
   }
 
-  [[nodiscard, gnu::always_inline]] inline entry* find(key_arg_t<K> key) noexcept {
+  [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
     const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
     if (k >= capacity_ || slots_[k].order == 0) return nullptr;  // capacity_: no division by the entry size
     return &slots_[k];
@@ -243,14 +235,14 @@ class dense_table : public group_slots<K, Acc, Weighted> {
 
  private:
   template <class Init>
-  [[gnu::noinline]] entry& insert(key_arg_t<K> key, Init& init) {
+  [[gnu::noinline]] entry& insert(detail::key_arg_t<K> key, Init& init) {
     const auto k = static_cast<std::size_t>(key);
     if constexpr (std::is_signed_v<K>) {
       if (key < 0) throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is negative");
     }
-    if (k >= max_dense_key) {
+    if (k >= detail::max_dense_key) {
       throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is not below " +
-                        std::to_string(max_dense_key) + "; use hashed keys for sparse key spaces");
+                        std::to_string(detail::max_dense_key) + "; use hashed keys for sparse key spaces");
     }
     if (k >= slots_.size()) {
       slots_.resize(std::max(k + 1, slots_.size() * 2));
@@ -262,4 +254,31 @@ class dense_table : public group_slots<K, Acc, Weighted> {
   std::size_t capacity_ = 0;
 };
 
-}  // namespace laminar::detail
+/// The one checkpoint form of a group table: the group count, then each
+/// group's key, accumulator and net weight, in arrival order (so that
+/// output order is the same after a restore).
+template <class Table>
+void save_groups(state_writer& w, const Table& groups) {
+  w(static_cast<std::uint64_t>(groups.size()));
+  for (const auto& en : groups.entries()) w(en.key, en.acc, std::int64_t{en.n});
+}
+
+/// Reads what save_groups wrote into an empty table; `init()` makes an
+/// accumulator to read into. A key held twice is a checkpoint_error.
+template <class Table, class Init>
+void load_groups(state_reader& r, Table& groups, Init&& init) {
+  using entry = typename Table::entry;
+  using key_type = std::remove_cvref_t<decltype(std::declval<entry&>().key)>;
+  const std::uint64_t n = r.read_count("window groups");
+  for (std::uint64_t g = 0; g < n; ++g) {
+    key_type k{};
+    auto acc = init();
+    std::int64_t weight = 0;
+    r(k, acc, weight);
+    if (groups.find(k) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+    entry& en = groups.find_or_insert(k, [&] { return std::move(acc); });
+    if constexpr (requires { en.n = weight; }) en.n = weight;
+  }
+}
+
+}  // namespace laminar

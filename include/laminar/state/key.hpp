@@ -1,0 +1,64 @@
+// Keys of keyed state: what a keyed operator (a window, a join) groups a
+// record by, how keys are passed on the hot path, and how they are hashed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <type_traits>
+#include <utility>
+
+#include "laminar/operator/key_by.hpp"
+
+namespace laminar {
+
+/// The key of an operator that is not keyed: every record is in one group.
+struct global_key {
+  friend constexpr bool operator==(global_key, global_key) noexcept { return true; }
+  friend constexpr bool operator<(global_key, global_key) noexcept { return false; }
+  friend std::ostream& operator<<(std::ostream& os, global_key) { return os << "global"; }
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+
+}  // namespace laminar
+
+template <>
+struct std::hash<laminar::global_key> {
+  std::size_t operator()(laminar::global_key) const noexcept { return 0; }
+};
+
+namespace laminar::detail {
+
+/// The key a keyed operator groups a record by: the stream's key
+/// projection, or global_key for an un-keyed stream.
+template <class Ctx>
+auto group_key_of(const Ctx& ctx, const typename Ctx::value_type& e) {
+  if constexpr (Ctx::keyed()) {
+    return std::remove_cvref_t<decltype(key_of(ctx, e))>(key_of(ctx, e));
+  } else {
+    (void)ctx;
+    (void)e;
+    return global_key{};
+  }
+}
+template <class Ctx>
+using group_key_t = decltype(group_key_of(std::declval<const Ctx&>(), std::declval<const typename Ctx::value_type&>()));
+
+/// How keys are passed around: small trivially copyable keys by value, so
+/// that the hot path keeps them in registers instead of spilling them for a
+/// reference to the out-of-line insert.
+template <class K>
+using key_arg_t = std::conditional_t<std::is_trivially_copyable_v<K> && sizeof(K) <= 16, K, const K&>;
+
+/// Dense keys index an array: a key this large is a mistake, not a symbol id.
+inline constexpr std::size_t max_dense_key = std::size_t{1} << 26;
+
+inline std::uint64_t mix_key_hash(std::uint64_t h) noexcept {
+  // Fibonacci hashing: std::hash of an integer is the identity, and linear
+  // probing needs the high bits to vary.
+  return h * 0x9E3779B97F4A7C15ULL;
+}
+
+}  // namespace laminar::detail

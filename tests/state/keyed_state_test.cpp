@@ -1,0 +1,157 @@
+// The keyed state containers and their one checkpoint form: a round trip
+// keeps every key in its slot and the free list in order; damaged bytes
+// give a checkpoint_error before anything is allocated or indexed.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "laminar/state/dense_slot_table.hpp"
+#include "laminar/state/group_table.hpp"
+#include "laminar/state/slot_table.hpp"
+
+using namespace laminar;
+
+namespace {
+
+struct counter {
+  std::int64_t n = 0;
+  void reset() noexcept { n = 0; }
+};
+
+template <class Table>
+std::string save(const Table& t) {
+  state_writer w;
+  save_slots(w, t, [&w](const counter& c) { w(c.n); });
+  return w.bytes();
+}
+
+template <class Table>
+void load(Table& t, std::string bytes) {
+  state_reader r(std::move(bytes));
+  load_slots(r, t, [&r](std::uint32_t, counter& c) { r(c.n); });
+}
+
+// Bytes in the checkpoint form, written field by field.
+template <class... Ts>
+std::string bytes_of(const Ts&... values) {
+  state_writer w;
+  w(values...);
+  return w.bytes();
+}
+
+}  // namespace
+
+TEST_CASE("slot_table: a checkpoint round trip keeps keys in their slots and the free list in order") {
+  slot_table<std::int64_t, counter> t;
+  for (std::int64_t k = 0; k < 40; ++k) t.state(t.insert(k * 7919)).n = k;
+  for (std::int64_t k = 0; k < 40; k += 3) t.erase(t.find(k * 7919));
+  slot_table<std::int64_t, counter> u;
+  u.state(u.insert(-1)).n = 99;  // loading empties the table first
+  load(u, save(t));
+  REQUIRE(u.size() == t.size());
+  REQUIRE(u.slot_count() == t.slot_count());
+  CHECK(u.free_slots() == t.free_slots());
+  CHECK(u.find(-1) == slot_table<std::int64_t, counter>::npos);
+  for (std::int64_t k = 0; k < 40; ++k) {
+    const std::uint32_t s = t.find(k * 7919);
+    CHECK(u.find(k * 7919) == s);
+    if (s != slot_table<std::int64_t, counter>::npos) CHECK(u.state(s).n == k);
+  }
+  // A new key takes the same slot in both.
+  CHECK(u.insert(123456) == t.insert(123456));
+}
+
+TEST_CASE("dense_slot_table: a checkpoint round trip, and a key outside its range or slot is refused") {
+  dense_slot_table<std::int32_t, counter> t(100, "test");
+  for (std::int32_t k : {3, 9, 41}) t.state(t.insert(k)).n = k * 2;
+  dense_slot_table<std::int32_t, counter> u(100, "test");
+  load(u, save(t));
+  CHECK(u.size() == 3);
+  CHECK(u.state(u.find(41)).n == 82);
+  CHECK(u.find(4) == dense_slot_table<std::int32_t, counter>::npos);
+
+  dense_slot_table<std::int32_t, counter> v(100, "test");
+  // key 7 in slot 0; key 200 beyond dense_keys(100); a free list.
+  CHECK_THROWS_AS(load(v, bytes_of(std::uint64_t{1}, true, std::int32_t{7}, std::int64_t{0}, std::uint64_t{0})),
+                  checkpoint_error);
+  std::string far = bytes_of(std::uint64_t{1}, true, std::int32_t{200}, std::int64_t{0}, std::uint64_t{0});
+  CHECK_THROWS_AS(load(v, far), checkpoint_error);
+  CHECK_THROWS_AS(load(v, bytes_of(std::uint64_t{1}, false, std::uint64_t{1}, std::uint32_t{0})), checkpoint_error);
+}
+
+TEST_CASE("slot_table: damaged checkpoint bytes are a checkpoint_error, never a crash or a huge allocation") {
+  using table = slot_table<std::int64_t, counter>;
+  const auto fails = [](std::string bytes, const char* what) {
+    table t;
+    CAPTURE(what);
+    CHECK_THROWS_AS(load(t, std::move(bytes)), checkpoint_error);
+  };
+  // Two slots, key 5 live in slot 0, slot 1 free.
+  const auto slots = [](std::uint64_t free_count, auto... free) {
+    return bytes_of(std::uint64_t{2}, true, std::int64_t{5}, std::int64_t{1}, false, free_count, free...);
+  };
+  {
+    table t;
+    load(t, slots(std::uint64_t{1}, std::uint32_t{1}));  // the undamaged form loads
+    CHECK(t.size() == 1);
+    CHECK(t.insert(6) == 1);
+  }
+  {
+    // Three slots, none listed free (as a dense table saves them): the
+    // free ones are reused, lowest first.
+    table t;
+    load(t, bytes_of(std::uint64_t{3}, false, true, std::int64_t{5}, std::int64_t{1}, false, std::uint64_t{0}));
+    CHECK(t.insert(6) == 0);
+    CHECK(t.insert(7) == 2);
+    CHECK(t.insert(8) == 3);
+  }
+  fails(slots(std::uint64_t{1}, std::uint32_t{1'000'000}), "a free slot index far beyond the table");
+  fails(slots(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{0}), "a free slot that is also live");
+  fails(slots(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}), "a free slot named twice");
+  fails(slots(std::uint64_t{1} << 40, std::uint32_t{1}), "a free-list count beyond the bytes left");
+  fails(bytes_of(std::uint64_t{1} << 62, true), "a slot count beyond the bytes left");
+  fails(bytes_of(std::uint64_t{2}, true, std::int64_t{5}, std::int64_t{1}, true, std::int64_t{5}, std::int64_t{1},
+                 std::uint64_t{0}),
+        "one key in two slots");
+  fails(bytes_of(std::uint64_t{2}, true, std::int64_t{5}), "truncated");
+}
+
+TEST_CASE("group tables: a checkpoint round trip keeps arrival order; a key held twice is refused") {
+  hashed_group_table<std::int64_t, double> t;
+  for (std::int64_t k : {50, 3, 17, 8}) t.find_or_insert(k, [] { return 0.0; }).acc = static_cast<double>(k) / 2;
+  t.find(17)->n = 4;
+  state_writer w;
+  save_groups(w, t);
+  hashed_group_table<std::int64_t, double> u;
+  state_reader r(w.bytes());
+  load_groups(r, u, [] { return 0.0; });
+  std::vector<std::int64_t> order;
+  for (const auto& e : u.entries()) order.push_back(e.key);
+  CHECK(order == std::vector<std::int64_t>{50, 3, 17, 8});
+  CHECK(u.find(17)->acc == 8.5);
+  CHECK(u.find(17)->n == 4);
+
+  hashed_group_table<std::int64_t, double> v;
+  state_reader twice(bytes_of(std::uint64_t{2}, std::int64_t{1}, 1.0, std::int64_t{1}, std::int64_t{1}, 2.0,
+                              std::int64_t{1}));
+  CHECK_THROWS_AS(load_groups(twice, v, [] { return 0.0; }), checkpoint_error);
+  state_reader huge(bytes_of(std::uint64_t{1} << 50));
+  CHECK_THROWS_AS(load_groups(huge, v, [] { return 0.0; }), checkpoint_error);
+}
+
+TEST_CASE("state_reader: read_count refuses a count the bytes left cannot hold, naming it and its offset") {
+  state_reader r(bytes_of(std::uint64_t{3}, std::int64_t{1}, std::int64_t{2}, std::int64_t{3}, std::uint64_t{99}));
+  CHECK(r.read_count("values", 8) == 3);
+  std::int64_t x = 0;
+  r(x, x, x);
+  try {
+    (void)r.read_count("widgets");
+    FAIL("no error");
+  } catch (const checkpoint_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("99 widgets") != std::string::npos);
+    CHECK(what.find("offset 33") != std::string::npos);
+  }
+}
