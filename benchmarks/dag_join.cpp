@@ -108,12 +108,11 @@ struct total {
   std::mutex mu;
   digest d;
 };
-struct digest_sink {
+struct digest_sink : laminar::consuming_stage {
+  explicit digest_sink(total* t) : into(t) {}
   total* into;
   digest d{};
   void on_event(const row& r) { d.add(r); }
-  void on_watermark(laminar::timestamp) noexcept {}
-  void on_barrier(const laminar::checkpoint_barrier&) noexcept {}
   void on_end() {
     std::lock_guard<std::mutex> lock(into->mu);
     into->d.rows += d.rows;
@@ -125,7 +124,7 @@ struct digest_into {
   total* into;
   template <class Ctx>
   digest_sink bind(const Ctx&) && {
-    return digest_sink{into};
+    return digest_sink(into);
   }
 };
 

@@ -1,6 +1,7 @@
 // Must not compile: a user stage without on_watermark.
-// expect: this stage needs on_watermark\(laminar::timestamp\)
+// expect: neither handles nor passes on on_watermark\(laminar::timestamp\)
 #include <laminar/laminar.hpp>
+#include <cstdint>
 #include <vector>
 
 struct tick {
@@ -11,6 +12,9 @@ struct no_watermark_sink {
   void on_event(const tick&) {}
   void on_barrier(const laminar::checkpoint_barrier&) {}
   void on_end() {}
+  void on_processing_time(laminar::timestamp) {}
+  void on_checkpoint_complete(std::uint64_t) {}
+  void on_checkpoint_abort(std::uint64_t) {}
 };
 
 struct no_watermark_sink_factory {

@@ -1,7 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <laminar/laminar.hpp>
+#include <ostream>
 #include <vector>
+
+#include "support/recording_sink.hpp"
 
 using namespace laminar;
 
@@ -9,19 +12,29 @@ namespace {
 struct tick {
   std::int64_t ts;
   double price;
+  friend std::ostream& operator<<(std::ostream& os, const tick& t) { return os << "tick{" << t.ts << ", " << t.price << "}"; }
 };
 
-// A minimal user stage: the four messages, nothing else.
-struct minimal_sink {
+// A minimal user sink: its records; every control message ends here.
+struct minimal_sink : consuming_stage {
   int* events;
   void on_event(const tick&) { ++*events; }
-  void on_watermark(timestamp) {}
-  void on_barrier(const checkpoint_barrier&) {}
-  void on_end() {}
 };
 
 struct no_watermark {
   void on_event(const tick&) {}
+  void on_barrier(const checkpoint_barrier&) {}
+  void on_end() {}
+  void on_processing_time(timestamp) {}
+  void on_checkpoint_complete(std::uint64_t) {}
+  void on_checkpoint_abort(std::uint64_t) {}
+};
+
+// Written before processing time and checkpoint outcomes were messages:
+// it would stop them on their way down.
+struct four_messages {
+  void on_event(const tick&) {}
+  void on_watermark(timestamp) {}
   void on_barrier(const checkpoint_barrier&) {}
   void on_end() {}
 };
@@ -52,7 +65,7 @@ struct minimal_sink_factory {
   int* events;
   template <class Ctx>
   auto bind(const Ctx&) && {
-    return minimal_sink{events};
+    return minimal_sink{{}, events};
   }
 };
 }  // namespace
@@ -62,6 +75,8 @@ TEST_CASE("the stage concept accepts a minimal user type and names what is missi
   static_assert(!stage<minimal_sink, int>);
   static_assert(!stage<no_watermark, tick>);
   static_assert(accepts_events<no_watermark, tick> && !accepts_watermarks<no_watermark>);
+  static_assert(!stage<four_messages, tick>);
+  static_assert(!accepts_processing_time<four_messages> && !accepts_checkpoint_notifications<four_messages>);
   static_assert(operator_factory<double_price>);
   static_assert(sink_factory<minimal_sink_factory>);
   static_assert(!operator_factory<minimal_sink_factory>);
@@ -101,4 +116,26 @@ TEST_CASE("forwarding_stage passes watermarks, barriers and the end on") {
   CHECK(out == std::vector<double>{6.0});
   REQUIRE(s.records().size() == 1);
   CHECK(s.records()[0].stage == "laminar::collect_sink");
+}
+
+TEST_CASE("every message reaches the sink through a user operator: processing time and checkpoint outcomes too") {
+  std::vector<test::message<tick>> trace;
+  auto p = push<tick>() | double_price() | test::record(trace);
+  p.push(tick{1, 2.0});
+  p.tick(timestamp::from_nanos(50));
+  const snapshot s = p.checkpoint(7);
+  p.checkpoint_complete(7);
+  (void)p.checkpoint(8);
+  p.checkpoint_abort(8);
+  p.finish();
+  CHECK(s.records().empty());
+  REQUIRE(trace.size() == 8);
+  CHECK(std::get<tick>(trace[0]).price == 4.0);
+  CHECK(trace[1] == test::message<tick>(test::tick_seen{timestamp::from_nanos(50)}));
+  CHECK(trace[2] == test::message<tick>(test::barrier_seen{7, false}));
+  CHECK(trace[3] == test::message<tick>(test::complete_seen{7}));
+  CHECK(trace[4] == test::message<tick>(test::barrier_seen{8, false}));
+  CHECK(trace[5] == test::message<tick>(test::abort_seen{8}));
+  CHECK(trace[6] == test::message<tick>(timestamp::max()));
+  CHECK(trace[7] == test::message<tick>(test::end_seen{}));
 }

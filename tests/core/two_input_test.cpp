@@ -41,18 +41,16 @@ struct trace_row {
 };
 
 template <class Next>
-struct trace_stage {
+struct trace_stage : forwarding_two_input_stage<trace_stage<Next>> {
+  explicit trace_stage(Next n) : next(std::move(n)) {}
   Next next;
   std::int64_t seen = 0;
+  Next& downstream() noexcept { return next; }
   void on_event(left_input, const tick& t) { next.on_event(trace_row{'L', t.value, seen++}); }
   void on_event(right_input, const quote& q) { next.on_event(trace_row{'R', static_cast<std::int64_t>(q.price), seen++}); }
   void on_watermark(timestamp w) {
     next.on_event(trace_row{'W', w == timestamp::max() ? -1 : w.nanos(), seen});
     next.on_watermark(w);
-  }
-  void on_barrier(const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    next.on_barrier(b);
   }
   void on_end() {
     next.on_event(trace_row{'E', 0, seen});
@@ -70,7 +68,7 @@ struct trace {
   }
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx&, const RCtx&, Next&& next) && {
-    return trace_stage<std::remove_cvref_t<Next>>{std::forward<Next>(next)};
+    return trace_stage<std::remove_cvref_t<Next>>(std::forward<Next>(next));
   }
 };
 

@@ -471,19 +471,21 @@ struct tick_probe {
   }
 
   template <class Next>
-  struct stage {
+  struct stage : forwarding_two_input_stage<stage<Next>> {
+    stage(Next n, std::mutex* m, std::set<const void*>* t) : next(std::move(n)), mu(m), ticked(t) {}
     Next next;
     std::mutex* mu;
     std::set<const void*>* ticked;
     void on_event(left_input, const trade& t) { next.on_event(t); }
     void on_event(right_input, const quote&) {}
-    void on_watermark(timestamp w) { next.on_watermark(w); }
-    void on_barrier(const checkpoint_barrier& b) { next.on_barrier(b); }
-    void on_end() { next.on_end(); }
-    void on_processing_time(timestamp) {
-      std::lock_guard<std::mutex> lock(*mu);
-      ticked->insert(this);
+    void on_processing_time(timestamp now) {
+      {
+        std::lock_guard<std::mutex> lock(*mu);
+        ticked->insert(this);
+      }
+      next.on_processing_time(now);
     }
+    Next& downstream() noexcept { return next; }
   };
 };
 

@@ -127,7 +127,7 @@ struct shared_log {
 };
 
 template <class T>
-class log_sink {
+class log_sink : public consuming_stage {
  public:
   explicit log_sink(shared_log<T>& log) : log_(&log) {}
   void on_event(const T& r) {
@@ -135,8 +135,6 @@ class log_sink {
     log_->rows.push_back(r);
   }
   void on_watermark(timestamp w) { log_->watermark.store(w.nanos(), std::memory_order_release); }
-  void on_barrier(const checkpoint_barrier&) noexcept {}
-  void on_end() noexcept {}
 
  private:
   shared_log<T>* log_;

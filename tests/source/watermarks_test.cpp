@@ -118,6 +118,9 @@ struct absorbing_recorder {
   void on_watermark(timestamp w) { watermarks->push_back(w); }
   void on_barrier(const checkpoint_barrier&) {}
   void on_end() {}
+  void on_processing_time(timestamp) {}
+  void on_checkpoint_complete(std::uint64_t) {}
+  void on_checkpoint_abort(std::uint64_t) {}
 };
 struct absorbing_record {
   using is_sink = void;

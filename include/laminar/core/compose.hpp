@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 
 namespace laminar {
@@ -57,12 +58,9 @@ auto concat(pipe<As...>&& a, pipe<Bs...>&& b) {
 
 // Stands in for a stage that failed check_stage, so that the readable
 // static_assert is the only error the compiler reports.
-struct inert_stage {
+struct inert_stage : consuming_stage {
   template <class T>
   void on_event(const T&) {}
-  void on_watermark(timestamp) {}
-  void on_barrier(const checkpoint_barrier&) {}
-  void on_end() {}
 };
 
 template <class T, class S>

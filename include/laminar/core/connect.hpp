@@ -320,13 +320,27 @@ class joined_pipeline {
   }
   [[nodiscard]] bool finished() const noexcept { return finished_; }
 
-  /// Processing-time tick: the sources' idle timeouts, then the operator's
-  /// processing-time triggers.
+  /// Processing-time tick: the sources' idle timeouts, then the stages'
+  /// processing-time triggers (both inputs' chains, the operator, and what
+  /// follows it).
   void tick(timestamp now = timestamp::now()) {
     if (finished_) return;
     if constexpr (requires { left_src_.poll_idle(block_->left, now); }) left_src_.poll_idle(block_->left, now);
     if constexpr (requires { right_src_.poll_idle(block_->right, now); }) right_src_.poll_idle(block_->right, now);
-    if constexpr (requires { block_->join.stage().on_processing_time(now); }) block_->join.stage().on_processing_time(now);
+    // Down both inputs' chains; the join hears it once.
+    block_->left.on_processing_time(now);
+    block_->right.on_processing_time(now);
+  }
+
+  /// Checkpoint `checkpoint_id` is complete, or failed: down both inputs'
+  /// chains, the join and what follows hearing it once (see pipeline).
+  void checkpoint_complete(std::uint64_t checkpoint_id) {
+    block_->left.on_checkpoint_complete(checkpoint_id);
+    block_->right.on_checkpoint_complete(checkpoint_id);
+  }
+  void checkpoint_abort(std::uint64_t checkpoint_id) {
+    block_->left.on_checkpoint_abort(checkpoint_id);
+    block_->right.on_checkpoint_abort(checkpoint_id);
   }
 
   /// Sends a checkpoint barrier down both inputs; the operator saves its

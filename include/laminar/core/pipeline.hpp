@@ -80,7 +80,7 @@ class pipeline {
   void tick(timestamp now = timestamp::now()) {
     if (finished_) return;
     if constexpr (requires(Source& s, Chain& c) { s.poll_idle(c, now); }) source_.poll_idle(chain_, now);
-    if constexpr (requires(Chain& c) { c.on_processing_time(now); }) chain_.on_processing_time(now);
+    chain_.on_processing_time(now);
   }
 
   /// Processing-time tick for idle-source timeouts (see watermark.hpp).
@@ -108,6 +108,14 @@ class pipeline {
     source_.on_barrier(chain_, checkpoint_barrier(s.checkpoint_id(), s, checkpoint_barrier::kind::restore));
     s.expect_fully_restored();
   }
+
+  /// Tells every stage that checkpoint `checkpoint_id` is complete (it is
+  /// durable wherever the caller keeps it): exactly-once sinks commit what
+  /// they staged for it. Call it from the thread that drives the pipeline.
+  void checkpoint_complete(std::uint64_t checkpoint_id) { chain_.on_checkpoint_complete(checkpoint_id); }
+  /// Tells every stage that checkpoint `checkpoint_id` failed: what was
+  /// staged for it is discarded.
+  void checkpoint_abort(std::uint64_t checkpoint_id) { chain_.on_checkpoint_abort(checkpoint_id); }
 
   [[nodiscard]] Source& source() noexcept { return source_; }
   [[nodiscard]] Chain& chain() noexcept { return chain_; }

@@ -1,14 +1,27 @@
 // The stage contract: what every operator and sink in a fused chain accepts.
 //
-// A stage receives four messages, in order, from the stage before it:
+// A stage receives seven messages from the stage before it. The first four
+// are the stream, in order:
 //   on_event(const T&)                      a record
 //   on_watermark(timestamp)                 no later record will be older than this
 //   on_barrier(const checkpoint_barrier&)   save (or restore) state, then pass it on
 //   on_end()                                the input is finished: flush
-// Built-in stages and user stages meet the same concept; there is no other door.
+// The other three come from the driver, between records:
+//   on_processing_time(timestamp now)       the wall clock's tick: processing-time
+//                                           triggers (periodic emission, cache TTLs)
+//   on_checkpoint_complete(std::uint64_t)   every stage has saved checkpoint id:
+//                                           an exactly-once sink commits its output
+//   on_checkpoint_abort(std::uint64_t)      checkpoint id failed: discard what it staged
+// A stage handles each message or passes it on; none is optional, so a stage
+// cannot silently stop one on its way down. forwarding_stage<Next> passes on
+// every message its derived stage does not handle; consuming_stage ends them
+// (a sink). A stage that does neither for a message fails to compile with an
+// error naming the message. Built-in stages and user stages meet the same
+// concept; there is no other door.
 #pragma once
 
 #include <concepts>
+#include <cstdint>
 #include <type_traits>
 
 #include "laminar/core/checkpoint.hpp"
@@ -32,9 +45,26 @@ concept accepts_barriers = requires(S& s, const checkpoint_barrier& barrier) { s
 template <class S>
 concept accepts_end = requires(S& s) { s.on_end(); };
 
+/// Accepts the driver's processing-time ticks.
+template <class S>
+concept accepts_processing_time = requires(S& s, timestamp now) { s.on_processing_time(now); };
+
+/// Hears whether a checkpoint completed or was aborted.
+template <class S>
+concept accepts_checkpoint_notifications = requires(S& s, std::uint64_t checkpoint_id) {
+  s.on_checkpoint_complete(checkpoint_id);
+  s.on_checkpoint_abort(checkpoint_id);
+};
+
+/// Accepts the control messages every stage does, whatever its input:
+/// watermarks, barriers, the end, processing time, checkpoint outcomes.
+template <class S>
+concept accepts_control = accepts_watermarks<S> && accepts_barriers<S> && accepts_end<S> &&
+                          accepts_processing_time<S> && accepts_checkpoint_notifications<S>;
+
 /// A stage of a chain whose input records are of type T.
 template <class S, class T>
-concept stage = accepts_events<S, T> && accepts_watermarks<S> && accepts_barriers<S> && accepts_end<S>;
+concept stage = accepts_events<S, T> && accepts_control<S>;
 
 /// Watermarks never go backwards, but one may repeat the last. A stage for
 /// which a repeat costs no branch and changes nothing (a sink that ignores
@@ -49,6 +79,32 @@ template <class S>
 concept absorbs_repeated_watermarks = requires { requires S::absorbs_repeated_watermarks; };
 
 namespace detail {
+/// The control messages, one at a time: each must be handled or passed on.
+template <class S>
+consteval bool check_control() {
+  static_assert(accepts_watermarks<S>,
+                "laminar: this stage neither handles nor passes on on_watermark(laminar::timestamp): define it, or "
+                "derive from laminar::forwarding_stage<Next> (passes it on) or laminar::consuming_stage (a sink)");
+  static_assert(accepts_barriers<S>,
+                "laminar: this stage neither handles nor passes on on_barrier(const laminar::checkpoint_barrier&): "
+                "define it, or derive from laminar::forwarding_stage<Next> or laminar::consuming_stage");
+  static_assert(accepts_end<S>,
+                "laminar: this stage neither handles nor passes on on_end(): define it, or derive from "
+                "laminar::forwarding_stage<Next> or laminar::consuming_stage");
+  static_assert(accepts_processing_time<S>,
+                "laminar: this stage neither handles nor passes on on_processing_time(laminar::timestamp): "
+                "processing-time triggers after it would stop; define it, or derive from "
+                "laminar::forwarding_stage<Next> or laminar::consuming_stage");
+  static_assert(requires(S& s, std::uint64_t id) { s.on_checkpoint_complete(id); },
+                "laminar: this stage neither handles nor passes on on_checkpoint_complete(std::uint64_t): "
+                "exactly-once sinks after it would never commit; define it, or derive from "
+                "laminar::forwarding_stage<Next> or laminar::consuming_stage");
+  static_assert(requires(S& s, std::uint64_t id) { s.on_checkpoint_abort(id); },
+                "laminar: this stage neither handles nor passes on on_checkpoint_abort(std::uint64_t): define it, "
+                "or derive from laminar::forwarding_stage<Next> or laminar::consuming_stage");
+  return true;
+}
+
 /// Checks the stage contract one member at a time, so that a type that does
 /// not fit fails with a message naming the missing member; the compiler's
 /// "required from" note names the stage type S and its input type T.
@@ -57,11 +113,10 @@ consteval bool check_stage() {
   static_assert(accepts_events<S, T>,
                 "laminar: this stage cannot take the records of its input: it needs on_event(const T&) "
                 "(see S and T in the instantiation below)");
-  static_assert(accepts_watermarks<S>, "laminar: this stage needs on_watermark(laminar::timestamp)");
-  static_assert(accepts_barriers<S>, "laminar: this stage needs on_barrier(const laminar::checkpoint_barrier&)");
-  static_assert(accepts_end<S>, "laminar: this stage needs on_end()");
+  (void)check_control<S>();
   return true;
 }
+
 }  // namespace detail
 
 /// Marker for "no projection attached" in a stream context.

@@ -364,7 +364,7 @@ struct asof_latest {
 };
 
 template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered, class Overflow, class Keep>
-class asof_join_stage {
+class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, LCtx, RCtx, Late, Dense, Ordered, Overflow, Keep>> {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
@@ -432,16 +432,6 @@ class asof_join_stage {
     advance_output();
   }
 
-  void on_barrier(const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    next_.on_barrier(b);
-  }
-  void on_end() { next_.on_end(); }
-  /// Processing time (the pipeline's tick) passes on: operators after the
-  /// join may act on it (a window's periodic emission).
-  void on_processing_time(timestamp now) {
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
-  }
 
   /// Left records later than the left watermark (to the late side output).
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }

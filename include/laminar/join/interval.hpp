@@ -172,7 +172,7 @@ struct interval_row_key {
 };
 
 template <class Next, class LCtx, class RCtx, class LateL, class LateR, bool Dense, class OverL, class OverR>
-class interval_join_stage {
+class interval_join_stage : public forwarding_two_input_stage<interval_join_stage<Next, LCtx, RCtx, LateL, LateR, Dense, OverL, OverR>> {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
@@ -209,16 +209,6 @@ class interval_join_stage {
   }
   void on_watermark(timestamp) { advance_output(); }
 
-  void on_barrier(const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    next_.on_barrier(b);
-  }
-  void on_end() { next_.on_end(); }
-  /// Processing time (the pipeline's tick) passes on: operators after the
-  /// join may act on it (a window's periodic emission).
-  void on_processing_time(timestamp now) {
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
-  }
 
   /// Records later than their input's watermark (to the late side outputs).
   [[nodiscard]] std::uint64_t late_left() const noexcept { return late_left_count_; }

@@ -132,21 +132,21 @@ inline constexpr bool archivable_v =
     cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
     cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
 
-/// What the loader and the table stage share: the downstream, the missing
-/// policy and its side output, the hit and missing counters, and the
-/// plumbing of ticks, barriers and the end. Stage is the derived stage
-/// (CRTP), whose save_state/load_state a barrier checkpoints.
+/// What the loader (one input) and the table stage (two) share: the
+/// downstream, the missing policy and its side output, the hit and missing
+/// counters, and the control messages but the watermark. Stage is the
+/// derived stage (CRTP), whose save_state/load_state a barrier checkpoints.
 template <class Stage, class Next, class Row, class Missing>
 class lookup_stage_base {
  public:
-  void on_processing_time(timestamp now) {
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
-  }
   void on_barrier(const checkpoint_barrier& b) {
     b.checkpoint(static_cast<Stage&>(*this));
     next_.on_barrier(b);
   }
   void on_end() { next_.on_end(); }
+  void on_processing_time(timestamp now) { next_.on_processing_time(now); }
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) { next_.on_checkpoint_complete(checkpoint_id); }
+  void on_checkpoint_abort(std::uint64_t checkpoint_id) { next_.on_checkpoint_abort(checkpoint_id); }
 
   /// Left records answered: from the cache (loader form), or by a row in
   /// the table (table form).

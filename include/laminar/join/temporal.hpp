@@ -96,7 +96,7 @@ struct version_entry {
 };
 
 template <class Next, class LCtx, class RCtx, class Late, class Overflow, class Keep>
-class temporal_join_stage {
+class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stage<Next, LCtx, RCtx, Late, Overflow, Keep>> {
  public:
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
@@ -156,16 +156,6 @@ class temporal_join_stage {
     advance_output();
   }
 
-  void on_barrier(const checkpoint_barrier& b) {
-    b.checkpoint(*this);
-    next_.on_barrier(b);
-  }
-  void on_end() { next_.on_end(); }
-  /// Processing time (the pipeline's tick) passes on: operators after the
-  /// join may act on it (a window's periodic emission).
-  void on_processing_time(timestamp now) {
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
-  }
 
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
   /// Right changes that arrived too old to be seen by any left record to come.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 
@@ -18,7 +19,7 @@ struct ignore_watermarks {
 };
 
 template <class In, class F, class W>
-class callback_sink {
+class callback_sink : public consuming_stage {
  public:
   /// Without a watermark callback, watermarks cost nothing here.
   static constexpr bool absorbs_repeated_watermarks = std::is_same_v<W, ignore_watermarks>;
@@ -26,8 +27,6 @@ class callback_sink {
   callback_sink(F f, W w) : f_(std::move(f)), w_(std::move(w)) {}
   void on_event(const In& event) { std::invoke(f_, event); }
   void on_watermark(timestamp watermark) { std::invoke(w_, watermark); }
-  void on_barrier(const checkpoint_barrier&) noexcept {}
-  void on_end() noexcept {}
 
  private:
   [[no_unique_address]] F f_;

@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar {
 
 template <class In, class T, class A>
-class collect_sink {
+class collect_sink : public consuming_stage {
   static constexpr bool serializable =
       cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
       cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
@@ -27,7 +28,6 @@ class collect_sink {
 
   explicit collect_sink(std::vector<T, A>& out) noexcept : out_(&out) {}
   void on_event(const In& event) { out_->push_back(event); }
-  void on_watermark(timestamp) noexcept {}
   void on_barrier(const checkpoint_barrier& barrier) {
     if constexpr (serializable) {
       barrier.checkpoint(*this);
@@ -39,7 +39,6 @@ class collect_sink {
           "serialize(Archive&) function: add one");
     }
   }
-  void on_end() noexcept {}
 
   void save_state(state_writer& w) const {
     if constexpr (serializable) w(*out_);

@@ -4,12 +4,13 @@
 #include <cstdint>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar {
 
-class count_sink {
+class count_sink : public consuming_stage {
  public:
   static constexpr bool absorbs_repeated_watermarks = true;  // it ignores them
 
@@ -18,9 +19,7 @@ class count_sink {
   void on_event(const T&) noexcept {
     ++*n_;
   }
-  void on_watermark(timestamp) noexcept {}
   void on_barrier(const checkpoint_barrier& barrier) { barrier.checkpoint(*this); }
-  void on_end() noexcept {}
 
   void save_state(state_writer& w) const { w(*n_); }
   void load_state(state_reader& r) { r(*n_); }

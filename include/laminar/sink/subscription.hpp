@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/channel/spsc.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
@@ -55,13 +56,14 @@ class subscription {
 };
 
 template <class In, class T>
-class publish_sink {
+class publish_sink : public consuming_stage {
  public:
   explicit publish_sink(subscription<T>& sub) noexcept : sub_(&sub) {}
   void on_event(const In& event) { sub_->push(T(event)); }
   void on_watermark(timestamp watermark) noexcept { sub_->set_watermark(watermark); }
   void on_barrier(const checkpoint_barrier& barrier) { barrier.checkpoint(*this); }
   void on_end() noexcept { sub_->end(); }
+
 
   // What was published is the reader's already; the count is the position.
   void save_state(state_writer& w) const { w(sub_->published()); }

@@ -114,8 +114,10 @@ class sliced_window_stage {
       emit_early();
       next_early_tick_ = now + settings_.period;
     }
-    if constexpr (requires { next_.on_processing_time(now); }) next_.on_processing_time(now);
+    next_.on_processing_time(now);
   }
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) { next_.on_checkpoint_complete(checkpoint_id); }
+  void on_checkpoint_abort(std::uint64_t checkpoint_id) { next_.on_checkpoint_abort(checkpoint_id); }
 
   /// Records that arrived after all their windows had closed.
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }

@@ -89,6 +89,9 @@ class key_major_stage {
   }
 
   void on_end() { next_.on_end(); }
+  void on_processing_time(timestamp now) { next_.on_processing_time(now); }
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) { next_.on_checkpoint_complete(checkpoint_id); }
+  void on_checkpoint_abort(std::uint64_t checkpoint_id) { next_.on_checkpoint_abort(checkpoint_id); }
 
   /// Records that arrived after every window they could belong to had closed.
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
