@@ -84,6 +84,6 @@ int main() {
   pipeline.run_for(5);  // the first five ticks
   std::cout << "checkpoint after 5 ticks, one record per stateful stage:\n";
   const snapshot saved = pipeline.checkpoint(1);
-  for (const state_record& r : saved.records()) std::cout << "  " << r.stage << ": " << r.bytes.size() << " bytes\n";
+  for (const state_record& r : saved.records()) std::cout << "  " << r.id << ": " << r.bytes.size() << " bytes\n";
   pipeline.run();  // the rest, then the end of stream
 }

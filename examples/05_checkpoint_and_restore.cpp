@@ -58,7 +58,7 @@ int main() {
     std::ofstream os(file, std::ios::binary);
     saved.write(os);
     std::cout << "checkpoint 7 after " << ticks.size() / 2 << " ticks:";
-    for (const auto& r : saved.records()) std::cout << ' ' << r.stage;
+    for (const auto& r : saved.records()) std::cout << ' ' << r.id;
   }  // the first pipeline is gone: as if the process had stopped here
   std::cout << "\n  written to " << file << ", " << fs::file_size(file) << " bytes\n";
 

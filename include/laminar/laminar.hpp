@@ -17,6 +17,7 @@
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/two_input.hpp"
+#include "laminar/core/uid.hpp"
 #include "laminar/core/watermark.hpp"
 
 #include "laminar/operator/filter.hpp"

@@ -82,19 +82,93 @@ TEST_CASE("checkpoint errors say what is wrong") {
   CHECK(message_of(flipped).find("truncated or corrupted") != std::string::npos);
 }
 
-TEST_CASE("restoring into the wrong stage or shape is refused with the stage named") {
+TEST_CASE("state is found by id: a missing id and an unclaimed record are refused with the id named") {
   snapshot s = two_records();
-  other_state wrong;
-  CHECK_THROWS_WITH_AS(s.load(wrong),
-                       doctest::Contains("counter_state' but is being restored into stage"), checkpoint_error);
+  CHECK(s.records()[0].id == "counter_state");
+  CHECK(s.records()[1].id == "other_state");
+  // Order does not matter, only ids.
+  s.rewind();
+  other_state o;
+  counter_state c;
+  s.load(o);
+  s.load(c);
+  s.expect_fully_restored();
+  CHECK(o.n == 9);
 
   s.rewind();
-  counter_state c;
-  other_state o;
+  greedy_state g;
+  CHECK_THROWS_WITH_AS(s.load(g), doctest::Contains("holds no state for the stage with id 'greedy_state'"),
+                       checkpoint_error);
+  s.rewind();
   s.load(c);
-  CHECK_THROWS_WITH_AS(s.expect_fully_restored(), doctest::Contains("restored only 1"), checkpoint_error);
-  s.load(o);
-  CHECK_THROWS_WITH_AS(s.load(o), doctest::Contains("more stateful stages"), checkpoint_error);
+  CHECK_THROWS_WITH_AS(s.expect_fully_restored(), doctest::Contains("holds state for 'other_state', which no stage"),
+                       checkpoint_error);
+}
+
+TEST_CASE("ids: a scope prefixes them, a repeated name is numbered, and a pass starts them over") {
+  snapshot s(1);
+  s.save(other_state{1});
+  s.save(other_state{2});
+  s.enter_scope("bars");
+  s.save(other_state{3});
+  s.enter_scope("inner");
+  s.save(other_state{4});
+  s.leave_scope();
+  s.save(other_state{5});
+  s.leave_scope();
+  std::vector<std::string> ids;
+  for (const state_record& r : s.records()) ids.push_back(r.id);
+  CHECK(ids == std::vector<std::string>{"other_state", "other_state#2", "bars/other_state", "bars/inner/other_state",
+                                        "bars/other_state#2"});
+  s.rewind();
+  other_state a, b;
+  s.load(a);
+  s.load(b);
+  CHECK(a.n == 1);
+  CHECK(b.n == 2);
+  CHECK_THROWS_WITH_AS(s.add(state_record{"other_state", "", ""}), doctest::Contains("two stateful stages have the id"),
+                       checkpoint_error);
+}
+
+namespace {
+struct price_v1 {
+  std::int64_t px = 0;
+  template <class A>
+  void serialize(A& ar) {
+    ar(px);
+  }
+};
+struct price_v2 {  // gained a field between builds
+  std::int64_t px = 0;
+  std::int64_t qty = 0;
+  template <class A>
+  void serialize(A& ar) {
+    ar(px, qty);
+  }
+};
+template <class Price>
+struct last_price_stage {
+  static constexpr std::string_view state_name = "last_price";
+  using state_types = laminar::state_types<std::uint32_t, Price>;
+  Price last{};
+  void save_state(state_writer& w) const { w(last); }
+  void load_state(state_reader& r) { r(last); }
+};
+}  // namespace
+
+TEST_CASE("a state whose serialize() changed between builds is named, not misread") {
+  snapshot s(4);
+  s.save(last_price_stage<price_v1>{{7}});
+  CHECK(s.records()[0].layout.find("price_v1:9") != std::string::npos);  // the archive's flag byte + 8
+  const snapshot file = snapshot::from_bytes(s.to_bytes());
+  snapshot same = file;
+  last_price_stage<price_v1> v1;
+  same.load(v1);
+  CHECK(v1.last.px == 7);
+  snapshot changed = file;
+  last_price_stage<price_v2> v2;
+  CHECK_THROWS_WITH_AS(changed.load(v2), doctest::Contains("price_v2:17 bytes: its serialize() changed"),
+                       checkpoint_error);
 }
 
 TEST_CASE("a stage whose load_state disagrees with its save_state is caught") {
@@ -110,12 +184,12 @@ TEST_CASE("a stage whose load_state disagrees with its save_state is caught") {
     }
   };
   snapshot t(2);
-  t.add({std::string(detail::template_name<counter_state_reads_less>()), s.records()[0].bytes});
+  t.add({std::string(detail::state_name<counter_state_reads_less>()), "", s.records()[0].bytes});
   counter_state_reads_less less;
   CHECK_THROWS_WITH_AS(t.load(less), doctest::Contains("left unread bytes"), checkpoint_error);
 
   snapshot u(3);
-  u.add({std::string(detail::template_name<greedy_state>()), s.records()[0].bytes});
+  u.add({std::string(detail::state_name<greedy_state>()), "", s.records()[0].bytes});
   greedy_state greedy;
   CHECK_THROWS_WITH_AS(u.load(greedy), doctest::Contains("is malformed at offset"), checkpoint_error);
 }

@@ -197,7 +197,7 @@ TEST_CASE("a checkpoint barrier crosses exchange and fan-in, aligned, and every 
   CHECK(std::count_if(trace.begin(), at, [](const auto& m) { return std::holds_alternative<key_total>(m); }) == 8000);
   CHECK(done->tasks.size() == 5);  // events#0, sum#0..2, sink#0
   CHECK(done->tasks.at("sum#1").records().size() == 1);
-  CHECK(done->tasks.at("events#0").records().front().stage.ends_with("gated_source"));
+  CHECK(done->tasks.at("events#0").records().front().id == "events/gated_source");
   CHECK(test::events_of(trace).size() == in.size());
 }
 

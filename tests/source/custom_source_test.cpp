@@ -35,7 +35,7 @@ TEST_CASE("a user source satisfies the source concepts and runs, checkpoints and
   auto p = sequence_source{{}, 0, 10} | filter([](std::uint64_t x) { return x % 2 == 0; }) | collect(out1);
   p.run_for(5);
   const snapshot s = p.checkpoint(1);
-  CHECK(s.records().front().stage.ends_with("::sequence_source"));
+  CHECK(s.records().front().id == "sequence_source");
 
   auto q = sequence_source{{}, 0, 10} | filter([](std::uint64_t x) { return x % 2 == 0; }) | collect(out2);
   q.restore(s);

@@ -1,9 +1,11 @@
 // The keyed state containers and their one checkpoint form: a round trip
-// keeps every key in its slot and the free list in order; damaged bytes
-// give a checkpoint_error before anything is allocated or indexed.
+// keeps every key in its slot and the free list in order, keys are saved
+// by key group; damaged bytes give a checkpoint_error before anything is
+// allocated or indexed.
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,13 +74,19 @@ TEST_CASE("dense_slot_table: a checkpoint round trip, and a key outside its rang
   CHECK(u.state(u.find(41)).n == 82);
   CHECK(u.find(4) == dense_slot_table<std::int32_t, counter>::npos);
 
+  // One key group: key k in slot s; then an empty free list.
+  const auto one_key = [](std::uint32_t slot, std::int32_t key, std::uint64_t slots) {
+    return bytes_of(slots, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1}, slot, key,
+                    std::int64_t{0}, std::uint64_t{0});
+  };
   dense_slot_table<std::int32_t, counter> v(100, "test");
-  // key 7 in slot 0; key 200 beyond dense_keys(100); a free list.
-  CHECK_THROWS_AS(load(v, bytes_of(std::uint64_t{1}, true, std::int32_t{7}, std::int64_t{0}, std::uint64_t{0})),
-                  checkpoint_error);
-  std::string far = bytes_of(std::uint64_t{1}, true, std::int32_t{200}, std::int64_t{0}, std::uint64_t{0});
-  CHECK_THROWS_AS(load(v, far), checkpoint_error);
-  CHECK_THROWS_AS(load(v, bytes_of(std::uint64_t{1}, false, std::uint64_t{1}, std::uint32_t{0})), checkpoint_error);
+  load(v, one_key(7, 7, 8));  // the undamaged form loads
+  CHECK(v.size() == 1);
+  CHECK_THROWS_AS(load(v, one_key(0, 7, 8)), checkpoint_error);       // key 7 in slot 0
+  CHECK_THROWS_AS(load(v, one_key(200, 200, 201)), checkpoint_error);  // beyond dense_keys(100)
+  CHECK_THROWS_AS(load(v, bytes_of(std::uint64_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1},
+                                   std::uint32_t{0})),
+                  checkpoint_error);  // a free list for dense keys
 }
 
 TEST_CASE("slot_table: damaged checkpoint bytes are a checkpoint_error, never a crash or a huge allocation") {
@@ -88,21 +96,24 @@ TEST_CASE("slot_table: damaged checkpoint bytes are a checkpoint_error, never a 
     CAPTURE(what);
     CHECK_THROWS_AS(load(t, std::move(bytes)), checkpoint_error);
   };
-  // Two slots, key 5 live in slot 0, slot 1 free.
+  // Two slots in one key group: key 5 live in slot 0 (state 1), slot 1 free.
   const auto slots = [](std::uint64_t free_count, auto... free) {
-    return bytes_of(std::uint64_t{2}, true, std::int64_t{5}, std::int64_t{1}, false, free_count, free...);
+    return bytes_of(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1},
+                    std::uint32_t{0}, std::int64_t{5}, std::int64_t{1}, free_count, free...);
   };
   {
     table t;
     load(t, slots(std::uint64_t{1}, std::uint32_t{1}));  // the undamaged form loads
     CHECK(t.size() == 1);
+    CHECK(t.state(t.find(5)).n == 1);
     CHECK(t.insert(6) == 1);
   }
   {
     // Three slots, none listed free (as a dense table saves them): the
     // free ones are reused, lowest first.
     table t;
-    load(t, bytes_of(std::uint64_t{3}, false, true, std::int64_t{5}, std::int64_t{1}, false, std::uint64_t{0}));
+    load(t, bytes_of(std::uint64_t{3}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1},
+                     std::uint32_t{1}, std::int64_t{5}, std::int64_t{1}, std::uint64_t{0}));
     CHECK(t.insert(6) == 0);
     CHECK(t.insert(7) == 2);
     CHECK(t.insert(8) == 3);
@@ -111,11 +122,66 @@ TEST_CASE("slot_table: damaged checkpoint bytes are a checkpoint_error, never a 
   fails(slots(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{0}), "a free slot that is also live");
   fails(slots(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}), "a free slot named twice");
   fails(slots(std::uint64_t{1} << 40, std::uint32_t{1}), "a free-list count beyond the bytes left");
-  fails(bytes_of(std::uint64_t{1} << 62, true), "a slot count beyond the bytes left");
-  fails(bytes_of(std::uint64_t{2}, true, std::int64_t{5}, std::int64_t{1}, true, std::int64_t{5}, std::int64_t{1},
-                 std::uint64_t{0}),
+  fails(bytes_of(std::uint64_t{1} << 62, std::uint32_t{1}), "a slot count beyond the bytes left");
+  fails(bytes_of(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1},
+                 std::uint32_t{1'000'000}, std::int64_t{5}, std::int64_t{1}, std::uint64_t{0}),
+        "a live key's slot far beyond the table");
+  fails(bytes_of(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{2},
+                 std::uint32_t{0}, std::int64_t{5}, std::int64_t{1}, std::uint32_t{1}, std::int64_t{5},
+                 std::int64_t{1}, std::uint64_t{0}),
         "one key in two slots");
-  fails(bytes_of(std::uint64_t{2}, true, std::int64_t{5}), "truncated");
+  fails(bytes_of(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{2},
+                 std::uint32_t{0}, std::int64_t{5}, std::int64_t{1}, std::uint32_t{0}, std::int64_t{6},
+                 std::int64_t{1}, std::uint64_t{0}),
+        "two keys in one slot");
+  fails(bytes_of(std::uint64_t{2}, std::uint32_t{0}, std::uint32_t{0}), "no key groups");
+  fails(bytes_of(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{3}), "a key group out of range");
+  fails(bytes_of(std::uint64_t{2}, std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1},
+                 std::uint32_t{0}),
+        "truncated");
+}
+
+TEST_CASE("slot_table: keys are saved by key group, each in the group it hashes to, and survive a save/load") {
+  slot_table<std::int64_t, counter> t;
+  for (std::int64_t k = 0; k < 500; ++k) t.state(t.insert(k * 104'729)).n = k;
+  state_writer w(16);  // sixteen key groups
+  save_slots(w, t, [&w](const counter& c) { w(c.n); });
+  // Walk the saved form: every key sits in its own group's section, groups
+  // ascend, and every key is there once.
+  state_reader r(w.bytes(), 16);
+  std::uint64_t n = 0;
+  std::uint32_t groups = 0, nonempty = 0;
+  r(n, groups, nonempty);
+  CHECK(n == 500);
+  CHECK(groups == 16);
+  CHECK(nonempty == 16);
+  std::set<std::int64_t> seen;
+  std::uint32_t previous = 0;
+  for (std::uint32_t i = 0; i < nonempty; ++i) {
+    std::uint32_t g = 0;
+    std::uint64_t keys = 0;
+    r(g, keys);
+    if (i > 0) CHECK(g > previous);
+    previous = g;
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      std::uint32_t slot = 0;
+      std::int64_t key = 0, value = 0;
+      r(slot, key, value);
+      CHECK(key_group_of(key, 16) == g);
+      CHECK(t.find(key) == slot);
+      CHECK(value == key / 104'729);
+      seen.insert(key);
+    }
+  }
+  CHECK(seen.size() == 500);
+  slot_table<std::int64_t, counter> u;
+  state_reader again(w.bytes(), 16);
+  load_slots(again, u, [&again](std::uint32_t, counter& c) { again(c.n); });
+  for (std::int64_t k = 0; k < 500; ++k) CHECK(u.find(k * 104'729) == t.find(k * 104'729));
+  // Key groups spread keys: no group is empty or holds most of them.
+  std::vector<int> per_group(16, 0);
+  for (std::int64_t k = 0; k < 500; ++k) ++per_group[key_group_of(k * 104'729, 16)];
+  for (int c : per_group) CHECK((c > 10 && c < 80));
 }
 
 TEST_CASE("group tables: a checkpoint round trip keeps arrival order; a key held twice is refused") {
@@ -134,11 +200,18 @@ TEST_CASE("group tables: a checkpoint round trip keeps arrival order; a key held
   CHECK(u.find(17)->n == 4);
 
   hashed_group_table<std::int64_t, double> v;
-  state_reader twice(bytes_of(std::uint64_t{2}, std::int64_t{1}, 1.0, std::int64_t{1}, std::int64_t{1}, 2.0,
+  state_reader twice(bytes_of(std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{2}, std::uint32_t{0},
+                              std::int64_t{1}, 1.0, std::int64_t{1}, std::uint32_t{1}, std::int64_t{1}, 2.0,
                               std::int64_t{1}));
   CHECK_THROWS_AS(load_groups(twice, v, [] { return 0.0; }), checkpoint_error);
-  state_reader huge(bytes_of(std::uint64_t{1} << 50));
-  CHECK_THROWS_AS(load_groups(huge, v, [] { return 0.0; }), checkpoint_error);
+  hashed_group_table<std::int64_t, double> x;
+  state_reader one_place(bytes_of(std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{2},
+                                  std::uint32_t{0}, std::int64_t{1}, 1.0, std::int64_t{1}, std::uint32_t{0},
+                                  std::int64_t{2}, 2.0, std::int64_t{1}));
+  CHECK_THROWS_AS(load_groups(one_place, x, [] { return 0.0; }), checkpoint_error);
+  hashed_group_table<std::int64_t, double> y;
+  state_reader huge(bytes_of(std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1} << 50));
+  CHECK_THROWS_AS(load_groups(huge, y, [] { return 0.0; }), checkpoint_error);
 }
 
 TEST_CASE("state_reader: read_count refuses a count the bytes left cannot hold, naming it and its offset") {

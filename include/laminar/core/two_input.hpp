@@ -24,6 +24,7 @@
 #include <concepts>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -80,6 +81,7 @@ class forwarding_two_input_stage {
 template <class J>
 class two_input_adapter {
  public:
+  static constexpr std::string_view state_name = "inputs";
   explicit two_input_adapter(J stage) : stage_(std::move(stage)) {}
 
   template <class Side, class T>

@@ -85,6 +85,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -366,12 +367,15 @@ struct asof_latest {
 template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered, class Overflow, class Keep>
 class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, LCtx, RCtx, Late, Dense, Ordered, Overflow, Keep>> {
  public:
+  static constexpr std::string_view state_name = "asof_join";
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
   /// What the join keeps of a right record, and rows carry: the record, or
   /// what keep_right(f) returns for it.
   using kept_type = kept_t<Keep, right_type>;
   using key_type = decltype(group_key_of(std::declval<const LCtx&>(), std::declval<const left_type&>()));
+  /// What its state is made of (its layout fingerprint in a checkpoint).
+  using state_types = laminar::state_types<key_type, left_type, kept_type>;
   using row_type = asof_row<left_type, kept_type>;
 
   asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late, Overflow overflow, Keep keep)

@@ -53,6 +53,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -174,9 +175,12 @@ struct interval_row_key {
 template <class Next, class LCtx, class RCtx, class LateL, class LateR, bool Dense, class OverL, class OverR>
 class interval_join_stage : public forwarding_two_input_stage<interval_join_stage<Next, LCtx, RCtx, LateL, LateR, Dense, OverL, OverR>> {
  public:
+  static constexpr std::string_view state_name = "interval_join";
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
   using key_type = group_key_t<LCtx>;
+  /// What its state is made of (its layout fingerprint in a checkpoint).
+  using state_types = laminar::state_types<key_type, left_type, right_type>;
   using row_type = interval_row<left_type, right_type>;
 
   interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, LateL late_left, LateR late_right,

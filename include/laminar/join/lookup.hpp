@@ -55,6 +55,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -358,6 +359,7 @@ class lookup_join_stage
                                           typename loader_result_t<Loader, lookup_key_t<Ctx, KeyProj>>::value_type>,
                                Missing> {
  public:
+  static constexpr std::string_view state_name = "lookup_join";
   using left_type = typename Ctx::value_type;
   using key_type = lookup_key_t<Ctx, KeyProj>;
   using value_type = typename loader_result_t<Loader, key_type>::value_type;
@@ -596,6 +598,7 @@ class lookup_table_stage
     : public lookup_stage_base<lookup_table_stage<Next, LCtx, RCtx, Missing, Overflow>, Next,
                                lookup_row<typename LCtx::value_type, typename RCtx::value_type>, Missing> {
  public:
+  static constexpr std::string_view state_name = "lookup_table";
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
   using key_type = group_key_t<LCtx>;

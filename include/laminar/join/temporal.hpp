@@ -41,6 +41,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -98,12 +99,15 @@ struct version_entry {
 template <class Next, class LCtx, class RCtx, class Late, class Overflow, class Keep>
 class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stage<Next, LCtx, RCtx, Late, Overflow, Keep>> {
  public:
+  static constexpr std::string_view state_name = "temporal_join";
   using left_type = typename LCtx::value_type;
   using right_type = typename RCtx::value_type;
   /// What the join keeps of a change, and rows carry: the record, or what
   /// keep_right(f) returns for it.
   using kept_type = kept_t<Keep, right_type>;
   using key_type = group_key_t<LCtx>;
+  /// What its state is made of (its layout fingerprint in a checkpoint).
+  using state_types = laminar::state_types<key_type, left_type, kept_type>;
   using row_type = temporal_row<left_type, kept_type>;
 
   temporal_join_stage(Next next, LCtx lctx, RCtx rctx, temporal_settings settings, Late late, Overflow overflow,

@@ -7,6 +7,7 @@
 #include <cereal/types/vector.hpp>
 
 #include <concepts>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -24,6 +25,7 @@ class collect_sink : public consuming_stage {
       cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
 
  public:
+  static constexpr std::string_view state_name = "collect";
   static constexpr bool absorbs_repeated_watermarks = true;  // it ignores them
 
   explicit collect_sink(std::vector<T, A>& out) noexcept : out_(&out) {}

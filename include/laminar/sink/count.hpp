@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/forwarding_stage.hpp"
@@ -12,6 +13,7 @@ namespace laminar {
 
 class count_sink : public consuming_stage {
  public:
+  static constexpr std::string_view state_name = "count_events";
   static constexpr bool absorbs_repeated_watermarks = true;  // it ignores them
 
   explicit count_sink(std::uint64_t& n) noexcept : n_(&n) {}

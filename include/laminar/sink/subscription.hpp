@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <thread>
+#include <string_view>
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
@@ -58,6 +59,7 @@ class subscription {
 template <class In, class T>
 class publish_sink : public consuming_stage {
  public:
+  static constexpr std::string_view state_name = "publish";
   explicit publish_sink(subscription<T>& sub) noexcept : sub_(&sub) {}
   void on_event(const In& event) { sub_->push(T(event)); }
   void on_watermark(timestamp watermark) noexcept { sub_->set_watermark(watermark); }

@@ -254,30 +254,74 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
   std::size_t capacity_ = 0;
 };
 
-/// The one checkpoint form of a group table: the group count, then each
-/// group's key, accumulator and net weight, in arrival order (so that
-/// output order is the same after a restore).
+/// The one checkpoint form of a group table: its groups by key group
+/// (only key groups that hold some: the group, its count, and per group
+/// its place in arrival order, key, accumulator and net weight), so that
+/// a restore rebuilds the arrival order (the output order) exactly.
 template <class Table>
 void save_groups(state_writer& w, const Table& groups) {
-  w(static_cast<std::uint64_t>(groups.size()));
-  for (const auto& en : groups.entries()) w(en.key, en.acc, std::int64_t{en.n});
+  const std::uint32_t key_groups = w.key_groups();
+  using entry = typename Table::entry;
+  std::vector<std::vector<std::pair<std::uint32_t, const entry*>>> by_group;
+  std::uint32_t rank = 0;
+  for (const entry& en : groups.entries()) {
+    const std::uint32_t g = key_group_of(en.key, key_groups);
+    if (g >= by_group.size()) by_group.resize(g + 1);
+    by_group[g].emplace_back(rank++, &en);
+  }
+  std::uint32_t nonempty = 0;
+  for (const auto& v : by_group) nonempty += v.empty() ? 0 : 1;
+  w(key_groups, nonempty);
+  for (std::uint32_t g = 0; g < by_group.size(); ++g) {
+    if (by_group[g].empty()) continue;
+    w(g, static_cast<std::uint64_t>(by_group[g].size()));
+    for (const auto& [place, en] : by_group[g]) w(place, en->key, en->acc, std::int64_t{en->n});
+  }
 }
 
 /// Reads what save_groups wrote into an empty table; `init()` makes an
-/// accumulator to read into. A key held twice is a checkpoint_error.
+/// accumulator to read into. A key held twice, in a key group it does not
+/// hash to, or places in arrival order that are not each taken once, is a
+/// checkpoint_error.
 template <class Table, class Init>
 void load_groups(state_reader& r, Table& groups, Init&& init) {
   using entry = typename Table::entry;
   using key_type = std::remove_cvref_t<decltype(std::declval<entry&>().key)>;
-  const std::uint64_t n = r.read_count("window groups");
-  for (std::uint64_t g = 0; g < n; ++g) {
-    key_type k{};
-    auto acc = init();
-    std::int64_t weight = 0;
-    r(k, acc, weight);
-    if (groups.find(k) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
-    entry& en = groups.find_or_insert(k, [&] { return std::move(acc); });
-    if constexpr (requires { en.n = weight; }) en.n = weight;
+  using acc_type = std::remove_cvref_t<decltype(init())>;
+  struct loaded {
+    std::uint32_t place;
+    key_type key;
+    acc_type acc;
+    std::int64_t weight;
+  };
+  std::uint32_t key_groups = 0;
+  std::uint32_t nonempty = 0;
+  r(key_groups, nonempty);
+  if (key_groups == 0 || nonempty > key_groups) {
+    throw checkpoint_error(std::to_string(nonempty) + " of " + std::to_string(key_groups) + " key groups hold groups");
+  }
+  std::vector<loaded> all;
+  for (std::uint32_t i = 0; i < nonempty; ++i) {
+    std::uint32_t g = 0;
+    r(g);
+    if (g >= key_groups) throw checkpoint_error("key group " + std::to_string(g) + " of " + std::to_string(key_groups));
+    const std::uint64_t n = r.read_count("window groups", sizeof(std::uint32_t));
+    for (std::uint64_t k = 0; k < n; ++k) {
+      loaded l{0, key_type{}, init(), 0};
+      r(l.place, l.key, l.acc, l.weight);
+      if (key_group_of(l.key, key_groups) != g) {
+        throw checkpoint_error("a window group's key in key group " + std::to_string(g) +
+                               " hashes to another: the checkpoint is damaged, or the key's std::hash changed");
+      }
+      all.push_back(std::move(l));
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].place != i) throw checkpoint_error("a window's groups do not take each place in arrival order once");
+    if (groups.find(all[i].key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+    entry& en = groups.find_or_insert(all[i].key, [&] { return std::move(all[i].acc); });
+    if constexpr (requires { en.n = all[i].weight; }) en.n = all[i].weight;
   }
 }
 

@@ -62,3 +62,17 @@ inline std::uint64_t mix_key_hash(std::uint64_t h) noexcept {
 }
 
 }  // namespace laminar::detail
+
+namespace laminar {
+
+/// The key group of a key among `groups`: keyed state is saved by key
+/// group, the unit in which it moves when a node restores with another
+/// number of instances. The top bits of the key's mixed hash, scaled to
+/// [0, groups) (no division).
+template <class K>
+[[nodiscard]] std::uint32_t key_group_of(const K& key, std::uint32_t groups) noexcept {
+  const std::uint64_t top = detail::mix_key_hash(std::hash<K>{}(key)) >> 32;
+  return static_cast<std::uint32_t>((top * groups) >> 32);
+}
+
+}  // namespace laminar

@@ -13,9 +13,9 @@
 // key that comes back, or a new key in its slot, allocates nothing.
 //
 // save_slots/load_slots are the one checkpoint form of this table and of
-// dense_slot_table (dense_slot_table.hpp): keys keep their slots across a
-// restore, and every count and slot index read back is checked against
-// the bytes left and the table's size before it is used.
+// dense_slot_table (dense_slot_table.hpp): keys by key group, each keeping
+// its slot across a restore; every count and slot index read back is
+// checked against the bytes left and the table's size before it is used.
 #pragma once
 
 #include <algorithm>
@@ -118,6 +118,7 @@ class slot_table {
   /// Puts `key` into slot s (a slot made by reset()); returns s. A key
   /// already in the table is a checkpoint_error.
   std::uint32_t restore(std::uint32_t s, detail::key_arg_t<K> key) {
+    if (slots_[s].live) throw checkpoint_error("the checkpoint holds two keys in key slot " + std::to_string(s));
     if (find(key) != npos) throw checkpoint_error("the checkpoint holds one key in two slots");
     occupy(s, key);
     return s;
@@ -199,17 +200,31 @@ class slot_table {
 };
 
 /// The checkpoint form of a slot table (slot_table or dense_slot_table):
-/// the slot count; per slot a live flag and, for a live one, its key and
-/// what save_state(const State&) writes; then the free list.
+/// the slot count, then the live keys by key group (only groups that hold
+/// keys: the group, its key count, and per key its slot, the key and what
+/// save_state(const State&) writes), then the free list. A key group is
+/// the unit in which keyed state moves between instances of a node.
 template <class Table, class SaveState>
 void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
+  const std::uint32_t groups = w.key_groups();
   w(static_cast<std::uint64_t>(t.slot_count()));
+  std::vector<std::vector<std::uint32_t>> by_group;  // off the hot path: one pass per checkpoint
   for (std::uint32_t s = 0; s < t.slot_count(); ++s) {
-    const bool live = t.live(s);
-    w(live);
-    if (!live) continue;
-    w(t.key(s));
-    save_state(t.state(s));
+    if (!t.live(s)) continue;
+    const std::uint32_t g = key_group_of(t.key(s), groups);
+    if (g >= by_group.size()) by_group.resize(g + 1);
+    by_group[g].push_back(s);
+  }
+  std::uint32_t nonempty = 0;
+  for (const auto& slots : by_group) nonempty += slots.empty() ? 0 : 1;
+  w(groups, nonempty);
+  for (std::uint32_t g = 0; g < by_group.size(); ++g) {
+    if (by_group[g].empty()) continue;
+    w(g, static_cast<std::uint64_t>(by_group[g].size()));
+    for (const std::uint32_t s : by_group[g]) {
+      w(s, t.key(s));
+      save_state(t.state(s));
+    }
   }
   const std::vector<std::uint32_t>& free = t.free_slots();
   w(static_cast<std::uint64_t>(free.size()));
@@ -218,20 +233,45 @@ void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
 
 /// Reads what save_slots wrote into `t`, emptied first; each live key's
 /// state is read by load_state(slot, State&). Keys get their saved slots.
+/// Every count, group, slot and key is checked before it is used: a slot
+/// out of range or taken twice, a key twice or in a group it does not
+/// hash to, is a checkpoint_error.
 template <class Table, class LoadState>
 void load_slots(state_reader& r, Table& t, LoadState&& load_state) {
   using key_type = std::remove_cvref_t<decltype(t.key(0))>;
-  const std::uint64_t n = r.read_count("key slots");  // each at least its live flag
+  const std::uint64_t n = r.read_count("key slots");
   if (n >= Table::npos) throw checkpoint_error("a count of " + std::to_string(n) + " key slots is too many");
   t.reset(static_cast<std::size_t>(n));
-  for (std::uint32_t s = 0; s < n; ++s) {
-    bool live = false;
-    r(live);
-    if (!live) continue;
-    key_type key{};
-    r(key);
-    const std::uint32_t at = t.restore(s, key);
-    load_state(at, t.state(at));
+  std::uint32_t groups = 0;
+  std::uint32_t nonempty = 0;
+  r(groups, nonempty);
+  if (groups == 0 || nonempty > groups) {
+    throw checkpoint_error(std::to_string(nonempty) + " of " + std::to_string(groups) + " key groups hold keys");
+  }
+  std::uint32_t last_group = 0;
+  for (std::uint32_t i = 0; i < nonempty; ++i) {
+    std::uint32_t g = 0;
+    r(g);
+    if (g >= groups || (i > 0 && g <= last_group)) {
+      throw checkpoint_error("key group " + std::to_string(g) + " of " + std::to_string(groups) +
+                             " is out of range or out of order");
+    }
+    last_group = g;
+    const std::uint64_t keys = r.read_count("keys in a key group", sizeof(std::uint32_t));
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      std::uint32_t s = 0;
+      key_type key{};
+      r(s, key);
+      if (s >= n) {
+        throw checkpoint_error("key slot " + std::to_string(s) + " is beyond the " + std::to_string(n) + " saved");
+      }
+      if (key_group_of(key, groups) != g) {
+        throw checkpoint_error("a key in key group " + std::to_string(g) +
+                               " hashes to another: the checkpoint is damaged, or the key's std::hash changed");
+      }
+      const std::uint32_t at = t.restore(s, key);
+      load_state(at, t.state(at));
+    }
   }
   const std::uint64_t n_free = r.read_count("free key slots", sizeof(std::uint32_t));
   std::vector<std::uint32_t> free(static_cast<std::size_t>(n_free));

@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -86,9 +87,12 @@ class keyed_sliced_window_stage
   friend base;
 
  public:
+  static constexpr std::string_view state_name = "keyed_window";
   using in_type = typename Ctx::value_type;
   using key_type = group_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
+  /// What its state is made of (its layout fingerprint in a checkpoint).
+  using state_types = laminar::state_types<key_type, accumulator>;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
   using slice = key_slice<accumulator>;
@@ -101,24 +105,12 @@ class keyed_sliced_window_stage
         unit_(assigner.slice_unit()),
         grid_offset_(assigner.grid_offset()) {}
 
-  void on_event(const in_type& e) {
-    const timestamp t = time_of(ctx_, e);
-    const key_type key = group_key_of(ctx_, e);
-    const std::uint32_t s = keys_.find(key);
-    // Most records fall into their key's newest slice while it changes no
-    // emitted result: one probe, one add.
-    if (s != table::npos) [[likely]] {
-      state& ks = keys_.state(s);
-      if (!ks.windows.empty()) [[likely]] {
-        slice& last = ks.windows.back();
-        if (t >= last.start && t < last.end && effective_watermark(ks) < last.quiet_until) [[likely]] {
-          apply(last, e, t);
-          this->note_key_time(s, ks, t);
-          return;
-        }
-      }
-    }
-    on_other_event(e, t, key, s);
+  /// The record path (key_major_stage::on_event): most records fall into
+  /// their key's newest slice while it changes no emitted result.
+  [[gnu::always_inline]] bool add_to_newest(const typename base::state& ks, slice& last, const in_type& e, timestamp t) {
+    if (t < last.start || t >= last.end || effective_watermark(ks) >= last.quiet_until) return false;
+    apply(last, e, t);
+    return true;
   }
 
   /// Slices held now, over all keys.

@@ -80,6 +80,7 @@
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -122,9 +123,12 @@ class session_window_stage
   friend base;
 
  public:
+  static constexpr std::string_view state_name = "session_window";
   using in_type = typename Ctx::value_type;
   using key_type = group_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
+  /// What its state is made of (its layout fingerprint in a checkpoint).
+  using state_types = laminar::state_types<key_type, accumulator>;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
   using session = session_state<accumulator>;
@@ -132,27 +136,16 @@ class session_window_stage
   session_window_stage(Next next, Ctx ctx, Agg agg, duration gap, const window_settings& settings, Late late)
       : base(std::move(next), std::move(ctx), std::move(late), settings), agg_(std::move(agg)), gap_(gap) {}
 
-  void on_event(const in_type& e) {
-    const timestamp t = time_of(ctx_, e);
-    const key_type key = group_key_of(ctx_, e);
-    const std::uint32_t s = keys_.find(key);
-    // Most records fall into their key's newest session, which has emitted
-    // nothing yet: one probe, one add, the end pushed out.
-    if (s != table::npos) [[likely]] {
-      state& ks = keys_.state(s);
-      if (!ks.windows.empty()) [[likely]] {
-        session& last = ks.windows.back();
-        if (t >= last.start && t <= last.end && !last.emitted) [[likely]] {
-          agg_add(agg_, last.acc, e, t);
-          ++last.n;
-          const timestamp end = t + gap_;
-          if (end > last.end) last.end = end;
-          this->note_key_time(s, ks, t);
-          return;
-        }
-      }
-    }
-    on_other_event(e, t, key, s);
+  /// The record path (key_major_stage::on_event): most records fall into
+  /// their key's newest session, which has emitted nothing yet; its end is
+  /// pushed out.
+  [[gnu::always_inline]] bool add_to_newest(const typename base::state&, session& last, const in_type& e, timestamp t) {
+    if (t < last.start || t > last.end || last.emitted) return false;
+    agg_add(agg_, last.acc, e, t);
+    ++last.n;
+    const timestamp end = t + gap_;
+    if (end > last.end) last.end = end;
+    return true;
   }
 
   /// Sessions open now, over all keys.

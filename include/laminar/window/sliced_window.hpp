@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -50,9 +51,12 @@ void deliver_late(Late& late, const T& record) {
 template <class Next, class Ctx, class Assigner, class Agg, class Late, bool Dense>
 class sliced_window_stage {
  public:
+  static constexpr std::string_view state_name = "window";
   using in_type = typename Ctx::value_type;
   using key_type = group_key_t<Ctx>;
   using accumulator = typename Agg::accumulator;
+  /// What its state is made of (its layout fingerprint in a checkpoint).
+  using state_types = laminar::state_types<key_type, accumulator>;
   using result_type = aggregate_result_t<Agg>;
   using row_type = window_row<key_type, result_type>;
   static constexpr bool retracting = changelog_row<in_type>;

@@ -73,6 +73,23 @@ class key_major_stage {
         keyed_(settings.keyed_watermarks),
         mode_(settings.mode) {}
 
+  /// One probe finds the record's key; Derived::add_to_newest adds it to
+  /// the key's newest window if it belongs there (most records: one add),
+  /// and Derived::on_other_event takes the rest, out of line.
+  [[gnu::always_inline]] void on_event(const typename Ctx::value_type& e) {
+    const timestamp t = time_of(ctx_, e);
+    const key_type key = group_key_of(ctx_, e);
+    const std::uint32_t s = keys_.find(key);
+    if (s != table::npos) [[likely]] {
+      state& ks = keys_.state(s);
+      if (!ks.windows.empty() && derived().add_to_newest(ks, ks.windows.back(), e, t)) [[likely]] {
+        note_key_time(s, ks, t);
+        return;
+      }
+    }
+    derived().on_other_event(e, t, key, s);
+  }
+
   void on_watermark(timestamp w) {
     if (w <= watermark_) return;
     watermark_ = w;

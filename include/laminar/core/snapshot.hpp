@@ -1,0 +1,318 @@
+// A snapshot: one checkpoint's state records, each under the stable id of
+// the stage that saved it, and their checksummed file format.
+//
+// Ids. A barrier's walk through a pipeline (a pass) gives every stateful
+// stage an id: its state name (detail::state_name: S::state_name, else its
+// type's name) within the scopes it is in, with "#2", "#3"... for the
+// second and later stage of that name in one scope. A graph node is a
+// scope (its name), and so is uid("...", op) around an operator. So ids
+// read "bars/sliced_window" or "asof_join_stage", do not depend on
+// stateless stages around them, and stay the same across builds. A
+// restore looks each stage's state up by id: a stage whose id the
+// checkpoint lacks, or a record no stage claims, is a checkpoint_error
+// naming the id.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <iterator>
+#include <map>
+#include <new>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "laminar/core/detail/crc32.hpp"
+#include "laminar/core/error.hpp"
+#include "laminar/core/state_archive.hpp"
+
+namespace laminar {
+
+/// One stage's saved state inside a snapshot.
+struct state_record {
+  std::string id;      ///< the stage's stable id (see above)
+  std::string layout;  ///< its state's layout fingerprint (detail::state_layout), or empty
+  std::string bytes;   ///< the archive the stage wrote
+  friend bool operator==(const state_record&, const state_record&) = default;
+};
+
+class snapshot {
+ public:
+  static constexpr std::string_view magic = "LMNRCKPT";
+  static constexpr std::uint32_t format_version = 2;
+
+  snapshot() = default;
+  explicit snapshot(std::uint64_t checkpoint_id, std::uint32_t key_groups = default_key_groups)
+      : id_(checkpoint_id), key_groups_(key_groups) {
+    if (key_groups == 0) throw usage_error("snapshot: key_groups must be at least 1");
+  }
+
+  [[nodiscard]] std::uint64_t checkpoint_id() const noexcept { return id_; }
+  /// The key groups keyed state was split into.
+  [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
+  [[nodiscard]] const std::vector<state_record>& records() const& noexcept { return records_; }
+  [[nodiscard]] std::vector<state_record> records() && noexcept { return std::move(records_); }
+  /// The record saved under `id`, or null.
+  [[nodiscard]] const state_record* find(std::string_view id) const {
+    const auto it = index_.find(id);
+    return it == index_.end() ? nullptr : &records_[it->second];
+  }
+  /// Adds a record; an id already present is a checkpoint_error.
+  void add(state_record record) {
+    if (index_.count(record.id) != 0) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": two stateful stages have the id '" + record.id +
+                             "': give one of them its own with uid(\"...\", operator)");
+    }
+    index_.emplace(record.id, records_.size());
+    records_.push_back(std::move(record));
+    claimed_.push_back(false);
+  }
+
+  // ---- a pass: the ids of one barrier's walk ----
+
+  /// Starts a pass (a snapshot starts in one): no scope, no id given yet,
+  /// no record claimed by a restore.
+  void begin_pass() {
+    scopes_.clear();
+    given_.clear();
+    claimed_.assign(records_.size(), false);
+  }
+  /// Stages from here until leave_scope() have ids under `scope`.
+  void enter_scope(std::string_view scope) { scopes_.emplace_back(scope); }
+  void leave_scope() {
+    if (!scopes_.empty()) scopes_.pop_back();
+  }
+  /// The id of the next stateful stage called `name` in this pass.
+  [[nodiscard]] std::string next_id(std::string_view name) {
+    std::string id;
+    for (const std::string& s : scopes_) id += s + "/";
+    id += name;
+    const std::size_t n = ++given_[id];
+    return n == 1 ? id : id + "#" + std::to_string(n);
+  }
+
+  /// Saves a stage's state under its id.
+  template <stateful S>
+  void save(const S& stage) {
+    state_writer w(key_groups_);
+    stage.save_state(w);
+    add({next_id(detail::state_name<S>()), detail::state_layout<S>(), w.bytes()});
+  }
+
+  /// Loads a stage's state from the record under its id, checking that the
+  /// layout of its state is the saved one and that it read all of it.
+  template <stateful S>
+  void load(S& stage) {
+    const std::string id = next_id(detail::state_name<S>());
+    const auto it = index_.find(id);
+    if (it == index_.end()) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds no state for the stage with id '" + id +
+                             "' (it holds " + ids() + "): was the stage added, or its uid changed, since?");
+    }
+    const state_record& rec = records_[it->second];
+    claimed_[it->second] = true;
+    check_layout(rec, detail::state_layout<S>());
+    state_reader r(rec.bytes, key_groups_);
+    // Whatever the bytes, a failed load is a checkpoint_error naming the
+    // stage and the offset in its record where reading stopped.
+    const auto malformed = [&](std::string_view why) {
+      return checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + id +
+                              "' is malformed at offset " + std::to_string(r.offset()) + " of " +
+                              std::to_string(rec.bytes.size()) + ": " + std::string(why));
+    };
+    try {
+      stage.load_state(r);
+    } catch (const checkpoint_error& e) {
+      throw malformed(e.what());
+    } catch (const std::bad_alloc&) {
+      throw malformed("a count in it asks for more memory than there is");
+    } catch (const std::length_error& e) {
+      throw malformed(std::string("a count in it is too large: ") + e.what());
+    } catch (const error& e) {
+      throw malformed(e.what());
+    }
+    if (!r.exhausted()) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the stage with id '" + id +
+                             "' left unread bytes in its state: its save_state and load_state disagree");
+    }
+  }
+
+  /// Starts a restore pass (every record unclaimed).
+  void rewind() { begin_pass(); }
+  /// Throws unless a restore pass claimed every record.
+  void expect_fully_restored() const {
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      if (!claimed_[i]) {
+        throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds state for '" + records_[i].id +
+                               "', which no stage restored from it has: was the stage removed, or its uid "
+                               "changed, since?");
+      }
+    }
+  }
+
+  /// Writes the checkpoint file format: magic, version, id, key groups,
+  /// records (id, layout, state, each with its own CRC-32), and a CRC-32
+  /// of everything before it.
+  void write(std::ostream& os) const {
+    std::string out(magic);
+    put_u32(out, format_version);
+    put_u64(out, id_);
+    put_u32(out, key_groups_);
+    put_u32(out, static_cast<std::uint32_t>(records_.size()));
+    for (const state_record& r : records_) {
+      put_u32(out, static_cast<std::uint32_t>(r.id.size()));
+      out += r.id;
+      put_u32(out, static_cast<std::uint32_t>(r.layout.size()));
+      out += r.layout;
+      put_u64(out, r.bytes.size());
+      out += r.bytes;
+      put_u32(out, detail::crc32(r.id + r.layout + r.bytes));
+    }
+    put_u32(out, detail::crc32(out));
+    os.write(out.data(), static_cast<std::streamsize>(out.size()));
+    if (!os) throw checkpoint_error("checkpoint " + std::to_string(id_) + ": writing the snapshot failed");
+  }
+
+  [[nodiscard]] std::string to_bytes() const {
+    std::ostringstream os;
+    write(os);
+    return os.str();
+  }
+
+  /// Reads a checkpoint written by write(); a damaged file throws a
+  /// checkpoint_error that says what is wrong and at which byte offset.
+  static snapshot read(std::istream& is) {
+    std::string data((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
+    return from_bytes(data);
+  }
+
+  static snapshot from_bytes(std::string_view data) {
+    if (data.size() < magic.size() || data.substr(0, magic.size()) != magic) {
+      throw checkpoint_error("checkpoint: bad magic at offset 0: not a laminar checkpoint file");
+    }
+    if (data.size() < magic.size() + 4 + 8 + 4 + 4 + 4) {
+      throw checkpoint_error("checkpoint: file is " + std::to_string(data.size()) + " bytes, shorter than a header");
+    }
+    const std::string_view body = data.substr(0, data.size() - 4);
+    parser tail{data, data.size() - 4};
+    if (tail.u32("file checksum") != detail::crc32(body)) {
+      throw checkpoint_error("checkpoint: file checksum mismatch (" + std::to_string(data.size()) +
+                             " bytes): the file is truncated or corrupted");
+    }
+    parser p{body, magic.size()};
+    const std::uint32_t version = p.u32("format version");
+    if (version != format_version) {
+      throw checkpoint_error("checkpoint: format version " + std::to_string(version) +
+                             " at offset 8 is not supported (expected " + std::to_string(format_version) + ")");
+    }
+    const std::uint64_t id = p.u64("checkpoint id");
+    const std::size_t groups_at = p.pos;
+    const std::uint32_t groups = p.u32("key group count");
+    if (groups == 0) throw checkpoint_error("checkpoint: a key group count of 0 at offset " + std::to_string(groups_at));
+    snapshot s(id, groups);
+    const std::uint32_t count = p.u32("record count");
+    for (std::uint32_t i = 0; i < count; ++i) {
+      state_record r;
+      const std::string where = "record #" + std::to_string(i);
+      const std::size_t at = p.pos;
+      r.id = std::string(p.bytes(p.u32(where + " id length"), where + " id"));
+      r.layout = std::string(p.bytes(p.u32(where + " layout length"), where + " (" + r.id + ") layout"));
+      r.bytes = std::string(p.bytes(p.u64(where + " length"), where + " (" + r.id + ") state"));
+      if (p.u32(where + " checksum") != detail::crc32(r.id + r.layout + r.bytes)) {
+        throw checkpoint_error("checkpoint " + std::to_string(id) + ": checksum mismatch in " + where + " ('" + r.id +
+                               "', at offset " + std::to_string(at) + ")");
+      }
+      s.add(std::move(r));
+    }
+    if (p.pos != body.size()) {
+      throw checkpoint_error("checkpoint " + std::to_string(id) + ": " + std::to_string(body.size() - p.pos) +
+                             " unexpected bytes after the last record at offset " + std::to_string(p.pos));
+    }
+    return s;
+  }
+
+  friend bool operator==(const snapshot& a, const snapshot& b) {
+    return a.id_ == b.id_ && a.key_groups_ == b.key_groups_ && a.records_ == b.records_;
+  }
+
+ private:
+  struct parser {
+    std::string_view data;
+    std::size_t pos;
+    std::string_view bytes(std::uint64_t n, const std::string& what) {
+      if (n > data.size() - pos) {
+        throw checkpoint_error("checkpoint: truncated at offset " + std::to_string(pos) + " while reading " + what +
+                               " (" + std::to_string(n) + " bytes wanted, " + std::to_string(data.size() - pos) +
+                               " left)");
+      }
+      auto out = data.substr(pos, static_cast<std::size_t>(n));
+      pos += static_cast<std::size_t>(n);
+      return out;
+    }
+    std::uint64_t le(int width, const std::string& what) {
+      auto b = bytes(static_cast<std::uint64_t>(width), what);
+      std::uint64_t v = 0;
+      for (int i = width - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
+      return v;
+    }
+    std::uint32_t u32(const std::string& what) { return static_cast<std::uint32_t>(le(4, what)); }
+    std::uint64_t u64(const std::string& what) { return le(8, what); }
+  };
+  static void put_le(std::string& out, std::uint64_t v, int width) {
+    for (int i = 0; i < width; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFU));
+  }
+  static void put_u32(std::string& out, std::uint32_t v) { put_le(out, v, 4); }
+  static void put_u64(std::string& out, std::uint64_t v) { put_le(out, v, 8); }
+
+  // The saved layout, entry by entry ("type:size;..."), against this
+  // build's: a type whose serialized size changed is named.
+  void check_layout(const state_record& rec, const std::string& now) const {
+    if (rec.layout == now || rec.layout.empty() || now.empty()) return;
+    const auto entries = [](std::string_view s) {
+      std::vector<std::string_view> out;
+      while (!s.empty()) {
+        const std::size_t semi = s.find(';');
+        out.push_back(s.substr(0, semi));
+        if (semi == std::string_view::npos) break;
+        s.remove_prefix(semi + 1);
+      }
+      return out;
+    };
+    const auto size_of = [](std::string_view entry) { return entry.substr(entry.rfind(':') + 1); };
+    const std::vector<std::string_view> saved = entries(rec.layout), current = entries(now);
+    for (std::size_t i = 0; i < saved.size() && i < current.size(); ++i) {
+      if (size_of(saved[i]) != size_of(current[i])) {
+        throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + rec.id + "' was saved with " +
+                               std::string(saved[i]) + " bytes where this build has " + std::string(current[i]) +
+                               " bytes: its serialize() changed since the checkpoint was taken");
+      }
+    }
+    if (saved.size() != current.size()) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + rec.id + "' was saved as (" +
+                             rec.layout + ") and this build's is (" + now + ")");
+    }
+  }
+
+  [[nodiscard]] std::string ids() const {
+    if (records_.empty()) return "no state";
+    std::string out;
+    for (const state_record& r : records_) out += (out.empty() ? "'" : ", '") + r.id + "'";
+    return out;
+  }
+
+  std::uint64_t id_ = 0;
+  std::uint32_t key_groups_ = default_key_groups;
+  std::vector<state_record> records_;
+  std::map<std::string, std::size_t, std::less<>> index_;
+  // Per pass.
+  std::vector<std::string> scopes_;
+  std::map<std::string, std::size_t, std::less<>> given_;
+  std::vector<bool> claimed_;
+};
+
+}  // namespace laminar

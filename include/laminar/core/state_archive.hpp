@@ -1,0 +1,171 @@
+// The archives a stateful stage saves into and loads from, and what makes a
+// stage stateful.
+//
+// A stateful stage has save_state(state_writer&) const and
+// load_state(state_reader&). Values are serialized with cereal's portable
+// binary archive, so a user type needs a cereal `serialize` (or save/load)
+// function. Keyed state is written by key group (state/key.hpp): the
+// archives carry the checkpoint's key-group count.
+#pragma once
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "laminar/core/detail/type_name.hpp"
+#include "laminar/core/error.hpp"
+
+namespace laminar {
+
+/// Key groups per checkpoint unless a graph or pipeline says otherwise: the
+/// unit in which keyed state moves when a node restores with another
+/// number of instances.
+inline constexpr std::uint32_t default_key_groups = 128;
+
+/// Where a stage writes its state: call it with the values to save,
+/// `w(count_, sum_)`.
+class state_writer {
+ public:
+  explicit state_writer(std::uint32_t key_groups = default_key_groups) : key_groups_(key_groups), archive_(stream_) {}
+  template <class... Ts>
+  void operator()(const Ts&... values) {
+    archive_(values...);
+  }
+  [[nodiscard]] std::string bytes() const { return stream_.str(); }
+  /// The checkpoint's key-group count.
+  [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
+
+ private:
+  std::uint32_t key_groups_;
+  std::ostringstream stream_;
+  cereal::PortableBinaryOutputArchive archive_;
+};
+
+/// Where a stage reads its state back: `r(count_, sum_)`, in the order saved.
+class state_reader {
+ public:
+  explicit state_reader(std::string bytes, std::uint32_t key_groups = default_key_groups)
+      : key_groups_(key_groups), size_(bytes.size()), stream_(std::move(bytes)), archive_(stream_) {}
+  /// A read past the end is a checkpoint_error naming the offset.
+  template <class... Ts>
+  void operator()(Ts&... values) {
+    const std::size_t at = offset();
+    try {
+      archive_(values...);
+    } catch (const cereal::Exception& e) {
+      throw checkpoint_error("state truncated: reading from offset " + std::to_string(at) + " of " +
+                             std::to_string(size_) + " bytes: " + e.what());
+    }
+  }
+  /// True when every saved byte has been read.
+  [[nodiscard]] bool exhausted() { return stream_.peek() == std::char_traits<char>::eof(); }
+  /// Bytes read so far (the offset of the next value).
+  [[nodiscard]] std::size_t offset() {
+    const auto at = stream_.tellg();
+    return at < 0 ? size_ : static_cast<std::size_t>(at);
+  }
+  /// Bytes not yet read.
+  [[nodiscard]] std::size_t remaining() { return size_ - std::min(size_, offset()); }
+  /// The checkpoint's key-group count.
+  [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
+
+  /// Reads a count of items saved as a std::uint64_t, each at least
+  /// `min_item_bytes` long: a count the bytes left cannot hold is a
+  /// checkpoint_error naming `what`, thrown before anything is allocated.
+  [[nodiscard]] std::uint64_t read_count(std::string_view what, std::size_t min_item_bytes = 1) {
+    const std::size_t at = offset();
+    std::uint64_t n = 0;
+    (*this)(n);
+    const std::uint64_t room = remaining() / std::max<std::size_t>(min_item_bytes, 1);
+    if (n > room) {
+      throw checkpoint_error("a count of " + std::to_string(n) + " " + std::string(what) + " at offset " +
+                             std::to_string(at) + " exceeds what the " + std::to_string(remaining()) +
+                             " bytes left can hold");
+    }
+    return n;
+  }
+
+ private:
+  std::uint32_t key_groups_;
+  std::size_t size_;
+  std::istringstream stream_;
+  cereal::PortableBinaryInputArchive archive_;
+};
+
+/// A stage with state that survives a checkpoint.
+template <class S>
+concept stateful = requires(const S& s, S& m, state_writer& w, state_reader& r) {
+  s.save_state(w);
+  m.load_state(r);
+};
+
+/// The types a stage's state is made of, for its layout fingerprint: a
+/// stateful stage may say `using state_types = laminar::state_types<K, V>;`.
+/// A checkpoint records each type's name and the size of a
+/// default-constructed one as serialized, so that restoring into a build
+/// whose serialize() of one of them changed fails naming the type instead
+/// of misreading the bytes.
+template <class... Ts>
+struct state_types {};
+
+namespace detail {
+
+template <class T>
+std::string layout_entry() {
+  std::string entry(type_name<T>());
+  if constexpr (std::is_default_constructible_v<T>) {
+    state_writer w;
+    const T value{};
+    w(value);
+    entry += ":" + std::to_string(w.bytes().size());
+  } else {
+    entry += ":?";
+  }
+  return entry;
+}
+
+template <class... Ts>
+std::string layout_of(state_types<Ts...>*) {
+  std::string out;
+  ((out += (out.empty() ? "" : ";") + layout_entry<Ts>()), ...);
+  return out;
+}
+
+/// The layout fingerprint of a stage's state ("" if it names no types).
+template <class S>
+const std::string& state_layout() {
+  static const std::string layout = [] {
+    if constexpr (requires { typename S::state_types; }) {
+      return layout_of(static_cast<typename S::state_types*>(nullptr));
+    } else {
+      return std::string();
+    }
+  }();
+  return layout;
+}
+
+/// The readable default name of a stage's state: S::state_name if it says,
+/// else its type's name without namespace or template arguments.
+template <class S>
+std::string_view state_name() {
+  if constexpr (requires { std::string_view(S::state_name); }) {
+    return S::state_name;
+  } else {
+    std::string_view name = template_name<S>();
+    const std::size_t colon = name.rfind("::");
+    if (colon != std::string_view::npos) name.remove_prefix(colon + 2);
+    return name;
+  }
+}
+
+}  // namespace detail
+}  // namespace laminar
