@@ -4,26 +4,53 @@
 # headers and the license) are taken from the repository root. From the root:
 #
 #   conan create conan --build=missing -s compiler.cppstd=20
+#
+# What it declares matches what laminar's CMake package gives a consumer
+# (tests/consumer): the target laminar::laminar, cereal, the threads library,
+# and libnuma or else the LAMINAR_NO_NUMA definition. libnuma is a system
+# library here, not a Conan package: with_numa=True (the Linux default) needs
+# its development files (Debian: libnuma-dev) on the consumer's machine;
+# with_numa=False builds the runtime's first-touch fallback without it.
 import os
+import re
 
 from conan import ConanFile
+from conan.errors import ConanException
 from conan.tools.build import check_min_cppstd
-from conan.tools.files import copy
+from conan.tools.files import copy, load
+from conan.tools.layout import basic_layout
 
 required_conan_version = ">=2.0"
 
 
 class LaminarConan(ConanFile):
     name = "laminar"
-    version = "0.1.0"
+    # No version here: set_version() reads include/laminar/version.hpp, the
+    # version's one source (CMakeLists.txt reads it too).
     description = "Header-only C++20 stream processing"
     license = "Apache-2.0"
     topics = ("stream-processing", "dataflow", "header-only")
     package_type = "header-library"
-    # Settings are only read to check the C++ standard; package_id() clears
-    # them, so there is one package for every configuration.
+    # Settings are only read to check the C++ standard and the OS; package_id()
+    # clears them, so there is one package for every configuration.
     settings = "os", "arch", "compiler", "build_type"
+    options = {"with_numa": [True, False]}
+    default_options = {"with_numa": True}
     no_copy_source = True
+
+    def set_version(self):
+        # Runs where the recipe sits in the repository (conan create/export).
+        header = load(self, os.path.join(self.recipe_folder, os.pardir, "include", "laminar", "version.hpp"))
+        parts = []
+        for part in ("MAJOR", "MINOR", "PATCH"):
+            found = re.search(r"^#define LAMINAR_VERSION_%s (\d+)$" % part, header, re.MULTILINE)
+            if not found:
+                raise ConanException("include/laminar/version.hpp has no LAMINAR_VERSION_%s" % part)
+            parts.append(found.group(1))
+        version = ".".join(parts)
+        if self.version and str(self.version) != version:
+            raise ConanException("--version %s, but include/laminar/version.hpp says %s" % (self.version, version))
+        self.version = version
 
     def export_sources(self):
         # The recipe sits one level below the sources it packages.
@@ -31,11 +58,22 @@ class LaminarConan(ConanFile):
         copy(self, "include/*", root, self.export_sources_folder)
         copy(self, "LICENSE", root, self.export_sources_folder)
 
+    def config_options(self):
+        # libnuma is Linux's; elsewhere the runtime always takes the fallback.
+        if self.settings.os != "Linux":
+            del self.options.with_numa
+
+    def layout(self):
+        # The exported sources (include/, LICENSE) sit at the source folder's root.
+        basic_layout(self)
+
     def requirements(self):
         # Public headers include cereal's (checkpoint archives).
         self.requires("cereal/1.3.2", transitive_headers=True)
 
     def package_id(self):
+        # The headers are the same for every option: with_numa only changes
+        # what package_info() asks of the consumer's build.
         self.info.clear()
 
     def validate(self):
@@ -51,3 +89,10 @@ class LaminarConan(ConanFile):
         self.cpp_info.libdirs = []
         self.cpp_info.set_property("cmake_file_name", "laminar")
         self.cpp_info.set_property("cmake_target_name", "laminar::laminar")
+        # The runtime's workers are std::threads pinned with pthread_setaffinity_np.
+        if self.settings.os in ("Linux", "FreeBSD"):
+            self.cpp_info.system_libs.append("pthread")
+        if self.options.get_safe("with_numa"):
+            self.cpp_info.system_libs.append("numa")
+        else:
+            self.cpp_info.defines.append("LAMINAR_NO_NUMA")

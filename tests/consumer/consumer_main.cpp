@@ -1,5 +1,6 @@
 // A program that uses laminar the way a downstream project would: one umbrella
-// include, a small fused pipeline, and a check of its result.
+// include, a small fused pipeline and a small graph (whose runtime is what
+// needs libnuma, or LAMINAR_NO_NUMA, at link time), and checks of their results.
 #include <laminar/laminar.hpp>
 
 #include <cstdint>
@@ -22,6 +23,24 @@ int main() {
                  static_cast<long long>(sum), static_cast<long long>(seen));
     return 1;
   }
+
+  // A graph across a worker thread: the runtime's NUMA placement is linked in.
+  std::vector<int> doubled;
+  laminar::graph g(laminar::runtime_options{.workers = 1});
+  auto src = g.source("xs", laminar::from(xs));
+  g.node("double", src, laminar::map([](int x) { return x * 2; }) | laminar::collect(doubled));
+  g.run();
+  if (doubled != std::vector<int>{2, 4, 6, 8, 10, 12}) {
+    std::fprintf(stderr, "laminar consumer: the graph produced %zu records, not 2 4 6 8 10 12\n", doubled.size());
+    return 1;
+  }
+#ifdef LAMINAR_CONSUMER_EXPECT_FETCHED_CEREAL
+  // The consumer brought cereal in itself: laminar::laminar must carry that
+  // target's usage requirements (its marker definition), not another cereal's.
+#ifndef LAMINAR_CONSUMER_FETCHED_CEREAL_MARKER
+#error "laminar::laminar does not link the cereal target the consumer project brought in"
+#endif
+#endif
 #ifdef LAMINAR_CONSUMER_EXPECTED_VERSION
   // The CMake package version and the header's version must agree.
   if (std::string_view{laminar::version_string} != LAMINAR_CONSUMER_EXPECTED_VERSION) {

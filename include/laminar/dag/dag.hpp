@@ -3,5 +3,4 @@
 
 #include "laminar/dag/graph.hpp"
 #include "laminar/dag/message.hpp"
-#include "laminar/dag/metrics.hpp"
 #include "laminar/dag/options.hpp"

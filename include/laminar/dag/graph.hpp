@@ -16,16 +16,14 @@
 // message. Nodes can only read handles that exist, so a graph has no cycles.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <latch>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -38,9 +36,10 @@
 #include "laminar/dag/detail/edge.hpp"
 #include "laminar/dag/detail/output.hpp"
 #include "laminar/dag/detail/tasks.hpp"
-#include "laminar/dag/metrics.hpp"
 #include "laminar/dag/options.hpp"
-#include "laminar/runtime/affinity.hpp"
+#include "laminar/runtime/executor.hpp"
+#include "laminar/runtime/metrics.hpp"
+#include "laminar/runtime/options.hpp"
 #include "laminar/runtime/task.hpp"
 
 namespace laminar {
@@ -189,6 +188,32 @@ struct node_spec {
   std::unique_ptr<task_maker> maker;
 };
 
+/// One node instance as an executor builds it: its input channels, then
+/// its task, on the worker it was dealt to.
+class node_instance final : public task_builder {
+ public:
+  /// `env` is what the task shares with its graph, less its worker.
+  node_instance(node_spec& spec, std::size_t index, node_metrics& m, task_env env)
+      : spec_(&spec), index_(index), metrics_(&m), env_(std::move(env)) {}
+
+  [[nodiscard]] const std::string& name() const override { return env_.name; }
+  void placed(worker_context& w) override {
+    metrics_->worker = w.id();
+    env_.worker = &w;
+    if (spec_->pausable) env_.pause_bells->add(&w.bell());
+  }
+  void prepare(worker_context& w) override {
+    for (edge_base* e : spec_->inputs) e->create_inputs(index_, w.bell());
+  }
+  std::unique_ptr<task> build(worker_context& w) override { return spec_->maker->make(index_, w, *metrics_, env_); }
+
+ private:
+  node_spec* spec_;
+  std::size_t index_;
+  node_metrics* metrics_;
+  task_env env_;
+};
+
 template <class T>
 std::vector<typename output_state<T>::route> routes_of(const node_spec& spec, std::size_t instance) {
   std::vector<typename output_state<T>::route> routes;
@@ -237,16 +262,15 @@ auto close_for_instance(const Ctx& ctx, Pipe p, const node_spec& spec, std::size
 
 }  // namespace detail
 
+/// The topology a program builds (nodes, edges, handles); start() turns
+/// each node instance into a task and hands them to an executor
+/// (runtime/executor.hpp), which runs them on its workers.
 class graph {
  public:
-  explicit graph(runtime_options options = {}) : options_(options) {}
+  explicit graph(runtime_options options = {}) : executor_(std::move(options)) {}
   graph(const graph&) = delete;
   graph& operator=(const graph&) = delete;
-  ~graph() {
-    if (started_ && !joined_) {
-      stop();
-    }
-  }
+  ~graph() { executor_.stop(); }  // before the nodes and edges its workers use
 
   /// A source node: a source, or a source with operators (`from(v) | map(f)`).
   /// A source whose pipe ends in a sink is a whole pipeline in one node.
@@ -331,14 +355,26 @@ class graph {
   void start() {
     validate();
     started_ = true;
-    launch();
+    std::vector<std::unique_ptr<detail::task_builder>> instances;
+    for (auto& n : nodes_) {
+      for (std::size_t i = 0; i < n->parallelism; ++i) {
+        metrics_.push_back(std::make_unique<detail::node_metrics>());
+        metrics_.back()->node = n->name;
+        metrics_.back()->instance = i;
+        detail::task_env env{.board = &board_,
+                             .checkpoint_request = &checkpoint_request_,
+                             .restore_from = restore_ ? &restore_->tasks : nullptr,
+                             .pause_bells = &pause_bells_,
+                             .name = n->name + "#" + std::to_string(i)};
+        instances.push_back(std::make_unique<detail::node_instance>(*n, i, *metrics_.back(), std::move(env)));
+      }
+    }
+    board_.set_tasks(instances.size());
+    executor_.start(std::move(instances));
   }
   /// Waits until every node has ended (or the graph was stopped or failed);
   /// rethrows the first node's error as a node_error.
-  void wait() {
-    join();
-    if (state_.error) std::rethrow_exception(state_.error);
-  }
+  void wait() { executor_.wait(); }
   /// start() then wait().
   void run() {
     start();
@@ -346,10 +382,7 @@ class graph {
   }
   /// Stops the workers wherever they are (records in flight are dropped)
   /// and joins them.
-  void stop() {
-    state_.stop();  // wakes parked workers
-    join();
-  }
+  void stop() { executor_.stop(); }
 
   /// Asks every source to inject checkpoint barrier `id` (ids increase);
   /// returns the id. The checkpoint completes when every node instance has
@@ -357,7 +390,7 @@ class graph {
   std::uint64_t checkpoint() {
     const std::uint64_t id = ++last_checkpoint_;
     checkpoint_request_.store(id, std::memory_order_release);
-    state_.bells.ring_all();  // a parked worker's paused source injects it too
+    executor_.wake_all();  // a parked worker's paused source injects it too
     return id;
   }
   /// The snapshots of checkpoint `id`, once every node instance took its own.
@@ -376,7 +409,7 @@ class graph {
   /// metrics() in the Prometheus text exposition format.
   [[nodiscard]] std::string prometheus() const { return render_prometheus(metrics()); }
 
-  [[nodiscard]] std::size_t workers() const noexcept { return workers_.size(); }
+  [[nodiscard]] std::size_t workers() const noexcept { return executor_.workers(); }
 
  private:
   template <class T, class Body>
@@ -468,7 +501,7 @@ class graph {
     spec.has_output = !Pipe::closed;
     for (std::size_t producer : inputs) add_input<T>(spec, producer, r, eo);
     auto handle = result_handle(id, instances, ctx, p);
-    auto make = [ctx, p = std::move(p), spec_ptr = &spec, idle = options_.idle_timeout](
+    auto make = [ctx, p = std::move(p), spec_ptr = &spec, idle = executor_.options().idle_timeout](
                     std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
                     detail::task_env env) -> std::unique_ptr<detail::task> {
       (void)w;
@@ -509,9 +542,9 @@ class graph {
     add_input<R>(spec, right.node_, detail::routing::partition, eo);
     auto handle = result_handle(id, instances, body.op.output_context(left.ctx_, right.ctx_), body.ops);
     auto make = [lctx = left.ctx_, rctx = right.ctx_, op = std::move(body.op), p = std::move(body.ops),
-                 spec_ptr = &spec, idle = options_.idle_timeout](std::size_t instance, detail::worker_context& w,
-                                                                  detail::node_metrics& m,
-                                                                  detail::task_env env) -> std::unique_ptr<detail::task> {
+                 spec_ptr = &spec, idle = executor_.options().idle_timeout](
+                    std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
+                    detail::task_env env) -> std::unique_ptr<detail::task> {
       (void)w;
       auto lins = detail::channels_of<L>({spec_ptr->inputs[0]}, instance);
       auto rins = detail::channels_of<R>({spec_ptr->inputs[1]}, instance);
@@ -533,17 +566,7 @@ class graph {
   void validate() const {
     if (started_) throw graph_error("graph: start() called twice: a graph runs once");
     if (nodes_.empty()) throw graph_error("graph: the graph is empty: add a source");
-    if (options_.tick_interval <= duration::zero()) {
-      throw graph_error("graph: runtime_options::tick_interval must be positive (duration::max() turns ticks off)");
-    }
-    if (options_.park_recheck <= duration::zero()) {
-      throw graph_error("graph: runtime_options::park_recheck must be positive");
-    }
-    if (options_.idle_timeout != duration::max() && options_.tick_interval == duration::max()) {
-      throw graph_error(
-          "graph: runtime_options::idle_timeout is checked on processing-time ticks: set tick_interval (not "
-          "duration::max())");
-    }
+    if (auto problem = detail::options_problem(executor_.options())) throw graph_error("graph: " + *problem);
     std::set<std::string> names;
     bool any_source = false;
     for (const auto& n : nodes_) {
@@ -560,141 +583,16 @@ class graph {
     if (!any_source) throw graph_error("graph: there is no source");
   }
 
-  struct instance {
-    detail::node_spec* spec;
-    std::size_t index;
-    detail::node_metrics* metrics;
-  };
-
-  void launch() {
-    std::vector<instance> instances;
-    for (auto& n : nodes_) {
-      for (std::size_t i = 0; i < n->parallelism; ++i) {
-        metrics_.push_back(std::make_unique<detail::node_metrics>());
-        metrics_.back()->node = n->name;
-        metrics_.back()->instance = i;
-        instances.push_back({n.get(), i, metrics_.back().get()});
-      }
-    }
-    board_.set_tasks(instances.size());
-    const std::vector<int> cpus = allowed_cpus();
-    std::size_t n_workers = options_.workers ? options_.workers : cpus.size();
-    if (n_workers > instances.size()) n_workers = instances.size();
-    std::vector<std::vector<instance>> per_worker(n_workers);
-    for (std::size_t k = 0; k < instances.size(); ++k) {
-      instances[k].metrics->worker = static_cast<int>(k % n_workers);
-      per_worker[k % n_workers].push_back(instances[k]);
-    }
-    channels_ready_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(n_workers));
-    tasks_ready_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(n_workers));
-    for (std::size_t w = 0; w < n_workers; ++w) {
-      contexts_.push_back(std::make_unique<detail::worker_context>(static_cast<int>(w), state_));
-      contexts_.back()->set_budget(options_.budget);
-      state_.bells.add(&contexts_.back()->bell());
-      const bool runs_pausable = std::any_of(per_worker[w].begin(), per_worker[w].end(),
-                                             [](const instance& in) { return in.spec->pausable; });
-      if (runs_pausable) pause_bells_.add(&contexts_.back()->bell());
-    }
-    for (std::size_t w = 0; w < n_workers; ++w) {
-      const int cpu = cpus[w % cpus.size()];
-      workers_.emplace_back([this, w, cpu, mine = per_worker[w]] { worker_main(*contexts_[w], cpu, mine); });
-    }
-  }
-
-  void worker_main(detail::worker_context& ctx, int cpu, const std::vector<instance>& mine) {
-    if (options_.pin) (void)pin_current_thread(cpu);
-    if (options_.numa) (void)prefer_local_memory();
-    // Phase 1, on this thread: the input channels of this worker's instances.
-    try {
-      for (const instance& in : mine) {
-        for (detail::edge_base* e : in.spec->inputs) e->create_inputs(in.index, ctx.bell());
-      }
-    } catch (...) {
-      state_.fail(mine.empty() ? std::string("graph") : mine.front().spec->name, std::current_exception());
-    }
-    channels_ready_->arrive_and_wait();
-    // Phase 2: the tasks (operator state), once every channel exists.
-    std::vector<std::unique_ptr<detail::task>> tasks;
-    for (const instance& in : mine) {
-      const std::string name = in.spec->name + "#" + std::to_string(in.index);
-      try {
-        detail::task_env env{&ctx, &board_, &checkpoint_request_, restore_ ? &restore_->tasks : nullptr,
-                             &pause_bells_, name};
-        tasks.push_back(in.spec->maker->make(in.index, ctx, *in.metrics, std::move(env)));
-        ctx.add(*tasks.back());
-      } catch (...) {
-        state_.fail(name, std::current_exception());
-      }
-    }
-    ctx.set_ticks(detail::tick_schedule(options_.clock, options_.tick_interval));
-    tasks_ready_->arrive_and_wait();
-    run_loop(ctx);
-  }
-
-  void run_loop(detail::worker_context& ctx) {
-    unsigned idle_rounds = 0;
-    while (!state_.cancel.load(std::memory_order_acquire)) {
-      ctx.begin_round();  // processing time: one clock read, a tick when due
-      bool progress = false;
-      bool all_done = true;
-      wait_policy policy = options_.idle_policy;
-      for (detail::task* t : ctx.tasks()) {
-        if (t->done()) continue;
-        all_done = false;
-        if (ctx.run_step(*t)) progress = true;
-        if (!t->done() && t->blocked_policy() < policy) policy = t->blocked_policy();
-      }
-      if (all_done) return;
-      if (progress) {
-        idle_rounds = 0;
-        continue;
-      }
-      // Nothing to do: wait by the most eager policy among the idle policy
-      // and the edges this worker's tasks are blocked on.
-      if (++idle_rounds < 64 || policy == wait_policy::spin) continue;
-      if (policy == wait_policy::spin_then_yield) {
-        std::this_thread::yield();
-        continue;
-      }
-      // Parked: woken by whoever gives it work (doorbell.hpp), by its next
-      // tick, or after park_recheck.
-      const auto nap = ctx.nap(options_.park_recheck);
-      if (nap.count() == 0) continue;
-      ctx.bell().sleep_unless(
-          [&] {
-            if (state_.cancel.load(std::memory_order_relaxed)) return true;
-            for (detail::task* t : ctx.tasks()) {
-              if (!t->done() && t->ready()) return true;
-            }
-            return false;
-          },
-          nap);
-    }
-  }
-
-  void join() {
-    for (auto& t : workers_) {
-      if (t.joinable()) t.join();
-    }
-    joined_ = true;
-  }
-
-  runtime_options options_;
   std::vector<std::unique_ptr<detail::node_spec>> nodes_;
   std::vector<std::unique_ptr<detail::edge_base>> edges_;
   std::vector<std::unique_ptr<detail::node_metrics>> metrics_;
-  std::vector<std::unique_ptr<detail::worker_context>> contexts_;
-  std::vector<std::thread> workers_;
-  std::unique_ptr<std::latch> channels_ready_;
-  std::unique_ptr<std::latch> tasks_ready_;
-  detail::run_state state_;
   detail::bell_set pause_bells_;  // workers that run a source an alignment group may pause
   detail::checkpoint_board board_;
   std::atomic<std::uint64_t> checkpoint_request_{0};
   std::uint64_t last_checkpoint_ = 0;
   std::optional<graph_snapshot> restore_;
   bool started_ = false;
-  bool joined_ = false;
+  detail::executor executor_;  // last: destroyed (its workers joined) first
 };
 
 }  // namespace laminar

@@ -1,15 +1,11 @@
-// Options of a graph's edges and of the runtime that runs it, and the error
-// a failed node reports.
+// Options of a graph's edges, and the error a wrongly built graph reports.
+// How the graph is run is the runtime's (runtime/options.hpp).
 #pragma once
 
-#include <chrono>
 #include <cstddef>
-#include <functional>
-#include <string>
 
 #include "laminar/channel/wait_policy.hpp"
 #include "laminar/core/error.hpp"
-#include "laminar/core/time.hpp"
 
 namespace laminar {
 
@@ -18,52 +14,6 @@ namespace laminar {
 struct edge_options {
   std::size_t capacity = 1024;
   wait_policy policy = wait_policy::spin_then_yield;
-};
-
-/// How the runtime runs a graph.
-struct runtime_options {
-  /// Worker threads; 0 means one per CPU this process may use.
-  std::size_t workers = 0;
-  /// Pin each worker to its own CPU (pthread_setaffinity_np).
-  bool pin = true;
-  /// Build each worker's channels and operator state on its NUMA node
-  /// (libnuma; a no-op where NUMA is absent).
-  bool numa = true;
-  /// Task budget: the most input messages one node handles before the other
-  /// nodes of its worker get a turn.
-  std::size_t budget = 256;
-  /// Fan-in: an input silent for this long (processing time) stops holding
-  /// back the combined watermark until it speaks again. Checked on ticks.
-  duration idle_timeout = duration::max();
-  /// How an idle worker (nothing to do in any of its nodes) waits.
-  wait_policy idle_policy = wait_policy::spin_then_yield;
-  /// How often each worker delivers processing time to its nodes (a tick:
-  /// sources' idle timeouts, fan-in idle timeouts, periodic emission by
-  /// processing time). 1 ms keeps those triggers within a millisecond of
-  /// due, costs a clock read per round of the worker's loop and a call per
-  /// node per millisecond, and matches how often a parked worker re-checks
-  /// anyway. duration::max() turns processing time off.
-  duration tick_interval = std::chrono::milliseconds(1);
-  /// The processing-time clock; empty: the system clock (timestamp::now(),
-  /// as pipeline::tick()). Every worker calls it, so it must be thread-safe;
-  /// tests pass a manual_clock's reader() (runtime/clock.hpp).
-  std::function<timestamp()> clock{};
-  /// The longest a parked worker sleeps before it looks at its nodes
-  /// unasked. Data, alignment releases, checkpoint requests and stop wake it
-  /// at once (and ticks, when its nodes take processing time); this bounds
-  /// only waits nobody signals, such as room freed in a park-policy edge.
-  duration park_recheck = std::chrono::milliseconds(1);
-};
-
-/// A node of a running graph failed: names the node instance and the error.
-class node_error : public error {
- public:
-  node_error(std::string node, const std::string& what)
-      : error("node '" + node + "' failed: " + what), node_(std::move(node)) {}
-  [[nodiscard]] const std::string& node() const noexcept { return node_; }
-
- private:
-  std::string node_;
 };
 
 /// A graph was built wrongly: the message names the node and the fix.

@@ -2,6 +2,11 @@
 // CPU (pthread_setaffinity_np) and NUMA-local allocation through libnuma.
 // Without libnuma, or on a machine where numa_available() fails, the NUMA
 // calls fall back to the kernel's default first-touch placement.
+//
+// libnuma is used whenever <numa.h> is visible and LAMINAR_NO_NUMA is not
+// defined; a program that runs a graph then links libnuma (-lnuma). CMake
+// consumers get that choice from laminar::laminar, made on their machine; a
+// plain compiler user passes -lnuma, or -DLAMINAR_NO_NUMA (README.md).
 #pragma once
 
 #include <pthread.h>

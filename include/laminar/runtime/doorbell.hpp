@@ -14,6 +14,7 @@
 // where there is no futex to wake, every wait).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -49,7 +50,10 @@ class doorbell {
 /// Several workers' doorbells, rung together. Filled before the workers run.
 class bell_set {
  public:
-  void add(doorbell* b) { bells_.push_back(b); }
+  /// Adds `b` unless it is already in the set (each bell rings once).
+  void add(doorbell* b) {
+    if (std::find(bells_.begin(), bells_.end(), b) == bells_.end()) bells_.push_back(b);
+  }
   /// Rings every bell but `except` (the caller's own: it is awake).
   void ring_all(const doorbell* except = nullptr) noexcept {
     for (doorbell* b : bells_) {

@@ -15,10 +15,10 @@
 
 #include "laminar/channel/wait_policy.hpp"
 #include "laminar/core/time.hpp"
-#include "laminar/dag/metrics.hpp"
-#include "laminar/dag/options.hpp"
 #include "laminar/runtime/clock.hpp"
 #include "laminar/runtime/doorbell.hpp"
+#include "laminar/runtime/metrics.hpp"
+#include "laminar/runtime/options.hpp"
 
 namespace laminar::detail {
 
@@ -55,8 +55,8 @@ class task {
   bool done_ = false;
 };
 
-/// Shared by every worker of a running graph: the stop flag, the first
-/// error, and every worker's doorbell (so that stopping wakes them).
+/// Shared by every worker of an executor: the stop flag, the first error,
+/// and every worker's doorbell (so that stopping wakes them).
 struct run_state {
   std::atomic<bool> cancel{false};
   std::mutex mu;
@@ -124,8 +124,8 @@ class worker_context {
     return d < duration::zero() ? std::chrono::nanoseconds(0) : d.to_chrono();
   }
 
-  /// Runs one step of `t`; a failure is reported to the graph (which then
-  /// stops) and counts as no progress.
+  /// Runs one step of `t`; a failure is reported to the run state (the
+  /// executor then stops) and counts as no progress.
   bool run_step(task& t) {
     bool progress = false;
     const auto start = std::chrono::steady_clock::now();

@@ -1,6 +1,6 @@
-// Per-node-instance metrics of a running graph, and their rendering in the
-// Prometheus text exposition format. Workers publish counters once per step
-// (relaxed atomics), never per record.
+// Per-task metrics of a run (one task per graph node instance), and their
+// rendering in the Prometheus text exposition format. Workers publish
+// counters once per step (relaxed atomics), never per record.
 #pragma once
 
 #include <atomic>
