@@ -205,7 +205,7 @@ TEST_CASE("aligned sources in a graph restore from a checkpoint and finish with 
   std::optional<graph_snapshot> snap;
   while (!(snap = first.completed_checkpoint(id))) std::this_thread::yield();
   first.stop();
-  CHECK(snap->tasks.at("a#0").records().back().id == "a/aligned_source");
+  CHECK(snap->tasks().at("a#0").records().back().id == "a/aligned_source");
 
   std::vector<rec> out;
   std::atomic<std::uint64_t> reached[2] = {0, 0};

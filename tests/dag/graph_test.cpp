@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -195,9 +196,9 @@ TEST_CASE("a checkpoint barrier crosses exchange and fan-in, aligned, and every 
     return std::holds_alternative<test::barrier_seen>(m);
   });
   CHECK(std::count_if(trace.begin(), at, [](const auto& m) { return std::holds_alternative<key_total>(m); }) == 8000);
-  CHECK(done->tasks.size() == 5);  // events#0, sum#0..2, sink#0
-  CHECK(done->tasks.at("sum#1").records().size() == 1);
-  CHECK(done->tasks.at("events#0").records().front().id == "events/gated_source");
+  CHECK(done->tasks().size() == 5);  // events#0, sum#0..2, sink#0
+  CHECK(done->tasks().at("sum#1").records().size() == 1);
+  CHECK(done->tasks().at("events#0").records().front().id == "events/gated_source");
   CHECK(test::events_of(trace).size() == in.size());
 }
 
@@ -337,4 +338,117 @@ TEST_CASE("without NUMA placement or pinning the graph runs the same") {
   CHECK(by_key(in_graph(in, 2, edge_options{}, o)) == expected);
   const auto info = numa_probe();
   CHECK(info.nodes >= 1);
+}
+
+namespace {
+// A sink that notes, per instance, the checkpoint outcomes it hears.
+struct outcome_log {
+  std::mutex mu;
+  std::map<const void*, std::uint64_t> completed;
+  std::map<const void*, std::uint64_t> aborted;
+};
+struct outcome_sink : consuming_stage {
+  explicit outcome_sink(outcome_log* l) : log(l) {}
+  outcome_log* log;
+  template <class T>
+  void on_event(const T&) {}
+  void on_checkpoint_complete(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->completed[this] = id;
+  }
+  void on_checkpoint_abort(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->aborted[this] = id;
+  }
+};
+struct note_outcomes {
+  using is_sink = void;
+  outcome_log* log;
+  template <class Ctx>
+  auto bind(const Ctx&) && {
+    return outcome_sink(log);
+  }
+};
+
+// Waits (bounded) until `done()`; false if it never happened.
+template <class F>
+bool eventually(F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
+}  // namespace
+
+TEST_CASE("every instance's stages hear a completed checkpoint, and an aborted one, on their own worker") {
+  const auto in = test::make_stream(stream(17, 5'000));
+  std::atomic<bool> gate{false};
+  outcome_log log;
+  std::vector<test::message<event>> trace;
+  graph g(runtime_options{.workers = 2, .budget = 64});
+  auto src = g.source("events", gated_source{{}, &in, 2'000, &gate} | key_by(&event::key));
+  g.parallel("sum", src, 3, test::keyed_sum(&event::value) | note_outcomes{&log});
+  g.node("trace", src, test::record(trace));
+  g.start();
+  const std::uint64_t id = g.checkpoint();
+  REQUIRE(eventually([&] { return g.completed_checkpoint(id).has_value(); }));
+  const auto heard = [&](const std::map<const void*, std::uint64_t>& m, std::uint64_t want) {
+    std::lock_guard<std::mutex> lock(log.mu);
+    return m.size() == 3 && std::all_of(m.begin(), m.end(), [&](const auto& kv) { return kv.second == want; });
+  };
+  CHECK(eventually([&] { return heard(log.completed, id); }));
+  const std::uint64_t given_up = g.checkpoint() + 100;  // never requested: nothing completes it
+  g.abort_checkpoint(given_up);
+  CHECK(eventually([&] { return heard(log.aborted, given_up); }));
+  gate.store(true);
+  g.wait();
+  CHECK(std::count(trace.begin(), trace.end(), test::message<event>(test::complete_seen{id})) == 1);
+  CHECK(std::count(trace.begin(), trace.end(), test::message<event>(test::abort_seen{given_up})) == 1);
+}
+
+TEST_CASE("an exchange sends each key to the instance owning its key group; snapshots carry the count") {
+  const auto in = test::make_stream(stream(23, 6'000));
+  constexpr std::uint32_t groups = 16;
+  std::mutex mu;
+  std::map<std::uint64_t, std::set<const void*>> instances_of_key;
+  std::map<const void*, std::set<std::uint32_t>> groups_of_instance;
+  // Notes which instance (its own copy of this functor) saw which key.
+  struct where_seen {
+    std::mutex* mu;
+    std::map<std::uint64_t, std::set<const void*>>* instances_of_key;
+    std::map<const void*, std::set<std::uint32_t>>* groups_of_instance;
+    void operator()(const event& e) const {
+      std::lock_guard<std::mutex> lock(*mu);
+      (*instances_of_key)[e.key].insert(this);
+      (*groups_of_instance)[this].insert(key_group_of(e.key, groups));
+    }
+  };
+  std::atomic<bool> gate{true};
+  graph g(runtime_options{.workers = 2, .key_groups = groups});
+  auto src = g.source("events", gated_source{{}, &in, 0, &gate} | key_by(&event::key));
+  g.parallel("probe", src, 3,
+             tap(where_seen{&mu, &instances_of_key, &groups_of_instance}) | test::keyed_sum(&event::value) |
+                 sink([](const key_total&) {}));
+  g.start();
+  const std::uint64_t id = g.checkpoint();
+  REQUIRE(eventually([&] { return g.completed_checkpoint(id).has_value(); }));
+  g.wait();
+  CHECK(g.completed_checkpoint(id)->tasks().at("probe#2").key_groups() == groups);
+  REQUIRE(groups_of_instance.size() == 3);
+  for (const auto& [key, where] : instances_of_key) CHECK(where.size() == 1);
+  // Instance i of 3 owns key groups [16i/3, 16(i+1)/3): contiguous, disjoint ranges.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;
+  for (const auto& [inst, gs] : groups_of_instance) ranges.emplace_back(*gs.begin(), *gs.rbegin());
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    CHECK(ranges[i].first >= i * groups / 3);
+    CHECK(ranges[i].second < (i + 1) * groups / 3);
+  }
+
+  graph bad(runtime_options{.key_groups = 2});
+  auto s = bad.source("events", from(in) | key_by(&event::key));
+  bad.parallel("sum", s, 3, test::keyed_sum(&event::value) | sink([](const key_total&) {}));
+  CHECK_THROWS_WITH_AS(bad.start(), doctest::Contains("raise runtime_options::key_groups"), graph_error);
 }

@@ -385,7 +385,7 @@ TEST_CASE("asof join in a DAG: a checkpoint while one side runs ahead, restored,
         first.stop();  // a crash after the checkpoint
         // The join instances saved the records they held for the order.
         std::size_t join_bytes = 0;
-        for (const auto& [task, s] : snap.tasks) {
+        for (const auto& [task, s] : snap.tasks()) {
           if (task.starts_with("asof#")) {
             REQUIRE(s.records().size() == 3);  // the held inputs, the adapter, the join
             join_bytes += s.records().front().bytes.size();

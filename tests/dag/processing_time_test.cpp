@@ -444,5 +444,5 @@ TEST_CASE("a checkpoint request wakes a worker parked on a paused source, and st
   const std::uint64_t id = g.checkpoint();
   wait_until([&] { return g.completed_checkpoint(id).has_value(); });
   g.stop();  // returns once every worker, parked or not, has left
-  CHECK(g.completed_checkpoint(id)->tasks.size() == 3);
+  CHECK(g.completed_checkpoint(id)->tasks().size() == 3);
 }

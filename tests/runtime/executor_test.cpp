@@ -30,7 +30,6 @@ class counting_task final : public detail::task {
   [[nodiscard]] bool ready() const override { return true; }
   [[nodiscard]] wait_policy blocked_policy() const override { return wait_policy::park; }
   void on_processing_time(timestamp) override {}
-  [[nodiscard]] bool takes_processing_time() const override { return false; }
 
  private:
   std::size_t steps_;

@@ -27,6 +27,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -381,6 +382,7 @@ class joined_pipeline {
   // The turn is state too: a run cut short and resumed, or restored, pulls
   // the inputs in the same order as one run.
   struct turn_state {
+    static constexpr std::string_view state_name = "connect_turns";
     joined_pipeline* self;
     void save_state(state_writer& w) const { w(self->turn_left_, static_cast<std::uint64_t>(self->batch_left_)); }
     void load_state(state_reader& r) {

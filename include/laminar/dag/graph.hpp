@@ -100,10 +100,19 @@ auto operator|(two_input_chain<Op, Pipe>&& c, P&& p) {
   return two_input_chain<Op, decltype(ops)>{std::move(c.op), std::move(ops)};
 }
 
-/// The snapshots of every node instance for one completed graph checkpoint.
-struct graph_snapshot {
-  std::uint64_t id = 0;
-  std::map<std::string, snapshot> tasks;  // "node#instance" -> its stages' state
+/// The snapshots of every node instance for one completed graph checkpoint
+/// ("node#instance" -> its stages' state, each under an id scoped by the
+/// node's name), shared with the graph's board: a copy copies no state.
+class graph_snapshot {
+ public:
+  using task_snapshots = std::map<std::string, snapshot>;
+  graph_snapshot(std::uint64_t id, std::shared_ptr<const task_snapshots> tasks) : id_(id), tasks_(std::move(tasks)) {}
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  [[nodiscard]] const task_snapshots& tasks() const noexcept { return *tasks_; }
+
+ private:
+  std::uint64_t id_;
+  std::shared_ptr<const task_snapshots> tasks_;
 };
 
 namespace detail {
@@ -246,7 +255,8 @@ std::vector<typename typed_edge<T>::channel_type*> channels_of(const std::vector
 /// ends in the node's output channels when the pipe is open, in its own
 /// (counted) sink when it is closed.
 template <class Ctx, class Pipe>
-auto close_for_instance(const Ctx& ctx, Pipe p, const node_spec& spec, std::size_t instance, node_metrics& m) {
+auto close_for_instance(const Ctx& ctx, Pipe p, const node_spec& spec, std::size_t instance, node_metrics& m,
+                        std::uint32_t key_groups) {
   if constexpr (Pipe::closed) {
     auto out = std::make_unique<sink_output>(m);
     auto chain = bind_chain(ctx, with_counted_sink(std::move(p), &out->count));
@@ -254,7 +264,7 @@ auto close_for_instance(const Ctx& ctx, Pipe p, const node_spec& spec, std::size
   } else {
     using out_ctx = decltype(output_context_of(ctx, p));
     using T = typename out_ctx::value_type;
-    auto out = std::make_unique<output_state<T>>(routes_of<T>(spec, instance), m);
+    auto out = std::make_unique<output_state<T>>(routes_of<T>(spec, instance), m, key_groups);
     auto chain = bind_chain(ctx, detail::concat(std::move(p), as_pipe(channel_output_factory<T>{out.get()})));
     return std::make_pair(std::move(chain), std::move(out));
   }
@@ -363,9 +373,11 @@ class graph {
         metrics_.back()->instance = i;
         detail::task_env env{.board = &board_,
                              .checkpoint_request = &checkpoint_request_,
-                             .restore_from = restore_ ? &restore_->tasks : nullptr,
+                             .restore_from = restore_ ? &restore_->tasks() : nullptr,
                              .pause_bells = &pause_bells_,
-                             .name = n->name + "#" + std::to_string(i)};
+                             .name = n->name + "#" + std::to_string(i),
+                             .node = n->name,
+                             .key_groups = executor_.options().key_groups};
         instances.push_back(std::make_unique<detail::node_instance>(*n, i, *metrics_.back(), std::move(env)));
       }
     }
@@ -393,12 +405,17 @@ class graph {
     executor_.wake_all();  // a parked worker's paused source injects it too
     return id;
   }
-  /// The snapshots of checkpoint `id`, once every node instance took its own.
+  /// The snapshots of checkpoint `id`, once every node instance took its
+  /// own; then every stage hears on_checkpoint_complete(id) on its worker.
+  /// The graph keeps the newest two completed checkpoints.
   [[nodiscard]] std::optional<graph_snapshot> completed_checkpoint(std::uint64_t id) const {
     auto tasks = board_.completed(id);
     if (!tasks) return std::nullopt;
-    return graph_snapshot{id, std::move(*tasks)};
+    return graph_snapshot(id, std::move(tasks));
   }
+  /// Gives up checkpoint `id` (not yet complete): what its nodes saved is
+  /// dropped, and every stage hears on_checkpoint_abort(id) on its worker.
+  void abort_checkpoint(std::uint64_t id) { board_.abort(id); }
 
   /// Per node instance: events in/out, queue depth, watermark, busy time.
   [[nodiscard]] std::vector<node_metrics_snapshot> metrics() const {
@@ -446,7 +463,7 @@ class graph {
                  spec_ptr = &spec](std::size_t instance, detail::worker_context& w, detail::node_metrics& m,
                                    detail::task_env env) mutable -> std::unique_ptr<detail::task> {
       (void)w;
-      auto [chain, out] = detail::close_for_instance(ctx, std::move(p), *spec_ptr, instance, m);
+      auto [chain, out] = detail::close_for_instance(ctx, std::move(p), *spec_ptr, instance, m, env.key_groups);
       using task_type = detail::source_task<S, decltype(chain), typename decltype(out)::element_type>;
       auto t = std::make_unique<task_type>(m, std::move(env), std::move(**src_slot), std::move(chain), std::move(out));
       src_slot->reset();
@@ -506,7 +523,7 @@ class graph {
                     detail::task_env env) -> std::unique_ptr<detail::task> {
       (void)w;
       auto ins = detail::channels_of<T>(spec_ptr->inputs, instance);
-      auto [chain, out] = detail::close_for_instance(ctx, Pipe(p), *spec_ptr, instance, m);
+      auto [chain, out] = detail::close_for_instance(ctx, Pipe(p), *spec_ptr, instance, m, env.key_groups);
       using body_type = detail::chain_body<decltype(chain)>;
       using task_type = detail::input_task<body_type, typename decltype(out)::element_type, T>;
       return std::make_unique<task_type>(m, std::move(env), typename task_type::channel_lists{std::move(ins)},
@@ -548,11 +565,13 @@ class graph {
       (void)w;
       auto lins = detail::channels_of<L>({spec_ptr->inputs[0]}, instance);
       auto rins = detail::channels_of<R>({spec_ptr->inputs[1]}, instance);
-      auto [chain, out] = detail::close_for_instance(op.output_context(lctx, rctx), Pipe(p), *spec_ptr, instance, m);
+      auto [chain, out] = detail::close_for_instance(op.output_context(lctx, rctx), Pipe(p), *spec_ptr, instance, m,
+                                                   env.key_groups);
       auto stage = Op(op).bind(lctx, rctx, std::move(chain));
       static_assert(two_input_stage<decltype(stage), L, R>,
                     "laminar: a two-input operator's stage must accept on_event(left_input, L), "
-                    "on_event(right_input, R), on_watermark, on_barrier and on_end");
+                    "on_event(right_input, R), on_input_watermark(Side, timestamp) and every control message "
+                    "(derive it from laminar::forwarding_two_input_stage)");
       using body_type = detail::two_input_body<decltype(stage)>;
       using task_type = detail::input_task<body_type, typename decltype(out)::element_type, L, R>;
       return std::make_unique<task_type>(m, std::move(env),
@@ -570,6 +589,11 @@ class graph {
     std::set<std::string> names;
     bool any_source = false;
     for (const auto& n : nodes_) {
+      if (n->parallelism > executor_.options().key_groups) {
+        throw graph_error("graph: node '" + n->name + "' has " + std::to_string(n->parallelism) +
+                          " instances but the graph has " + std::to_string(executor_.options().key_groups) +
+                          " key groups: raise runtime_options::key_groups to at least the largest parallelism");
+      }
       if (!names.insert(n->name).second) {
         throw graph_error("graph: two nodes are named '" + n->name + "': give each node its own name");
       }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "laminar/channel/wait_policy.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/core/state_archive.hpp"  // default_key_groups
 #include "laminar/core/time.hpp"
 
 namespace laminar {
@@ -48,6 +50,12 @@ struct runtime_options {
   /// at once (and ticks, when its nodes take processing time); this bounds
   /// only waits nobody signals, such as room freed in a park-policy edge.
   duration park_recheck = std::chrono::milliseconds(1);
+  /// Keyed state is split into this many key groups: an exchange sends a
+  /// key to the instance that owns its key group (a contiguous range of
+  /// groups per instance), and checkpoints save keyed state by group, so a
+  /// checkpoint can be restored with another number of instances. At least
+  /// the largest parallelism of a node, at most 65536.
+  std::uint32_t key_groups = default_key_groups;
 };
 
 /// A node of a running graph failed: names the node instance and the error.
@@ -70,6 +78,7 @@ namespace detail {
     return "runtime_options::tick_interval must be positive (duration::max() turns ticks off)";
   }
   if (o.park_recheck <= duration::zero()) return "runtime_options::park_recheck must be positive";
+  if (o.key_groups == 0 || o.key_groups > 65536) return "runtime_options::key_groups must be in [1, 65536]";
   if (o.idle_timeout != duration::max() && o.tick_interval == duration::max()) {
     return "runtime_options::idle_timeout is checked on processing-time ticks: set tick_interval (not "
            "duration::max())";

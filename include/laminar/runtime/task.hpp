@@ -41,8 +41,6 @@ class task {
   /// Processing time, on the worker's tick: a source's idle check, a
   /// fan-in's idle check, the chain's processing-time triggers.
   virtual void on_processing_time(timestamp now) = 0;
-  /// Whether on_processing_time can do anything for this task.
-  [[nodiscard]] virtual bool takes_processing_time() const = 0;
 
   [[nodiscard]] bool done() const noexcept { return done_; }
   [[nodiscard]] node_metrics& metrics() noexcept { return *metrics_; }
@@ -98,20 +96,19 @@ class worker_context {
   [[nodiscard]] std::size_t budget() const noexcept { return budget_; }
   void set_budget(std::size_t b) noexcept { budget_ = b ? b : 1; }
 
-  /// Sets the processing-time schedule, once the tasks are added: a worker
-  /// none of whose tasks takes processing time never reads the clock.
+  /// Sets the processing-time schedule, once the tasks are added. Every
+  /// stage takes processing time (core/stage.hpp), so a worker with tasks
+  /// reads the clock once a round and ticks them, unless ticks are off.
   void set_ticks(tick_schedule s) {
     ticks_ = std::move(s);
-    ticking_ = false;
-    if (!ticks_.enabled()) return;
-    for (task* t : tasks_) ticking_ = ticking_ || t->takes_processing_time();
+    ticking_ = ticks_.enabled() && !tasks_.empty();
   }
   /// Starts a round of the loop: reads the clock (once) and, when a tick
-  /// is due, delivers it to every task that takes processing time.
+  /// is due, delivers it to every task that has not ended.
   void begin_round() {
     if (!ticking_ || !ticks_.read()) return;
     for (task* t : tasks_) {
-      if (!t->done() && t->takes_processing_time()) run_tick(*t);
+      if (!t->done()) run_tick(*t);
     }
   }
   /// Processing time at the start of this round (when ticking).

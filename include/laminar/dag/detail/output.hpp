@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/dag/detail/edge.hpp"
@@ -19,20 +20,9 @@
 #include "laminar/dag/message.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/runtime/task.hpp"
+#include "laminar/state/key.hpp"
 
 namespace laminar::detail {
-
-/// Spreads hash values over partitions (std::hash of an integer is the
-/// identity; mixing keeps sequential symbol ids from clustering).
-constexpr std::size_t mix_hash(std::size_t h) noexcept {
-  std::uint64_t x = h;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb3fe1a85ec53ULL;
-  x ^= x >> 33;
-  return static_cast<std::size_t>(x);
-}
 
 /// A node's outgoing edges, owned by its task; the chain's last stage
 /// (channel_output) sends through it, the task drains and flushes it
@@ -57,16 +47,24 @@ class output_state {
     wait_policy policy = wait_policy::spin_then_yield;
   };
 
-  output_state(std::vector<route> routes, node_metrics& metrics) : routes_(std::move(routes)), metrics_(&metrics) {
+  output_state(std::vector<route> routes, node_metrics& metrics, std::uint32_t key_groups)
+      : routes_(std::move(routes)), metrics_(&metrics), key_groups_(key_groups) {
     for (route& r : routes_) r.overflow.resize(r.channels.size());
   }
 
-  template <class Partition>
-  void send_event(const T& e, Partition&& partition) {
+  /// The graph's key-group count: what key_group(e) in send_event is below.
+  [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
+
+  /// Sends a record: to every channel of a forward or multicast route, and
+  /// on a partitioned route to the instance that owns its key group
+  /// key_group(e) (instance i of n owns groups [i*G/n, (i+1)*G/n)).
+  template <class KeyGroup>
+  void send_event(const T& e, KeyGroup&& key_group) {
     ++out_;
     for (route& r : routes_) {
       if (r.partitioned) {
-        send(r, partition(e) % r.channels.size(), message(std::in_place_index<0>, e));
+        const std::uint64_t g = key_group(e);
+        send(r, static_cast<std::size_t>(g * r.channels.size() / key_groups_), message(std::in_place_index<0>, e));
       } else {
         for (std::size_t k = 0; k < r.channels.size(); ++k) send(r, k, message(std::in_place_index<0>, e));
       }
@@ -145,6 +143,7 @@ class output_state {
   }
 
   std::vector<route> routes_;
+  std::uint32_t key_groups_;
   node_metrics* metrics_;
   std::uint64_t out_ = 0;
   std::uint64_t rung_out_ = 0;  // out_ at the last ring
@@ -170,7 +169,7 @@ class sink_output {
 
 /// The last stage of a node's chain when its stream continues in other nodes.
 template <class Ctx>
-class channel_output {
+class channel_output : public consuming_stage {
  public:
   using value_type = typename Ctx::value_type;
   using message = stream_message<value_type>;
@@ -179,13 +178,10 @@ class channel_output {
 
   void on_event(const value_type& e) {
     if constexpr (Ctx::keyed()) {
-      out_->send_event(e, [this](const value_type& v) -> std::size_t {
-        using key_type = std::remove_cvref_t<decltype(key_of(ctx_, v))>;
-        return mix_hash(std::hash<key_type>{}(key_of(ctx_, v)));
-      });
+      out_->send_event(e, [this](const value_type& v) { return key_group_of(key_of(ctx_, v), out_->key_groups()); });
     } else {
       // An unkeyed stream has one partition; only exchange edges need keys.
-      out_->send_event(e, [](const value_type&) -> std::size_t { return 0; });
+      out_->send_event(e, [](const value_type&) { return std::uint32_t{0}; });
     }
   }
   void on_watermark(timestamp w) { out_->broadcast(message(std::in_place_index<1>, w)); }
@@ -196,6 +192,8 @@ class channel_output {
     }
   }
   void on_end() { out_->broadcast(message(std::in_place_index<3>, end_of_stream{})); }
+  // Processing time and checkpoint outcomes do not travel: each node's
+  // task hears them itself (consuming_stage ends them here).
 
  private:
   [[no_unique_address]] Ctx ctx_;
@@ -215,12 +213,9 @@ class counted_sink {
   void on_watermark(timestamp w) { sink_.on_watermark(w); }
   void on_barrier(const checkpoint_barrier& b) { sink_.on_barrier(b); }
   void on_end() { sink_.on_end(); }
-  /// A sink with processing-time triggers gets the ticks, as in a pipeline.
-  void on_processing_time(timestamp now)
-    requires requires(Sink& s) { s.on_processing_time(now); }
-  {
-    sink_.on_processing_time(now);
-  }
+  void on_processing_time(timestamp now) { sink_.on_processing_time(now); }
+  void on_checkpoint_complete(std::uint64_t id) { sink_.on_checkpoint_complete(id); }
+  void on_checkpoint_abort(std::uint64_t id) { sink_.on_checkpoint_abort(id); }
 
  private:
   Sink sink_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -14,7 +15,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -35,33 +38,86 @@
 namespace laminar::detail {
 
 /// Where tasks hand the snapshots they take when a barrier reaches them,
-/// and where a graph checkpoint learns it is complete.
+/// where a graph checkpoint learns it is complete (or is aborted), and
+/// where tasks learn that outcome to pass it down their chains. It keeps
+/// the newest `retained` completed checkpoints; a reader shares one, it
+/// does not copy it.
 class checkpoint_board {
  public:
-  explicit checkpoint_board(std::size_t tasks = 0) : tasks_(tasks) {}
+  using task_snapshots = std::map<std::string, snapshot>;
+
+  explicit checkpoint_board(std::size_t tasks = 0, std::size_t retained = 2) : tasks_(tasks), retained_(retained) {}
   void set_tasks(std::size_t n) { tasks_ = n; }
 
   void deposit(std::uint64_t id, const std::string& task, snapshot s) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (id <= last_aborted_ && aborted_.count(id) != 0) return;  // too late: it was aborted
     auto& cp = pending_[id];
     cp[task] = std::move(s);
-    if (cp.size() == tasks_) {
-      completed_[id] = std::move(cp);
-      pending_.erase(id);
-    }
+    if (cp.size() != tasks_) return;
+    completed_[id] = std::make_shared<const task_snapshots>(std::move(cp));
+    pending_.erase(id);
+    while (completed_.size() > retained_) completed_.erase(completed_.begin());
+    if (id > last_completed_.load(std::memory_order_relaxed)) last_completed_.store(id, std::memory_order_release);
   }
-  [[nodiscard]] std::optional<std::map<std::string, snapshot>> completed(std::uint64_t id) const {
+  /// Checkpoint `id` failed (a timeout, a stage's error): what was
+  /// deposited for it is dropped, and tasks tell their stages.
+  void abort(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (completed_.count(id) != 0) return;
+    pending_.erase(id);
+    aborted_.insert(id);
+    if (id > last_aborted_) last_aborted_ = id;
+    if (id > last_aborted_id_.load(std::memory_order_relaxed)) last_aborted_id_.store(id, std::memory_order_release);
+  }
+  [[nodiscard]] std::shared_ptr<const task_snapshots> completed(std::uint64_t id) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = completed_.find(id);
-    if (it == completed_.end()) return std::nullopt;
-    return it->second;
+    return it == completed_.end() ? nullptr : it->second;
+  }
+  /// The newest completed and aborted checkpoint ids (0: none), read by
+  /// every task once per step.
+  [[nodiscard]] std::uint64_t last_completed() const noexcept { return last_completed_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint64_t last_aborted() const noexcept { return last_aborted_id_.load(std::memory_order_acquire); }
+  /// Completed checkpoints held now.
+  [[nodiscard]] std::size_t retained() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return completed_.size();
   }
 
  private:
   mutable std::mutex mu_;
   std::size_t tasks_;
-  std::map<std::uint64_t, std::map<std::string, snapshot>> pending_;
-  std::map<std::uint64_t, std::map<std::string, snapshot>> completed_;
+  std::size_t retained_;
+  std::map<std::uint64_t, task_snapshots> pending_;
+  std::map<std::uint64_t, std::shared_ptr<const task_snapshots>> completed_;
+  std::set<std::uint64_t> aborted_;
+  std::uint64_t last_aborted_ = 0;
+  std::atomic<std::uint64_t> last_completed_{0};
+  std::atomic<std::uint64_t> last_aborted_id_{0};
+};
+
+/// A task's view of checkpoint outcomes: each newest completed or aborted
+/// id is passed down its chain once, on the task's own worker.
+class checkpoint_outcomes {
+ public:
+  template <class Chain>
+  void deliver(const checkpoint_board& board, Chain& chain) {
+    const std::uint64_t c = board.last_completed();
+    if (c > completed_) {
+      completed_ = c;
+      chain.on_checkpoint_complete(c);
+    }
+    const std::uint64_t a = board.last_aborted();
+    if (a > aborted_) {
+      aborted_ = a;
+      chain.on_checkpoint_abort(a);
+    }
+  }
+
+ private:
+  std::uint64_t completed_ = 0;
+  std::uint64_t aborted_ = 0;
 };
 
 /// What every task shares with its graph.
@@ -72,13 +128,16 @@ struct task_env {
   const std::map<std::string, snapshot>* restore_from = nullptr;   // set when the graph restores
   bell_set* pause_bells = nullptr;  // workers that run a pausable source
   std::string name;  // "node#instance"
+  std::string node;  // the node's name: the scope of its stages' state ids
+  std::uint32_t key_groups = default_key_groups;
 };
 
 /// Snapshot (or restore) of one task: the barrier reaches its stages in
 /// chain order, each saves into the task's own snapshot.
 template <class Apply>
 void task_checkpoint(task_env& env, std::uint64_t id, Apply&& apply) {
-  snapshot s(id);
+  snapshot s(id, env.key_groups);
+  s.enter_scope(env.node);
   apply(checkpoint_barrier(id, s, checkpoint_barrier::kind::snapshot));
   env.board->deposit(id, env.name, std::move(s));
 }
@@ -93,6 +152,7 @@ void task_restore(task_env& env, Apply&& apply) {
   }
   snapshot s = it->second;
   s.rewind();
+  s.enter_scope(env.node);
   apply(checkpoint_barrier(s.checkpoint_id(), s, checkpoint_barrier::kind::restore));
   s.expect_fully_restored();
 }
@@ -118,6 +178,7 @@ class source_task final : public task {
       finish_task();
       return false;
     }
+    outcomes_.deliver(*env_.board, chain_);
     const std::uint64_t wanted = env_.checkpoint_request->load(std::memory_order_acquire);
     const bool barrier = wanted > last_checkpoint_;
     // Injected even while paused, so checkpoints complete; every id
@@ -166,11 +227,9 @@ class source_task final : public task {
         release_group();
       }
     }
-    if constexpr (requires { chain_.on_processing_time(now); }) chain_.on_processing_time(now);
+    outcomes_.deliver(*env_.board, chain_);
+    chain_.on_processing_time(now);
     out_->flush();
-  }
-  [[nodiscard]] bool takes_processing_time() const override {
-    return idle_checked || requires(Chain& c) { c.on_processing_time(timestamp{}); };
   }
   [[nodiscard]] bool ready() const override {
     if (out_->blocked()) return out_->can_drain();
@@ -198,6 +257,7 @@ class source_task final : public task {
   Source src_;
   Chain chain_;
   std::unique_ptr<Output> out_;
+  checkpoint_outcomes outcomes_;
   std::uint64_t emitted_ = 0;
   std::uint64_t last_checkpoint_ = 0;
   bool ended_ = false;
@@ -222,11 +282,9 @@ class chain_body {
   void on_watermark(input_index<0>, timestamp w) { chain_.on_watermark(w); }
   void on_end(input_index<0>) { chain_.on_end(); }
   void on_barrier(const checkpoint_barrier& b) { chain_.on_barrier(b); }
-  void on_processing_time(timestamp now)
-    requires requires(Chain& c) { c.on_processing_time(now); }
-  {
-    chain_.on_processing_time(now);
-  }
+  void on_processing_time(timestamp now) { chain_.on_processing_time(now); }
+  void on_checkpoint_complete(std::uint64_t id) { chain_.on_checkpoint_complete(id); }
+  void on_checkpoint_abort(std::uint64_t id) { chain_.on_checkpoint_abort(id); }
 
  private:
   Chain chain_;
@@ -257,11 +315,10 @@ class two_input_body {
     adapter_.on_barrier(left_input{}, b);
     adapter_.on_barrier(right_input{}, b);
   }
-  void on_processing_time(timestamp now)
-    requires requires(Stage& s) { s.on_processing_time(now); }
-  {
-    adapter_.stage().on_processing_time(now);
-  }
+  // These come from the task, not down the inputs: once each.
+  void on_processing_time(timestamp now) { adapter_.stage().on_processing_time(now); }
+  void on_checkpoint_complete(std::uint64_t id) { adapter_.stage().on_checkpoint_complete(id); }
+  void on_checkpoint_abort(std::uint64_t id) { adapter_.stage().on_checkpoint_abort(id); }
 
  private:
   two_input_adapter<Stage> adapter_;
@@ -338,6 +395,7 @@ class input_task final : public task {
         return moved;
       }
     }
+    outcomes_.deliver(*env_.board, body_);
     if (ended_) {
       finish_task();
       out_->flush();
@@ -395,11 +453,9 @@ class input_task final : public task {
         if (auto w = merge_.on_idle_check(now, decltype(p)::value)) advance(p, *w);
       });
     }
-    if constexpr (requires { body_.on_processing_time(now); }) body_.on_processing_time(now);
+    outcomes_.deliver(*env_.board, body_);
+    body_.on_processing_time(now);
     out_->flush();
-  }
-  [[nodiscard]] bool takes_processing_time() const override {
-    return watch_idle_ || requires(Body& b) { b.on_processing_time(timestamp{}); };
   }
 
  private:
@@ -635,6 +691,7 @@ class input_task final : public task {
   // A paced task's channels: each one's watermark and the messages it
   // had delivered before the barrier that the body has not yet seen.
   struct held_inputs {
+    static constexpr std::string_view state_name = "held_inputs";
     input_task* self;
     void save_state(state_writer& w) const {
       self->each_input([&](auto p, std::size_t i, std::size_t j) {
@@ -737,6 +794,7 @@ class input_task final : public task {
   std::vector<std::size_t> held_;  // per channel: while at a barrier, its pending messages before it; else npos
   Body body_;
   std::unique_ptr<Output> out_;
+  checkpoint_outcomes outcomes_;
   bool watch_idle_;
   timestamp now_ = timestamp::min();
   std::size_t next_ = 0;
