@@ -1,7 +1,11 @@
-// laminar: a header-only C++20 stream processor. This umbrella includes the
-// core (time, stages, composition, checkpoint state, watermarks), the
-// stateless operators, the sources and the sinks. Optional parts with their
-// own dependencies live in their own headers.
+// laminar: a header-only C++20 stream processor. This umbrella includes
+// everything without a dependency beyond cereal, Boost and libnuma: the core
+// (time, the stage protocol, composition, checkpoints and state ids,
+// watermarks, two-input operators), the stateless operators, sources and
+// sinks, aggregates, windows, the four joins, keyed state (state/),
+// channels, graphs (dag/) and their executor (runtime/). Optional parts
+// with their own dependencies (connectors, serde, SQL) live in their own
+// headers and are never included from here.
 #pragma once
 
 #include "laminar/version.hpp"

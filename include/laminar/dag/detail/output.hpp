@@ -143,8 +143,8 @@ class output_state {
   }
 
   std::vector<route> routes_;
-  std::uint32_t key_groups_;
   node_metrics* metrics_;
+  std::uint32_t key_groups_;
   std::uint64_t out_ = 0;
   std::uint64_t rung_out_ = 0;  // out_ at the last ring
   bool unrung_ = false;         // a watermark, barrier, end or drained overflow since the last ring
