@@ -50,12 +50,7 @@ struct instrument {
   std::int64_t tick;  // in 1/10000
 };
 // A row of the instruments' changelog.
-struct instrument_change {
-  std::uint32_t symbol;
-  std::uint32_t lot;
-  std::int64_t tick;
-  laminar::change_kind kind;
-};
+using instrument_change = laminar::change<instrument>;
 
 // The reference data the loader reads: no row for one symbol in 20.
 std::vector<std::optional<instrument>> make_reference() {
@@ -79,7 +74,7 @@ std::vector<feed_event> make_feed(const std::vector<trade>& trades, const std::v
   std::vector<bool> listed(symbols, false);
   for (std::uint32_t s = 0; s < symbols; ++s) {
     if (!ref[s]) continue;
-    feed.push_back({false, {}, {s, ref[s]->lot, ref[s]->tick, laminar::change_kind::insert}});
+    feed.push_back({false, {}, {{s, ref[s]->lot, ref[s]->tick}, laminar::change_kind::insert}});
     listed[s] = true;
   }
   std::size_t next_trade = 0;
@@ -97,7 +92,7 @@ std::vector<feed_event> make_feed(const std::vector<trade>& trades, const std::v
       kind = laminar::change_kind::remove;
     }
     listed[s] = kind != laminar::change_kind::remove;
-    feed.push_back({false, {}, {s, 100, tick, kind}});
+    feed.push_back({false, {}, {{s, 100, tick}, kind}});
   }
   return feed;
 }

@@ -10,6 +10,7 @@
 
 #include "laminar/version.hpp"
 
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/compose.hpp"
 #include "laminar/core/connect.hpp"

@@ -646,8 +646,9 @@ TEST_CASE("lookup join (loader): cache hits allocate nothing and call nothing, r
 
 namespace {
 
-// Right records of three shapes: a plain upsert stream, a changelog with
-// +I/-U/+U/-D, and weighted rows.
+// Right records of four shapes: a plain upsert stream, changelogs with
+// +I/-U/+U/-D (a record type that opts in by changelog_traits, and
+// change<listing>), and weighted rows (opted in by their weight).
 struct listing {
   std::uint32_t sym = 0;
   std::int64_t tick = 0;
@@ -685,9 +686,25 @@ struct weighted_listing {
   }
 };
 
+}  // namespace
+
+template <>
+struct laminar::changelog_traits<listing_change> {
+  static constexpr auto kind = &listing_change::kind;
+};
+template <>
+struct laminar::changelog_traits<weighted_listing> {
+  static constexpr auto weight = &weighted_listing::weight;
+};
+
+namespace {
+
 // What the model reads a right record as: +1 set, -1 remove, 0 nothing.
 int effect(const listing&) { return 1; }
 int effect(const listing_change& x) {
+  return x.kind == change_kind::insert || x.kind == change_kind::update_after ? 1 : -1;
+}
+int effect(const change<listing>& x) {
   return x.kind == change_kind::insert || x.kind == change_kind::update_after ? 1 : -1;
 }
 int effect(const weighted_listing& x) { return x.weight > 0 ? 1 : x.weight < 0 ? -1 : 0; }
@@ -700,6 +717,10 @@ R make_right(std::mt19937_64& rng, std::uint32_t sym, std::int64_t tick) {
     const change_kind kinds[] = {change_kind::insert, change_kind::update_after, change_kind::update_before,
                                  change_kind::remove, change_kind::insert};
     return {sym, tick, kinds[rng() % 5]};
+  } else if constexpr (std::is_same_v<R, change<listing>>) {
+    const change_kind kinds[] = {change_kind::insert, change_kind::update_after, change_kind::update_before,
+                                 change_kind::remove, change_kind::insert};
+    return {{sym, tick}, kinds[rng() % 5]};
   } else {
     const std::int64_t weights[] = {1, 2, -1, -3, 0, 1};
     return {sym, tick, weights[rng() % 6]};
@@ -911,16 +932,18 @@ TEST_CASE("lookup join (table): every option equals a std::map table on randomiz
   int cases = 0;
   table_differential<listing>(cases);
   table_differential<listing_change>(cases);
+  table_differential<change<listing>>(cases);
   table_differential<weighted_listing>(cases);
-  CHECK(cases == 3 * (3 * 4 * 3 * 10));
+  CHECK(cases == 4 * (3 * 4 * 3 * 10));
 }
 
 TEST_CASE("lookup join (table): a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
   int cases = 0;
   table_restore<listing>(cases);
   table_restore<listing_change>(cases);
+  table_restore<change<listing>>(cases);
   table_restore<weighted_listing>(cases);
-  CHECK(cases == 3 * 3 * 2 * 4);
+  CHECK(cases == 4 * 3 * 2 * 4);
 }
 
 TEST_CASE("lookup join (table): a changelog's -U and +U replace a row, -D removes it") {

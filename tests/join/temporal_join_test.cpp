@@ -43,6 +43,15 @@ struct rate {
     ar(ts, currency, value, kind);
   }
 };
+
+}  // namespace
+
+template <>
+struct laminar::changelog_traits<rate> {
+  static constexpr auto kind = &rate::kind;
+};
+
+namespace {
 using row = temporal_row<order, rate>;
 using item = join_streams::stream_item<order, rate>;
 using join_streams::feed;
@@ -453,4 +462,61 @@ TEST_CASE("held left records: released by time then arrival, saved and loaded, a
   };
   refused(2, {{9, 0}, {1, 1}}, "held left records are out of order");
   refused(2, {{1, 0}, {9, 2}}, "has arrival number 2, not below the next one (2)");
+}
+
+namespace {
+
+// A rates changelog read by its weight, and rates with a member named kind
+// that do not opt in (so every one of them is an upsert).
+struct weighted_rate {
+  std::int64_t ts = 0;
+  std::uint32_t currency = 0;
+  std::int64_t value = 0;
+  std::int64_t weight = 1;
+};
+struct kind_lookalike {
+  std::int64_t ts = 0;
+  std::uint32_t currency = 0;
+  std::int64_t value = 0;
+  change_kind kind = change_kind::insert;
+};
+
+}  // namespace
+
+template <>
+struct laminar::changelog_traits<weighted_rate> {
+  static constexpr auto weight = &weighted_rate::weight;
+};
+
+namespace {
+
+/// The rate value each of the orders at 15 and 25 (currency 1) joins, after
+/// the rates at 10 (an insert) and 20 (the same row with the other change).
+template <class R>
+std::vector<std::optional<std::int64_t>> joined_values(const std::vector<R>& rates) {
+  std::vector<std::optional<std::int64_t>> got;
+  auto p = connect(push<order>() | event_time(&order::ts) | key_by(&order::key),
+                   push<R>() | event_time(&R::ts) | key_by(&R::currency)) |
+           temporal_join().type(join_type::left) | sink([&](const temporal_row<order, R>& r) {
+             got.push_back(r.right ? std::optional<std::int64_t>(r.right->value) : std::nullopt);
+           });
+  for (const R& r : rates) p.push_right(r);
+  p.push_left(order{15, 1, 1});
+  p.push_left(order{25, 1, 2});
+  p.finish();
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("temporal join: only rows that opt in are a changelog; a weight <= 0 removes the key's row") {
+  using values = std::vector<std::optional<std::int64_t>>;
+  CHECK(joined_values(std::vector<weighted_rate>{{10, 1, 100, 1}, {20, 1, 100, -1}}) == values{100, std::nullopt});
+  CHECK(joined_values(std::vector<weighted_rate>{{10, 1, 100, 1}, {20, 1, 105, 2}}) == values{100, 105});
+  CHECK(joined_values(std::vector<change<weighted_rate>>{{{10, 1, 100, 1}, change_kind::insert},
+                                                         {{20, 1, 100, 1}, change_kind::remove}}) ==
+        values{100, std::nullopt});
+  // Not opted in: the -D is one more upsert.
+  CHECK(joined_values(std::vector<kind_lookalike>{{10, 1, 100, change_kind::insert}, {20, 1, 100, change_kind::remove}}) ==
+        values{100, 100});
 }

@@ -259,31 +259,128 @@ TEST_CASE("windows: a cascaded view over a changelog equals the batch computatio
   CHECK(got == expect);
 }
 
-TEST_CASE("windows: retractions (+I/-D rows) into a window with min/max/first/last") {
-  struct change_row {
-    std::uint32_t key;
-    std::int64_t ts;
-    std::int64_t value;
-    change_kind kind;
-  };
-  std::vector<change_row> in{
-      {1, 10, 5, change_kind::insert}, {1, 20, 9, change_kind::insert}, {1, 30, 1, change_kind::insert},
-      {1, 20, 9, change_kind::remove},  // the max goes: 5 is the new max
-      {1, 30, 1, change_kind::remove},  // the min and the last go
-      {1, 40, 7, change_kind::insert},
-  };
-  std::vector<window_row<std::uint32_t, std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>>> rows;
-  auto p = from(in) | event_time(&change_row::ts) | key_by(&change_row::key) |
+namespace {
+
+// The same changes as three changelog row types: change<T>, a record whose
+// changelog_traits names its kind, one whose traits name its weight.
+struct reading {
+  std::uint32_t key;
+  std::int64_t ts;
+  std::int64_t value;
+};
+struct kind_row {
+  std::uint32_t key;
+  std::int64_t ts;
+  std::int64_t value;
+  change_kind op;
+};
+struct weight_row {
+  std::uint32_t key;
+  std::int64_t ts;
+  std::int64_t value;
+  int multiplicity;
+};
+// A record whose members are called kind and weight, and that does not opt in.
+struct lookalike {
+  std::uint32_t key;
+  std::int64_t ts;
+  std::int64_t value;
+  change_kind kind;
+  std::int64_t weight;
+};
+
+}  // namespace
+
+template <>
+struct laminar::changelog_traits<kind_row> {
+  static constexpr auto kind = &kind_row::op;
+};
+template <>
+struct laminar::changelog_traits<weight_row> {
+  static constexpr auto weight = [](const weight_row& r) { return r.multiplicity; };
+};
+
+namespace {
+
+static_assert(changelog_row<change<reading>>);
+static_assert(changelog_row<kind_row>);
+static_assert(changelog_row<weight_row>);
+static_assert(changelog_row<window_row<std::uint32_t, std::int64_t>>);
+static_assert(!changelog_row<reading>);
+static_assert(!changelog_row<lookalike>);
+static_assert(weight_of(lookalike{1, 1, 1, change_kind::remove, -1}) == 1);
+
+using five = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+
+// min, max, first, last and count over a changelog of key 1 in [0, 100),
+// on_update: every row the window emits.
+template <class Row>
+std::vector<window_row<std::uint32_t, five>> min_max_first_last(const std::vector<Row>& in) {
+  std::vector<window_row<std::uint32_t, five>> rows;
+  auto p = from(in) | event_time(&Row::ts) | key_by(&Row::key) |
            tumbling(duration::from_nanos(100))
-               .aggregate(aggregates(laminar::min(&change_row::value), laminar::max(&change_row::value),
-                                     first(&change_row::value), last(&change_row::value), count()))
+               .aggregate(aggregates(laminar::min(&Row::value), laminar::max(&Row::value), first(&Row::value),
+                                     last(&Row::value), count()))
                .emit(emit_mode::on_update) |
            collect(rows);
   p.run();
+  return rows;
+}
+
+void check_retracted(const std::vector<window_row<std::uint32_t, five>>& rows) {
   REQUIRE(rows.size() == 1 + 2 * 5);
   CHECK(rows.back().kind == change_kind::update_after);
-  CHECK(rows.back().value == std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>{5, 7, 5, 7, 2});
-  using five = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+  CHECK(rows.back().value == five{5, 7, 5, 7, 2});
   CHECK(rows[6].value == five{1, 5, 5, 1, 2});  // 9 retracted: the max falls back to 5
   CHECK(rows[8].value == five{5, 5, 5, 5, 1});  // 1 retracted: min and last fall back to 5
+}
+
+}  // namespace
+
+TEST_CASE("windows: retractions (+I/-D rows) into a window with min/max/first/last") {
+  SUBCASE("change<T>") {
+    const std::vector<change<reading>> in{
+        {{1, 10, 5}, change_kind::insert}, {{1, 20, 9}, change_kind::insert}, {{1, 30, 1}, change_kind::insert},
+        {{1, 20, 9}, change_kind::remove},  // the max goes: 5 is the new max
+        {{1, 30, 1}, change_kind::remove},  // the min and the last go
+        {{1, 40, 7}, change_kind::insert},
+    };
+    // change<reading> is read through reading's own members.
+    std::vector<window_row<std::uint32_t, five>> rows;
+    auto p = from(in) | event_time(&reading::ts) | key_by(&reading::key) |
+             tumbling(duration::from_nanos(100))
+                 .aggregate(aggregates(laminar::min(&reading::value), laminar::max(&reading::value),
+                                       first(&reading::value), last(&reading::value), count()))
+                 .emit(emit_mode::on_update) |
+             collect(rows);
+    p.run();
+    check_retracted(rows);
+  }
+  SUBCASE("changelog_traits naming the kind") {
+    check_retracted(min_max_first_last(std::vector<kind_row>{
+        {1, 10, 5, change_kind::insert}, {1, 20, 9, change_kind::insert}, {1, 30, 1, change_kind::insert},
+        {1, 20, 9, change_kind::remove}, {1, 30, 1, change_kind::remove}, {1, 40, 7, change_kind::insert}}));
+  }
+  SUBCASE("changelog_traits naming the weight") {
+    check_retracted(min_max_first_last(std::vector<weight_row>{
+        {1, 10, 5, 1}, {1, 20, 9, 1}, {1, 30, 1, 1}, {1, 20, 9, -1}, {1, 30, 1, -1}, {1, 40, 7, 1}}));
+  }
+}
+
+TEST_CASE("windows: a weight counts the record that many times") {
+  const auto rows = min_max_first_last(std::vector<weight_row>{{1, 10, 5, 3}, {1, 20, 9, 2}, {1, 30, 1, 1}, {1, 20, 9, -2}});
+  REQUIRE(!rows.empty());
+  CHECK(rows.back().value == five{1, 5, 5, 1, 4});  // 5 three times and 1 once; both 9s retracted
+}
+
+TEST_CASE("windows: a record with members named kind and weight that does not opt in is insert-only") {
+  const auto rows = min_max_first_last(std::vector<lookalike>{
+      {1, 10, 5, change_kind::insert, 1}, {1, 20, 9, change_kind::insert, 1}, {1, 30, 1, change_kind::insert, 1},
+      {1, 20, 9, change_kind::remove, -1}, {1, 30, 1, change_kind::remove, -1}, {1, 40, 7, change_kind::insert, 1}});
+  // Every record counts +1: the "removals" add 9 and 1 again.
+  REQUIRE(rows.size() == 1 + 2 * 5);
+  CHECK(rows.back().kind == change_kind::update_after);
+  CHECK(rows.back().value == five{1, 9, 5, 7, 6});
+  CHECK(rows[6].value == five{1, 9, 5, 1, 4});
+  CHECK(rows[8].value == five{1, 9, 5, 1, 5});
 }

@@ -3,7 +3,6 @@
 
 #include "laminar/aggregate/aggregate.hpp"
 #include "laminar/aggregate/basic.hpp"
-#include "laminar/aggregate/changelog.hpp"
 #include "laminar/aggregate/composite.hpp"
 #include "laminar/aggregate/distinct.hpp"
 #include "laminar/aggregate/first_last.hpp"

@@ -11,10 +11,11 @@
 //             | lookup_join()                    // rows: lookup_row<order, instrument>
 //             | sink(...);
 //           The right input is a changelog that keeps an in-memory table up
-//           to date: +I/+U (or a positive weight, or a plain record) set the
-//           key's row, -U/-D (a negative weight) remove it. A left record is
-//           joined with the row its key has when it arrives: the table as the
-//           right input has delivered it so far. This is not a temporal join
+//           to date: +I/+U (or a positive weight, or a record that is not a
+//           changelog_row) set the key's row, -U/-D (a negative weight)
+//           remove it. A left record is joined with the row its key has
+//           when it arrives: the table as the right input has delivered it
+//           so far. This is not a temporal join
 //           (a version chosen by the left record's event time).
 //
 // A key with no value is the program's choice (.on_missing): drop the left
@@ -63,7 +64,7 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/optional.hpp>
 
-#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"

@@ -6,10 +6,11 @@
 //     | temporal_join().type(join_type::left)
 //     | sink(...);                          // rows: temporal_row<order, rate>
 //
-// A right record with a `kind` (change_kind: +I, -U, +U, -D) changes the
-// key's row at its event time: +I and +U make it the row from then on; -D
-// (and a -U with no +U after it at that time) make the key absent from
-// then on. A right record without a kind is an upsert. Of several changes
+// A right record that is a changelog_row (core/changelog.hpp: change<T>, or
+// a changelog_traits specialization) changes the key's row at its event
+// time: +I and +U (a positive weight) make it the row from then on; -D (and
+// a -U with no +U after it at that time; a weight <= 0) make the key absent
+// from then on. Any other right record is an upsert. Of several changes
 // at one time, the last to arrive wins (so -U then +U leaves the +U).
 //
 // A left record at t_l joins the key's row as of t_l: the last change at or
@@ -46,7 +47,7 @@
 #include <utility>
 #include <vector>
 
-#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
@@ -78,9 +79,8 @@ namespace detail {
 /// Whether a change makes its record the key's row (else: the key is absent).
 template <class R>
 [[nodiscard]] constexpr bool is_valid_version(const R& r) noexcept {
-  if constexpr (requires { { r.kind } -> std::convertible_to<change_kind>; }) {
-    const auto k = static_cast<change_kind>(r.kind);
-    return k == change_kind::insert || k == change_kind::update_after;
+  if constexpr (changelog_row<R>) {
+    return weight_of(r) > 0;
   } else {
     (void)r;
     return true;

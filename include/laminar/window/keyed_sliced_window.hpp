@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "laminar/aggregate/aggregate.hpp"
-#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"

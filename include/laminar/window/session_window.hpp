@@ -70,8 +70,9 @@
 // timer update. Steady state allocates nothing per record: vectors and
 // slots are reused.
 //
-// Changelog input (records with `kind` or `weight`) is rejected at compile
-// time: a retraction can split a session, which accumulators cannot undo.
+// Changelog input (a changelog_row: change<T>, window rows, or a type with
+// a changelog_traits specialization) is rejected at compile time: a
+// retraction can split a session, which accumulators cannot undo.
 #pragma once
 
 #include <algorithm>
@@ -85,7 +86,7 @@
 #include <vector>
 
 #include "laminar/aggregate/aggregate.hpp"
-#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/stage.hpp"
@@ -320,9 +321,10 @@ struct session_window_operator {
                   "laminar: a session window needs event time: put with_watermarks(...) or event_time(...) before it");
     using T = typename Ctx::value_type;
     static_assert(!changelog_row<T>,
-                  "laminar: session windows do not take changelog input (records with `kind` or `weight`): a "
-                  "retraction could split a session, which accumulators cannot undo; map the records to plain ones "
-                  "first, or aggregate the changelog with tumbling/hopping/cumulate windows");
+                  "laminar: session windows do not take changelog input (a changelog_row: change<T>, window_row or a "
+                  "type with a changelog_traits specialization): a retraction could split a session, which "
+                  "accumulators cannot undo; map the records to plain ones first, or aggregate the changelog with "
+                  "tumbling/hopping/cumulate windows");
     using bound = detail::bound_aggregate_t<T, false, Agg>;
     using row = window_row<detail::group_key_t<Ctx>, aggregate_result_t<bound>>;
     if constexpr (Ctx::keyed()) {

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "laminar/aggregate/aggregate.hpp"
-#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"

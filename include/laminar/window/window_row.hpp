@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "laminar/aggregate/changelog.hpp"
+#include "laminar/core/changelog.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/detail/print.hpp"
 #include "laminar/state/key.hpp"
@@ -43,6 +43,12 @@ struct window_row {
   void serialize(Archive& ar) {
     ar(key, start, end, value, kind);
   }
+};
+
+/// Window rows are changelog rows: a cascaded window or a table reads their kind.
+template <class Key, class Value>
+struct changelog_traits<window_row<Key, Value>> {
+  static constexpr auto kind = &window_row<Key, Value>::kind;
 };
 
 namespace detail {
