@@ -102,7 +102,7 @@ TEST_CASE("the differential harness passes equal outputs") {
 // one, whether or not the harness reported.
 namespace {
 
-void expect(bool holds, const char* what) {
+void expect(bool holds, const std::string& what) {
   if (!holds) {
     FAIL_CHECK(what);
     FAIL_CHECK(what);
