@@ -48,7 +48,7 @@ class long_parker {
   /// What it waits for (the condition a parked waiter re-checks) now holds:
   /// it returns once it wakes.
   void let_go() { go_.store(true); }
-  /// Waits for it to return (at most long_park plus a margin).
+  /// Whether it returns within d (it returns only once let go and awake).
   [[nodiscard]] bool returned_within(std::chrono::steady_clock::duration d) const {
     const auto deadline = std::chrono::steady_clock::now() + d;
     while (!returned_.load()) {
