@@ -13,11 +13,26 @@
 #include <thread>
 #include <vector>
 
+#include "channel/long_park.hpp"
 #include "channel/tracked.hpp"
 
 using namespace laminar;
 using namespace std::chrono_literals;
 using test::tracked;
+
+namespace {
+
+// The channel with its park words in reach: a long parker (long_park.hpp)
+// sleeps on them as a parked consumer or producer does, but without the
+// 1 ms re-check, so only the channel's own wake-up gets it out in time.
+template <class T>
+struct spsc_probe : spsc_channel<T> {
+  using spsc_channel<T>::spsc_channel;
+  std::atomic<std::uint32_t>& data_word() { return this->data_word_; }
+  std::atomic<std::uint32_t>& space_word() { return this->space_word_; }
+};
+
+}  // namespace
 
 TEST_CASE("spsc: capacity rounds up to a power of two") {
   CHECK(spsc_channel<int>(0).capacity() == 1);
@@ -205,18 +220,53 @@ TEST_CASE("spsc: every wait policy moves every message, with a slow consumer and
 }
 
 TEST_CASE("spsc: a parked consumer wakes when a message arrives") {
-  spsc_channel<int> ch(4);
-  std::atomic<bool> parked{false};
+  spsc_probe<int> ch(4);
+  {
+    channel_test::long_parker consumer(ch.data_word());
+    REQUIRE(consumer.wait_until_asleep());
+    consumer.let_go();
+    CHECK(ch.try_push(7));
+    CHECK(consumer.returned_within(channel_test::woken_within));
+  }
   int v = 0;
-  std::thread consumer([&] {
-    parked.store(true);
+  CHECK(ch.try_pop(v));
+  CHECK(v == 7);
+  // And through wait_for_data itself.
+  std::atomic<bool> waiting{false};
+  std::thread waiter([&] {
+    waiting.store(true);
     if (ch.wait_for_data(wait_policy::park)) ch.try_pop(v);
   });
-  while (!parked.load()) std::this_thread::yield();
+  while (!waiting.load()) std::this_thread::yield();
   std::this_thread::sleep_for(20ms);  // long enough to get past spinning and yielding
-  CHECK(ch.try_push(7));
-  consumer.join();
-  CHECK(v == 7);
+  CHECK(ch.try_push(8));
+  waiter.join();
+  CHECK(v == 8);
+}
+
+TEST_CASE("spsc: a producer parked on a full channel wakes when a message is taken") {
+  spsc_probe<int> ch(2);
+  CHECK(ch.try_push(1));
+  CHECK(ch.try_push(2));
+  channel_test::long_parker producer(ch.space_word());
+  REQUIRE(producer.wait_until_asleep());
+  producer.let_go();
+  int v = 0;
+  CHECK(ch.try_pop(v));
+  CHECK(producer.returned_within(channel_test::woken_within));
+}
+
+TEST_CASE("spsc: wake_waiters wakes a parked consumer and a parked producer") {
+  spsc_probe<int> ch(2);
+  channel_test::long_parker consumer(ch.data_word());
+  channel_test::long_parker producer(ch.space_word());
+  REQUIRE(consumer.wait_until_asleep());
+  REQUIRE(producer.wait_until_asleep());
+  consumer.let_go();
+  producer.let_go();
+  ch.wake_waiters();
+  CHECK(consumer.returned_within(channel_test::woken_within));
+  CHECK(producer.returned_within(channel_test::woken_within));
 }
 
 TEST_CASE("spsc: cancel unblocks a push blocked on a full channel and a wait for data, under every policy") {

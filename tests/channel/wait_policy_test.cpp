@@ -10,6 +10,8 @@
 #include <laminar/channel/wait_policy.hpp>
 #include <thread>
 
+#include "channel/long_park.hpp"
+
 using namespace laminar;
 using namespace std::chrono_literals;
 
@@ -108,16 +110,22 @@ TEST_CASE("notify_waiters with nobody parked leaves the word as it is") {
   CHECK(word.load() == 6);
 }
 
+// Waiters parked as wait_until parks them, but for seconds instead of
+// park_recheck: they return in time only if the notify woke them.
 TEST_CASE("one notify wakes every parked waiter") {
   std::atomic<std::uint32_t> word{0};
-  std::atomic<bool> flag{false};
-  std::atomic<int> woke{0};
-  std::thread a([&] { woke += wait_until(wait_policy::park, [&] { return flag.load(); }, word, nullptr) ? 1 : 0; });
-  std::thread b([&] { woke += wait_until(wait_policy::park, [&] { return flag.load(); }, word, nullptr) ? 1 : 0; });
-  std::this_thread::sleep_for(20ms);
-  flag.store(true);
+  channel_test::long_parker a(word), b(word), c(word);
+  REQUIRE(a.wait_until_asleep());
+  REQUIRE(b.wait_until_asleep());
+  REQUIRE(c.wait_until_asleep());
+  const std::uint32_t before = word.load();
+  CHECK((before & 1U) == 1U);
+  a.let_go();
+  b.let_go();
+  c.let_go();
   notify_waiters(word);
-  a.join();
-  b.join();
-  CHECK(woke.load() == 2);
+  CHECK(a.returned_within(channel_test::woken_within));
+  CHECK(b.returned_within(channel_test::woken_within));
+  CHECK(c.returned_within(channel_test::woken_within));
+  CHECK(word.load() == before + 1);  // one wake-up for all of them
 }

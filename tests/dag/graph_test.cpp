@@ -232,15 +232,54 @@ TEST_CASE("a graph restored from a checkpoint finishes with the uninterrupted re
   CHECK(by_key(out) == by_key(expected));
 }
 
+namespace {
+
+// Counts the threads that ran it, and those of them that have ended: a
+// thread's thread_local objects are destroyed as it ends, before a join()
+// of it returns.
+struct thread_census {
+  std::atomic<int> entered{0};
+  std::atomic<int> ended{0};
+  struct mark {
+    std::atomic<int>* ended = nullptr;
+    ~mark() {
+      if (ended != nullptr) ended->fetch_add(1);
+    }
+  };
+  void here() {
+    thread_local mark m;
+    if (m.ended == nullptr) {
+      m.ended = &ended;
+      entered.fetch_add(1);
+    }
+  }
+};
+
+}  // namespace
+
 TEST_CASE("stop() with data in flight joins every worker") {
   std::atomic<std::uint64_t> seen{0};
+  thread_census workers;
   graph g(runtime_options{.workers = 2});
-  auto src = g.source("endless", generate([i = std::uint64_t{0}]() mutable -> std::optional<std::uint64_t> { return i++; }));
-  g.node("slow", src, sink([&](std::uint64_t) { seen.fetch_add(1, std::memory_order_relaxed); }), edge_options{8});
+  auto src = g.source("endless", generate([&, i = std::uint64_t{0}]() mutable -> std::optional<std::uint64_t> {
+                        workers.here();
+                        return i++;
+                      }));
+  g.node("slow", src, sink([&](std::uint64_t) {
+           workers.here();
+           seen.fetch_add(1, std::memory_order_relaxed);
+         }),
+         edge_options{8});
   g.start();
   while (seen.load() < 1000) std::this_thread::yield();
   g.stop();
-  CHECK(seen.load() >= 1000);
+  // Every worker that ran a node has ended by the time stop() returns (the
+  // endless source never lets one end by itself), and nothing runs after.
+  CHECK(workers.entered.load() >= 1);
+  CHECK(workers.ended.load() == workers.entered.load());
+  const std::uint64_t at_stop = seen.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(seen.load() == at_stop);
 }
 
 TEST_CASE("an operator that throws stops the graph and is reported with its node") {

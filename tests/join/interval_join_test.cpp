@@ -48,12 +48,16 @@ using join_streams::feed;
 // Records mostly a little out of order, some far behind, duplicate times;
 // each input's watermark trails its records by a lag of its own, so that
 // some records are late and one input may hold the other's state back.
-std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n) {
+// at_watermark_one_in, all_on_grid: see join_streams::stream_shape.
+std::vector<item> make_items(std::uint64_t seed, std::uint32_t keys, std::size_t n,
+                             std::uint64_t at_watermark_one_in = 0, bool all_on_grid = false) {
   std::mt19937_64 rng(seed);
   join_streams::stream_shape shape;
   shape.left_lag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
   shape.right_lag = static_cast<std::int64_t>(1 + rng() % 6) * ms;
   shape.grid_one_in = 8;
+  shape.at_watermark_one_in = at_watermark_one_in;
+  shape.all_on_grid = all_on_grid;
   return join_streams::out_of_order_items<order, fill>(
       rng, keys, n, shape, [](std::int64_t t, std::uint32_t key, std::int64_t i) { return order{t, key, i}; },
       [](std::int64_t t, std::uint32_t key, std::int64_t i) { return fill{t, key, i}; });
@@ -279,6 +283,46 @@ TEST_CASE("interval join: every join type equals the brute-force model on random
   CHECK(cases == 4 * 4 * 3 * 10);
 }
 
+// A record exactly at its input's watermark is on time (late is strictly
+// behind it): the randomized streams above hit that edge a handful of times
+// in all; here one record in four sits on it, on either input, and matches
+// (or, outer, waits for) the other input's records like any other. Every
+// time is on the millisecond grid (the watermarks too), so that records at
+// the edge also tie with records of the other input (bounds [0, 0] match).
+TEST_CASE("interval join: records exactly at their input's watermark are on time, and equal the brute-force model") {
+  int cases = 0;
+  std::size_t at_edge = 0;
+  for_each_setting([&](const interval_settings& s) {
+    for (std::uint32_t keys : {1u, 7u}) {
+      for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        const auto items = make_items(seed * 131 + keys, keys, 1200, 4, true);
+        model m{s, {}, {}, {}};
+        m.run(items);
+        auto got = run_join(s, items);
+        canonical(got.rows, items);
+        canonical(m.rows, items);
+        const std::string what = "at the watermark " + describe(s, seed, keys);
+        test::same_nonempty_outputs(got.rows, m.rows, what + " rows");
+        test::same_outputs(got.late_left, m.late_left, what + " late left records");
+        test::same_outputs(got.late_right, m.late_right, what + " late right records");
+        CHECK_MESSAGE(!got.behind_watermark, what << ": a row arrived behind the join's output watermark");
+        CHECK_MESSAGE(got.held_after == 0, what << ": state left after the end of both inputs");
+        // The stream does what it is for: records exactly at their watermark.
+        std::int64_t lwm = no_time, rwm = no_time;
+        for (const item& it : items) {
+          if (it.kind == item::left_wm) lwm = it.w;
+          if (it.kind == item::right_wm) rwm = it.w;
+          if (it.kind == item::left && it.l.ts == lwm) ++at_edge;
+          if (it.kind == item::right && it.r.ts == rwm) ++at_edge;
+        }
+        ++cases;
+      }
+    }
+  });
+  CHECK(cases == 4 * 4 * 2 * 4);
+  CHECK(at_edge > 10'000);
+}
+
 TEST_CASE("interval join: rows of a small stream, and an unmatched record leaves as soon as the watermark proves it") {
   std::vector<row> rows;
   auto p = pipeline_of(interval_join(duration::from_nanos(-2), duration::from_nanos(3)).type(join_type::full),
@@ -312,10 +356,14 @@ TEST_CASE("interval join: rows of a small stream, and an unmatched record leaves
 }
 
 TEST_CASE("interval join: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
+  // Every time on the millisecond grid: with times random to the
+  // nanosecond, the inner join with bounds [0, 0] matched nothing, and its
+  // restore compared two empty outputs.
+  const auto items = make_items(4242, 20, 1500, 0, true);
   for_each_setting([&](const interval_settings& s) {
     join_streams::check_restore_at_random_cuts<row>(
-        [&](std::vector<row>& out) { return pipeline_of(configured(s), collect(out)); }, make_items(4242, 20, 1500), 11,
-        3, 7, describe(s, 4242, 20) + " after restore");
+        [&](std::vector<row>& out) { return pipeline_of(configured(s), collect(out)); }, items, 11, 3, 7,
+        describe(s, 4242, 20) + " on the grid, after restore");
   });
 }
 

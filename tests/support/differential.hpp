@@ -35,13 +35,28 @@ bool same_outputs(const std::vector<T>& actual, const std::vector<T>& expected, 
   return true;
 }
 
+/// same_outputs for a comparison that must compare something: it also
+/// fails the test when the reference gave no output at all, so a stream
+/// that produces nothing cannot pass vacuously. For the main output of a
+/// differential or restore check (not for side outputs that may well be
+/// empty, such as late records).
+template <class T>
+bool same_nonempty_outputs(const std::vector<T>& actual, const std::vector<T>& expected,
+                           const std::string& what = "output") {
+  if (expected.empty()) {
+    FAIL_CHECK(what << ": the reference gave no output, so nothing was compared");
+    return false;
+  }
+  return same_outputs(actual, expected, what);
+}
+
 /// Runs `op` and `reference` (each: input -> std::vector<Out>) on the same
-/// input and compares every output.
+/// input and compares every output; fails when the reference gives none.
 template <class In, class Op, class Ref>
 bool differential(const std::vector<In>& input, Op&& op, Ref&& reference, const std::string& what = "output") {
   const auto actual = op(input);
   const auto expected = reference(input);
-  return same_outputs(actual, expected, what);
+  return same_nonempty_outputs(actual, expected, what);
 }
 
 }  // namespace laminar::test
