@@ -159,7 +159,7 @@ struct last_price_stage {
 TEST_CASE("a state whose serialize() changed between builds is named, not misread") {
   snapshot s(4);
   s.save(last_price_stage<price_v1>{{7}});
-  CHECK(s.records()[0].layout.find("price_v1:9") != std::string::npos);  // the archive's flag byte + 8
+  CHECK(s.records()[0].layout.find("price_v1:8") != std::string::npos);
   const snapshot file = snapshot::from_bytes(s.to_bytes());
   snapshot same = file;
   last_price_stage<price_v1> v1;
@@ -167,7 +167,7 @@ TEST_CASE("a state whose serialize() changed between builds is named, not misrea
   CHECK(v1.last.px == 7);
   snapshot changed = file;
   last_price_stage<price_v2> v2;
-  CHECK_THROWS_WITH_AS(changed.load(v2), doctest::Contains("price_v2:17 bytes: its serialize() changed"),
+  CHECK_THROWS_WITH_AS(changed.load(v2), doctest::Contains("price_v2:16 bytes: its serialize() changed"),
                        checkpoint_error);
 }
 
@@ -207,4 +207,43 @@ TEST_CASE("a barrier saves or restores according to its kind") {
   restore.checkpoint(fresh);
   CHECK(fresh.n == 3);
   CHECK(fresh.label == "a");
+}
+
+TEST_CASE("state archives: a container size the bytes left cannot hold is refused before anything is allocated") {
+  struct with_containers {
+    std::vector<std::int64_t> values;
+    std::string label;
+    std::vector<std::string> names;
+    void save_state(state_writer& w) const { w(values, label, names); }
+    void load_state(state_reader& r) { r(values, label, names); }
+  };
+  snapshot s(1);
+  s.save(with_containers{{1, 2, 3}, "vwap", {"a", "bc"}});
+  const std::string good = s.records()[0].bytes;
+  {
+    snapshot t = s;
+    t.rewind();
+    with_containers back;
+    t.load(back);
+    CHECK(back.values == std::vector<std::int64_t>{1, 2, 3});
+    CHECK(back.label == "vwap");
+    CHECK(back.names == std::vector<std::string>{"a", "bc"});
+  }
+  // Each container's size is a u64 before its elements: the vector's at
+  // offset 0, the string's after the vector's three values (32), the
+  // names' after the string's four bytes (44).
+  for (const std::size_t at : {std::size_t{0}, std::size_t{32}, std::size_t{44}}) {
+    for (const std::uint64_t huge : {std::uint64_t{1} << 33, std::uint64_t{1} << 62, ~std::uint64_t{0}}) {
+      std::string bytes = good;
+      for (int i = 0; i < 8; ++i) bytes[at + static_cast<std::size_t>(i)] = static_cast<char>((huge >> (8 * i)) & 0xFFU);
+      snapshot damaged(2);
+      damaged.add({"with_containers", "", bytes});
+      with_containers back;
+      CAPTURE(at);
+      CAPTURE(huge);
+      // Refused by the size check, before the container allocated: a
+      // container that tried first would fail another way (bad_alloc).
+      CHECK_THROWS_WITH_AS(damaged.load(back), doctest::Contains("exceeds what the"), checkpoint_error);
+    }
+  }
 }

@@ -225,6 +225,6 @@ TEST_CASE("state_reader: read_count refuses a count the bytes left cannot hold, 
   } catch (const checkpoint_error& e) {
     const std::string what = e.what();
     CHECK(what.find("99 widgets") != std::string::npos);
-    CHECK(what.find("offset 33") != std::string::npos);
+    CHECK(what.find("offset 32") != std::string::npos);
   }
 }

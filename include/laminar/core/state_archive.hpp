@@ -2,25 +2,27 @@
 // stage stateful.
 //
 // A stateful stage has save_state(state_writer&) const and
-// load_state(state_reader&). Values are serialized with cereal's portable
-// binary archive, so a user type needs a cereal `serialize` (or save/load)
-// function. Keyed state is written by key group (state/key.hpp): the
-// archives carry the checkpoint's key-group count.
+// load_state(state_reader&). Values are serialized with cereal, into the
+// library's own little-endian archives (detail/state_archives.hpp), so a
+// user type needs a cereal `serialize` (or save/load) function. Reading
+// checks every value and every container size against the bytes left:
+// damaged state is a checkpoint_error, never a crash or a huge allocation.
+// Keyed state is written by key group (state/key.hpp): the archives carry
+// the checkpoint's key-group count.
 #pragma once
 
-#include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
+#include "laminar/core/detail/state_archives.hpp"
 #include "laminar/core/detail/type_name.hpp"
 #include "laminar/core/error.hpp"
 
@@ -35,46 +37,49 @@ inline constexpr std::uint32_t default_key_groups = 128;
 /// `w(count_, sum_)`.
 class state_writer {
  public:
-  explicit state_writer(std::uint32_t key_groups = default_key_groups) : key_groups_(key_groups), archive_(stream_) {}
+  explicit state_writer(std::uint32_t key_groups = default_key_groups) : key_groups_(key_groups), archive_(bytes_) {}
+  state_writer(const state_writer&) = delete;
+  state_writer& operator=(const state_writer&) = delete;
   template <class... Ts>
   void operator()(const Ts&... values) {
     archive_(values...);
   }
-  [[nodiscard]] std::string bytes() const { return stream_.str(); }
+  /// What was written so far.
+  [[nodiscard]] const std::string& bytes() const noexcept { return bytes_; }
   /// The checkpoint's key-group count.
   [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
 
  private:
   std::uint32_t key_groups_;
-  std::ostringstream stream_;
-  cereal::PortableBinaryOutputArchive archive_;
+  std::string bytes_;
+  detail::state_output_archive archive_;
 };
 
 /// Where a stage reads its state back: `r(count_, sum_)`, in the order saved.
 class state_reader {
  public:
   explicit state_reader(std::string bytes, std::uint32_t key_groups = default_key_groups)
-      : key_groups_(key_groups), size_(bytes.size()), stream_(std::move(bytes)), archive_(stream_) {}
-  /// A read past the end is a checkpoint_error naming the offset.
+      : key_groups_(key_groups), bytes_(std::move(bytes)), archive_(bytes_) {}
+  state_reader(const state_reader&) = delete;
+  state_reader& operator=(const state_reader&) = delete;
+  /// A read past the end, or a container size the bytes left cannot hold,
+  /// is a checkpoint_error naming the offset.
   template <class... Ts>
   void operator()(Ts&... values) {
     const std::size_t at = offset();
     try {
       archive_(values...);
     } catch (const cereal::Exception& e) {
-      throw checkpoint_error("state truncated: reading from offset " + std::to_string(at) + " of " +
-                             std::to_string(size_) + " bytes: " + e.what());
+      throw checkpoint_error("state unreadable from offset " + std::to_string(at) + " of " +
+                             std::to_string(bytes_.size()) + " bytes: " + e.what());
     }
   }
   /// True when every saved byte has been read.
-  [[nodiscard]] bool exhausted() { return stream_.peek() == std::char_traits<char>::eof(); }
+  [[nodiscard]] bool exhausted() const noexcept { return archive_.offset() == bytes_.size(); }
   /// Bytes read so far (the offset of the next value).
-  [[nodiscard]] std::size_t offset() {
-    const auto at = stream_.tellg();
-    return at < 0 ? size_ : static_cast<std::size_t>(at);
-  }
+  [[nodiscard]] std::size_t offset() const noexcept { return archive_.offset(); }
   /// Bytes not yet read.
-  [[nodiscard]] std::size_t remaining() { return size_ - std::min(size_, offset()); }
+  [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - archive_.offset(); }
   /// The checkpoint's key-group count.
   [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
 
@@ -96,10 +101,15 @@ class state_reader {
 
  private:
   std::uint32_t key_groups_;
-  std::size_t size_;
-  std::istringstream stream_;
-  cereal::PortableBinaryInputArchive archive_;
+  std::string bytes_;
+  detail::state_input_archive archive_;
 };
+
+/// A type the state archives can write and read back (it has a cereal
+/// serialize, or save and load).
+template <class T>
+concept archivable = cereal::traits::is_output_serializable<T, detail::state_output_archive>::value &&
+                     cereal::traits::is_input_serializable<T, detail::state_input_archive>::value;
 
 /// A stage with state that survives a checkpoint.
 template <class S>

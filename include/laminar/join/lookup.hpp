@@ -61,7 +61,6 @@
 #include <utility>
 #include <vector>
 
-#include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/optional.hpp>
 
 #include "laminar/core/changelog.hpp"
@@ -128,11 +127,6 @@ template <class T>
 inline constexpr bool is_optional_v = false;
 template <class T>
 inline constexpr bool is_optional_v<std::optional<T>> = true;
-
-template <class T>
-inline constexpr bool archivable_v =
-    cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
-    cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
 
 /// What the loader (one input) and the table stage (two) share: the
 /// downstream, the missing policy and its side output, the hit and missing
@@ -425,7 +419,7 @@ class lookup_join_stage
   void save_state(state_writer& w) const {
     w(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_,
       static_cast<std::uint64_t>(cache_.size()));  // read back by read_count
-    if constexpr (archivable_v<key_type> && archivable_v<value_type>) {
+    if constexpr (archivable<key_type> && archivable<value_type>) {
       // Oldest first, so that reinserting in order rebuilds the LRU list.
       std::vector<std::uint32_t> rank(cache_.slot_count(), 0);
       std::uint32_t n = 0;
@@ -448,7 +442,7 @@ class lookup_join_stage
     r(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_);
     const std::uint64_t n = r.read_count("cached entries");
     cache_.clear();
-    if constexpr (archivable_v<key_type> && archivable_v<value_type>) {
+    if constexpr (archivable<key_type> && archivable<value_type>) {
       std::vector<std::uint32_t> slots;
       slots.reserve(static_cast<std::size_t>(n));
       std::size_t evicted = 0;
@@ -667,7 +661,7 @@ class lookup_table_stage
 
   void save_state(state_writer& w) const {
     w(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
-    if constexpr (archivable_v<key_type> && archivable_v<right_type>) {
+    if constexpr (archivable<key_type> && archivable<right_type>) {
       save_slots(w, table_, [&w](const lookup_table_entry<right_type>& e) { w(e.row); });
     } else if (table_.size() != 0) {
       base::throw_not_archivable("table saves its keys and rows, but the key or right record");
@@ -679,7 +673,7 @@ class lookup_table_stage
   void load_state(state_reader& r) {
     r(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
     table_.reset(0);
-    if constexpr (archivable_v<key_type> && archivable_v<right_type>) {
+    if constexpr (archivable<key_type> && archivable<right_type>) {
       load_slots(r, table_, [&r](std::uint32_t, lookup_table_entry<right_type>& e) { r(e.row); });
     }
     base::load_missing_output(r);

@@ -20,9 +20,7 @@ namespace laminar {
 
 template <class In, class T, class A>
 class collect_sink : public consuming_stage {
-  static constexpr bool serializable =
-      cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
-      cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
+  static constexpr bool serializable = archivable<T>;
 
  public:
   static constexpr std::string_view state_name = "collect";

@@ -260,23 +260,13 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
 /// a restore rebuilds the arrival order (the output order) exactly.
 template <class Table>
 void save_groups(state_writer& w, const Table& groups) {
-  const std::uint32_t key_groups = w.key_groups();
   using entry = typename Table::entry;
-  std::vector<std::vector<std::pair<std::uint32_t, const entry*>>> by_group;
-  std::uint32_t rank = 0;
-  for (const entry& en : groups.entries()) {
-    const std::uint32_t g = key_group_of(en.key, key_groups);
-    if (g >= by_group.size()) by_group.resize(g + 1);
-    by_group[g].emplace_back(rank++, &en);
-  }
-  std::uint32_t nonempty = 0;
-  for (const auto& v : by_group) nonempty += v.empty() ? 0 : 1;
-  w(key_groups, nonempty);
-  for (std::uint32_t g = 0; g < by_group.size(); ++g) {
-    if (by_group[g].empty()) continue;
-    w(g, static_cast<std::uint64_t>(by_group[g].size()));
-    for (const auto& [place, en] : by_group[g]) w(place, en->key, en->acc, std::int64_t{en->n});
-  }
+  detail::key_group_buckets<std::pair<std::uint32_t, const entry*>> placed(w.key_groups());
+  std::uint32_t place = 0;
+  for (const entry& en : groups.entries()) placed.add(key_group_of(en.key, w.key_groups()), {place++, &en});
+  placed.write(w, [&w](const std::pair<std::uint32_t, const entry*>& p) {
+    w(p.first, p.second->key, p.second->acc, std::int64_t{p.second->n});
+  });
 }
 
 /// Reads what save_groups wrote into an empty table; `init()` makes an

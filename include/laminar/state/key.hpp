@@ -8,6 +8,7 @@
 #include <ostream>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "laminar/operator/key_by.hpp"
 
@@ -75,4 +76,36 @@ template <class K>
   return static_cast<std::uint32_t>((top * groups) >> 32);
 }
 
+namespace detail {
+
+/// Keyed state as it is saved, group by group: items bucketed by key
+/// group, written as the group count, the count of groups holding items,
+/// and per such group (ascending) its index, its item count and each item
+/// (write_item). Off the hot path: one pass per checkpoint.
+template <class Item>
+class key_group_buckets {
+ public:
+  explicit key_group_buckets(std::uint32_t groups) : groups_(groups) {}
+  void add(std::uint32_t group, Item item) {
+    if (group >= by_group_.size()) by_group_.resize(group + 1);
+    by_group_[group].push_back(std::move(item));
+  }
+  template <class Writer, class WriteItem>
+  void write(Writer& w, WriteItem&& write_item) const {
+    std::uint32_t holding = 0;
+    for (const auto& items : by_group_) holding += items.empty() ? 0 : 1;
+    w(groups_, holding);
+    for (std::uint32_t g = 0; g < by_group_.size(); ++g) {
+      if (by_group_[g].empty()) continue;
+      w(g, static_cast<std::uint64_t>(by_group_[g].size()));
+      for (const Item& item : by_group_[g]) write_item(item);
+    }
+  }
+
+ private:
+  std::uint32_t groups_;
+  std::vector<std::vector<Item>> by_group_;
+};
+
+}  // namespace detail
 }  // namespace laminar

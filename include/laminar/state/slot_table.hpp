@@ -206,26 +206,15 @@ class slot_table {
 /// the unit in which keyed state moves between instances of a node.
 template <class Table, class SaveState>
 void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
-  const std::uint32_t groups = w.key_groups();
   w(static_cast<std::uint64_t>(t.slot_count()));
-  std::vector<std::vector<std::uint32_t>> by_group;  // off the hot path: one pass per checkpoint
+  detail::key_group_buckets<std::uint32_t> slots(w.key_groups());
   for (std::uint32_t s = 0; s < t.slot_count(); ++s) {
-    if (!t.live(s)) continue;
-    const std::uint32_t g = key_group_of(t.key(s), groups);
-    if (g >= by_group.size()) by_group.resize(g + 1);
-    by_group[g].push_back(s);
+    if (t.live(s)) slots.add(key_group_of(t.key(s), w.key_groups()), s);
   }
-  std::uint32_t nonempty = 0;
-  for (const auto& slots : by_group) nonempty += slots.empty() ? 0 : 1;
-  w(groups, nonempty);
-  for (std::uint32_t g = 0; g < by_group.size(); ++g) {
-    if (by_group[g].empty()) continue;
-    w(g, static_cast<std::uint64_t>(by_group[g].size()));
-    for (const std::uint32_t s : by_group[g]) {
-      w(s, t.key(s));
-      save_state(t.state(s));
-    }
-  }
+  slots.write(w, [&](std::uint32_t s) {
+    w(s, t.key(s));
+    save_state(t.state(s));
+  });
   const std::vector<std::uint32_t>& free = t.free_slots();
   w(static_cast<std::uint64_t>(free.size()));
   for (const std::uint32_t s : free) w(s);
