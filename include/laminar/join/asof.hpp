@@ -431,11 +431,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
 
   // Rows leave with their left record's time: the output watermark stays
   // behind the held left records (final).
-  void on_watermark(timestamp w) {
-    combined_ = w;
-    advance_output();
-  }
-
+  void on_watermark(timestamp w) { pending_.on_watermark(w, next_); }
 
   /// Left records later than the left watermark (to the late side output).
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
@@ -457,8 +453,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
-      out_of_order_);
+    w(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_, out_of_order_);
     pending_.save_state(w);
     save_slots(w, keys_, [&w](const key_state& k) {
       w(static_cast<std::uint64_t>(k.size));
@@ -469,8 +464,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_,
-      out_of_order_);
+    r(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_, out_of_order_);
     pending_.load_state(r, "asof_join");
     held_ = 0;
     load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
@@ -623,7 +617,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     }
     if (any) {
       update_evict_watermark();
-      advance_output();
+      pending_.advance(next_);
     }
   }
 
@@ -655,14 +649,6 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     evict_watermark_ = pending_.held_back(left_watermark_);
     horizon_ = horizon_for(evict_watermark_);
     second_horizon_ = settings_.direction == asof_direction::forward ? timestamp::min() : evict_watermark_;
-  }
-
-  void advance_output() {
-    const timestamp out = pending_.held_back(combined_);
-    if (out > output_watermark_) {
-      output_watermark_ = out;
-      next_.on_watermark(out);
-    }
   }
 
   // The match for a left record at t among the key's right records.
@@ -801,8 +787,6 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
   timestamp evict_watermark_ = timestamp::min();  // right records are kept for left records from here on
-  timestamp combined_ = timestamp::min();
-  timestamp output_watermark_ = timestamp::min();
   timestamp horizon_ = timestamp::min();
   // backward, nearest: a record is evicted once the next one is before the
   // left watermark (then it is no record's match); forward: never for this.

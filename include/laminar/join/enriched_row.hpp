@@ -16,25 +16,31 @@
 namespace laminar {
 
 namespace detail {
-/// A joined row's side: its record, or "none".
-template <class T>
-void print_side(std::ostream& os, const std::optional<T>& side) {
-  if (side) {
-    print_value(os, *side);
+/// A joined row's side: its record, or "none" for an absent one.
+template <class Side>
+void print_side(std::ostream& os, const Side& side) {
+  if constexpr (requires { side.has_value(); *side; }) {
+    if (side) {
+      print_value(os, *side);
+    } else {
+      os << "none";
+    }
   } else {
-    os << "none";
+    print_value(os, side);
   }
 }
 }  // namespace detail
 
-template <class L, class R>
-struct enriched_row {
-  L left{};
-  std::optional<R> right;
-  friend bool operator==(const enriched_row&, const enriched_row&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const enriched_row& r) {
+/// A row of two joined sides; a side that may be absent (an outer join's,
+/// a lookup's miss) is a std::optional.
+template <class Left, class Right>
+struct joined_row {
+  Left left{};
+  Right right{};
+  friend bool operator==(const joined_row&, const joined_row&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const joined_row& r) {
     os << "{";
-    detail::print_value(os, r.left);
+    detail::print_side(os, r.left);
     os << " ~ ";
     detail::print_side(os, r.right);
     return os << "}";
@@ -44,6 +50,11 @@ struct enriched_row {
     ar(left, right);
   }
 };
+
+/// A left record with what the join found for it, if anything (ASOF,
+/// temporal and lookup joins).
+template <class L, class R>
+using enriched_row = joined_row<L, std::optional<R>>;
 
 namespace detail {
 

@@ -69,7 +69,7 @@
 #include "laminar/core/two_input.hpp"
 #include "laminar/join/detail/expiry_queue.hpp"
 #include "laminar/join/detail/inline_time_buffer.hpp"
-#include "laminar/join/enriched_row.hpp"  // print_side
+#include "laminar/join/enriched_row.hpp"  // joined_row
 #include "laminar/operator/key_by.hpp"
 #include "laminar/state/dense_slot_table.hpp"
 #include "laminar/state/key.hpp"
@@ -93,22 +93,7 @@ enum class join_type : std::uint8_t { inner, left, right, full };
 
 /// A matched pair, or (outer joins) one record with the other side empty.
 template <class L, class R>
-struct interval_row {
-  std::optional<L> left;
-  std::optional<R> right;
-  friend bool operator==(const interval_row&, const interval_row&) = default;
-  friend std::ostream& operator<<(std::ostream& os, const interval_row& r) {
-    os << "{";
-    detail::print_side(os, r.left);
-    os << " ~ ";
-    detail::print_side(os, r.right);
-    return os << "}";
-  }
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(left, right);
-  }
-};
+using interval_row = joined_row<std::optional<L>, std::optional<R>>;
 
 struct interval_settings {
   duration lower = duration::zero();  // t_r >= t_l + lower

@@ -155,11 +155,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     right_watermark_ = w;
     release();
   }
-  void on_watermark(timestamp w) {
-    combined_ = w;
-    advance_output();
-  }
-
+  void on_watermark(timestamp w) { pending_.on_watermark(w, next_); }
 
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
   /// Right changes that arrived too old to be seen by any left record to come.
@@ -175,7 +171,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    w(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_);
     pending_.save_state(w);
     save_slots(w, versions_, [&w](const buffer& b) {
       w(static_cast<std::uint64_t>(b.size()));
@@ -186,7 +182,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, combined_, output_watermark_, late_count_, right_expired_, released_early_);
+    r(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_);
     pending_.load_state(r, "temporal_join");
     held_ = 0;
     load_slots(r, versions_, [&](std::uint32_t, buffer& b) {
@@ -221,7 +217,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     }
     if (any) {
       update_keep_from();
-      advance_output();
+      pending_.advance(next_);
     }
   }
 
@@ -284,14 +280,6 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     sweep_at_ = 2 * held_ + 1024;
   }
 
-  void advance_output() {
-    const timestamp out = pending_.held_back(combined_);
-    if (out > output_watermark_) {
-      output_watermark_ = out;
-      next_.on_watermark(out);
-    }
-  }
-
   [[gnu::cold, gnu::noinline]] void on_late(const left_type& l) {
     ++late_count_;
     side_output_target(late_)(l);
@@ -308,8 +296,6 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   held_left<left_type> pending_;
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
-  timestamp combined_ = timestamp::min();
-  timestamp output_watermark_ = timestamp::min();
   timestamp keep_from_ = timestamp::min();
   std::size_t held_ = 0;
   std::size_t sweep_at_ = 1024;

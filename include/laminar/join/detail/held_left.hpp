@@ -1,6 +1,7 @@
 // The left records a join holds until their answer is exact, released in
-// left event-time order (equal times in arrival order): the ASOF join's
-// final policy and the temporal join share it.
+// left event-time order (equal times in arrival order), and the output
+// watermark they hold back: the ASOF join's final policy and the temporal
+// join share it.
 #pragma once
 
 #include <algorithm>
@@ -36,6 +37,20 @@ class held_left {
     return heap_.empty() ? w : std::min(w, heap_.front().t);
   }
 
+  /// The join's combined input watermark rose to w: the output watermark
+  /// follows, held back to the earliest held record (rows leave with their
+  /// left record's time).
+  template <class Next>
+  void on_watermark(timestamp w, Next& next) {
+    combined_ = w;
+    advance(next, combined_);
+  }
+  /// Records left: the output watermark may rise.
+  template <class Next>
+  void advance(Next& next) {
+    advance(next, combined_);
+  }
+
   void push(timestamp t, const L& l) {
     heap_.push_back(entry{t, next_seq_++, l});
     std::push_heap(heap_.begin(), heap_.end(), later);
@@ -61,13 +76,13 @@ class held_left {
   }
 
   void save_state(state_writer& w) const {
-    w(next_seq_, static_cast<std::uint64_t>(heap_.size()));
+    w(combined_, output_, next_seq_, static_cast<std::uint64_t>(heap_.size()));
     for (const entry& x : heap_) w(x.t, x.seq, x.record);
   }
   /// `op` names the join in the error a broken checkpoint gets.
   void load_state(state_reader& r, const char* op) {
-    std::uint64_t n = 0;
-    r(next_seq_, n);
+    r(combined_, output_, next_seq_);
+    const std::uint64_t n = r.read_count("held left records", 2 * sizeof(std::int64_t));
     heap_.clear();
     for (std::uint64_t i = 0; i < n; ++i) {
       entry x{timestamp{}, 0, L{}};
@@ -85,11 +100,22 @@ class held_left {
   }
 
  private:
+  template <class Next>
+  void advance(Next& next, timestamp combined) {
+    const timestamp out = held_back(combined);
+    if (out > output_) {
+      output_ = out;
+      next.on_watermark(out);
+    }
+  }
+
   // A min-heap on (time, arrival).
   static bool later(const entry& a, const entry& b) noexcept { return a.t != b.t ? a.t > b.t : a.seq > b.seq; }
 
   std::vector<entry> heap_;
   std::uint64_t next_seq_ = 0;
+  timestamp combined_ = timestamp::min();  // the join's input watermark
+  timestamp output_ = timestamp::min();    // the join's output watermark
 };
 
 }  // namespace laminar::detail
