@@ -448,7 +448,7 @@ TEST_CASE("held left records: released by time then arrival, saved and loaded, a
   const auto refused = [](std::uint64_t next_seq, std::vector<std::pair<std::int64_t, std::uint64_t>> entries,
                           const std::string& message) {
     state_writer bad;
-    bad(next_seq, static_cast<std::uint64_t>(entries.size()));
+    bad(timestamp::min(), timestamp::min(), next_seq, static_cast<std::uint64_t>(entries.size()));  // watermarks first
     for (const auto& [t, seq] : entries) bad(timestamp::from_nanos(t), seq, std::int64_t{0});
     detail::held_left<std::int64_t> h;
     state_reader in(bad.bytes());

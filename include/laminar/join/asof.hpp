@@ -94,6 +94,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/core/stage.hpp"
@@ -838,33 +839,25 @@ struct asof_join_operator {
   Keep keep{};
 
   [[nodiscard]] asof_join_operator direction(asof_direction d) const {
-    asof_join_operator o = *this;
-    o.settings.direction = d;
-    return o;
+    return detail::with_setting(*this, &asof_settings::direction, d);
   }
   /// A match further than `d` from the left record's time is no match.
   [[nodiscard]] asof_join_operator tolerance(duration d) const {
     if (d < duration::zero()) {
       throw usage_error("laminar: asof_join: tolerance must not be negative, got " + std::to_string(d.nanos()) + "ns");
     }
-    asof_join_operator o = *this;
-    o.settings.tolerance = d;
-    return o;
+    return detail::with_setting(*this, &asof_settings::tolerance, d);
   }
   /// Whether a right record at exactly the left record's time matches (default: yes).
   [[nodiscard]] asof_join_operator allow_exact_matches(bool allow) const {
-    asof_join_operator o = *this;
-    o.settings.allow_exact_matches = allow;
-    return o;
+    return detail::with_setting(*this, &asof_settings::allow_exact_matches, allow);
   }
   /// eager (default): a left record is joined when it arrives, against the
   /// right records that arrived before it. final: it is held until the
   /// right watermark makes its answer exact, and rows leave in left
   /// event-time order.
   [[nodiscard]] asof_join_operator emit(asof_emit e) const {
-    asof_join_operator o = *this;
-    o.settings.emit = e;
-    return o;
+    return detail::with_setting(*this, &asof_settings::emit, e);
   }
   /// final: at most `n` left records are held; past that the earliest is
   /// released with what has arrived, or sent to the overflow_to() side
@@ -872,9 +865,7 @@ struct asof_join_operator {
   /// input cannot grow the state without bound.
   [[nodiscard]] asof_join_operator max_pending(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: asof_join: max_pending must be at least 1");
-    asof_join_operator o = *this;
-    o.settings.max_pending = n;
-    return o;
+    return detail::with_setting(*this, &asof_settings::max_pending, n);
   }
   /// Where left records later than the left watermark go: a callable, or a
   /// side_records<L> held by reference and checkpointed with the join.
@@ -902,9 +893,7 @@ struct asof_join_operator {
     if (n == 0 || n > (std::size_t{1} << 24)) {
       throw usage_error("laminar: asof_join: reserve_per_key(n) needs 0 < n <= 2^24, got " + std::to_string(n));
     }
-    asof_join_operator o = *this;
-    o.settings.reserve_per_key = std::bit_ceil(static_cast<std::uint32_t>(n));
-    return o;
+    return detail::with_setting(*this, &asof_settings::reserve_per_key, std::bit_ceil(static_cast<std::uint32_t>(n)));
   }
   /// Keys are integers in [0, n) (symbol ids): a key's state is found by
   /// indexing an array with it, not by hashing. A key outside [0, n), on

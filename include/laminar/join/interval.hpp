@@ -62,6 +62,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/core/stage.hpp"
@@ -506,9 +507,7 @@ struct interval_join_operator {
 
   /// inner (default), left, right or full outer.
   [[nodiscard]] interval_join_operator type(join_type t) const {
-    interval_join_operator o = *this;
-    o.settings.type = t;
-    return o;
+    return detail::with_setting(*this, &interval_settings::type, t);
   }
   /// At most `n` records held per input; past that the earliest leaves as
   /// if the watermark had passed it, or goes to the input's overflow side
@@ -516,9 +515,7 @@ struct interval_join_operator {
   /// cannot grow the other's state without bound.
   [[nodiscard]] interval_join_operator max_buffered(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: interval_join: max_buffered must be at least 1");
-    interval_join_operator o = *this;
-    o.settings.max_buffered = n;
-    return o;
+    return detail::with_setting(*this, &interval_settings::max_buffered, n);
   }
   /// Where left records later than the left watermark go: a callable, or
   /// a side_records<L> held by reference and checkpointed with the join.

@@ -65,6 +65,7 @@
 
 #include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/core/stage.hpp"
@@ -730,44 +731,32 @@ struct lookup_join_operator {
   /// Caches up to n answers, evicting the least recently used (0, the
   /// default: no cache, every record calls the loader).
   [[nodiscard]] lookup_join_operator cache_size(std::size_t n) const {
-    lookup_join_operator o = *this;
-    o.settings.cache_size = n;
-    return o;
+    return detail::with_setting(*this, &lookup_settings::cache_size, n);
   }
   /// A cached answer loaded at t is served while the cache's time is before
   /// t + d; a lookup at or after that loads again.
   [[nodiscard]] lookup_join_operator ttl(duration d) const {
     detail::check_positive_duration(d, "ttl");
-    lookup_join_operator o = *this;
-    o.settings.ttl = d;
-    return o;
+    return detail::with_setting(*this, &lookup_settings::ttl, d);
   }
   /// A cached answer at or past t + d is served and queued; queued answers
   /// are reloaded at the next tick or watermark (refresh-ahead).
   [[nodiscard]] lookup_join_operator refresh_after(duration d) const {
     detail::check_positive_duration(d, "refresh_after");
-    lookup_join_operator o = *this;
-    o.settings.refresh_after = d;
-    return o;
+    return detail::with_setting(*this, &lookup_settings::refresh_after, d);
   }
   /// The cache's time is the highest event time seen so far, not the
   /// pipeline's tick(now): deterministic, for replays and tests.
   [[nodiscard]] lookup_join_operator ttl_by_event_time() const {
-    lookup_join_operator o = *this;
-    o.settings.event_time = true;
-    return o;
+    return detail::with_setting(*this, &lookup_settings::event_time, true);
   }
   /// Whether a "missing" answer is cached like a value (default: yes).
   [[nodiscard]] lookup_join_operator cache_missing(bool cache) const {
-    lookup_join_operator o = *this;
-    o.settings.cache_missing = cache;
-    return o;
+    return detail::with_setting(*this, &lookup_settings::cache_missing, cache);
   }
   /// What happens to a left record whose key has no value (default: emit_empty).
   [[nodiscard]] lookup_join_operator on_missing(lookup_missing m) const {
-    lookup_join_operator o = *this;
-    o.settings.missing = m;
-    return o;
+    return detail::with_setting(*this, &lookup_settings::missing, m);
   }
   /// Routes left records whose key has no value to `out`: a callable, or a
   /// side_records<L> held by reference and checkpointed with the join.
@@ -852,15 +841,11 @@ struct lookup_table_join_operator {
   /// overflow(), given to overflow_to's output); held keys still update.
   [[nodiscard]] lookup_table_join_operator max_size(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: lookup_join: max_size must be at least 1");
-    lookup_table_join_operator o = *this;
-    o.settings.max_size = n;
-    return o;
+    return detail::with_setting(*this, &lookup_table_settings::max_size, n);
   }
   /// What happens to a left record whose key has no row (default: emit_empty).
   [[nodiscard]] lookup_table_join_operator on_missing(lookup_missing m) const {
-    lookup_table_join_operator o = *this;
-    o.settings.missing = m;
-    return o;
+    return detail::with_setting(*this, &lookup_table_settings::missing, m);
   }
   /// Routes left records whose key has no row to `out` (a callable, or a
   /// side_records<L> held by reference and checkpointed with the join).

@@ -49,6 +49,7 @@
 
 #include "laminar/core/changelog.hpp"
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/core/stage.hpp"
@@ -323,18 +324,14 @@ struct temporal_join_operator {
     if (t != join_type::inner && t != join_type::left) {
       throw usage_error(std::string("laminar: temporal_join: the join type must be inner or left, got ") + to_string(t));
     }
-    temporal_join_operator o = *this;
-    o.settings.type = t;
-    return o;
+    return detail::with_setting(*this, &temporal_settings::type, t);
   }
   /// At most `n` left records held; past that the earliest leaves joined
   /// with what has arrived, or goes to the overflow_to() side output
   /// (counted by released_early() either way).
   [[nodiscard]] temporal_join_operator max_pending(std::size_t n) const {
     if (n == 0) throw usage_error("laminar: temporal_join: max_pending must be at least 1");
-    temporal_join_operator o = *this;
-    o.settings.max_pending = n;
-    return o;
+    return detail::with_setting(*this, &temporal_settings::max_pending, n);
   }
   /// Where left records later than the left watermark go.
   template <class F>
