@@ -29,6 +29,7 @@ class state_output_archive : public cereal::OutputArchive<state_output_archive, 
   /// `size` bytes of elements `Element` bytes wide each.
   template <std::size_t Element>
   void save_bytes(const void* data, std::size_t size) {
+    if (size == 0) return;  // an empty container's data() may be null
     const auto* p = static_cast<const char*>(data);
     if constexpr (std::endian::native == std::endian::little || Element == 1) {
       out_->append(p, size);
@@ -54,6 +55,7 @@ class state_input_archive : public cereal::InputArchive<state_input_archive, cer
       throw checkpoint_error("state truncated: " + std::to_string(size) + " bytes wanted at offset " +
                              std::to_string(pos_) + ", " + std::to_string(in_.size() - pos_) + " left");
     }
+    if (size == 0) return;  // an empty container's data() may be null
     auto* p = static_cast<char*>(data);
     if constexpr (std::endian::native == std::endian::little || Element == 1) {
       std::memcpy(p, in_.data() + pos_, size);
