@@ -1,9 +1,9 @@
 // Bases that complete the stage protocol (core/stage.hpp) for a stage that
 // handles only some of its messages:
 //   forwarding_stage<Next>  passes every message it does not handle on to
-//                           the rest of the chain (operators, one or two
-//                           inputs: a two-input operator's combined
-//                           watermark and control messages are one stream);
+//                           the rest of the chain (one-input operators;
+//                           two-input ones use forwarding_two_input_stage
+//                           in core/two_input.hpp);
 //   consuming_stage         ends every message (sinks).
 // A derived stage defines on_event and whichever other messages it acts on;
 // one that acts on a message passes it on itself. The built-in stages use

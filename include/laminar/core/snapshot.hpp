@@ -6,7 +6,7 @@
 // type's name) within the scopes it is in, with "#2", "#3"... for the
 // second and later stage of that name in one scope. A graph node is a
 // scope (its name), and so is uid("...", op) around an operator. So ids
-// read "bars/sliced_window" or "asof_join_stage", do not depend on
+// read "bars/window" or "asof_join", do not depend on
 // stateless stages around them, and stay the same across builds. A
 // restore looks each stage's state up by id: a stage whose id the
 // checkpoint lacks, or a record no stage claims, is a checkpoint_error

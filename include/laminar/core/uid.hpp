@@ -1,7 +1,7 @@
 // uid("id", op): the stable id of an operator's state, as Flink's uid().
 //
 // Every stateful stage has an id by default: its state name within the
-// scopes it is in (core/snapshot.hpp), such as "bars/sliced_window" in the
+// scopes it is in (core/snapshot.hpp), such as "bars/window" in the
 // graph node "bars". uid("vwap", op) makes "vwap" a scope around op's
 // stages, so their ids read "vwap/<name>" wherever op stands in the chain:
 // operators may then be added before or after it, stateful or not, and
