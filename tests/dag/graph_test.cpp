@@ -477,13 +477,14 @@ TEST_CASE("an exchange sends each key to the instance owning its key group; snap
   CHECK(g.completed_checkpoint(id)->tasks().at("probe#2").key_groups() == groups);
   REQUIRE(groups_of_instance.size() == 3);
   for (const auto& [key, where] : instances_of_key) CHECK(where.size() == 1);
-  // Instance i of 3 owns key groups [16i/3, 16(i+1)/3): contiguous, disjoint ranges.
+  // Instance i of 3 owns the key groups g with 16i/3 <= g < 16(i+1)/3 (as
+  // real numbers: g * 3 / 16 == i): 0-5, 6-10, 11-15, contiguous, disjoint.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;
   for (const auto& [inst, gs] : groups_of_instance) ranges.emplace_back(*gs.begin(), *gs.rbegin());
   std::sort(ranges.begin(), ranges.end());
   for (std::size_t i = 0; i < ranges.size(); ++i) {
-    CHECK(ranges[i].first >= i * groups / 3);
-    CHECK(ranges[i].second < (i + 1) * groups / 3);
+    CHECK(ranges[i].first * 3 >= i * groups);
+    CHECK(ranges[i].second * 3 < (i + 1) * groups);
   }
 
   graph bad(runtime_options{.key_groups = 2});

@@ -175,9 +175,9 @@ TEST_CASE("asof join in a DAG: every direction, tolerance and exact-match rule g
   const auto q = make<quote>(4, 2000, 25);
   const auto tol = duration::from_nanos(2 * ms);
   const asof_join_operator<> joins[] = {
-      asof_join().direction(asof_direction::forward),
-      asof_join().direction(asof_direction::nearest).tolerance(tol),
-      asof_join().allow_exact_matches(false).tolerance(tol),
+      asof_join().emit(asof_emit::eager).direction(asof_direction::forward),
+      asof_join().emit(asof_emit::eager).direction(asof_direction::nearest).tolerance(tol),
+      asof_join().emit(asof_emit::eager).allow_exact_matches(false).tolerance(tol),
       asof_join().emit(asof_emit::final).tolerance(tol),
       asof_join().emit(asof_emit::final).allow_exact_matches(false),
   };
@@ -231,14 +231,14 @@ TEST_CASE("asof join in a DAG: one instance joins unkeyed streams as connect doe
   {
     auto p = connect(from(t) | with_watermarks(&trade::ts, bounded_out_of_orderness(5ms)),
                      from(q) | with_watermarks(&quote::ts, bounded_out_of_orderness(5ms))) |
-             asof_join() | collect(expected);
+             asof_join().emit(asof_emit::eager) | collect(expected);
     p.run();
   }
   std::vector<row> out;
   graph g(runtime_options{.workers = 2});
   auto trades = g.source("trades", from(t) | with_watermarks(&trade::ts, bounded_out_of_orderness(5ms)));
   auto quotes = g.source("quotes", from(q) | with_watermarks(&quote::ts, bounded_out_of_orderness(5ms)));
-  g.join("asof", trades, quotes, 1, asof_join() | collect(out));  // ends in its sink
+  g.join("asof", trades, quotes, 1, asof_join().emit(asof_emit::eager) | collect(out));  // ends in its sink
   g.run();
   CHECK(out == expected);
 }
@@ -269,7 +269,7 @@ TEST_CASE("asof join in a DAG: no allocation per record once warm") {
     graph g(runtime_options{.workers = 2});
     auto trades = g.source("trades", trades_in(from(t)));
     auto quotes = g.source("quotes", quotes_in(from(q)));
-    auto joined = g.join("asof", trades, quotes, instances, asof_join());
+    auto joined = g.join("asof", trades, quotes, instances, asof_join().emit(asof_emit::eager));
     g.merge("count", sink([&](const row&) {
               ++rows;
               if (rows == warm) at_warm = test::allocations();
@@ -291,11 +291,11 @@ TEST_CASE("graph::join refuses instances it cannot exchange to") {
   graph g;
   auto unkeyed_t = g.source("t", from(t) | with_watermarks(&trade::ts, bounded_out_of_orderness(5ms)));
   auto unkeyed_q = g.source("q", from(q) | with_watermarks(&quote::ts, bounded_out_of_orderness(5ms)));
-  CHECK_THROWS_WITH_AS(g.join("j", unkeyed_t, unkeyed_q, 2, asof_join()),
+  CHECK_THROWS_WITH_AS(g.join("j", unkeyed_t, unkeyed_q, 2, asof_join().emit(asof_emit::eager)),
                        doctest::Contains("both inputs must be keyed by the same key type"), graph_error);
   auto keyed_t = g.source("kt", trades_in(from(t)));
   auto keyed_q = g.source("kq", quotes_in(from(q)));
-  CHECK_THROWS_WITH_AS(g.join("j", keyed_t, keyed_q, 0, asof_join()), doctest::Contains("at least one instance"),
+  CHECK_THROWS_WITH_AS(g.join("j", keyed_t, keyed_q, 0, asof_join().emit(asof_emit::eager)), doctest::Contains("at least one instance"),
                        graph_error);
 }
 
@@ -411,7 +411,7 @@ TEST_CASE("asof join in a DAG: checkpoints at random points change no row, and e
   const auto q = make<quote>(12, 4000, 30);
   const result expected = by_key([&] {
     std::vector<row> rows;
-    auto p = connect(trades_in(from(t)), quotes_in(from(q))) | asof_join() | collect(rows);
+    auto p = connect(trades_in(from(t)), quotes_in(from(q))) | asof_join().emit(asof_emit::eager) | collect(rows);
     p.run();
     return rows;
   }());

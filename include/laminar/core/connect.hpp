@@ -208,7 +208,7 @@ class joined_pipeline {
   using value_type = typename out_ctx::value_type;
   static_assert(two_input_stage<stage_type, typename left_ctx::value_type, typename right_ctx::value_type>,
                 "laminar: a two-input operator's stage must accept on_event(left_input, L), on_event(right_input, R), "
-                "on_watermark, on_barrier and on_end");
+                "on_input_watermark(Side, w), on_input_end(Side) and every control message");
 
   joined_pipeline(L l, R r, Op op, Pipe p)
       : left_src_(std::move(l.src)),

@@ -116,6 +116,15 @@ class timestamp {
   std::int64_t ns_ = 0;
 };
 
+namespace detail {
+/// How far `later` is after `earlier` (later >= earlier), exact over the
+/// whole range: the distance between two timestamps can exceed INT64_MAX,
+/// where timestamp subtraction saturates.
+[[nodiscard]] constexpr std::uint64_t distance(timestamp earlier, timestamp later) noexcept {
+  return static_cast<std::uint64_t>(later.nanos()) - static_cast<std::uint64_t>(earlier.nanos());
+}
+}  // namespace detail
+
 /// Converts what a user's time projection returns into a timestamp: a
 /// timestamp, a std::chrono time_point, a duration since the epoch, or an
 /// integer count of nanoseconds since the epoch.

@@ -1,7 +1,10 @@
 // Two-input stages: operators with two typed inputs that share one state and
 // one downstream (joins). The operator sees each input's records as
 // on_event(left_input, l) and on_event(right_input, r), and each input's
-// watermark as it rises as on_input_watermark(Side, w); the other messages
+// watermark as it rises as on_input_watermark(Side, w), and each input's
+// end as on_input_end(Side): a separate signal from its watermark, which may
+// legitimately reach timestamp::max() (records at INT64_MAX) while more
+// records at that time can still come. The other messages
 // of the stage protocol (core/stage.hpp) reach it once, combined from both
 // inputs by two_input_adapter:
 //   - its watermark is the minimum of the two inputs' watermarks (an input
@@ -51,11 +54,13 @@ concept two_input_stage = requires(J& j, const L& l, const R& r, timestamp w) {
   j.on_event(right_input{}, r);
   j.on_input_watermark(left_input{}, w);
   j.on_input_watermark(right_input{}, w);
+  j.on_input_end(left_input{});
+  j.on_input_end(right_input{});
 } && accepts_control<J>;
 
 /// The base of a two-input operator (Derived, by CRTP), which holds its
 /// downstream where it likes and returns it from downstream(): each
-/// input's watermark is ignored unless Derived handles it; every control
+/// input's watermark and end are ignored unless Derived handles them; every control
 /// message Derived does not handle is passed on; at a barrier a stateful
 /// Derived is checkpointed, then the barrier passed on.
 template <class Derived>
@@ -63,6 +68,8 @@ class forwarding_two_input_stage {
  public:
   template <class Side>
   void on_input_watermark(Side, timestamp) noexcept {}
+  template <class Side>
+  void on_input_end(Side) noexcept {}
   void on_watermark(timestamp w) { next().on_watermark(w); }
   void on_barrier(const checkpoint_barrier& b) {
     if constexpr (stateful<Derived>) b.checkpoint(static_cast<Derived&>(*this));
@@ -123,6 +130,7 @@ class two_input_adapter {
     bool& ended = side_ended<Side>();
     if (ended) return;
     ended = true;
+    stage_.on_input_end(Side{});
     on_watermark(Side{}, timestamp::max());  // an ended input holds nothing back
     if (left_ended_ && right_ended_) stage_.on_end();
   }

@@ -89,6 +89,10 @@ class uid_two_input_stage : public uid_scope<Inner> {
   void on_input_watermark(Side side, timestamp w) {
     this->inner_.on_input_watermark(side, w);
   }
+  template <class Side>
+  void on_input_end(Side side) {
+    this->inner_.on_input_end(side);
+  }
 };
 
 template <class Op>

@@ -570,7 +570,7 @@ class graph {
       auto stage = Op(op).bind(lctx, rctx, std::move(chain));
       static_assert(two_input_stage<decltype(stage), L, R>,
                     "laminar: a two-input operator's stage must accept on_event(left_input, L), "
-                    "on_event(right_input, R), on_input_watermark(Side, timestamp) and every control message "
+                    "on_event(right_input, R), on_input_watermark(Side, timestamp), on_input_end(Side) and every control message "
                     "(derive it from laminar::forwarding_two_input_stage)");
       using body_type = detail::two_input_body<decltype(stage)>;
       using task_type = detail::input_task<body_type, typename decltype(out)::element_type, L, R>;

@@ -94,6 +94,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/option_set.hpp"
 #include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
@@ -136,8 +137,10 @@ struct asof_settings {
   asof_direction direction = asof_direction::backward;
   bool allow_exact_matches = true;
   std::optional<duration> tolerance;
-  asof_emit emit = asof_emit::eager;
+  asof_emit emit = asof_emit::final;
+  bool emit_chosen = false;  // emit(e) was called (ordered_feed() defaults to eager)
   std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // final: left records held at most
+  std::size_t max_right_held = std::numeric_limits<std::size_t>::max();  // right records held at most
   std::size_t dense_keys = 0;  // dense_keys(n): keys are below n and index an array
   std::uint32_t reserve_per_key = 0;  // a key's first ring: this many records (a power of two), or min_ring
 };
@@ -365,8 +368,28 @@ struct asof_latest {
   void reset() noexcept { size = 0; }
 };
 
-template <class Next, class LCtx, class RCtx, class Late, bool Dense, bool Ordered, class Overflow, class Keep>
-class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, LCtx, RCtx, Late, Dense, Ordered, Overflow, Keep>> {
+/// The tags of the ASOF join's compile-time options (an option_set).
+struct asof_late {};            // late_to(out): late left records
+struct asof_overflow {};        // overflow_to(out): held left records past max_pending
+struct asof_right_overflow {};  // right_overflow_to(out): right records past max_right_held
+struct asof_keep {};            // keep_right(f)
+struct asof_dense {};           // dense_keys(n)
+struct asof_ordered {};         // ordered_feed()
+
+using asof_defaults =
+    option_set<option<asof_late, discard_side_output>, option<asof_overflow, discard_side_output>,
+               option<asof_right_overflow, discard_side_output>, option<asof_keep, keep_whole>,
+               option<asof_dense, flag<false>>, option<asof_ordered, flag<false>>>;
+
+template <class Next, class LCtx, class RCtx, class Options>
+class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, LCtx, RCtx, Options>> {
+  using Late = option_t<asof_late, Options>;
+  using Overflow = option_t<asof_overflow, Options>;
+  using RightOverflow = option_t<asof_right_overflow, Options>;
+  using Keep = option_t<asof_keep, Options>;
+  static constexpr bool Dense = option_t<asof_dense, Options>::value;
+  static constexpr bool Ordered = option_t<asof_ordered, Options>::value;
+
  public:
   static constexpr std::string_view state_name = "asof_join";
   using left_type = typename LCtx::value_type;
@@ -379,15 +402,18 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   using state_types = laminar::state_types<key_type, left_type, kept_type>;
   using row_type = asof_row<left_type, kept_type>;
 
-  asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Late late, Overflow overflow, Keep keep)
+  asof_join_stage(Next next, LCtx lctx, RCtx rctx, asof_settings settings, Options options)
       : next_(std::move(next)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
-        late_(std::move(late)),
-        overflow_(std::move(overflow)),
-        keep_(std::move(keep)),
-        keys_(make_table(settings)) {}
+        late_(std::move(options.template get<asof_late>())),
+        overflow_(std::move(options.template get<asof_overflow>())),
+        right_overflow_out_(std::move(options.template get<asof_right_overflow>())),
+        keep_(std::move(options.template get<asof_keep>())),
+        keys_(make_table(settings)) {
+    right_limit_ = std::min(sweep_at_, settings_.max_right_held);
+  }
 
   void on_event(left_input, const left_type& l) {
     const timestamp t = time_of(lctx_, l);
@@ -421,12 +447,20 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   /// The left input's watermark bounds what can still match; the right
   /// input's decides when held left records are exact (final).
   void on_input_watermark(left_input, timestamp w) {
-    left_watermark_ = w;
+    // Never behind where a full right side moved it (max_right_held).
+    left_watermark_ = std::max(left_watermark_, w);
     update_evict_watermark();
     if (settings_.emit == asof_emit::final) release();
   }
   void on_input_watermark(right_input, timestamp w) {
     right_watermark_ = w;
+    if (settings_.emit == asof_emit::final) release();
+  }
+  // An ended right input makes every held answer exact; its watermark at
+  // timestamp::max() does not (records at INT64_MAX may still come).
+  void on_input_end(left_input) noexcept {}
+  void on_input_end(right_input) {
+    right_ended_ = true;
     if (settings_.emit == asof_emit::final) release();
   }
 
@@ -447,6 +481,9 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   /// max_pending were held (final): joined with what had arrived, or to the
   /// overflow side output.
   [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
+  /// Right records dropped before the left watermark evicted them because
+  /// more than max_right_held were held (to the right overflow side output).
+  [[nodiscard]] std::uint64_t right_overflow_count() const noexcept { return right_overflow_; }
   /// Right records held now, over all keys.
   [[nodiscard]] std::size_t right_held() const noexcept { return held_; }
   /// Keys with right records held.
@@ -454,7 +491,8 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_, out_of_order_);
+    w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_, out_of_order_,
+      right_overflow_);
     pending_.save_state(w);
     save_slots(w, keys_, [&w](const key_state& k) {
       w(static_cast<std::uint64_t>(k.size));
@@ -462,10 +500,12 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     });
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
+    if constexpr (stateful_side_output<RightOverflow>) side_output_target(right_overflow_out_).save_state(w);
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_, out_of_order_);
+    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_, out_of_order_,
+      right_overflow_);
     pending_.load_state(r, "asof_join");
     held_ = 0;
     load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
@@ -495,9 +535,11 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       held_ += k.size;
     });
     sweep_at_ = next_sweep();
+    right_limit_ = std::min(sweep_at_, settings_.max_right_held);
     update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
+    if constexpr (stateful_side_output<RightOverflow>) side_output_target(right_overflow_out_).load_state(r);
   }
 
  private:
@@ -522,7 +564,11 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[nodiscard]] bool backward_ok(timestamp rt, timestamp lt) const noexcept {
     return settings_.allow_exact_matches ? rt <= lt : rt < lt;
   }
-  [[nodiscard]] bool within(duration d) const noexcept { return !settings_.tolerance || d <= *settings_.tolerance; }
+  // Whether a right record at `later`/`earlier` is within the tolerance of
+  // a left record at the other: exact distances (they can pass INT64_MAX).
+  [[nodiscard]] bool within(timestamp earlier, timestamp later) const noexcept {
+    return !settings_.tolerance || distance(earlier, later) <= static_cast<std::uint64_t>(settings_.tolerance->nanos());
+  }
 
   // The state of a left record's key, or null.
   [[nodiscard]] const key_state* lookup(const left_type& l) const {
@@ -555,7 +601,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     const key_state* k = lookup(l);
     if (k == nullptr || k->empty()) [[unlikely]] return next_.on_event(row_type{l, std::nullopt});
     if (t < k->newest_t) [[unlikely]] return on_out_of_order(l);
-    if (!within(t - k->newest_t)) return next_.on_event(row_type{l, std::nullopt});
+    if (!within(k->newest_t, t)) return next_.on_event(row_type{l, std::nullopt});
     next_.on_event(row_type{l, k->newest});
   }
 
@@ -581,7 +627,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     std::uint32_t s = keys_.find(key);
     if (s == table::npos) s = keys_.insert(key);
     keys_.state(s).replace(t, r);
-    if (++held_ > sweep_at_) [[unlikely]] sweep();
+    if (++held_ > right_limit_) [[unlikely]] on_right_limit();
   }
 
   // ---- final: left records held until exact, released in time order ----
@@ -626,7 +672,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   // can change the left record's match.
   [[nodiscard]] bool exact(const pending& f) const {
     const timestamp wr = right_watermark_;
-    if (wr == timestamp::max()) return true;
+    if (right_ended_) return true;
     const bool backward_done = settings_.allow_exact_matches ? wr > f.t : wr >= f.t;
     if (settings_.direction == asof_direction::backward) return backward_done;
     if (settings_.direction == asof_direction::nearest && !backward_done) return false;
@@ -641,7 +687,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   // The position of the forward match of a left record at t, or none.
   [[nodiscard]] std::uint32_t forward_candidate(const key_state& k, timestamp t) const {
     const std::uint32_t c = settings_.allow_exact_matches ? k.lower_bound(t) : k.upper_bound(t);
-    return c != k.size && within(k.time(c) - t) ? c : none;
+    return c != k.size && within(t, k.time(c)) ? c : none;
   }
 
   // Right records are kept for left records from here on: the left
@@ -659,7 +705,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     // backward match, and with nothing after it, the nearest one too.
     if (settings_.direction != asof_direction::forward && backward_ok(k.newest_t, t) &&
         (settings_.direction == asof_direction::backward || k.newest_t < t)) [[likely]] {
-      return !settings_.tolerance || t - k.newest_t <= *settings_.tolerance ? &k.newest : nullptr;
+      return within(k.newest_t, t) ? &k.newest : nullptr;
     }
     return find_in_ring(k, t);
   }
@@ -669,7 +715,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     // The first record past the backward candidates.
     std::uint32_t after = n;
     if (!backward_ok(k.newest_t, t)) after = settings_.allow_exact_matches ? k.upper_bound(t) : k.lower_bound(t);
-    const std::uint32_t back = after != 0 && within(t - k.time(after - 1)) ? after - 1 : none;
+    const std::uint32_t back = after != 0 && within(k.time(after - 1), t) ? after - 1 : none;
     if (settings_.direction == asof_direction::backward) return back != none ? &k.record(back) : nullptr;
     // Forward: the first record at or after t (after t without exact
     // matches), next to the boundary of the backward candidates.
@@ -679,10 +725,10 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     } else {
       while (fwd != n && k.time(fwd) == t) ++fwd;
     }
-    const std::uint32_t forward = fwd != n && within(k.time(fwd) - t) ? fwd : none;
+    const std::uint32_t forward = fwd != n && within(t, k.time(fwd)) ? fwd : none;
     std::uint32_t match = forward;
     if (settings_.direction == asof_direction::nearest && back != none) {
-      match = forward == none || t - k.time(back) <= k.time(forward) - t ? back : forward;
+      match = forward == none || distance(k.time(back), t) <= distance(t, k.time(forward)) ? back : forward;
     }
     return match != none ? &k.record(match) : nullptr;
   }
@@ -711,7 +757,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       grow(k);
     }
     k.insert(t, r);
-    if (++held_ > sweep_at_) [[unlikely]] sweep();
+    if (++held_ > right_limit_) [[unlikely]] on_right_limit();
   }
 
   // A full ring whose records can all still match: twice the positions,
@@ -732,9 +778,17 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   // Drops the key's records no left record at or after the left watermark
   // can match: those before the horizon, and for backward/nearest all but
   // the last record before the watermark.
-  void evict(key_state& k) {
+  void evict(key_state& k) { drop(k, evictable(k)); }
+  void drop(key_state& k, std::uint32_t n) noexcept {
+    if (n > 0) {
+      k.drop(n);
+      held_ -= n;
+    }
+  }
+  // How many of the key's oldest records evict() drops.
+  [[nodiscard]] std::uint32_t evictable(const key_state& k) const noexcept {
     const timestamp wl = evict_watermark_;
-    if (wl == timestamp::min() || k.empty()) return;
+    if (wl == timestamp::min() || k.empty()) return 0;
     std::uint32_t n = 0;
     const std::uint32_t size = k.size;
     while (n < size && k.time(n) < horizon_) ++n;
@@ -745,10 +799,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       while (before < size && k.time(before) < wl) ++before;
       if (before > n + 1) n = before - 1;
     }
-    if (n > 0) {
-      k.drop(n);
-      held_ -= n;
-    }
+    return n;
   }
 
   // The next sweep once the records held have grown fourfold: busy keys
@@ -764,6 +815,52 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       if (keys_.state(s).empty()) keys_.erase(s);
     }
     sweep_at_ = next_sweep();
+    right_limit_ = std::min(sweep_at_, settings_.max_right_held);
+  }
+
+  // The right records held passed the next sweep's mark or max_right_held:
+  // sweep, and if that is not enough, make room.
+  [[gnu::noinline]] void on_right_limit() {
+    sweep();
+    if (held_ > settings_.max_right_held) make_right_room();
+    // No room below the bound (each key keeps the record a backward match
+    // needs): look again once as many more are held, not at every record.
+    if (held_ > settings_.max_right_held) right_limit_ = 2 * held_;
+  }
+
+  // More than max_right_held right records can still match (the left
+  // input is silent or far behind): the join moves the left watermark it
+  // evicts by up to the time that leaves about half the bound held, as if
+  // the left input had got there. The right records that leaves no left
+  // record to match go to the right overflow output; held left records
+  // before that time leave first (released early), and left records that
+  // arrive before it are late. Bounded, not exact, and said so.
+  [[gnu::cold, gnu::noinline]] void make_right_room() {
+    std::vector<timestamp> times;
+    times.reserve(held_);
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (!keys_.live(s)) continue;
+      const key_state& k = keys_.state(s);
+      for (std::uint32_t i = 0; i < k.size; ++i) times.push_back(k.time(i));
+    }
+    const std::size_t keep = settings_.max_right_held / 2;
+    auto cut = times.end() - static_cast<std::ptrdiff_t>(std::min(keep, times.size() - 1));
+    std::nth_element(times.begin(), cut, times.end());
+    const timestamp floor = *cut;
+    if (floor <= left_watermark_) return;  // nothing more can go (one record per key stays)
+    while (!pending_.empty() && pending_.front().t < floor) release_early();
+    left_watermark_ = floor;
+    update_evict_watermark();
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (!keys_.live(s)) continue;
+      key_state& k = keys_.state(s);
+      const std::uint32_t n = evictable(k);
+      for (std::uint32_t i = 0; i < n; ++i) side_output_target(right_overflow_out_)(k.record(i));
+      right_overflow_ += n;
+      drop(k, n);
+      if (k.empty()) keys_.erase(s);
+    }
+    if (settings_.emit == asof_emit::final) release();
   }
 
   [[gnu::cold, gnu::noinline]] void on_late(const left_type& l) {
@@ -783,6 +880,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   asof_settings settings_;
   [[no_unique_address]] Late late_;
   [[no_unique_address]] Overflow overflow_;
+  [[no_unique_address]] RightOverflow right_overflow_out_;
   [[no_unique_address]] Keep keep_;
   table keys_;
   timestamp left_watermark_ = timestamp::min();
@@ -799,6 +897,9 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   std::uint64_t late_count_ = 0;
   std::uint64_t right_expired_ = 0;
   std::uint64_t out_of_order_ = 0;
+  std::uint64_t right_overflow_ = 0;
+  std::size_t right_limit_ = 1024;  // the next check of the right records held: min(sweep_at_, max_right_held)
+  bool right_ended_ = false;
 };
 
 // An ordered feed keeps one right record per key: the answer of a backward
@@ -827,16 +928,15 @@ inline void check_overflow(const asof_settings& s) {
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
 /// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
-/// .overflow_to(out), .dense_keys(n), .reserve_per_key(n), .ordered_feed(),
-/// .keep_right(f) and .late_to(out).
-template <class Late = detail::discard_side_output, bool Dense = false, bool Ordered = false,
-          class Overflow = detail::discard_side_output, class Keep = detail::keep_whole>
+/// .overflow_to(out), .max_right_held(n), .right_overflow_to(out),
+/// .dense_keys(n), .reserve_per_key(n), .ordered_feed(), .keep_right(f)
+/// and .late_to(out). Its compile-time options (side outputs, key layout,
+/// projection) are one option_set; each refinement replaces one.
+template <class Options = detail::asof_defaults>
 struct asof_join_operator {
   using is_two_input_operator = void;
   asof_settings settings{};
-  Late late{};
-  Overflow overflow{};
-  Keep keep{};
+  Options options{};
 
   [[nodiscard]] asof_join_operator direction(asof_direction d) const {
     return detail::with_setting(*this, &asof_settings::direction, d);
@@ -852,12 +952,17 @@ struct asof_join_operator {
   [[nodiscard]] asof_join_operator allow_exact_matches(bool allow) const {
     return detail::with_setting(*this, &asof_settings::allow_exact_matches, allow);
   }
-  /// eager (default): a left record is joined when it arrives, against the
-  /// right records that arrived before it. final: it is held until the
-  /// right watermark makes its answer exact, and rows leave in left
-  /// event-time order.
+  /// final (the default, except after ordered_feed()): a left record is
+  /// held until the right watermark makes its answer exact, which is
+  /// pandas merge_asof's answer on any input order the watermarks allow;
+  /// rows leave in left event-time order. eager: a left record is joined
+  /// when it arrives, against the right records that arrived before it: no
+  /// added latency, and the same answer only when every right record
+  /// arrives before the left records after it (one time-ordered feed).
   [[nodiscard]] asof_join_operator emit(asof_emit e) const {
-    return detail::with_setting(*this, &asof_settings::emit, e);
+    auto o = detail::with_setting(*this, &asof_settings::emit, e);
+    o.settings.emit_chosen = true;
+    return o;
   }
   /// final: at most `n` left records are held; past that the earliest is
   /// released with what has arrived, or sent to the overflow_to() side
@@ -867,12 +972,22 @@ struct asof_join_operator {
     if (n == 0) throw usage_error("laminar: asof_join: max_pending must be at least 1");
     return detail::with_setting(*this, &asof_settings::max_pending, n);
   }
+  /// At most about `n` right records are held, so a silent or stalled left
+  /// input cannot grow the state without bound: past n, the join evicts
+  /// as if the left watermark had moved to the time that leaves n/2 held
+  /// (a key keeps at least the one record a backward match needs). The
+  /// right records that drops go to right_overflow_to(out) (counted by
+  /// right_overflow_count()); left records then arriving before that time
+  /// are late, and held left records before it are released early.
+  [[nodiscard]] asof_join_operator max_right_held(std::size_t n) const {
+    if (n < 2) throw usage_error("laminar: asof_join: max_right_held must be at least 2, got " + std::to_string(n));
+    return detail::with_setting(*this, &asof_settings::max_right_held, n);
+  }
   /// Where left records later than the left watermark go: a callable, or a
   /// side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_to(F&& out) const {
-    return asof_join_operator<detail::side_output_holder_t<F>, Dense, Ordered, Overflow, Keep>{
-        settings, detail::hold_side_output(std::forward<F>(out)), overflow, keep};
+    return with_option<detail::asof_late>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// final with max_pending(n): where a held left record goes, unjoined,
   /// when more than n are held (its answer is not exact yet, so it is not
@@ -881,8 +996,13 @@ struct asof_join_operator {
   /// leaves joined with what has arrived.
   template <class F>
   [[nodiscard]] auto overflow_to(F&& out) const {
-    return asof_join_operator<Late, Dense, Ordered, detail::side_output_holder_t<F>, Keep>{
-        settings, late, detail::hold_side_output(std::forward<F>(out)), keep};
+    return with_option<detail::asof_overflow>(detail::hold_side_output(std::forward<F>(out)));
+  }
+  /// With max_right_held(n): where the right records (or what keep_right
+  /// keeps of them) dropped to make room go. Without it they are counted.
+  template <class F>
+  [[nodiscard]] auto right_overflow_to(F&& out) const {
+    return with_option<detail::asof_right_overflow>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// Each key's ring of right records starts with room for n (rounded up
   /// to a power of two; default 8) and doubles when a burst fills it with
@@ -899,29 +1019,27 @@ struct asof_join_operator {
   /// indexing an array with it, not by hashing. A key outside [0, n), on
   /// either input, is a usage_error. n is at most 2^26 (the array grows to
   /// the largest key seen); use hashed keys for sparse key spaces.
-  [[nodiscard]] asof_join_operator<Late, true, Ordered, Overflow, Keep> dense_keys(
-      std::size_t n = detail::max_dense_key) const {
+  [[nodiscard]] auto dense_keys(std::size_t n = detail::max_dense_key) const {
     if (n == 0 || n > detail::max_dense_key) {
       throw usage_error("laminar: asof_join: dense_keys(n) needs 0 < n <= " + std::to_string(detail::max_dense_key) +
                         ", got " + std::to_string(n) + "; use hashed keys for sparse key spaces");
     }
-    asof_join_operator<Late, true, Ordered, Overflow, Keep> o{settings, late, overflow, keep};
+    auto o = with_option<detail::asof_dense>(detail::flag<true>{});
     o.settings.dense_keys = n;
     return o;
   }
   /// Declares that the two inputs arrive merged in event-time order, as one
   /// feed handler delivers them: a key keeps its newest right record only
   /// (in its slot: no ring, at most a cache line per key), which is every in-order
-  /// left record's backward match. A left record earlier than its key's
+  /// left record's backward match, so emission is eager by default (exact
+  /// on such a feed). A left record earlier than its key's
   /// newest right record is out of order for this join: it goes to the late
   /// side output and is counted (out_of_order_count()), never joined with a
   /// wrong match. A right record older than its key's newest is counted by
   /// right_expired(): no left record in order can match it. Backward
   /// direction, exact matches allowed and eager emission only (bind throws
   /// a usage_error otherwise); tolerance applies.
-  [[nodiscard]] asof_join_operator<Late, Dense, true, Overflow, Keep> ordered_feed() const {
-    return {settings, late, overflow, keep};
-  }
+  [[nodiscard]] auto ordered_feed() const { return with_option<detail::asof_ordered>(detail::flag<true>{}); }
   /// The join keeps of each right record only `f(record)` (a callable or a
   /// member pointer: &quote::bid, or a struct of the fields the rows need),
   /// and rows carry that: asof_row<L, that type>. A key's state is then as
@@ -930,7 +1048,7 @@ struct asof_join_operator {
   /// with the join, so it serializes as a record does.
   template <class F>
   [[nodiscard]] auto keep_right(F f) const {
-    return asof_join_operator<Late, Dense, Ordered, Overflow, F>{settings, late, overflow, std::move(f)};
+    return with_option<detail::asof_keep>(std::move(f));
   }
 
   template <class LCtx, class RCtx>
@@ -945,24 +1063,49 @@ struct asof_join_operator {
     using KL = decltype(detail::group_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
     using KR = decltype(detail::group_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
     static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type");
-    static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<KL>),
+    static_assert(!dense || (LCtx::keyed() && std::is_integral_v<KL>),
                   "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
-    static_assert(detail::check_keep_right<Keep, R>());
-    using row = asof_row<L, detail::kept_t<Keep, R>>;
+    static_assert(detail::check_keep_right<keep, R>());
+    using row = asof_row<L, detail::kept_t<keep, R>>;
     return detail::through_left_context<row>(l);
   }
 
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    if constexpr (Ordered) detail::check_ordered(settings);
-    if constexpr (!std::is_same_v<Overflow, detail::discard_side_output>) detail::check_overflow(settings);
-    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Late, Dense, Ordered, Overflow, Keep>(
-        std::forward<Next>(next), l, r, settings, std::move(late), std::move(overflow), std::move(keep));
+    asof_settings s = settings;
+    if constexpr (ordered) {
+      if (!s.emit_chosen) s.emit = asof_emit::eager;
+      detail::check_ordered(s);
+    }
+    if constexpr (!std::is_same_v<detail::option_t<detail::asof_overflow, Options>, detail::discard_side_output>) {
+      detail::check_overflow(s);
+    }
+    if constexpr (!std::is_same_v<detail::option_t<detail::asof_right_overflow, Options>,
+                                  detail::discard_side_output>) {
+      if (s.max_right_held == std::numeric_limits<std::size_t>::max()) {
+        throw usage_error("laminar: asof_join: right_overflow_to() needs max_right_held(n): without a bound nothing "
+                          "overflows");
+      }
+    }
+    return detail::asof_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Options>(std::forward<Next>(next), l, r, s,
+                                                                                   std::move(options));
+  }
+
+ private:
+  using keep = detail::option_t<detail::asof_keep, Options>;
+  static constexpr bool dense = detail::option_t<detail::asof_dense, Options>::value;
+  static constexpr bool ordered = detail::option_t<detail::asof_ordered, Options>::value;
+
+  template <class Tag, class V>
+  [[nodiscard]] auto with_option(V v) const {
+    using next_options = decltype(options.template with<Tag>(std::move(v)));
+    return asof_join_operator<next_options>{settings, options.template with<Tag>(std::move(v))};
   }
 };
 
-/// An ASOF join: backward, exact matches allowed, no tolerance, eager.
+/// An ASOF join: backward, exact matches allowed, no tolerance, final
+/// emission (exact: pandas merge_asof's answer).
 inline asof_join_operator<> asof_join() { return {}; }
 
 }  // namespace laminar

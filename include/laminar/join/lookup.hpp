@@ -647,6 +647,8 @@ class lookup_table_stage
   // back (a reference-data stream may have no watermarks at all).
   void on_input_watermark(left_input, timestamp w) { base::next_.on_watermark(w); }
   void on_input_watermark(right_input, timestamp) noexcept {}
+  template <class Side>
+  void on_input_end(Side) noexcept {}
   void on_watermark(timestamp) noexcept {}
 
   /// Right records that set a key's row.

@@ -156,6 +156,13 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     right_watermark_ = w;
     release();
   }
+  // An ended right input makes every held answer exact; its watermark at
+  // timestamp::max() does not (changes at INT64_MAX may still come).
+  void on_input_end(left_input) noexcept {}
+  void on_input_end(right_input) {
+    right_ended_ = true;
+    release();
+  }
   void on_watermark(timestamp w) { pending_.on_watermark(w, next_); }
 
   [[nodiscard]] std::uint64_t late_count() const noexcept { return late_count_; }
@@ -172,7 +179,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_);
+    w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_);
     pending_.save_state(w);
     save_slots(w, versions_, [&w](const buffer& b) {
       w(static_cast<std::uint64_t>(b.size()));
@@ -183,7 +190,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, late_count_, right_expired_, released_early_);
+    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_);
     pending_.load_state(r, "temporal_join");
     held_ = 0;
     load_slots(r, versions_, [&](std::uint32_t, buffer& b) {
@@ -212,7 +219,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     bool any = false;
     while (!pending_.empty()) {
       const auto& f = pending_.front();
-      if (f.t > left_watermark_ || !(right_watermark_ > f.t || right_watermark_ == timestamp::max())) break;
+      if (f.t > left_watermark_ || !(right_watermark_ > f.t || right_ended_)) break;
       pop_and_emit();
       any = true;
     }
@@ -297,6 +304,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   held_left<left_type> pending_;
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
+  bool right_ended_ = false;
   timestamp keep_from_ = timestamp::min();
   std::size_t held_ = 0;
   std::size_t sweep_at_ = 1024;

@@ -57,7 +57,7 @@ class output_state {
 
   /// Sends a record: to every channel of a forward or multicast route, and
   /// on a partitioned route to the instance that owns its key group
-  /// key_group(e) (instance i of n owns groups [i*G/n, (i+1)*G/n)).
+  /// key_group(e) (instance g*n/G: i of n owns the groups with i*G/n <= g < (i+1)*G/n, as reals).
   template <class KeyGroup>
   void send_event(const T& e, KeyGroup&& key_group) {
     ++out_;
