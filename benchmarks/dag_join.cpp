@@ -7,8 +7,8 @@
 // 1 ms) | key_by(symbol)`: a watermark follows every record (each advances
 // it), so a graph's channels carry one watermark per record too.
 //
-// baseline: `connect(trades, quotes) | asof_join().emit(asof_emit::eager) | digest sink`, run().
-// graph:    two source nodes, `g.join("asof", trades, quotes, n, asof_join().emit(asof_emit::eager)
+// baseline: `connect(trades, quotes) | asof_join().emit(emit_mode::eager) | digest sink`, run().
+// graph:    two source nodes, `g.join("asof", trades, quotes, n, asof_join().emit(emit_mode::eager)
 //           | digest sink)`, both inputs exchanged by symbol; 2 workers
 //           (runtime_options default edges and budget). Each instance reads
 //           its channels in the order of their watermarks, as connect does.
@@ -141,7 +141,7 @@ auto quotes_in(const feed& f) {
 
 [[gnu::noinline]] digest single_thread(const feed& f) {
   total t;
-  auto p = laminar::connect(trades_in(f), quotes_in(f)) | laminar::asof_join().emit(asof_emit::eager) | digest_into{&t};
+  auto p = laminar::connect(trades_in(f), quotes_in(f)) | laminar::asof_join().emit(emit_mode::eager) | digest_into{&t};
   p.run();
   return t.d;
 }
@@ -151,7 +151,7 @@ auto quotes_in(const feed& f) {
   laminar::graph g(laminar::runtime_options{.workers = 2});
   auto trades = g.source("trades", trades_in(f));
   auto quotes = g.source("quotes", quotes_in(f));
-  g.join("asof", trades, quotes, instances, laminar::asof_join().emit(asof_emit::eager) | digest_into{&t});
+  g.join("asof", trades, quotes, instances, laminar::asof_join().emit(emit_mode::eager) | digest_into{&t});
   g.run();
   return t.d;
 }

@@ -42,7 +42,7 @@ int main() {
   }
   trades.push_back({1'500'000'000, 0, 999.0, 100});  // far too late: its bar has closed
 
-  late_records<trade> late;
+  side_records<trade> late;
   std::vector<window_row<std::uint32_t, std::int64_t>> rollup;
   auto bars = from(trades) | with_watermarks(&trade::ts, bounded_out_of_orderness(50ms)) | key_by(&trade::symbol) |
               tumbling(1s)

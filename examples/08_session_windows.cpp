@@ -33,7 +33,7 @@ int main() {
       {5 * s, 3, "home"},                          // far too late: to the side output
   };
 
-  late_records<click> late;
+  side_records<click> late;
   using session_row = window_row<std::uint32_t, std::tuple<std::int64_t, std::string, std::string>>;
   auto p = from(clicks) | with_watermarks(&click::ts, bounded_out_of_orderness(5s)) | key_by(&click::user) |
            session(30s)

@@ -43,7 +43,7 @@ int main() {
                   static_cast<long>(r.start.nanos() / 1000 / ms), static_cast<long>(r.end.nanos() / 1000 / ms),
                   static_cast<long>(r.value));
     };
-    late_records<trade> late;
+    side_records<trade> late;
     std::uint64_t late_count = 0;
     if (keyed) {
       auto p = from(trades) | with_watermarks(&trade::ts, bounded_out_of_orderness(3500ms)) | tap(count_trade) |

@@ -59,7 +59,7 @@ int main() {
   // trade until the quotes' watermark has passed it, so its match is the
   // last quote before it in event time (eager would join each trade at once
   // with the quotes that reached the instance before it).
-  auto rows = g.join("asof", t, q, 2, asof_join().emit(asof_emit::final));
+  auto rows = g.join("asof", t, q, 2, asof_join().emit(emit_mode::final));
 
   // One instance reads both join instances: the sink needs no lock.
   std::uint64_t count = 0;

@@ -152,7 +152,7 @@ TEST_CASE("uid() around a join: its state is under the id, and the join restores
   const auto make = [](std::vector<joined>& out) {
     return connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
                    push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
-           uid("px", asof_join().emit(asof_emit::eager)) | collect(out);
+           uid("px", asof_join().emit(emit_mode::eager)) | collect(out);
   };
   std::vector<joined> a;
   auto p = make(a);
@@ -169,6 +169,6 @@ TEST_CASE("uid() around a join: its state is under the id, and the join restores
   q.finish();
   REQUIRE(b.size() >= 1);
   CHECK(b.back().right->bid == 10);  // the quote came back with the join's state
-  CHECK_THROWS_AS((void)uid("a/b", asof_join().emit(asof_emit::eager)), usage_error);
+  CHECK_THROWS_AS((void)uid("a/b", asof_join().emit(emit_mode::eager)), usage_error);
   CHECK_THROWS_AS((void)uid("", bars()), usage_error);
 }

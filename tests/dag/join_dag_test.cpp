@@ -150,7 +150,7 @@ result in_graph(const std::vector<trade>& t, const std::vector<quote>& q, const 
 TEST_CASE("asof join in a DAG: 1, 2 and 4 instances from 1 or 2 upstream instances give connect's rows per key") {
   const auto t = make<trade>(1, 3000, 40);
   const auto q = make<quote>(2, 3000, 40);
-  for (asof_emit e : {asof_emit::eager, asof_emit::final}) {
+  for (emit_mode e : {emit_mode::eager, emit_mode::final}) {
     const auto join = asof_join().emit(e);
     const result expected = single_thread(t, q, join);
     REQUIRE(expected.count + [&] {
@@ -175,11 +175,11 @@ TEST_CASE("asof join in a DAG: every direction, tolerance and exact-match rule g
   const auto q = make<quote>(4, 2000, 25);
   const auto tol = duration::from_nanos(2 * ms);
   const asof_join_operator<> joins[] = {
-      asof_join().emit(asof_emit::eager).direction(asof_direction::forward),
-      asof_join().emit(asof_emit::eager).direction(asof_direction::nearest).tolerance(tol),
-      asof_join().emit(asof_emit::eager).allow_exact_matches(false).tolerance(tol),
-      asof_join().emit(asof_emit::final).tolerance(tol),
-      asof_join().emit(asof_emit::final).allow_exact_matches(false),
+      asof_join().emit(emit_mode::eager).direction(asof_direction::forward),
+      asof_join().emit(emit_mode::eager).direction(asof_direction::nearest).tolerance(tol),
+      asof_join().emit(emit_mode::eager).allow_exact_matches(false).tolerance(tol),
+      asof_join().emit(emit_mode::final).tolerance(tol),
+      asof_join().emit(emit_mode::final).allow_exact_matches(false),
   };
   for (const auto& join : joins) {
     CAPTURE(to_string(join.settings.direction));
@@ -193,7 +193,7 @@ TEST_CASE("asof join in a DAG: capacity-4 channels and a task budget of 3 stall 
   // channels that reaches back to the sources at every turn.
   const auto t = make<trade>(15, 1500, 20);
   const auto q = make<quote>(16, 1500, 20);
-  for (asof_emit e : {asof_emit::eager, asof_emit::final}) {
+  for (emit_mode e : {emit_mode::eager, emit_mode::final}) {
     const auto join = asof_join().emit(e);
     CAPTURE(to_string(e));
     CHECK(in_graph(t, q, join, 2, 2, runtime_options{.budget = 3}, edge_options{4}) == single_thread(t, q, join));
@@ -210,7 +210,7 @@ TEST_CASE("asof join in a DAG: one side ending early, or empty, ends the graph w
   const auto long_q = make<quote>(6, 2000, 20);
   const std::vector<trade> short_t(long_t.begin(), long_t.begin() + 300);
   const std::vector<quote> short_q(long_q.begin(), long_q.begin() + 300);
-  for (asof_emit e : {asof_emit::eager, asof_emit::final}) {
+  for (emit_mode e : {emit_mode::eager, emit_mode::final}) {
     const auto join = asof_join().emit(e);
     CAPTURE(to_string(e));
     CHECK(in_graph(short_t, long_q, join, 2, 1) == single_thread(short_t, long_q, join));
@@ -231,14 +231,14 @@ TEST_CASE("asof join in a DAG: one instance joins unkeyed streams as connect doe
   {
     auto p = connect(from(t) | with_watermarks(&trade::ts, bounded_out_of_orderness(5ms)),
                      from(q) | with_watermarks(&quote::ts, bounded_out_of_orderness(5ms))) |
-             asof_join().emit(asof_emit::eager) | collect(expected);
+             asof_join().emit(emit_mode::eager) | collect(expected);
     p.run();
   }
   std::vector<row> out;
   graph g(runtime_options{.workers = 2});
   auto trades = g.source("trades", from(t) | with_watermarks(&trade::ts, bounded_out_of_orderness(5ms)));
   auto quotes = g.source("quotes", from(q) | with_watermarks(&quote::ts, bounded_out_of_orderness(5ms)));
-  g.join("asof", trades, quotes, 1, asof_join().emit(asof_emit::eager) | collect(out));  // ends in its sink
+  g.join("asof", trades, quotes, 1, asof_join().emit(emit_mode::eager) | collect(out));  // ends in its sink
   g.run();
   CHECK(out == expected);
 }
@@ -269,7 +269,7 @@ TEST_CASE("asof join in a DAG: no allocation per record once warm") {
     graph g(runtime_options{.workers = 2});
     auto trades = g.source("trades", trades_in(from(t)));
     auto quotes = g.source("quotes", quotes_in(from(q)));
-    auto joined = g.join("asof", trades, quotes, instances, asof_join().emit(asof_emit::eager));
+    auto joined = g.join("asof", trades, quotes, instances, asof_join().emit(emit_mode::eager));
     g.merge("count", sink([&](const row&) {
               ++rows;
               if (rows == warm) at_warm = test::allocations();
@@ -291,11 +291,11 @@ TEST_CASE("graph::join refuses instances it cannot exchange to") {
   graph g;
   auto unkeyed_t = g.source("t", from(t) | with_watermarks(&trade::ts, bounded_out_of_orderness(5ms)));
   auto unkeyed_q = g.source("q", from(q) | with_watermarks(&quote::ts, bounded_out_of_orderness(5ms)));
-  CHECK_THROWS_WITH_AS(g.join("j", unkeyed_t, unkeyed_q, 2, asof_join().emit(asof_emit::eager)),
+  CHECK_THROWS_WITH_AS(g.join("j", unkeyed_t, unkeyed_q, 2, asof_join().emit(emit_mode::eager)),
                        doctest::Contains("both inputs must be keyed by the same key type"), graph_error);
   auto keyed_t = g.source("kt", trades_in(from(t)));
   auto keyed_q = g.source("kq", quotes_in(from(q)));
-  CHECK_THROWS_WITH_AS(g.join("j", keyed_t, keyed_q, 0, asof_join().emit(asof_emit::eager)), doctest::Contains("at least one instance"),
+  CHECK_THROWS_WITH_AS(g.join("j", keyed_t, keyed_q, 0, asof_join().emit(emit_mode::eager)), doctest::Contains("at least one instance"),
                        graph_error);
 }
 
@@ -340,7 +340,7 @@ struct gate {
 // Trades and quotes through gated sources into a 2-instance join; edges
 // wide enough that each source reaches its gate while the join paces.
 void build(graph& g, std::vector<row>& out, const std::vector<trade>& t, const std::vector<quote>& q,
-           std::size_t trades_gate, std::size_t quotes_gate, gate& gt, asof_emit e, std::size_t n = 2) {
+           std::size_t trades_gate, std::size_t quotes_gate, gate& gt, emit_mode e, std::size_t n = 2) {
   auto trades = g.source("trades", trades_in(gated<trade>{{}, &t, trades_gate, &gt.open, &gt.trades_there}));
   auto quotes = g.source("quotes", quotes_in(gated<quote>{{}, &q, quotes_gate, &gt.open, &gt.quotes_there}));
   auto joined = g.join("asof", trades, quotes, n, asof_join().emit(e), edge_options{16384});
@@ -364,7 +364,7 @@ TEST_CASE("asof join in a DAG: a checkpoint while one side runs ahead, restored,
   for (std::uint32_t keys : {30U, 1U}) {
     const auto t = make<trade>(9, 3000, keys);
     const auto q = make<quote>(10, 3000, keys);
-    for (asof_emit e : {asof_emit::eager, asof_emit::final}) {
+    for (emit_mode e : {emit_mode::eager, emit_mode::final}) {
       const result expected = by_key([&] {
         std::vector<row> rows;
         auto p = connect(trades_in(from(t)), quotes_in(from(q))) | asof_join().emit(e) | collect(rows);
@@ -411,14 +411,14 @@ TEST_CASE("asof join in a DAG: checkpoints at random points change no row, and e
   const auto q = make<quote>(12, 4000, 30);
   const result expected = by_key([&] {
     std::vector<row> rows;
-    auto p = connect(trades_in(from(t)), quotes_in(from(q))) | asof_join().emit(asof_emit::eager) | collect(rows);
+    auto p = connect(trades_in(from(t)), quotes_in(from(q))) | asof_join().emit(emit_mode::eager) | collect(rows);
     p.run();
     return rows;
   }());
   std::vector<row> out;
   gate gt;
   graph g(runtime_options{.workers = 2, .budget = 8});
-  build(g, out, t, q, t.size() - 1, q.size() - 1, gt, asof_emit::eager, 4);
+  build(g, out, t, q, t.size() - 1, q.size() - 1, gt, emit_mode::eager, 4);
   g.start();
   // One at a time: a source injects only the latest checkpoint requested.
   // The sources wait at gates before their last records, so each completes.
@@ -445,7 +445,7 @@ TEST_CASE("asof join in a DAG: checkpoints at random points change no row, and e
     gate open;
     open.open = true;
     graph again(runtime_options{.workers = 2});
-    build(again, restored, t, q, t.size() - 1, q.size() - 1, open, asof_emit::eager, 4);
+    build(again, restored, t, q, t.size() - 1, q.size() - 1, open, emit_mode::eager, 4);
     again.restore(snaps[k]);
     again.run();
     CHECK(by_key(restored) == expected);

@@ -175,7 +175,7 @@ TEST_CASE("asof_join eager: joins on arrival, and says so when a pulled quote co
   std::vector<row> rows;
   auto p = connect(from(f.trades) | with_watermarks(&trade::ts, monotonous_timestamps()) | key_by(&trade::sym),
                    from(f.quotes) | with_watermarks(&quote::ts, monotonous_timestamps()) | key_by(&quote::sym)) |
-           asof_join().emit(asof_emit::eager) | collect(rows);
+           asof_join().emit(emit_mode::eager) | collect(rows);
   p.run();
   std::size_t differences = 0;
   check_rows(rows, f, differences);
@@ -184,7 +184,7 @@ TEST_CASE("asof_join eager: joins on arrival, and says so when a pulled quote co
   std::vector<row> merged;
   auto q = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
                    push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
-           asof_join().emit(asof_emit::eager) | collect(merged);
+           asof_join().emit(emit_mode::eager) | collect(merged);
   std::size_t ti = 0, qi = 0;
   while (ti < f.trades.size() || qi < f.quotes.size()) {
     if (qi < f.quotes.size() && (ti == f.trades.size() || f.quotes[qi].ts <= f.trades[ti].ts)) {
@@ -249,18 +249,18 @@ TEST_CASE("asof_join: distances past INT64_MAX pick the nearer quote and apply t
   const duration widest = duration::max();
   CHECK(run(asof_join().tolerance(widest), far, trade{0, 1, 0}) == std::nullopt);
   CHECK(run(asof_join().direction(asof_direction::forward).tolerance(widest), far, trade{0, 1, 0}) == 20);
-  CHECK(run(asof_join().emit(asof_emit::eager).direction(asof_direction::nearest).tolerance(widest), far,
+  CHECK(run(asof_join().emit(emit_mode::eager).direction(asof_direction::nearest).tolerance(widest), far,
             trade{0, 1, 0}) == 20);
   CHECK(run(asof_join().ordered_feed().tolerance(widest), {{lo, 1, 10}}, trade{hi, 1, 0}) == std::nullopt);
 }
 
-TEST_CASE("asof_join: max_right_held bounds the right side when the left input is silent") {
+TEST_CASE("asof_join: max_held bounds the right side when the left input is silent") {
   std::vector<row> rows;
   side_records<quote> dropped;
   side_records<trade> late;
   auto p = connect(push<trade>() | with_watermarks(&trade::ts, monotonous_timestamps()) | key_by(&trade::sym),
                    push<quote>() | with_watermarks(&quote::ts, monotonous_timestamps()) | key_by(&quote::sym)) |
-           asof_join().max_right_held(1000).right_overflow_to(dropped).late_to(late) | collect(rows);
+           asof_join().max_held(1000).overflow_right_to(dropped).late_to(late) | collect(rows);
   p.push_left(trade{0, 0, 0});  // the left input moves once, then falls silent
   constexpr std::int64_t quotes = 200'000;
   for (std::int64_t i = 1; i <= quotes; ++i) {
@@ -269,7 +269,10 @@ TEST_CASE("asof_join: max_right_held bounds the right side when the left input i
   }
   // Nothing is lost: every quote is held or was given to the side output.
   CHECK(p.join().right_held() + dropped.count() == static_cast<std::uint64_t>(quotes));
-  CHECK(p.join().right_overflow_count() == dropped.count());
+  // The first trade was held (a source's first watermark comes with its
+  // second record) and left early, joined, when room was made: counted too.
+  CHECK(p.join().overflow_count() == dropped.count() + 1);
+  CHECK(p.join().left_held() == 0);
   CHECK(dropped.count() > 0);
   // A trade behind what was dropped is late, not joined with a wrong quote;
   // a trade after it gets its exact match.
@@ -285,5 +288,32 @@ TEST_CASE("asof_join: max_right_held bounds the right side when the left input i
     matched = true;
   }
   CHECK(matched);
-  CHECK_THROWS_AS((void)asof_join().max_right_held(1), usage_error);
+  CHECK_THROWS_AS((void)asof_join().max_held(0), usage_error);
+  // A window's emit mode is refused where it is written, naming the two.
+  CHECK_THROWS_WITH_AS((void)asof_join().emit(emit_mode::on_close), doctest::Contains("final (exact, the default) or eager"),
+                       usage_error);
+}
+
+TEST_CASE("one word per idea: late_count, overflow_count, max_held and dense_keys(n) on every operator that has them") {
+  // The interval join counts late records of both inputs in late_count().
+  std::vector<interval_row<trade, quote>> rows;
+  auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
+                   push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
+           interval_join(duration::from_nanos(-1), duration::from_nanos(1)).max_held(10) | collect(rows);
+  p.push_left_watermark(timestamp::from_nanos(100));
+  p.push_right_watermark(timestamp::from_nanos(100));
+  p.push_left(trade{5, 1, 0});
+  p.push_right(quote{5, 1, 0});
+  p.finish();
+  CHECK(p.join().late_left_count() == 1);
+  CHECK(p.join().late_right_count() == 1);
+  CHECK(p.join().late_count() == 2);
+  CHECK(p.join().overflow_count() == 0);
+  // A window's dense_keys(n) refuses keys at or past n, as the joins' do.
+  std::vector<window_row<std::uint32_t, std::int64_t>> out;
+  auto w = push<trade>() | event_time(&trade::ts) | key_by(&trade::sym) |
+           tumbling(duration::from_nanos(10)).aggregate(count()).dense_keys(4) | collect(out);
+  w.push(trade{1, 3, 0});
+  CHECK_THROWS_WITH_AS(w.push(trade{2, 4, 0}), doctest::Contains("dense_keys(4): key 4 is not below 4"), usage_error);
+  CHECK_THROWS_AS((void)tumbling(duration::from_nanos(10)).aggregate(count()).dense_keys(0), usage_error);
 }

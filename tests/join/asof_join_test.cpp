@@ -101,12 +101,12 @@ const opt none = std::nullopt;
 
 TEST_CASE("asof join: pandas merge_asof's trades and quotes examples") {
   // by="ticker": the last quote at or before each trade.
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager), doc_trades, doc_quotes)) == std::vector<opt>{5195, 5197, 72050, 72050, none});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager), doc_trades, doc_quotes)) == std::vector<opt>{5195, 5197, 72050, 72050, none});
   // tolerance=2ms.
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).tolerance(duration::from_nanos(2 * ms)), doc_trades, doc_quotes)) ==
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).tolerance(duration::from_nanos(2 * ms)), doc_trades, doc_quotes)) ==
         std::vector<opt>{5195, none, 72050, 72050, none});
   // tolerance=10ms, allow_exact_matches=False.
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).tolerance(duration::from_nanos(10 * ms)).allow_exact_matches(false), doc_trades,
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).tolerance(duration::from_nanos(10 * ms)).allow_exact_matches(false), doc_trades,
                    doc_quotes)) == std::vector<opt>{none, 5197, none, none, none});
 }
 
@@ -115,10 +115,10 @@ TEST_CASE("asof join: pandas merge_asof's directions on one key") {
   const std::vector<trade> left{{1, 0, 0, 0}, {5, 0, 0, 0}, {10, 0, 0, 0}};
   std::vector<quote> right;
   for (std::int64_t a : {1, 2, 3, 6, 7}) right.push_back({a, 0, a, 0});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager), left, right)) == std::vector<opt>{1, 3, 7});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).allow_exact_matches(false), left, right)) == std::vector<opt>{none, 3, 7});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).direction(asof_direction::forward), left, right)) == std::vector<opt>{1, 6, none});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).direction(asof_direction::nearest), left, right)) == std::vector<opt>{1, 6, 7});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager), left, right)) == std::vector<opt>{1, 3, 7});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).allow_exact_matches(false), left, right)) == std::vector<opt>{none, 3, 7});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).direction(asof_direction::forward), left, right)) == std::vector<opt>{1, 6, none});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).direction(asof_direction::nearest), left, right)) == std::vector<opt>{1, 6, 7});
 }
 
 TEST_CASE("asof join: pandas merge_asof nearest by key, and the tie rules") {
@@ -126,17 +126,17 @@ TEST_CASE("asof join: pandas merge_asof nearest by key, and the tie rules") {
   enum : std::uint32_t { X, Y, Z };
   const std::vector<trade> left{{1, X, 0, 0}, {5, X, 0, 0}, {10, Z, 0, 0}, {12, Z, 0, 0}, {15, Y, 0, 0}};
   const std::vector<quote> right{{1, X, 1, 0}, {6, Z, 6, 0}, {11, Z, 11, 0}, {15, Z, 15, 0}, {16, Y, 16, 0}};
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).direction(asof_direction::nearest), left, right)) ==
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).direction(asof_direction::nearest), left, right)) ==
         std::vector<opt>{1, 1, 11, 11, 16});
 
   // Several right records at one time: backward takes the last to arrive,
   // forward the first; nearest at equal distance takes the backward one.
   const std::vector<quote> same_time{{5, 0, 51, 0}, {5, 0, 52, 0}, {9, 0, 91, 0}, {9, 0, 92, 0}, {1, 0, 11, 0}};
   const std::vector<trade> at{{5, 0, 0, 0}, {7, 0, 0, 0}, {3, 0, 0, 0}};
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager), at, same_time)) == std::vector<opt>{52, 52, 11});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).direction(asof_direction::forward), at, same_time)) == std::vector<opt>{51, 91, 51});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).direction(asof_direction::nearest), at, same_time)) == std::vector<opt>{52, 52, 11});
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager).direction(asof_direction::forward).allow_exact_matches(false), at, same_time)) ==
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager), at, same_time)) == std::vector<opt>{52, 52, 11});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).direction(asof_direction::forward), at, same_time)) == std::vector<opt>{51, 91, 51});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).direction(asof_direction::nearest), at, same_time)) == std::vector<opt>{52, 52, 11});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager).direction(asof_direction::forward).allow_exact_matches(false), at, same_time)) ==
         std::vector<opt>{91, 91, 51});
 }
 
@@ -147,7 +147,7 @@ TEST_CASE("asof join: kdb+ aj's example") {
   const std::int64_t s = 1'000'000'000;
   const std::vector<trade> t{{61 * s, msft, 0, 100}, {63 * s, ibm, 0, 200}, {64 * s, ge, 0, 150}};
   const std::vector<quote> q{{60 * s, ibm, 100, 0}, {61 * s, msft, 99, 0}, {61 * s, msft, 101, 0}, {62 * s, ibm, 98, 0}};
-  CHECK(bids(batch(asof_join().emit(asof_emit::eager), t, q)) == std::vector<opt>{101, 98, none});
+  CHECK(bids(batch(asof_join().emit(emit_mode::eager), t, q)) == std::vector<opt>{101, 98, none});
 }
 
 namespace {
@@ -212,7 +212,7 @@ struct reference {
 };
 
 auto configured(const asof_settings& s) {
-  auto j = asof_join().emit(asof_emit::eager).direction(s.direction).allow_exact_matches(s.allow_exact_matches);
+  auto j = asof_join().emit(emit_mode::eager).direction(s.direction).allow_exact_matches(s.allow_exact_matches);
   return s.tolerance ? j.tolerance(*s.tolerance) : j;
 }
 
@@ -413,7 +413,7 @@ TEST_CASE("asof join, final: rows equal the batch answer over the whole stream, 
   int cases = 0;
   for_each_setting([&](const asof_settings& base) {
     asof_settings s = base;
-    s.emit = asof_emit::final;
+    s.emit = emit_mode::final;
     for (std::uint32_t keys : {1u, 7u, 100u}) {
       for (std::uint64_t seed = 1; seed <= 10; ++seed) {
         const auto items = make_final_items(seed * 17 + keys, keys, 1500);
@@ -426,7 +426,7 @@ TEST_CASE("asof join, final: rows equal the batch answer over the whole stream, 
           bool on_time = true;
           auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
                            push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
-                   std::move(join).emit(asof_emit::final).late_to(late) |
+                   std::move(join).emit(emit_mode::final).late_to(late) |
                    sink([&](const row& r) {
                      if (r.left.ts < out_wm) on_time = false;
                      rows.push_back(r);
@@ -526,7 +526,7 @@ TEST_CASE("asof join, final: with right records behind their watermark, rows equ
   std::size_t late_rights = 0, changed_rows = 0;
   for_each_setting([&](const asof_settings& base) {
     asof_settings s = base;
-    s.emit = asof_emit::final;
+    s.emit = emit_mode::final;
     for (std::uint32_t keys : {1u, 7u, 100u}) {
       for (std::uint64_t seed = 1; seed <= 4; ++seed) {
         const auto items = make_items(seed * 23 + keys, keys, 1500);
@@ -547,7 +547,7 @@ TEST_CASE("asof join, final: with right records behind their watermark, rows equ
         for_each_key_mode(s, [&](auto join, const char* mode) {
           std::vector<row> rows;
           side_records<trade> late;
-          auto p = pipeline_of(std::move(join).emit(asof_emit::final).late_to(late), rows);
+          auto p = pipeline_of(std::move(join).emit(emit_mode::final).late_to(late), rows);
           for (const item& it : items) feed(p, it);
           p.finish();
           const std::string what = std::string(mode) + " final, late right records, " + describe(s, seed, keys);
@@ -567,21 +567,21 @@ TEST_CASE("asof join, final: with right records behind their watermark, rows equ
 
 TEST_CASE("asof join, final: a restore at a random point continues exactly") {
   asof_settings s;
-  s.emit = asof_emit::final;
+  s.emit = emit_mode::final;
   s.direction = asof_direction::nearest;
   s.tolerance = duration::from_nanos(2 * ms);
   const auto items = make_final_items(91, 20, 2000);
   for_each_key_mode(s, [&](auto join, const char* mode) {
     CAPTURE(mode);
     join_streams::check_restore_at_random_cuts<row>(
-        [&](std::vector<row>& out) { return pipeline_of(join.emit(asof_emit::final), out); }, items, 9, 4, 4,
+        [&](std::vector<row>& out) { return pipeline_of(join.emit(emit_mode::final), out); }, items, 9, 4, 4,
         std::string(mode) + " final after restore");
   });
 }
 
-TEST_CASE("asof join, final: an idle right input does not grow the held left records past max_pending") {
+TEST_CASE("asof join, final: an idle right input does not grow the held left records past max_held") {
   std::vector<row> rows;
-  auto p = pipeline_of(asof_join().emit(asof_emit::final).max_pending(1000), rows);
+  auto p = pipeline_of(asof_join().emit(emit_mode::final).max_held(1000), rows);
   p.push_right(quote{0, 1, 7, 8});
   p.push_right_watermark(timestamp::from_nanos(1));  // and then the quotes stop
   std::size_t peak = 0;
@@ -591,19 +591,19 @@ TEST_CASE("asof join, final: an idle right input does not grow the held left rec
     peak = std::max(peak, p.join().left_held());
   }
   CHECK(peak == 1000);
-  CHECK(p.join().released_early() == 99'000);
+  CHECK(p.join().overflow_count() == 99'000);
   CHECK(rows.size() == 99'000);
   CHECK(rows.front().right->bid == 7);  // joined with what had arrived
   p.finish();
   CHECK(rows.size() == 100'000);
-  CHECK_THROWS_AS((void)asof_join().emit(asof_emit::eager).max_pending(0), usage_error);
+  CHECK_THROWS_AS((void)asof_join().emit(emit_mode::eager).max_held(0), usage_error);
 }
 
-TEST_CASE("asof join, final: past max_pending, overflow_to() takes the earliest held trade unjoined") {
+TEST_CASE("asof join, final: past max_held, overflow_left_to() takes the earliest held trade unjoined") {
   std::vector<row> rows;
   side_records<trade> overflow;
   auto make = [](std::vector<row>& out, side_records<trade>& side) {
-    return pipeline_of(asof_join().emit(asof_emit::final).max_pending(100).overflow_to(side), out);
+    return pipeline_of(asof_join().emit(emit_mode::final).max_held(100).overflow_left_to(side), out);
   };
   auto p = make(rows, overflow);
   p.push_right(quote{0, 1, 7, 8});
@@ -622,11 +622,11 @@ TEST_CASE("asof join, final: past max_pending, overflow_to() takes the earliest 
     CHECK(p.join().left_held() <= 100);
   }
   CHECK(rows.empty());  // none exact, none joined with a guess
-  CHECK(p.join().released_early() == 9'900);
+  CHECK(p.join().overflow_count() == 9'900);
   REQUIRE(overflow.count() == 9'900);
   for (std::int64_t i = 0; i < 9'900; ++i) CHECK(overflow.records()[static_cast<std::size_t>(i)].ts == (i + 1) * 10);
   test::same_outputs(overflow_restored.records(), overflow.records(), "overflow after restore");
-  CHECK(q.join().released_early() == 9'900);
+  CHECK(q.join().overflow_count() == 9'900);
   p.finish();  // the right input ends: the held trades are exact now
   q.finish();
   REQUIRE(rows.size() == 100);
@@ -635,13 +635,13 @@ TEST_CASE("asof join, final: past max_pending, overflow_to() takes the earliest 
   test::same_outputs(rows_restored, rows, "rows after restore");
 }
 
-TEST_CASE("asof join: overflow_to() needs the final policy and max_pending") {
+TEST_CASE("asof join: overflow_left_to() needs the final policy and max_held") {
   std::vector<row> rows;
   side_records<trade> overflow;
-  CHECK_THROWS_WITH_AS((void)pipeline_of(asof_join().emit(asof_emit::eager).max_pending(5).overflow_to(overflow), rows),
-                       doctest::Contains("overflow_to() needs emit(asof_emit::final)"), usage_error);
-  CHECK_THROWS_WITH_AS((void)pipeline_of(asof_join().emit(asof_emit::final).overflow_to(overflow), rows),
-                       doctest::Contains("overflow_to() needs max_pending(n)"), usage_error);
+  CHECK_THROWS_WITH_AS((void)pipeline_of(asof_join().emit(emit_mode::eager).max_held(5).overflow_left_to(overflow), rows),
+                       doctest::Contains("overflow_left_to() needs emit(emit_mode::final)"), usage_error);
+  CHECK_THROWS_WITH_AS((void)pipeline_of(asof_join().emit(emit_mode::final).overflow_left_to(overflow), rows),
+                       doctest::Contains("overflow_left_to() needs max_held(n)"), usage_error);
 }
 
 TEST_CASE("asof join, final: an idle timeout on the quote source releases the held trades, exact") {
@@ -651,7 +651,7 @@ TEST_CASE("asof join, final: an idle timeout on the quote source releases the he
   // with the quote the idle watermark has made final.
   std::vector<row> rows;
   auto p = join_streams::with_idle_right_source<trade, quote>(&trade::ts, &trade::sym, &quote::ts, &quote::sym,
-                                                              asof_join().emit(asof_emit::final), collect(rows));
+                                                              asof_join().emit(emit_mode::final), collect(rows));
   p.push_right(quote{100, 1, 7, 8});
   p.push_right(quote{200, 1, 9, 10});  // the quotes' watermark: 190
   for (std::int64_t t = 150; t <= 2'000; t += 50) p.push_left(trade{t, 1, t, 1});  // the trades': 1990
@@ -663,7 +663,7 @@ TEST_CASE("asof join, final: an idle timeout on the quote source releases the he
   p.tick(timestamp::from_nanos(2'200));  // idle for 1200 ns: the quotes' watermark moves to 2190
   REQUIRE(rows.size() == 37);            // every trade the trades' own watermark has passed (150 .. 1950)
   CHECK(p.join().left_held() == 1);      // the trade at 2000 waits for its own input's watermark
-  CHECK(p.join().released_early() == 0);
+  CHECK(p.join().overflow_count() == 0);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const std::int64_t t = 150 + 50 * static_cast<std::int64_t>(i);
     CHECK(rows[i].left.ts == t);
@@ -699,7 +699,7 @@ void check_usage_error(const std::string& message, Message&& f) {
 
 TEST_CASE("asof join, dense keys: a key below 0 or at or above n on either input is a usage_error naming it") {
   std::vector<row> rows;
-  auto p = pipeline_of(asof_join().emit(asof_emit::eager).dense_keys(10), rows);
+  auto p = pipeline_of(asof_join().emit(emit_mode::eager).dense_keys(10), rows);
   p.push_right(quote{1, 9, 90, 0});  // the largest key that fits
   p.push_left(trade{2, 9, 0, 0});
   p.push_left(trade{2, 3, 0, 0});  // a key with no right record yet: no match
@@ -713,12 +713,12 @@ TEST_CASE("asof join, dense keys: a key below 0 or at or above n on either input
   std::vector<asof_row<signed_trade, signed_quote>> signed_rows;
   auto q = connect(push<signed_trade>() | event_time(&signed_trade::ts) | key_by(&signed_trade::sym),
                    push<signed_quote>() | event_time(&signed_quote::ts) | key_by(&signed_quote::sym)) |
-           asof_join().emit(asof_emit::eager).dense_keys(10) | collect(signed_rows);
+           asof_join().emit(emit_mode::eager).dense_keys(10) | collect(signed_rows);
   check_usage_error("dense_keys: key -1 is negative", [&] { q.push_right(signed_quote{1, -1}); });
   check_usage_error("dense_keys: key -2 is negative", [&] { q.push_left(signed_trade{1, -2}); });
 
-  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)asof_join().emit(asof_emit::eager).dense_keys(0); });
-  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)asof_join().emit(asof_emit::eager).dense_keys((std::size_t{1} << 26) + 1); });
+  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)asof_join().emit(emit_mode::eager).dense_keys(0); });
+  check_usage_error("dense_keys(n) needs 0 < n", [] { (void)asof_join().emit(emit_mode::eager).dense_keys((std::size_t{1} << 26) + 1); });
 }
 
 TEST_CASE("asof join: a key's state copies with its ring") {
@@ -774,8 +774,8 @@ TEST_CASE("asof join: reserve_per_key sizes every key's first ring, so a burst w
   };
   std::uint64_t grown = 0;
   std::uint64_t reserved = 0;
-  const std::vector<row> plain = run(asof_join().emit(asof_emit::eager), grown);
-  const std::vector<row> sized = run(asof_join().emit(asof_emit::eager).reserve_per_key(32), reserved);
+  const std::vector<row> plain = run(asof_join().emit(emit_mode::eager), grown);
+  const std::vector<row> sized = run(asof_join().emit(emit_mode::eager).reserve_per_key(32), reserved);
   CHECK(grown > 0);  // the default ring had to grow: the check below can fail
   CHECK(reserved == 0);
   CHECK(sized == plain);
@@ -784,11 +784,11 @@ TEST_CASE("asof join: reserve_per_key sizes every key's first ring, so a burst w
   CHECK(sized[16].right->bid == 194);  // the quote at now - 5 ms (step 194), kept behind the burst
 
   std::uint64_t dense = 0;
-  CHECK(run(asof_join().emit(asof_emit::eager).dense_keys(16).reserve_per_key(20), dense) == plain);  // 20 rounds up to 32
+  CHECK(run(asof_join().emit(emit_mode::eager).dense_keys(16).reserve_per_key(20), dense) == plain);  // 20 rounds up to 32
   CHECK(dense == 0);
 
-  check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().emit(asof_emit::eager).reserve_per_key(0); });
-  check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().emit(asof_emit::eager).reserve_per_key((std::size_t{1} << 24) + 1); });
+  check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().emit(emit_mode::eager).reserve_per_key(0); });
+  check_usage_error("reserve_per_key(n) needs 0 < n", [] { (void)asof_join().emit(emit_mode::eager).reserve_per_key((std::size_t{1} << 24) + 1); });
 }
 
 TEST_CASE("asof join: processing-time ticks pass on to the operators after it") {
@@ -797,7 +797,7 @@ TEST_CASE("asof join: processing-time ticks pass on to the operators after it") 
   std::vector<window_row<std::uint32_t, std::int64_t>> early;
   auto p = connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::sym),
                    push<quote>() | event_time(&quote::ts) | key_by(&quote::sym)) |
-           asof_join().emit(asof_emit::eager) |
+           asof_join().emit(emit_mode::eager) |
            tumbling(duration::from_nanos(1'000 * ms)).aggregate(count()).emit_every(duration::from_nanos(50 * ms),
                                                                                      time_domain::processing_time) |
            collect(early);
@@ -948,7 +948,7 @@ TEST_CASE("asof join, ordered feed: on a feed in time order it gives the full jo
       CHECK(out_of_order == 0);
       // The same rows as the join that keeps history.
       std::vector<row> full, ordered;
-      auto p = pipeline_of(asof_join().emit(asof_emit::eager), full);
+      auto p = pipeline_of(asof_join().emit(emit_mode::eager), full);
       auto q = pipeline_of(asof_join().ordered_feed().dense_keys(keys), ordered);
       for (const item& it : items) {
         feed(p, it);
@@ -987,7 +987,7 @@ TEST_CASE("asof join, ordered feed: a full join's checkpoint restores into it, e
   std::vector<row> first, rest;
   std::string bytes;
   {
-    auto p = pipeline_of(asof_join().emit(asof_emit::eager), first);  // keeps history: several records per key
+    auto p = pipeline_of(asof_join().emit(emit_mode::eager), first);  // keeps history: several records per key
     for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
     CHECK(p.join().right_held() > 12);
     bytes = p.checkpoint(1).to_bytes();
@@ -1003,13 +1003,13 @@ TEST_CASE("asof join, ordered feed: a full join's checkpoint restores into it, e
 TEST_CASE("asof join, ordered feed: settings it cannot answer are a usage_error when the pipeline is built") {
   std::vector<row> rows;
   check_usage_error("ordered_feed() needs the backward direction",
-                    [&] { (void)pipeline_of(asof_join().emit(asof_emit::eager).direction(asof_direction::forward).ordered_feed(), rows); });
+                    [&] { (void)pipeline_of(asof_join().emit(emit_mode::eager).direction(asof_direction::forward).ordered_feed(), rows); });
   check_usage_error("ordered_feed() needs the backward direction",
                     [&] { (void)pipeline_of(asof_join().ordered_feed().direction(asof_direction::nearest), rows); });
   check_usage_error("ordered_feed() needs allow_exact_matches(true)",
                     [&] { (void)pipeline_of(asof_join().ordered_feed().allow_exact_matches(false), rows); });
   check_usage_error("ordered_feed() needs eager emission",
-                    [&] { (void)pipeline_of(asof_join().ordered_feed().emit(asof_emit::final).dense_keys(4), rows); });
+                    [&] { (void)pipeline_of(asof_join().ordered_feed().emit(emit_mode::final).dense_keys(4), rows); });
   // Out of order on purpose: the trade behind its key's newest quote is
   // refused to the side output, never joined with a later quote.
   side_records<trade> side;
@@ -1049,12 +1049,12 @@ TEST_CASE("asof join: keep_right(f) gives the whole join's rows with f applied t
   int cases = 0;
   std::size_t matched = 0;
   for_each_setting([&](const asof_settings& base) {
-    for (asof_emit e : {asof_emit::eager, asof_emit::final}) {
+    for (emit_mode e : {emit_mode::eager, emit_mode::final}) {
       asof_settings s = base;
       s.emit = e;
       for (std::uint32_t keys : {1u, 100u}) {
         for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-          const auto items = e == asof_emit::final ? make_final_items(seed * 29 + keys, keys, 1500)
+          const auto items = e == emit_mode::final ? make_final_items(seed * 29 + keys, keys, 1500)
                                                    : make_items(seed * 29 + keys, keys, 1500);
           for_each_key_mode(s, [&](auto join, const char* mode) {
             const std::string what = std::string(mode) + " " + to_string(e) + " " + describe(s, seed, keys);
@@ -1107,14 +1107,14 @@ TEST_CASE("asof join: keep_right(f) gives the whole join's rows with f applied t
 TEST_CASE("asof join: with keep_right(f) what is kept is checkpointed, and a restore continues exactly") {
   const auto items = make_items(57, 20, 2000, 6);
   join_streams::check_restore_at_random_cuts<px_row>(
-      [](std::vector<px_row>& out) { return pipeline_of(asof_join().emit(asof_emit::eager).keep_right(keep_px).dense_keys(20), out); }, items,
+      [](std::vector<px_row>& out) { return pipeline_of(asof_join().emit(emit_mode::eager).keep_right(keep_px).dense_keys(20), out); }, items,
       5, 3, 3, "full join keeping a struct, after restore");
   join_streams::check_restore_at_random_cuts<bid_row>(
       [](std::vector<bid_row>& out) { return pipeline_of(asof_join().ordered_feed().keep_right(&quote::bid), out); },
       items, 6, 3, 3, "ordered feed keeping the bid, after restore");
   join_streams::check_restore_at_random_cuts<px_row>(
       [](std::vector<px_row>& out) {
-        return pipeline_of(asof_join().emit(asof_emit::final).direction(asof_direction::nearest).keep_right(keep_px),
+        return pipeline_of(asof_join().emit(emit_mode::final).direction(asof_direction::nearest).keep_right(keep_px),
                            out);
       },
       make_final_items(58, 20, 2000), 7, 3, 3, "final nearest keeping a struct, after restore");
@@ -1124,7 +1124,7 @@ TEST_CASE("asof join: damaged state bytes with valid checksums are a checkpoint_
   // Key 77 holds three quotes; its record count follows its key in the state.
   auto saved = [] {
     std::vector<row> rows;
-    auto p = pipeline_of(asof_join().emit(asof_emit::eager), rows);
+    auto p = pipeline_of(asof_join().emit(emit_mode::eager), rows);
     for (std::int64_t t : {10, 20, 30}) p.push_right(quote{t, 77, t, t + 1});
     return p.checkpoint(3);
   }();
@@ -1148,7 +1148,7 @@ TEST_CASE("asof join: damaged state bytes with valid checksums are a checkpoint_
   for (const std::uint64_t n : {std::uint64_t{4}, (std::uint64_t{1} << 31) + 1, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
     CAPTURE(n);
     std::vector<row> rows;
-    auto q = pipeline_of(asof_join().emit(asof_emit::eager), rows);
+    auto q = pipeline_of(asof_join().emit(emit_mode::eager), rows);
     try {
       q.restore(with_count(n));
       FAIL("a damaged state restored");

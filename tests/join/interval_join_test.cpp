@@ -252,8 +252,8 @@ run_result run_join(const interval_settings& s, const std::vector<item>& items) 
   out.late_left = late_l.records();
   out.late_right = late_r.records();
   out.held_after = p.join().left_held() + p.join().right_held() + p.join().keys();
-  CHECK(p.join().late_left() == late_l.count());
-  CHECK(p.join().late_right() == late_r.count());
+  CHECK(p.join().late_left_count() == late_l.count());
+  CHECK(p.join().late_right_count() == late_r.count());
   return out;
 }
 
@@ -352,7 +352,7 @@ TEST_CASE("interval join: rows of a small stream, and an unmatched record leaves
   CHECK(rows.size() == 4);
 
   CHECK_THROWS_AS((void)interval_join(duration::from_nanos(5), duration::from_nanos(4)), usage_error);
-  CHECK_THROWS_AS((void)interval_join(duration::zero(), duration::zero()).max_buffered(0), usage_error);
+  CHECK_THROWS_AS((void)interval_join(duration::zero(), duration::zero()).max_held(0), usage_error);
 }
 
 TEST_CASE("interval join: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
@@ -413,9 +413,9 @@ TEST_CASE("interval join: state stays bounded as the watermarks move, and steady
   }
 }
 
-TEST_CASE("interval join: an idle right input does not grow the held left records past max_buffered") {
+TEST_CASE("interval join: an idle right input does not grow the held left records past max_held") {
   std::vector<row> rows;
-  auto p = pipeline_of(interval_join(duration::zero(), duration::from_nanos(100)).type(join_type::left).max_buffered(500),
+  auto p = pipeline_of(interval_join(duration::zero(), duration::from_nanos(100)).type(join_type::left).max_held(500),
                        collect(rows));
   p.push_right(fill{5, 1, 0});
   p.push_right_watermark(timestamp::from_nanos(6));  // and then the fills stop
@@ -426,7 +426,7 @@ TEST_CASE("interval join: an idle right input does not grow the held left record
     peak = std::max(peak, p.join().left_held());
   }
   CHECK(peak == 500);
-  CHECK(p.join().expired_early() == 49'500);
+  CHECK(p.join().overflow_count() == 49'500);
   CHECK(rows.size() == 49'500);
   // The earliest held records left first, unmatched, in time order.
   CHECK(rows.front() == row{order{10, 1, 1}, std::nullopt});
@@ -436,11 +436,11 @@ TEST_CASE("interval join: an idle right input does not grow the held left record
   CHECK(rows.size() == 50'000);
 }
 
-TEST_CASE("interval join: past max_buffered, the overflow side outputs take the early records, with no outer row") {
+TEST_CASE("interval join: past max_held, the overflow side outputs take the early records, with no outer row") {
   auto make = [](std::vector<row>& out, side_records<order>& left_side, side_records<fill>& right_side) {
     return pipeline_of(interval_join(duration::zero(), duration::from_nanos(100))
                            .type(join_type::full)
-                           .max_buffered(50)
+                           .max_held(50)
                            .overflow_left_to(left_side)
                            .overflow_right_to(right_side),
                        collect(out));
@@ -463,7 +463,7 @@ TEST_CASE("interval join: past max_buffered, the overflow side outputs take the 
     }
     CHECK(p.join().left_held() <= 50);
   }
-  CHECK(p.join().expired_early() == 2'950);
+  CHECK(p.join().overflow_count() == 2'950);
   REQUIRE(left_side.count() == 2'950);
   for (std::size_t i = 0; i < left_side.records().size(); ++i) {
     CHECK(left_side.records()[i] == order{static_cast<std::int64_t>(i + 1) * 10, 1, static_cast<std::int64_t>(i + 1)});
@@ -491,7 +491,7 @@ TEST_CASE("interval join: past max_buffered, the overflow side outputs take the 
   CHECK(rows2.empty());
   CHECK_THROWS_WITH_AS((void)pipeline_of(interval_join(duration::zero(), duration::zero()).overflow_left_to(left2),
                                          collect(rows2)),
-                       doctest::Contains("need max_buffered(n)"), usage_error);
+                       doctest::Contains("need max_held(n)"), usage_error);
 }
 
 TEST_CASE("interval join: an idle timeout on the fill source frees the held orders, their outer rows in time order") {
@@ -518,7 +518,7 @@ TEST_CASE("interval join: an idle timeout on the fill source frees the held orde
     const std::int64_t t = 250 + 50 * static_cast<std::int64_t>(i - 2);
     CHECK(rows[i] == row{order{t, 1, t}, std::nullopt});
   }
-  CHECK(p.join().expired_early() == 0);
+  CHECK(p.join().overflow_count() == 0);
   p.finish();
   CHECK(rows.size() == 38);
 }

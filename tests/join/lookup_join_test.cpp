@@ -759,7 +759,7 @@ std::vector<table_step<R>> make_table_steps(std::uint64_t seed, std::uint32_t ke
 
 template <class R>
 struct table_model {
-  std::size_t max_size = 0;
+  std::size_t max_held = 0;
   lookup_missing policy = lookup_missing::emit_empty;
   std::map<std::uint32_t, R> table;
   std::vector<lookup_row<order, R>> rows;
@@ -786,7 +786,7 @@ struct table_model {
       case table_step<R>::right: {
         const int e = effect(st.r);
         if (e > 0) {
-          if (!table.contains(st.r.sym) && table.size() >= max_size) {
+          if (!table.contains(st.r.sym) && table.size() >= max_held) {
             overflowed.push_back(st.r);
           } else {
             table[st.r.sym] = st.r;
@@ -818,9 +818,9 @@ void feed_table(P& p, const table_step<R>& st) {
 }
 
 template <class R, class F>
-void with_table_join(std::size_t max_size, lookup_missing m, side_records<order>& side, side_records<R>& overflowed,
+void with_table_join(std::size_t max_held, lookup_missing m, side_records<order>& side, side_records<R>& overflowed,
                      F&& f) {
-  auto j = max_size == 0 ? lookup_join().overflow_to(overflowed) : lookup_join().max_size(max_size).overflow_to(overflowed);
+  auto j = max_held == 0 ? lookup_join().overflow_to(overflowed) : lookup_join().max_held(max_held).overflow_to(overflowed);
   if (m == lookup_missing::side_output) {
     f(j.missing_to(side));
   } else {
@@ -837,22 +837,22 @@ auto table_pipeline(Join j, Sink s) {
 template <class R>
 void table_differential(int& cases) {
   for (lookup_missing m : {lookup_missing::drop, lookup_missing::emit_empty, lookup_missing::side_output}) {
-    for (std::size_t max_size : {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{30}}) {
+    for (std::size_t max_held : {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{30}}) {
       for (std::uint32_t keys : {3u, 40u, 400u}) {
         for (std::uint64_t seed = 1; seed <= 10; ++seed) {
           const auto steps = make_table_steps<R>(seed * 104729 + keys, keys, 400);
           table_model<R> model;
-          model.max_size = max_size == 0 ? std::numeric_limits<std::size_t>::max() : max_size;
+          model.max_held = max_held == 0 ? std::numeric_limits<std::size_t>::max() : max_held;
           model.policy = m;
           for (const auto& st : steps) model.on(st);
           std::ostringstream os;
-          os << to_string(m) << " max_size " << max_size << " keys " << keys << " seed " << seed;
+          os << to_string(m) << " max_held " << max_held << " keys " << keys << " seed " << seed;
           const std::string what = os.str();
           std::vector<lookup_row<order, R>> rows;
           std::vector<std::int64_t> watermarks;
           side_records<order> side;
           side_records<R> overflowed;
-          with_table_join<R>(max_size, m, side, overflowed, [&](auto j) {
+          with_table_join<R>(max_held, m, side, overflowed, [&](auto j) {
             auto p = table_pipeline<R>(std::move(j), sink([&](const lookup_row<order, R>& r) { rows.push_back(r); },
                                                           [&](timestamp w) { watermarks.push_back(w.nanos()); }));
             for (const auto& st : steps) feed_table(p, st);
@@ -862,7 +862,7 @@ void table_differential(int& cases) {
             CHECK(p.join().upserts() == model.upserts);
             CHECK(p.join().removals() == model.removals);
             CHECK(p.join().absent_removals() == model.absent);
-            CHECK(p.join().overflow() == model.overflowed.size());
+            CHECK(p.join().overflow_count() == model.overflowed.size());
             CHECK(p.join().size() == model.table.size());
             p.finish();
           });
@@ -882,27 +882,27 @@ void table_differential(int& cases) {
 template <class R>
 void table_restore(int& cases) {
   for (lookup_missing m : {lookup_missing::drop, lookup_missing::emit_empty, lookup_missing::side_output}) {
-    for (std::size_t max_size : {std::size_t{0}, std::size_t{7}}) {
-      const auto steps = make_table_steps<R>(55 + max_size, 30, 1500);
+    for (std::size_t max_held : {std::size_t{0}, std::size_t{7}}) {
+      const auto steps = make_table_steps<R>(55 + max_held, 30, 1500);
       std::vector<lookup_row<order, R>> whole;
       side_records<order> whole_side;
       side_records<R> whole_overflow;
-      with_table_join<R>(max_size, m, whole_side, whole_overflow, [&](auto j) {
+      with_table_join<R>(max_held, m, whole_side, whole_overflow, [&](auto j) {
         auto p = table_pipeline<R>(std::move(j), collect(whole));
         for (const auto& st : steps) feed_table(p, st);
         p.finish();
       });
-      std::mt19937_64 rng(max_size + 1);
+      std::mt19937_64 rng(max_held + 1);
       for (int trial = 0; trial < 4; ++trial) {
         const std::size_t cut = rng() % steps.size();
-        const std::string what = std::string(to_string(m)) + " max_size " + std::to_string(max_size) + " cut " +
+        const std::string what = std::string(to_string(m)) + " max_held " + std::to_string(max_held) + " cut " +
                                  std::to_string(cut);
         std::string bytes;
         {
           std::vector<lookup_row<order, R>> first;
           side_records<order> side;
           side_records<R> overflowed;
-          with_table_join<R>(max_size, m, side, overflowed, [&](auto j) {
+          with_table_join<R>(max_held, m, side, overflowed, [&](auto j) {
             auto p = table_pipeline<R>(std::move(j), collect(first));
             for (std::size_t i = 0; i < cut; ++i) feed_table(p, steps[i]);
             bytes = p.checkpoint(9).to_bytes();
@@ -911,7 +911,7 @@ void table_restore(int& cases) {
         std::vector<lookup_row<order, R>> rest;
         side_records<order> side;
         side_records<R> overflowed;
-        with_table_join<R>(max_size, m, side, overflowed, [&](auto j) {
+        with_table_join<R>(max_held, m, side, overflowed, [&](auto j) {
           auto q = table_pipeline<R>(std::move(j), collect(rest));
           q.restore(snapshot::from_bytes(bytes));
           for (std::size_t i = cut; i < steps.size(); ++i) feed_table(q, steps[i]);
@@ -973,17 +973,17 @@ TEST_CASE("lookup join (table): the right input's watermark does not hold back t
   p.push_left_watermark(at(5));
   p.push_left_watermark(at(9));
   CHECK(watermarks == std::vector<std::int64_t>{5, 9});
-  CHECK_THROWS_AS((void)lookup_join().max_size(0), usage_error);
+  CHECK_THROWS_AS((void)lookup_join().max_held(0), usage_error);
   std::vector<lookup_row<order, listing>> rows;
   CHECK_THROWS_WITH_AS((void)table_pipeline<listing>(lookup_join().on_missing(lookup_missing::side_output), collect(rows)),
                        doctest::Contains("missing_to"), usage_error);
 }
 
-TEST_CASE("lookup join (table): the table stays within max_size over millions of updates, allocating nothing") {
+TEST_CASE("lookup join (table): the table stays within max_held over millions of updates, allocating nothing") {
   std::uint64_t out = 0;
   std::uint64_t refused = 0;
   auto p = connect(push<order>() | key_by(&order::sym), push<listing_change>() | key_by(&listing_change::sym)) |
-           lookup_join().max_size(1000).overflow_to([&](const listing_change&) { ++refused; }) | count_events(out);
+           lookup_join().max_held(1000).overflow_to([&](const listing_change&) { ++refused; }) | count_events(out);
   std::size_t peak = 0;
   std::uint64_t allocations = 0;
   std::mt19937_64 rng(12);
@@ -997,7 +997,7 @@ TEST_CASE("lookup join (table): the table stays within max_size over millions of
     peak = std::max(peak, p.join().size());
   }
   CHECK(peak == 1000);
-  CHECK(refused == p.join().overflow());
+  CHECK(refused == p.join().overflow_count());
   CHECK(refused > 0);
   CHECK(out == 1'000'000);  // emit_empty: every left record gives a row
   CHECK(p.join().hits() + p.join().missing() == 1'000'000);

@@ -307,13 +307,13 @@ TEST_CASE("temporal join: versions are freed as the watermarks move, and steady 
   CHECK(rows == 1'000'000);
 }
 
-TEST_CASE("temporal join: an idle rates input does not grow the held orders past max_pending") {
+TEST_CASE("temporal join: an idle rates input does not grow the held orders past max_held") {
   // Without an overflow output the earliest held order leaves joined with
   // the version that has arrived; with one it goes there, unjoined.
   std::vector<row> rows, rows_overflowing;
   side_records<order> overflow;
-  auto p = pipeline_of(temporal_join().type(join_type::left).max_pending(300), collect(rows));
-  auto q = pipeline_of(temporal_join().type(join_type::left).max_pending(300).overflow_to(overflow),
+  auto p = pipeline_of(temporal_join().type(join_type::left).max_held(300), collect(rows));
+  auto q = pipeline_of(temporal_join().type(join_type::left).max_held(300).overflow_to(overflow),
                        collect(rows_overflowing));
   p.push_right(rate{0, 1, 100, change_kind::insert});
   q.push_right(rate{0, 1, 100, change_kind::insert});
@@ -331,8 +331,8 @@ TEST_CASE("temporal join: an idle rates input does not grow the held orders past
     peak = std::max({peak, p.join().left_held(), q.join().left_held()});
   }
   CHECK(peak == 300);
-  CHECK(p.join().released_early() == 19'700);
-  CHECK(q.join().released_early() == 19'700);
+  CHECK(p.join().overflow_count() == 19'700);
+  CHECK(q.join().overflow_count() == 19'700);
   REQUIRE(rows.size() == 19'700);
   CHECK(rows[0] == row{order{10, 1, 1}, rate{0, 1, 100, change_kind::insert}});  // joined with what had arrived
   CHECK(rows[1] == row{order{20, 0, 2}, std::nullopt});
@@ -346,12 +346,12 @@ TEST_CASE("temporal join: an idle rates input does not grow the held orders past
   CHECK(rows_overflowing.size() == 300);  // exact once the rates end
   test::same_outputs(rows_overflowing, std::vector<row>(rows.end() - 300, rows.end()), "the last 300 orders");
   CHECK_THROWS_WITH_AS((void)pipeline_of(temporal_join().overflow_to(overflow), collect(rows)),
-                       doctest::Contains("overflow_to() needs max_pending(n)"), usage_error);
+                       doctest::Contains("overflow_to() needs max_held(n)"), usage_error);
 }
 
 TEST_CASE("temporal join: a checkpoint restores the overflow side output with the held orders") {
   auto make = [](std::vector<row>& out, side_records<order>& side) {
-    return pipeline_of(temporal_join().max_pending(10).overflow_to(side), collect(out));
+    return pipeline_of(temporal_join().max_held(10).overflow_to(side), collect(out));
   };
   const auto items = make_items(77, 10, 3000);
   std::vector<row> whole;
@@ -401,7 +401,7 @@ TEST_CASE("temporal join: an idle timeout on the rates source releases the held 
     CHECK(rows[i].right->value == (t < 200 ? 7 : 8));
   }
   CHECK(p.join().left_held() == 1);  // 2000 waits for the orders' own watermark
-  CHECK(p.join().released_early() == 0);
+  CHECK(p.join().overflow_count() == 0);
   p.finish();
   CHECK(rows.size() == 38);
 }

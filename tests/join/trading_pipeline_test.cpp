@@ -83,7 +83,7 @@ priced_trade price(const trade& t, const quote* q) {
 // The join: the full one (default), or the benchmark's for a feed in
 // order, asof_join().ordered_feed().dense_keys(symbols).
 template <class Sink, class Join = asof_join_operator<>>
-auto trading_pipeline(Sink sink_factory, Join join = asof_join().emit(asof_emit::eager)) {
+auto trading_pipeline(Sink sink_factory, Join join = asof_join().emit(emit_mode::eager)) {
   return connect(push<trade>() | event_time(&trade::ts) | key_by(&trade::symbol),
                  push<quote>() | event_time(&quote::ts) | key_by(&quote::symbol)) |
          std::move(join) |
@@ -330,6 +330,6 @@ void check_steady_state_allocates_nothing(Join join) {
 }  // namespace
 
 TEST_CASE("trading pipeline: 1000 symbols in steady state allocate nothing per event") {
-  SUBCASE("full join") { check_steady_state_allocates_nothing(asof_join().emit(asof_emit::eager)); }
+  SUBCASE("full join") { check_steady_state_allocates_nothing(asof_join().emit(emit_mode::eager)); }
   SUBCASE("ordered feed, dense keys") { check_steady_state_allocates_nothing(asof_join().ordered_feed().dense_keys(1000)); }
 }

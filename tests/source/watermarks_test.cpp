@@ -181,7 +181,7 @@ TEST_CASE("a window's rows do not depend on whether its input watermarks repeat"
     const auto check_shape = [&](const auto& window, const char* name) {
       CAPTURE(seed);
       CAPTURE(name);
-      late_records<event> late_every, late_advancing, late_traced;
+      side_records<event> late_every, late_advancing, late_traced;
       std::vector<row> every;
       auto p_every = from(stream) | with_watermarks(&event::ts, strategy) | key_by(&event::key) |
                      window.late_to(late_every) | collect(every);
@@ -202,7 +202,7 @@ TEST_CASE("a window's rows do not depend on whether its input watermarks repeat"
       CHECK(!every.empty());
     };
     const auto sum = laminar::sum(&event::value);
-    for (const emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+    for (const emit_mode mode : {emit_mode::final, emit_mode::on_close, emit_mode::eager}) {
       CAPTURE(static_cast<int>(mode));
       check_shape(tumbling(100ms).aggregate(sum).emit(mode).allowed_lateness(50ms), "tumbling");
       check_shape(tumbling(100ms).aggregate(sum).emit(mode).dense_keys(), "tumbling, dense keys");

@@ -157,7 +157,7 @@ template <class Window>
 run_result run_operator(Window window, const std::vector<item>& items) {
   run_result r;
   std::int64_t out_wm = i64_min;
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) | std::move(window).late_to(late) |
            sink([&](const ref_row& row) {
              if (row.time().nanos() < out_wm) r.rows_on_time = false;
@@ -216,7 +216,7 @@ std::string describe(const window_case& c, std::int64_t bound, bool conservative
                      std::uint32_t keys) {
   std::ostringstream os;
   const char* kinds[] = {"tumbling", "hopping", "cumulate"};
-  const char* modes[] = {"final_only", "on_close", "on_update"};
+  const char* modes[] = {"final", "on_close", "eager"};
   os << kinds[static_cast<int>(c.kind)] << "(" << c.size << ", " << c.slide << ", offset " << c.offset << ") "
      << modes[static_cast<int>(c.mode)] << " lateness " << c.lateness << " bound " << bound
      << (conservative ? " conservative" : " aggressive") << " keys " << keys << " seed " << seed;
@@ -227,7 +227,7 @@ std::string describe(const window_case& c, std::int64_t bound, bool conservative
 
 TEST_CASE("keyed watermarks: tumbling, hopping and cumulate x every emit mode equal a per-key reference model") {
   int cases = 0;
-  for (emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+  for (emit_mode mode : {emit_mode::final, emit_mode::on_close, emit_mode::eager}) {
     for (std::int64_t lateness : {std::int64_t{0}, std::int64_t{20'000'000}}) {
       for (std::int64_t bound : {std::int64_t{0}, std::int64_t{12'000'000}}) {
         for (bool conservative : {true, false}) {
@@ -271,7 +271,7 @@ struct tick {
 using qty_row = window_row<std::uint32_t, std::int64_t>;
 
 template <class Window>
-auto tick_pipeline(Window window, std::vector<qty_row>& rows, late_records<tick>& late) {
+auto tick_pipeline(Window window, std::vector<qty_row>& rows, side_records<tick>& late) {
   return push<tick>() | event_time(&tick::ts) | key_by(&tick::symbol) | std::move(window).late_to(late) |
          collect(rows);
 }
@@ -282,7 +282,7 @@ TEST_CASE("keyed watermarks: a lagging key keeps its records, a busy key fires w
   // back by symbol 1 (as a min over partitions would be).
   const auto window = tumbling(100ms).aggregate(sum(&tick::qty));
   std::vector<qty_row> rows;
-  late_records<tick> late;
+  side_records<tick> late;
   auto p = tick_pipeline(window.keyed_watermarks(10ms), rows, late);
   const std::int64_t ms = 1'000'000;
   for (std::int64_t t = 0; t < 500; t += 5) {
@@ -313,7 +313,7 @@ TEST_CASE("keyed watermarks: a lagging key keeps its records, a busy key fires w
   // Without keyed watermarks the same stream makes nothing late but fires
   // symbol 0's windows only on the stream watermark.
   std::vector<qty_row> plain_rows;
-  late_records<tick> plain_late;
+  side_records<tick> plain_late;
   auto q = tick_pipeline(window, plain_rows, plain_late);
   for (std::int64_t t = 0; t < 500; t += 5) {
     q.push(tick{0, 1000 * ms + t * ms, 1});
@@ -328,7 +328,7 @@ TEST_CASE("keyed watermarks: a lagging key keeps its records, a busy key fires w
 
 TEST_CASE("keyed watermarks: periodic emission and bad bounds are refused with a clear error") {
   std::vector<qty_row> rows;
-  late_records<tick> late;
+  side_records<tick> late;
   CHECK_THROWS_WITH_AS((void)tumbling(100ms).aggregate(sum(&tick::qty)).keyed_watermarks(-1ms),
                        doctest::Contains("must not be negative"), usage_error);
   const auto periodic = tumbling(100ms).aggregate(sum(&tick::qty)).emit_every(10ms).keyed_watermarks(1ms);
@@ -339,7 +339,7 @@ TEST_CASE("keyed watermarks: periodic emission and bad bounds are refused with a
 TEST_CASE("keyed watermarks: state empties, keys leave, and steady state allocates nothing per record") {
   std::vector<qty_row> rows;
   rows.reserve(1 << 16);
-  late_records<tick> late;
+  side_records<tick> late;
   auto p = tick_pipeline(tumbling(10ms).aggregate(sum(&tick::qty)).keyed_watermarks(2ms), rows, late);
   const std::int64_t ms = 1'000'000;
   std::uint64_t allocations = 0;

@@ -61,7 +61,7 @@ class session_reference {
         ++it;
       }
     }
-    const bool visible = c_.mode == emit_mode::on_update ||
+    const bool visible = c_.mode == emit_mode::eager ||
                          (c_.mode == emit_mode::on_close && (!before.empty() || now.end <= w));
     const bool same = before.size() == 1 && before[0].first == std::pair{now.start, now.end};
     for (const auto& [bounds, value] : before) {
@@ -150,7 +150,7 @@ class session_reference {
         out.push_back(row(key, s.start, s.end, result(s.records), change_kind::insert));
       }
       if (sat_add(s.end, c_.lateness) <= w) {
-        if (c_.mode == emit_mode::final_only) out.push_back(row(key, s.start, s.end, result(s.records), change_kind::insert));
+        if (c_.mode == emit_mode::final) out.push_back(row(key, s.start, s.end, result(s.records), change_kind::insert));
         k.visible.erase(bounds);
         std::erase_if(k.records, [&](const record& r) { return s.start <= r.ts && r.ts <= s.end; });
       }

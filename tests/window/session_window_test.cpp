@@ -120,7 +120,7 @@ run_result run_operator(Window window, const std::vector<item>& items, Project p
   run_result r;
   std::vector<ref_row> batch;
   std::int64_t out_wm = i64_min;
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) | std::move(window).late_to(late) |
            sink([&](const auto& row) {
              if (row.time().nanos() < out_wm) r.rows_on_time = false;
@@ -168,7 +168,7 @@ bool compare_runs(const run_result& got, const run_result& want, const std::stri
 
 std::string describe(const session_case& c, std::uint64_t seed, const stream_shape& s) {
   std::ostringstream os;
-  const char* modes[] = {"final_only", "on_close", "on_update"};
+  const char* modes[] = {"final", "on_close", "eager"};
   os << "session(gap " << c.gap << ") " << modes[static_cast<int>(c.mode)] << " lateness " << c.lateness;
   if (c.keyed_watermarks) os << " keyed watermarks (out-of-orderness " << c.out_of_orderness << ")";
   os << " keys " << s.keys << " lag " << s.lag << " seed " << seed;
@@ -180,7 +180,7 @@ std::string describe(const session_case& c, std::uint64_t seed, const stream_sha
 // stream watermark).
 template <class F>
 void for_each_case(F&& f) {
-  const emit_mode modes[] = {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update};
+  const emit_mode modes[] = {emit_mode::final, emit_mode::on_close, emit_mode::eager};
   const std::int64_t latenesses[] = {0, 25 * ms};
   const std::uint32_t key_counts[] = {1, 13, 120};
   for (emit_mode mode : modes) {
@@ -217,7 +217,7 @@ TEST_CASE("sessions: every emit mode x lateness x gap x keys, with and without k
 }
 
 TEST_CASE("sessions: single aggregates (sum, count, min, max, first, last) equal the reference's columns") {
-  const emit_mode modes[] = {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update};
+  const emit_mode modes[] = {emit_mode::final, emit_mode::on_close, emit_mode::eager};
   int cases = 0;
   for (emit_mode mode : modes) {
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
@@ -298,15 +298,15 @@ TEST_CASE("sessions: a late record bridging two fired sessions merges them (rows
                                       crow(0, 25, 7, 3, k::insert)};
     CHECK(bridge(emit_mode::on_close) == want);
   }
-  SUBCASE("on_update: every record's change, -D of both absorbed sessions") {
+  SUBCASE("eager: every record's change, -D of both absorbed sessions") {
     const std::vector<count_row> want{crow(0, 10, 1, 1, k::insert), crow(15, 25, 2, 1, k::insert),
                                       crow(0, 10, 1, 1, k::remove), crow(15, 25, 2, 1, k::remove),
                                       crow(0, 25, 7, 3, k::insert)};
-    CHECK(bridge(emit_mode::on_update) == want);
+    CHECK(bridge(emit_mode::eager) == want);
   }
-  SUBCASE("final_only: one row, the merged session, at end + lateness") {
+  SUBCASE("final: one row, the merged session, at end + lateness") {
     const std::vector<count_row> want{crow(0, 25, 7, 3, k::insert)};
-    CHECK(bridge(emit_mode::final_only) == want);
+    CHECK(bridge(emit_mode::final) == want);
   }
 }
 
@@ -337,7 +337,7 @@ TEST_CASE("sessions: windows that touch merge, a record inside a fired session i
 
 TEST_CASE("sessions: late records are counted and sent to the side output, never dropped") {
   std::vector<count_row> rows;
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |
            session(duration::from_nanos(10)).aggregate(aggregates(sum(&event::value), count())).late_to(late) |
            collect(rows);
@@ -369,7 +369,7 @@ TEST_CASE("sessions: state returns to empty once the watermark passes everything
   for (bool keyed : {false, true}) {
     CAPTURE(keyed);
     std::uint64_t rows = 0;
-    late_records<event> late;
+    side_records<event> late;
     auto w = session(5ms).aggregate(all_six()).allowed_lateness(5ms).late_to(late);
     auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) | (keyed ? w.keyed_watermarks(10ms) : w) |
              sink([&](const auto&) { ++rows; });
@@ -408,11 +408,11 @@ TEST_CASE("sessions: a global (unkeyed) session window") {
 TEST_CASE("sessions: adversarial timestamps (INT64_MIN, INT64_MAX) saturate and never overflow") {
   using row = window_row<std::uint32_t, std::tuple<std::int64_t, std::int64_t>>;
   for (bool keyed : {false, true}) {
-    for (emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+    for (emit_mode mode : {emit_mode::final, emit_mode::on_close, emit_mode::eager}) {
       CAPTURE(keyed);
       CAPTURE(static_cast<int>(mode));
       std::vector<row> rows;
-      late_records<event> late;
+      side_records<event> late;
       auto w = session(1s).aggregate(aggregates(sum(&event::value), count())).emit(mode).allowed_lateness(duration::max()).late_to(late);
       auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |
                (keyed ? w.keyed_watermarks(duration::max()) : w) | collect(rows);
@@ -431,9 +431,9 @@ TEST_CASE("sessions: adversarial timestamps (INT64_MIN, INT64_MAX) saturate and 
       std::vector<row> finals;
       for (const row& r : rows) {
         CHECK(r.start <= r.end);
-        if (mode == emit_mode::final_only) finals.push_back(r);
+        if (mode == emit_mode::final) finals.push_back(r);
       }
-      if (mode == emit_mode::final_only) {
+      if (mode == emit_mode::final) {
         REQUIRE(finals.size() == 3);
         CHECK(finals[0].start == timestamp::min());
         CHECK(finals[0].end == timestamp::min() + 1s + duration::from_nanos(1));
@@ -444,7 +444,7 @@ TEST_CASE("sessions: adversarial timestamps (INT64_MIN, INT64_MAX) saturate and 
   }
   // A closed session near INT64_MIN: a record for it is late; its end + lateness saturates without wrapping.
   std::vector<window_row<std::uint32_t, std::int64_t>> rows;
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |
            session(1s).aggregate(count()).allowed_lateness(1s).late_to(late) | collect(rows);
   p.push(event{1, i64_min, 1, 0});
@@ -464,7 +464,7 @@ TEST_CASE("sessions: adversarial timestamps (INT64_MIN, INT64_MAX) saturate and 
 namespace {
 
 template <class Window>
-auto build(Window window, std::vector<ref_row>& rows, late_records<event>& late) {
+auto build(Window window, std::vector<ref_row>& rows, side_records<event>& late) {
   return push<event>() | event_time(&event::ts) | key_by(&event::key) | std::move(window).late_to(late) |
          collect(rows);
 }
@@ -482,7 +482,7 @@ void feed(auto& p, const std::vector<item>& items, std::size_t from, std::size_t
 template <class MakeWindow>
 void check_restore(MakeWindow make_window, const std::vector<item>& items, std::uint64_t seed) {
   std::vector<ref_row> whole_rows;
-  late_records<event> whole_late;
+  side_records<event> whole_late;
   {
     auto p = build(make_window(), whole_rows, whole_late);
     feed(p, items, 0, items.size() - 1);  // the last item is the end of time: finish() sends it
@@ -495,18 +495,18 @@ void check_restore(MakeWindow make_window, const std::vector<item>& items, std::
     std::string bytes;
     {
       std::vector<ref_row> first_part;
-      late_records<event> first_late;
+      side_records<event> first_late;
       auto p = build(make_window(), first_part, first_late);
       feed(p, items, 0, cut);
       bytes = p.checkpoint(42).to_bytes();
     }
     std::vector<ref_row> rows;
-    late_records<event> late;
+    side_records<event> late;
     auto p = build(make_window(), rows, late);
     p.restore(snapshot::from_bytes(bytes));
     feed(p, items, cut, items.size() - 1);
     p.finish();
-    // collect and late_records were restored with their contents: the
+    // collect and side_records were restored with their contents: the
     // continued run's rows are the uninterrupted run's, in the same order.
     test::same_nonempty_outputs(rows, whole_rows, "rows after restore");
     test::same_outputs(late.records(), whole_late.records(), "late records after restore");
@@ -519,7 +519,7 @@ void check_restore(MakeWindow make_window, const std::vector<item>& items, std::
 
 TEST_CASE("sessions: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-    for (emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+    for (emit_mode mode : {emit_mode::final, emit_mode::on_close, emit_mode::eager}) {
       CAPTURE(seed);
       CAPTURE(static_cast<int>(mode));
       const auto items = make_items(seed * 5 + 3, stream_shape{40, 1500, 0, 30 * ms});
@@ -549,7 +549,7 @@ TEST_CASE("keyed watermarks: a lagging key's records are not late because of a f
   // watermark is kept conservative (9 s). Each key is judged by its own
   // watermark (highest - 1 s) or the stream's, whichever is later.
   std::vector<sum_row> rows;
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |
            session(2s).aggregate(sum(&event::value)).keyed_watermarks(1s).late_to(late) | collect(rows);
   p.push(event{fast_key, 100 * sec, 1, 0});
@@ -570,7 +570,7 @@ TEST_CASE("keyed watermarks: a lagging key's records are not late because of a f
 
   // Without keyed watermarks a watermark that tracks the fast key (the only
   // way to close its sessions promptly) makes the slow key's records late.
-  late_records<event> late2;
+  side_records<event> late2;
   auto q = push<event>() | event_time(&event::ts) | key_by(&event::key) |
            session(2s).aggregate(sum(&event::value)).late_to(late2) | sink([](const sum_row&) {});
   q.push(event{fast_key, 100 * sec, 1, 0});
@@ -610,7 +610,7 @@ TEST_CASE("keyed watermarks: a fast key's sessions close before the stream water
 
 TEST_CASE("keyed watermarks: a key's own watermark is checkpointed") {
   std::vector<sum_row> rows;
-  late_records<event> late;
+  side_records<event> late;
   auto make = [] { return session(1s).aggregate(sum(&event::value)).keyed_watermarks(100ms); };
   std::string bytes;
   {
@@ -623,7 +623,7 @@ TEST_CASE("keyed watermarks: a key's own watermark is checkpointed") {
     bytes = p.checkpoint(1).to_bytes();
   }
   std::vector<sum_row> rows2;
-  late_records<event> late2;
+  side_records<event> late2;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) | make().late_to(late2) | collect(rows2);
   p.restore(snapshot::from_bytes(bytes));
   CHECK(p.chain().key_watermark(fast_key) == timestamp::from_nanos(52 * sec - 100'000'000));
@@ -646,7 +646,7 @@ TEST_CASE("sessions: bad settings are usage errors") {
   CHECK_THROWS_AS((void)session(1s).aggregate(count()).allowed_lateness(-1ms), usage_error);
   CHECK_THROWS_AS((void)session(1s).aggregate(count()).keyed_watermarks(-1ms), usage_error);
   // An emit mode the session operator does not support is refused, by
-  // name, when the pipeline is built.
+  // name: periodic at .emit(), any other when the pipeline is built.
   for (const emit_mode unsupported : {emit_mode::periodic, static_cast<emit_mode>(200)}) {
     try {
       auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |
@@ -696,13 +696,13 @@ TEST_CASE("sessions: no heap allocation per event in steady state (1000 keys, se
     return n;
   };
   const auto on_close = run(session(5ms).aggregate(sum(&event::value)).allowed_lateness(2ms));
-  const auto final_only = run(session(5ms).aggregate(aggregates(sum(&event::value), count())).emit(emit_mode::final_only));
-  const auto on_update = run(session(5ms).aggregate(sum(&event::value)).emit(emit_mode::on_update).allowed_lateness(2ms));
+  const auto final = run(session(5ms).aggregate(aggregates(sum(&event::value), count())).emit(emit_mode::final));
+  const auto eager = run(session(5ms).aggregate(sum(&event::value)).emit(emit_mode::eager).allowed_lateness(2ms));
   const auto keyed = run(session(5ms).aggregate(sum(&event::value)).allowed_lateness(2ms).keyed_watermarks(3ms));
   CHECK(rows > 0);
   // 150k events; a vector that grows past its warm-up size may allocate a few times.
   CHECK(on_close <= 8);
-  CHECK(final_only <= 8);
-  CHECK(on_update <= 8);
+  CHECK(final <= 8);
+  CHECK(eager <= 8);
   CHECK(keyed <= 8);
 }

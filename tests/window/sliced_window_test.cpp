@@ -95,7 +95,7 @@ run_result run_operator(Window window, const std::vector<item>& items) {
   run_result r;
   std::vector<ref_row> batch;
   std::int64_t out_wm = std::numeric_limits<std::int64_t>::min();
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) | std::move(window).late_to(late) |
            sink([&](const ref_row& row) {
              if (row.time().nanos() < out_wm) r.rows_on_time = false;
@@ -141,7 +141,7 @@ void compare(const window_case& c, Window window, const std::vector<item>& items
 std::string describe(const window_case& c, std::uint64_t seed, std::uint32_t keys) {
   std::ostringstream os;
   const char* kinds[] = {"tumbling", "hopping", "cumulate"};
-  const char* modes[] = {"final_only", "on_close", "on_update"};
+  const char* modes[] = {"final", "on_close", "eager"};
   os << kinds[static_cast<int>(c.kind)] << "(" << c.size << ", " << c.slide << ", offset " << c.offset << ") "
      << modes[static_cast<int>(c.mode)] << " lateness " << c.lateness << " keys " << keys << " seed " << seed;
   return os.str();
@@ -149,7 +149,7 @@ std::string describe(const window_case& c, std::uint64_t seed, std::uint32_t key
 
 template <class F>
 void for_each_case(F&& f) {
-  const emit_mode modes[] = {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update};
+  const emit_mode modes[] = {emit_mode::final, emit_mode::on_close, emit_mode::eager};
   const std::int64_t latenesses[] = {0, 25'000'000};
   const std::uint32_t key_counts[] = {1, 13, 200};
   for (emit_mode mode : modes) {

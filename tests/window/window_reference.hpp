@@ -106,7 +106,7 @@ class window_reference {
       if (closed(end)) continue;
       auto& recs = state_[{end, e.key}];
       start_[end] = s;
-      const bool changes = c_.mode == emit_mode::on_update || (c_.mode == emit_mode::on_close && end <= wm_);
+      const bool changes = c_.mode == emit_mode::eager || (c_.mode == emit_mode::on_close && end <= wm_);
       const auto before = changes ? result(recs) : std::nullopt;
       if (w > 0) {
         recs.push_back({e.ts, e.value});
@@ -129,8 +129,8 @@ class window_reference {
     if (w <= wm_) return out;
     const std::int64_t old = wm_;
     wm_ = w;
-    if (c_.mode != emit_mode::on_update) {
-      const std::int64_t delay = c_.mode == emit_mode::final_only ? c_.lateness : 0;
+    if (c_.mode != emit_mode::eager) {
+      const std::int64_t delay = c_.mode == emit_mode::final ? c_.lateness : 0;
       for (const auto& [k, recs] : state_) {
         const auto [end, key] = k;
         const std::int64_t threshold = sat_add(end, delay);

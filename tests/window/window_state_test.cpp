@@ -45,7 +45,7 @@ std::vector<event> stream(std::uint64_t seed, std::size_t n, std::uint32_t keys 
 
 // Builds the pipeline under test around `rows` and `late`.
 template <class Window>
-auto build(Window window, std::vector<ref_row>& rows, late_records<event>& late) {
+auto build(Window window, std::vector<ref_row>& rows, side_records<event>& late) {
   return push<event>() | event_time(&event::ts) | key_by(&event::key) | std::move(window).late_to(late) | collect(rows);
 }
 
@@ -66,7 +66,7 @@ template <class MakeWindow>
 void check_restore(MakeWindow make_window, std::uint64_t seed) {
   const auto in = stream(seed, 1500);
   std::vector<ref_row> whole;
-  late_records<event> whole_late;
+  side_records<event> whole_late;
   std::uint64_t whole_late_count = 0;
   {
     auto p = build(make_window(), whole, whole_late);
@@ -84,7 +84,7 @@ void check_restore(MakeWindow make_window, std::uint64_t seed) {
     CAPTURE(cut);
     std::string bytes;
     std::vector<ref_row> first_part;
-    late_records<event> first_late;
+    side_records<event> first_late;
     std::int64_t front = i64_min, wm = i64_min;
     {
       auto p = build(make_window(), first_part, first_late);
@@ -92,12 +92,12 @@ void check_restore(MakeWindow make_window, std::uint64_t seed) {
       bytes = p.checkpoint(42).to_bytes();
     }
     std::vector<ref_row> rows;
-    late_records<event> late;
+    side_records<event> late;
     auto p = build(make_window(), rows, late);
     p.restore(snapshot::from_bytes(bytes));
     feed(p, in, cut, in.size(), front, wm);
     p.finish();
-    // collect and late_records were restored with their contents.
+    // collect and side_records were restored with their contents.
     test::same_nonempty_outputs(rows, whole, "rows after restore");
     test::same_outputs(late.records(), whole_late.records(), "late records after restore");
     CHECK(late.count() == whole_late.count());
@@ -111,7 +111,7 @@ void check_restore(MakeWindow make_window, std::uint64_t seed) {
 
 TEST_CASE("windows: a checkpoint at a random point restores into a fresh pipeline that continues exactly") {
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-    for (emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+    for (emit_mode mode : {emit_mode::final, emit_mode::on_close, emit_mode::eager}) {
       CAPTURE(seed);
       CAPTURE(static_cast<int>(mode));
       check_restore([&] { return tumbling(50ms).aggregate(all_six()).emit(mode).allowed_lateness(10ms); }, seed);
@@ -134,7 +134,7 @@ TEST_CASE("windows: a checkpoint at a random point restores into a fresh pipelin
 TEST_CASE("windows: state returns to empty once the watermark passes everything (no leak)") {
   const auto in = stream(9, 3000, 300);
   std::vector<ref_row> rows;
-  late_records<event> late;
+  side_records<event> late;
   auto p = build(hopping(60ms, 20ms).aggregate(all_six()).allowed_lateness(5ms), rows, late);
   std::int64_t front = i64_min, wm = i64_min;
   feed(p, in, 0, in.size(), front, wm);
@@ -149,7 +149,7 @@ TEST_CASE("windows: state returns to empty once the watermark passes everything 
 
 TEST_CASE("windows: adversarial timestamps (INT64_MIN, INT64_MAX, far future) follow the stated policy") {
   std::vector<window_row<std::uint32_t, std::int64_t>> rows;
-  late_records<event> late;
+  side_records<event> late;
   auto p = push<event>() | event_time(&event::ts) | key_by(&event::key) |
            tumbling(1s).aggregate(count()).late_to(late) | collect(rows);
   p.push(event{1, i64_max, 1, 0});
@@ -243,7 +243,7 @@ TEST_CASE("windows: a cascaded view over a changelog equals the batch computatio
   auto value = [](const sym_row& r) { return r.value; };
   auto p = from(in) |
            with_watermarks(&event::ts, bounded_out_of_orderness(500ms).with_max_future_skew(duration::max())) |
-           key_by(&event::key) | tumbling(1s).aggregate(sum(&event::value)).emit(emit_mode::on_update) |
+           key_by(&event::key) | tumbling(1s).aggregate(sum(&event::value)).emit(emit_mode::eager) |
            key_by(sector_of) | tumbling(3s).aggregate(aggregates(sum(value), laminar::max(value), count())) |
            collect(out);
   p.run();
@@ -321,7 +321,7 @@ static_assert(weight_of(lookalike{1, 1, 1, change_kind::remove, -1}) == 1);
 using five = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
 
 // min, max, first, last and count over a changelog of key 1 in [0, 100),
-// on_update: every row the window emits.
+// eager: every row the window emits.
 template <class Row>
 std::vector<window_row<std::uint32_t, five>> min_max_first_last(const std::vector<Row>& in) {
   std::vector<window_row<std::uint32_t, five>> rows;
@@ -329,7 +329,7 @@ std::vector<window_row<std::uint32_t, five>> min_max_first_last(const std::vecto
            tumbling(duration::from_nanos(100))
                .aggregate(aggregates(laminar::min(&Row::value), laminar::max(&Row::value), first(&Row::value),
                                      last(&Row::value), count()))
-               .emit(emit_mode::on_update) |
+               .emit(emit_mode::eager) |
            collect(rows);
   p.run();
   return rows;
@@ -359,7 +359,7 @@ TEST_CASE("windows: retractions (+I/-D rows) into a window with min/max/first/la
              tumbling(duration::from_nanos(100))
                  .aggregate(aggregates(laminar::min(&reading::value), laminar::max(&reading::value),
                                        first(&reading::value), last(&reading::value), count()))
-                 .emit(emit_mode::on_update) |
+                 .emit(emit_mode::eager) |
              collect(rows);
     p.run();
     check_retracted(rows);

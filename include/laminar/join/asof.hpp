@@ -18,7 +18,7 @@
 // Every left record gives one row, its match or none (right is empty): a
 // left outer join, as merge_asof.
 //
-// Emit policy (.emit(asof_emit::...)):
+// Emit policy (.emit(emit_mode::...)):
 //   eager  a left record is joined when it arrives, against the right
 //          records that arrived before it: what a trading desk wants when one
 //          feed handler delivers both streams in order, with no added latency.
@@ -28,10 +28,10 @@
 //          tolerance when there is none; nearest: both), and rows leave in
 //          left event-time order (equal times in arrival order) once the
 //          left watermark has passed them too. The output watermark stays
-//          behind the held records. .max_pending(n) bounds what is held
+//          behind the held records. .max_held(n) bounds what is held
 //          when the right input stops moving: past n, the earliest held
-//          record leaves with what has arrived, or with .overflow_to(out)
-//          goes to that side output unjoined (released_early() counts
+//          record leaves with what has arrived, or with .overflow_left_to(out)
+//          goes to that side output unjoined (overflow_count() counts
 //          them either way). An idle timeout on the right source
 //          (strategy.with_idle_timeout(d)) moves its watermark on with
 //          processing time instead, releasing the held records exactly as
@@ -95,6 +95,7 @@
 
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/detail/option_set.hpp"
+#include "laminar/core/emit.hpp"
 #include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
@@ -126,21 +127,13 @@ enum class asof_direction : std::uint8_t { backward, forward, nearest };
 template <class L, class R>
 using asof_row = enriched_row<L, R>;
 
-/// When a left record's row leaves: at once (eager) or once exact (final).
-enum class asof_emit : std::uint8_t { eager, final };
-
-[[nodiscard]] inline const char* to_string(asof_emit e) noexcept {
-  return e == asof_emit::eager ? "eager" : "final";
-}
-
 struct asof_settings {
   asof_direction direction = asof_direction::backward;
   bool allow_exact_matches = true;
   std::optional<duration> tolerance;
-  asof_emit emit = asof_emit::final;
+  emit_mode emit = emit_mode::final;
   bool emit_chosen = false;  // emit(e) was called (ordered_feed() defaults to eager)
-  std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // final: left records held at most
-  std::size_t max_right_held = std::numeric_limits<std::size_t>::max();  // right records held at most
+  std::size_t max_held = std::numeric_limits<std::size_t>::max();  // records held at most, per input
   std::size_t dense_keys = 0;  // dense_keys(n): keys are below n and index an array
   std::uint32_t reserve_per_key = 0;  // a key's first ring: this many records (a power of two), or min_ring
 };
@@ -370,8 +363,8 @@ struct asof_latest {
 
 /// The tags of the ASOF join's compile-time options (an option_set).
 struct asof_late {};            // late_to(out): late left records
-struct asof_overflow {};        // overflow_to(out): held left records past max_pending
-struct asof_right_overflow {};  // right_overflow_to(out): right records past max_right_held
+struct asof_overflow {};        // overflow_left_to(out): held left records past max_held
+struct asof_right_overflow {};  // overflow_right_to(out): right records past max_held
 struct asof_keep {};            // keep_right(f)
 struct asof_dense {};           // dense_keys(n)
 struct asof_ordered {};         // ordered_feed()
@@ -412,7 +405,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
         right_overflow_out_(std::move(options.template get<asof_right_overflow>())),
         keep_(std::move(options.template get<asof_keep>())),
         keys_(make_table(settings)) {
-    right_limit_ = std::min(sweep_at_, settings_.max_right_held);
+    right_limit_ = std::min(sweep_at_, settings_.max_held);
   }
 
   void on_event(left_input, const left_type& l) {
@@ -421,7 +414,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     if constexpr (Ordered) {
       emit_in_order(l, t);
     } else {
-      if (settings_.emit == asof_emit::final) return hold(t, l);
+      if (settings_.emit == emit_mode::final) return hold(t, l);
       emit_row(l, t);
     }
   }
@@ -447,21 +440,21 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   /// The left input's watermark bounds what can still match; the right
   /// input's decides when held left records are exact (final).
   void on_input_watermark(left_input, timestamp w) {
-    // Never behind where a full right side moved it (max_right_held).
+    // Never behind where a full right side moved it (max_held).
     left_watermark_ = std::max(left_watermark_, w);
     update_evict_watermark();
-    if (settings_.emit == asof_emit::final) release();
+    if (settings_.emit == emit_mode::final) release();
   }
   void on_input_watermark(right_input, timestamp w) {
     right_watermark_ = w;
-    if (settings_.emit == asof_emit::final) release();
+    if (settings_.emit == emit_mode::final) release();
   }
   // An ended right input makes every held answer exact; its watermark at
   // timestamp::max() does not (records at INT64_MAX may still come).
   void on_input_end(left_input) noexcept {}
   void on_input_end(right_input) {
     right_ended_ = true;
-    if (settings_.emit == asof_emit::final) release();
+    if (settings_.emit == emit_mode::final) release();
   }
 
   // Rows leave with their left record's time: the output watermark stays
@@ -477,13 +470,11 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[nodiscard]] std::uint64_t out_of_order_count() const noexcept { return out_of_order_; }
   /// Left records held until their answer is exact (final).
   [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
-  /// Left records released before their answer was exact because more than
-  /// max_pending were held (final): joined with what had arrived, or to the
-  /// overflow side output.
-  [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
-  /// Right records dropped before the left watermark evicted them because
-  /// more than max_right_held were held (to the right overflow side output).
-  [[nodiscard]] std::uint64_t right_overflow_count() const noexcept { return right_overflow_; }
+  /// Records that left because more than max_held were held: left records
+  /// released before their answer was exact (final; joined with what had
+  /// arrived, or to overflow_left_to's output), and right records dropped
+  /// before the left watermark evicted them (to overflow_right_to's).
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_count_; }
   /// Right records held now, over all keys.
   [[nodiscard]] std::size_t right_held() const noexcept { return held_; }
   /// Keys with right records held.
@@ -491,8 +482,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_, out_of_order_,
-      right_overflow_);
+    w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_, out_of_order_);
     pending_.save_state(w);
     save_slots(w, keys_, [&w](const key_state& k) {
       w(static_cast<std::uint64_t>(k.size));
@@ -504,8 +494,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_, out_of_order_,
-      right_overflow_);
+    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_, out_of_order_);
     pending_.load_state(r, "asof_join");
     held_ = 0;
     load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
@@ -535,7 +524,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       held_ += k.size;
     });
     sweep_at_ = next_sweep();
-    right_limit_ = std::min(sweep_at_, settings_.max_right_held);
+    right_limit_ = std::min(sweep_at_, settings_.max_held);
     update_evict_watermark();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
@@ -636,14 +625,14 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
 
   void hold(timestamp t, const left_type& l) {
     pending_.push(t, l);
-    if (pending_.size() > settings_.max_pending) [[unlikely]] release_early();
+    if (pending_.size() > settings_.max_held) [[unlikely]] release_early();
     update_evict_watermark();
     release();
   }
 
   // The right input is not moving: bounded, not exact.
   [[gnu::cold, gnu::noinline]] void release_early() {
-    ++released_early_;
+    ++overflow_count_;
     pending_.release_earliest(overflow_, [this] { pop_and_emit(); });
   }
 
@@ -815,20 +804,20 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       if (keys_.state(s).empty()) keys_.erase(s);
     }
     sweep_at_ = next_sweep();
-    right_limit_ = std::min(sweep_at_, settings_.max_right_held);
+    right_limit_ = std::min(sweep_at_, settings_.max_held);
   }
 
-  // The right records held passed the next sweep's mark or max_right_held:
+  // The right records held passed the next sweep's mark or max_held:
   // sweep, and if that is not enough, make room.
   [[gnu::noinline]] void on_right_limit() {
     sweep();
-    if (held_ > settings_.max_right_held) make_right_room();
+    if (held_ > settings_.max_held) make_right_room();
     // No room below the bound (each key keeps the record a backward match
     // needs): look again once as many more are held, not at every record.
-    if (held_ > settings_.max_right_held) right_limit_ = 2 * held_;
+    if (held_ > settings_.max_held) right_limit_ = 2 * held_;
   }
 
-  // More than max_right_held right records can still match (the left
+  // More than max_held right records can still match (the left
   // input is silent or far behind): the join moves the left watermark it
   // evicts by up to the time that leaves about half the bound held, as if
   // the left input had got there. The right records that leaves no left
@@ -843,7 +832,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       const key_state& k = keys_.state(s);
       for (std::uint32_t i = 0; i < k.size; ++i) times.push_back(k.time(i));
     }
-    const std::size_t keep = settings_.max_right_held / 2;
+    const std::size_t keep = std::max<std::size_t>(1, settings_.max_held / 2);
     auto cut = times.end() - static_cast<std::ptrdiff_t>(std::min(keep, times.size() - 1));
     std::nth_element(times.begin(), cut, times.end());
     const timestamp floor = *cut;
@@ -856,11 +845,11 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       key_state& k = keys_.state(s);
       const std::uint32_t n = evictable(k);
       for (std::uint32_t i = 0; i < n; ++i) side_output_target(right_overflow_out_)(k.record(i));
-      right_overflow_ += n;
+      overflow_count_ += n;
       drop(k, n);
       if (k.empty()) keys_.erase(s);
     }
-    if (settings_.emit == asof_emit::final) release();
+    if (settings_.emit == emit_mode::final) release();
   }
 
   [[gnu::cold, gnu::noinline]] void on_late(const left_type& l) {
@@ -891,14 +880,13 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   // left watermark (then it is no record's match); forward: never for this.
   timestamp second_horizon_ = timestamp::min();
   held_left<left_type> pending_;  // final
-  std::uint64_t released_early_ = 0;
+  std::uint64_t overflow_count_ = 0;
   std::size_t held_ = 0;
   std::size_t sweep_at_ = 1024;
   std::uint64_t late_count_ = 0;
   std::uint64_t right_expired_ = 0;
   std::uint64_t out_of_order_ = 0;
-  std::uint64_t right_overflow_ = 0;
-  std::size_t right_limit_ = 1024;  // the next check of the right records held: min(sweep_at_, max_right_held)
+  std::size_t right_limit_ = 1024;  // the next check of the right records held: min(sweep_at_, max_held)
   bool right_ended_ = false;
 };
 
@@ -908,27 +896,27 @@ inline void check_ordered(const asof_settings& s) {
   const char* why = nullptr;
   if (s.direction != asof_direction::backward) why = "needs the backward direction (it keeps no later records)";
   if (!s.allow_exact_matches) why = "needs allow_exact_matches(true) (it keeps no record before the newest)";
-  if (s.emit != asof_emit::eager) why = "needs eager emission (a held left record would need history)";
+  if (s.emit != emit_mode::eager) why = "needs eager emission (a held left record would need history)";
   if (why != nullptr) throw usage_error(std::string("laminar: asof_join: ordered_feed() ") + why);
 }
 
-// Only the final policy holds left records, and only max_pending makes
+// Only the final policy holds left records, and only max_held makes
 // them overflow.
 inline void check_overflow(const asof_settings& s) {
-  if (s.emit != asof_emit::final) {
-    throw usage_error("laminar: asof_join: overflow_to() needs emit(asof_emit::final): eager emission holds no left "
+  if (s.emit != emit_mode::final) {
+    throw usage_error("laminar: asof_join: overflow_left_to() needs emit(emit_mode::final): eager emission holds no left "
                       "records");
   }
-  if (s.max_pending == std::numeric_limits<std::size_t>::max()) {
-    throw usage_error("laminar: asof_join: overflow_to() needs max_pending(n): without a bound nothing overflows");
+  if (s.max_held == std::numeric_limits<std::size_t>::max()) {
+    throw usage_error("laminar: asof_join: overflow_left_to() needs max_held(n): without a bound nothing overflows");
   }
 }
 
 }  // namespace detail
 
 /// The ASOF join factory: asof_join(), refined by .direction(d),
-/// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_pending(n),
-/// .overflow_to(out), .max_right_held(n), .right_overflow_to(out),
+/// .tolerance(t), .allow_exact_matches(b), .emit(e), .max_held(n),
+/// .overflow_left_to(out), .overflow_right_to(out),
 /// .dense_keys(n), .reserve_per_key(n), .ordered_feed(), .keep_right(f)
 /// and .late_to(out). Its compile-time options (side outputs, key layout,
 /// projection) are one option_set; each refinement replaces one.
@@ -959,29 +947,27 @@ struct asof_join_operator {
   /// when it arrives, against the right records that arrived before it: no
   /// added latency, and the same answer only when every right record
   /// arrives before the left records after it (one time-ordered feed).
-  [[nodiscard]] asof_join_operator emit(asof_emit e) const {
+  [[nodiscard]] asof_join_operator emit(emit_mode e) const {
+    if (e != emit_mode::final && e != emit_mode::eager) {
+      throw usage_error(std::string("laminar: asof_join: emit(emit_mode::") + to_string(e) +
+                        ") is a window mode: the ASOF join emits final (exact, the default) or eager (on arrival)");
+    }
     auto o = detail::with_setting(*this, &asof_settings::emit, e);
     o.settings.emit_chosen = true;
     return o;
   }
-  /// final: at most `n` left records are held; past that the earliest is
-  /// released with what has arrived, or sent to the overflow_to() side
-  /// output (counted by released_early() either way), so an idle right
-  /// input cannot grow the state without bound.
-  [[nodiscard]] asof_join_operator max_pending(std::size_t n) const {
-    if (n == 0) throw usage_error("laminar: asof_join: max_pending must be at least 1");
-    return detail::with_setting(*this, &asof_settings::max_pending, n);
-  }
-  /// At most about `n` right records are held, so a silent or stalled left
-  /// input cannot grow the state without bound: past n, the join evicts
-  /// as if the left watermark had moved to the time that leaves n/2 held
-  /// (a key keeps at least the one record a backward match needs). The
-  /// right records that drops go to right_overflow_to(out) (counted by
-  /// right_overflow_count()); left records then arriving before that time
-  /// are late, and held left records before it are released early.
-  [[nodiscard]] asof_join_operator max_right_held(std::size_t n) const {
-    if (n < 2) throw usage_error("laminar: asof_join: max_right_held must be at least 2, got " + std::to_string(n));
-    return detail::with_setting(*this, &asof_settings::max_right_held, n);
+  /// At most `n` records held per input, so neither a stalled right input
+  /// nor a silent left one grows the state without bound. Left (final):
+  /// past n held, the earliest leaves before its answer is exact, joined
+  /// with what has arrived or to overflow_left_to(out). Right: past n, the
+  /// join evicts as if the left watermark had moved to the time that
+  /// leaves n/2 held (a key keeps at least the one record a backward match
+  /// needs); the right records that drops go to overflow_right_to(out),
+  /// held left records before that time leave early, and left records
+  /// then arriving before it are late. overflow_count() counts both.
+  [[nodiscard]] asof_join_operator max_held(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: asof_join: max_held must be at least 1");
+    return detail::with_setting(*this, &asof_settings::max_held, n);
   }
   /// Where left records later than the left watermark go: a callable, or a
   /// side_records<L> held by reference and checkpointed with the join.
@@ -989,19 +975,19 @@ struct asof_join_operator {
   [[nodiscard]] auto late_to(F&& out) const {
     return with_option<detail::asof_late>(detail::hold_side_output(std::forward<F>(out)));
   }
-  /// final with max_pending(n): where a held left record goes, unjoined,
+  /// final with max_held(n): where a held left record goes, unjoined,
   /// when more than n are held (its answer is not exact yet, so it is not
   /// joined with a guess): a callable, or a side_records<L> held by
   /// reference and checkpointed with the join. Without it such a record
   /// leaves joined with what has arrived.
   template <class F>
-  [[nodiscard]] auto overflow_to(F&& out) const {
+  [[nodiscard]] auto overflow_left_to(F&& out) const {
     return with_option<detail::asof_overflow>(detail::hold_side_output(std::forward<F>(out)));
   }
-  /// With max_right_held(n): where the right records (or what keep_right
-  /// keeps of them) dropped to make room go. Without it they are counted.
+  /// With max_held(n): where the right records (or what keep_right keeps
+  /// of them) dropped to make room go. Without it they are counted.
   template <class F>
-  [[nodiscard]] auto right_overflow_to(F&& out) const {
+  [[nodiscard]] auto overflow_right_to(F&& out) const {
     return with_option<detail::asof_right_overflow>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// Each key's ring of right records starts with room for n (rounded up
@@ -1075,7 +1061,7 @@ struct asof_join_operator {
     (void)output_context(l, r);
     asof_settings s = settings;
     if constexpr (ordered) {
-      if (!s.emit_chosen) s.emit = asof_emit::eager;
+      if (!s.emit_chosen) s.emit = emit_mode::eager;
       detail::check_ordered(s);
     }
     if constexpr (!std::is_same_v<detail::option_t<detail::asof_overflow, Options>, detail::discard_side_output>) {
@@ -1083,8 +1069,8 @@ struct asof_join_operator {
     }
     if constexpr (!std::is_same_v<detail::option_t<detail::asof_right_overflow, Options>,
                                   detail::discard_side_output>) {
-      if (s.max_right_held == std::numeric_limits<std::size_t>::max()) {
-        throw usage_error("laminar: asof_join: right_overflow_to() needs max_right_held(n): without a bound nothing "
+      if (s.max_held == std::numeric_limits<std::size_t>::max()) {
+        throw usage_error("laminar: asof_join: overflow_right_to() needs max_held(n): without a bound nothing "
                           "overflows");
       }
     }

@@ -26,10 +26,10 @@
 // record once W_L passes t_r - lower, in deadline order over all keys (an
 // expiry queue per input, so a quiet key is freed too). A record later than its own input's watermark
 // is late: it goes to that input's late side output, counted, and is not
-// joined (what it would have matched may be gone). .max_buffered(n) bounds
+// joined (what it would have matched may be gone). .max_held(n) bounds
 // the records held per input when the other input's watermark stops moving
 // (an idle stream): past n, the earliest held record is dropped as if the
-// watermark had passed it (its outer row leaves; expired_early() counts),
+// watermark had passed it (its outer row leaves; overflow_count() counts),
 // or with .overflow_left_to(out) / .overflow_right_to(out) it goes to that
 // side output instead, without an outer row (matches may still have come).
 // An idle timeout on the idle source (strategy.with_idle_timeout(d)) moves
@@ -100,7 +100,7 @@ struct interval_settings {
   duration lower = duration::zero();  // t_r >= t_l + lower
   duration upper = duration::zero();  // t_r <= t_l + upper
   join_type type = join_type::inner;
-  std::size_t max_buffered = std::numeric_limits<std::size_t>::max();  // records held per input at most
+  std::size_t max_held = std::numeric_limits<std::size_t>::max();  // records held per input at most
   std::size_t dense_keys = 0;  // dense_keys(n): keys are below n and index an array
 };
 
@@ -201,12 +201,14 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
 
 
   /// Records later than their input's watermark (to the late side outputs).
-  [[nodiscard]] std::uint64_t late_left() const noexcept { return late_left_count_; }
-  [[nodiscard]] std::uint64_t late_right() const noexcept { return late_right_count_; }
+  /// Late records of both inputs (each to its late side output).
+  [[nodiscard]] std::uint64_t late_count() const noexcept { return late_left_count_ + late_right_count_; }
+  [[nodiscard]] std::uint64_t late_left_count() const noexcept { return late_left_count_; }
+  [[nodiscard]] std::uint64_t late_right_count() const noexcept { return late_right_count_; }
   /// Records dropped before the watermark passed them, because more than
-  /// max_buffered were held on their input (to the overflow side outputs,
+  /// max_held were held on their input (to the overflow side outputs,
   /// where given).
-  [[nodiscard]] std::uint64_t expired_early() const noexcept { return expired_early_; }
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_count_; }
   /// Records held now on each input, over all keys.
   [[nodiscard]] std::size_t left_held() const noexcept { return left_held_; }
   [[nodiscard]] std::size_t right_held() const noexcept { return right_held_; }
@@ -227,7 +229,7 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_);
+    w(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, overflow_count_);
     save_slots(w, keys_, [&w](const key_state& k) {
       save_buffer(w, k.left);
       save_buffer(w, k.right);
@@ -241,7 +243,7 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, expired_early_);
+    r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, overflow_count_);
     left_held_ = right_held_ = 0;
     // Keys keep their slots (the expiry queues name keys by slot; a dense
     // key's slot is the key itself, checked by the table).
@@ -359,7 +361,7 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
     if (s == table::npos) s = keys_.insert(key);
     buffer<Side>(keys_.state(s)).insert({t, matched, record});
     expiry<Side>().push(due, s);
-    if (++held<Side>() > settings_.max_buffered) [[unlikely]] expire_first<Side>();
+    if (++held<Side>() > settings_.max_held) [[unlikely]] expire_first<Side>();
   }
 
   // Asks for every cache line of x at once, so that the reads that follow
@@ -391,12 +393,12 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
     }
   }
 
-  // More than max_buffered Side records are held: the one with the
+  // More than max_held Side records are held: the one with the
   // earliest deadline leaves before the watermark passed it, as if it had,
   // or to Side's overflow side output without an outer row.
   template <class Side>
   [[gnu::cold, gnu::noinline]] void expire_first() {
-    ++expired_early_;
+    ++overflow_count_;
     const std::uint32_t s = expiry<Side>().pop().slot;
     auto& overflow = [this]() -> auto& {
       if constexpr (is_left<Side>()) {
@@ -487,13 +489,13 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
   std::size_t right_held_ = 0;
   std::uint64_t late_left_count_ = 0;
   std::uint64_t late_right_count_ = 0;
-  std::uint64_t expired_early_ = 0;
+  std::uint64_t overflow_count_ = 0;
 };
 
 }  // namespace detail
 
 /// The interval join factory: interval_join(lower, upper), refined by
-/// .type(t), .max_buffered(n), .dense_keys(n), .late_left_to(out),
+/// .type(t), .max_held(n), .dense_keys(n), .late_left_to(out),
 /// .late_right_to(out), .overflow_left_to(out) and .overflow_right_to(out).
 template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output, bool Dense = false,
           class OverL = detail::discard_side_output, class OverR = detail::discard_side_output>
@@ -511,11 +513,11 @@ struct interval_join_operator {
   }
   /// At most `n` records held per input; past that the earliest leaves as
   /// if the watermark had passed it, or goes to the input's overflow side
-  /// output (counted by expired_early() either way), so an idle input
+  /// output (counted by overflow_count() either way), so an idle input
   /// cannot grow the other's state without bound.
-  [[nodiscard]] interval_join_operator max_buffered(std::size_t n) const {
-    if (n == 0) throw usage_error("laminar: interval_join: max_buffered must be at least 1");
-    return detail::with_setting(*this, &interval_settings::max_buffered, n);
+  [[nodiscard]] interval_join_operator max_held(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: interval_join: max_held must be at least 1");
+    return detail::with_setting(*this, &interval_settings::max_held, n);
   }
   /// Where left records later than the left watermark go: a callable, or
   /// a side_records<L> held by reference and checkpointed with the join.
@@ -530,7 +532,7 @@ struct interval_join_operator {
     return interval_join_operator<LateL, detail::side_output_holder_t<F>, Dense, OverL, OverR>{
         settings, late_left, detail::hold_side_output(std::forward<F>(out)), overflow_left, overflow_right};
   }
-  /// With max_buffered(n): where a left record goes when more than n left
+  /// With max_held(n): where a left record goes when more than n left
   /// records are held and it leaves first, before the right watermark
   /// passed it (right records that match it may still come): a callable,
   /// or a side_records<L> held by reference and checkpointed with the join.
@@ -541,7 +543,7 @@ struct interval_join_operator {
     return interval_join_operator<LateL, LateR, Dense, detail::side_output_holder_t<F>, OverR>{
         settings, late_left, late_right, detail::hold_side_output(std::forward<F>(out)), overflow_right};
   }
-  /// With max_buffered(n): where a right record goes when it leaves early
+  /// With max_held(n): where a right record goes when it leaves early
   /// (as overflow_left_to, for the right input).
   template <class F>
   [[nodiscard]] auto overflow_right_to(F&& out) const {
@@ -593,8 +595,8 @@ struct interval_join_operator {
     (void)output_context(l, r);
     constexpr bool overflows = !std::is_same_v<OverL, detail::discard_side_output> ||
                                !std::is_same_v<OverR, detail::discard_side_output>;
-    if (overflows && settings.max_buffered == std::numeric_limits<std::size_t>::max()) {
-      throw usage_error("laminar: interval_join: overflow_left_to()/overflow_right_to() need max_buffered(n): without "
+    if (overflows && settings.max_held == std::numeric_limits<std::size_t>::max()) {
+      throw usage_error("laminar: interval_join: overflow_left_to()/overflow_right_to() need max_held(n): without "
                         "a bound nothing overflows");
     }
     return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR, Dense, OverL, OverR>(

@@ -39,8 +39,8 @@
 // LRU order and the refresh queue, so a restored run calls the loader and
 // emits exactly as the uninterrupted one.
 //
-// Table size. .max_size(n) (table form) bounds the keys held: a row for a new
-// key past n is refused (counted by overflow(), given to .overflow_to(out)),
+// Table size. .max_held(n) (table form) bounds the keys held: a row for a new
+// key past n is refused (counted by overflow_count(), given to .overflow_to(out)),
 // while rows for held keys and removals always apply. The table is never
 // evicted behind the changelog's back: a lookup that says "missing" must
 // mean the changelog has no row for the key.
@@ -115,7 +115,7 @@ struct lookup_settings {
 };
 
 struct lookup_table_settings {
-  std::size_t max_size = std::numeric_limits<std::size_t>::max();
+  std::size_t max_held = std::numeric_limits<std::size_t>::max();
   lookup_missing missing = lookup_missing::emit_empty;
 };
 
@@ -623,7 +623,7 @@ class lookup_table_stage
     std::uint32_t s = table_.find(k);
     if (w > 0) [[likely]] {
       if (s == table::npos) [[unlikely]] {
-        if (table_.size() >= settings_.max_size) {
+        if (table_.size() >= settings_.max_held) {
           ++overflow_count_;
           side_output_target(overflow_)(r);
           return;
@@ -657,8 +657,8 @@ class lookup_table_stage
   [[nodiscard]] std::uint64_t removals() const noexcept { return removals_; }
   /// Removals of keys without a row (nothing changed).
   [[nodiscard]] std::uint64_t absent_removals() const noexcept { return absent_removals_; }
-  /// Rows for new keys refused because the table held max_size keys.
-  [[nodiscard]] std::uint64_t overflow() const noexcept { return overflow_count_; }
+  /// Rows for new keys refused because the table held max_held keys.
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_count_; }
   /// Keys in the table now.
   [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
 
@@ -830,7 +830,7 @@ auto lookup_join(KeyProj key, Loader loader) {
 }
 
 /// The table form's factory: lookup_join() over connect(stream, table
-/// changelog), refined by .max_size(n), .overflow_to(out), .on_missing(m)
+/// changelog), refined by .max_held(n), .overflow_to(out), .on_missing(m)
 /// and .missing_to(out).
 template <class Missing = detail::discard_side_output, class Overflow = detail::discard_side_output>
 struct lookup_table_join_operator {
@@ -840,10 +840,10 @@ struct lookup_table_join_operator {
   Overflow overflow;
 
   /// At most n keys: a row for a new key past that is refused (counted by
-  /// overflow(), given to overflow_to's output); held keys still update.
-  [[nodiscard]] lookup_table_join_operator max_size(std::size_t n) const {
-    if (n == 0) throw usage_error("laminar: lookup_join: max_size must be at least 1");
-    return detail::with_setting(*this, &lookup_table_settings::max_size, n);
+  /// overflow_count(), given to overflow_to's output); held keys still update.
+  [[nodiscard]] lookup_table_join_operator max_held(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: lookup_join: max_held must be at least 1");
+    return detail::with_setting(*this, &lookup_table_settings::max_held, n);
   }
   /// What happens to a left record whose key has no row (default: emit_empty).
   [[nodiscard]] lookup_table_join_operator on_missing(lookup_missing m) const {
@@ -858,7 +858,7 @@ struct lookup_table_join_operator {
     return lookup_table_join_operator<detail::side_output_holder_t<F>, Overflow>{
         s, detail::hold_side_output(std::forward<F>(out)), overflow};
   }
-  /// Where right records refused by max_size go (a callable, or a side_records<R>).
+  /// Where right records refused by max_held go (a callable, or a side_records<R>).
   template <class F>
   [[nodiscard]] auto overflow_to(F&& out) const {
     return lookup_table_join_operator<Missing, detail::side_output_holder_t<F>>{

@@ -25,10 +25,10 @@
 // held left record), plus the last one before it: the key's row as of then.
 // A key whose row was deleted before that point leaves. Left records later
 // than the left watermark are late (the versions they need may be gone):
-// the late side output, counted. .max_pending(n) bounds the held left
+// the late side output, counted. .max_held(n) bounds the held left
 // records when the right input stops moving: past n, the earliest leaves
 // joined with what has arrived, or with .overflow_to(out) goes to that side
-// output unjoined (released_early() counts them either way). An idle
+// output unjoined (overflow_count() counts them either way). An idle
 // timeout on the right source moves its watermark on with processing time
 // instead, releasing the held records exactly as a moving watermark would.
 // .keep_right(f) keeps only f(record) of each change (rows carry that).
@@ -72,7 +72,7 @@ using temporal_row = enriched_row<L, R>;
 
 struct temporal_settings {
   join_type type = join_type::inner;
-  std::size_t max_pending = std::numeric_limits<std::size_t>::max();
+  std::size_t max_held = std::numeric_limits<std::size_t>::max();
 };
 
 namespace detail {
@@ -125,7 +125,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     const timestamp t = time_of(lctx_, l);
     if (t < left_watermark_) [[unlikely]] return on_late(l);
     pending_.push(t, l);
-    if (pending_.size() > settings_.max_pending) [[unlikely]] release_early();
+    if (pending_.size() > settings_.max_held) [[unlikely]] release_early();
     update_keep_from();
     release();
   }
@@ -169,9 +169,9 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   /// Right changes that arrived too old to be seen by any left record to come.
   [[nodiscard]] std::uint64_t right_expired() const noexcept { return right_expired_; }
   /// Left records released before their answer was exact because more than
-  /// max_pending were held: joined with what had arrived, or to the overflow
+  /// max_held were held: joined with what had arrived, or to the overflow
   /// side output.
-  [[nodiscard]] std::uint64_t released_early() const noexcept { return released_early_; }
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_count_; }
   [[nodiscard]] std::size_t left_held() const noexcept { return pending_.size(); }
   /// Versions held, over all keys.
   [[nodiscard]] std::size_t right_held() const noexcept { return held_; }
@@ -179,7 +179,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
   void save_state(state_writer& w) const {
-    w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_);
+    w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
     pending_.save_state(w);
     save_slots(w, versions_, [&w](const buffer& b) {
       w(static_cast<std::uint64_t>(b.size()));
@@ -190,7 +190,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   }
 
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, released_early_);
+    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
     pending_.load_state(r, "temporal_join");
     held_ = 0;
     load_slots(r, versions_, [&](std::uint32_t, buffer& b) {
@@ -231,7 +231,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
 
   // The right input is not moving: bounded, not exact.
   [[gnu::cold, gnu::noinline]] void release_early() {
-    ++released_early_;
+    ++overflow_count_;
     pending_.release_earliest(overflow_, [this] { pop_and_emit(); });
   }
 
@@ -310,13 +310,13 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   std::size_t sweep_at_ = 1024;
   std::uint64_t late_count_ = 0;
   std::uint64_t right_expired_ = 0;
-  std::uint64_t released_early_ = 0;
+  std::uint64_t overflow_count_ = 0;
 };
 
 }  // namespace detail
 
 /// The temporal join factory: temporal_join(), refined by .type(inner|left),
-/// .max_pending(n), .overflow_to(out), .keep_right(f) and .late_to(out).
+/// .max_held(n), .overflow_to(out), .keep_right(f) and .late_to(out).
 template <class Late = detail::discard_side_output, class Overflow = detail::discard_side_output,
           class Keep = detail::keep_whole>
 struct temporal_join_operator {
@@ -336,10 +336,10 @@ struct temporal_join_operator {
   }
   /// At most `n` left records held; past that the earliest leaves joined
   /// with what has arrived, or goes to the overflow_to() side output
-  /// (counted by released_early() either way).
-  [[nodiscard]] temporal_join_operator max_pending(std::size_t n) const {
-    if (n == 0) throw usage_error("laminar: temporal_join: max_pending must be at least 1");
-    return detail::with_setting(*this, &temporal_settings::max_pending, n);
+  /// (counted by overflow_count() either way).
+  [[nodiscard]] temporal_join_operator max_held(std::size_t n) const {
+    if (n == 0) throw usage_error("laminar: temporal_join: max_held must be at least 1");
+    return detail::with_setting(*this, &temporal_settings::max_held, n);
   }
   /// Where left records later than the left watermark go.
   template <class F>
@@ -347,7 +347,7 @@ struct temporal_join_operator {
     return temporal_join_operator<detail::side_output_holder_t<F>, Overflow, Keep>{
         settings, detail::hold_side_output(std::forward<F>(out)), overflow, keep};
   }
-  /// With max_pending(n): where a held left record goes, unjoined, when more
+  /// With max_held(n): where a held left record goes, unjoined, when more
   /// than n are held (its version is not certain yet, so it is not joined
   /// with a guess): a callable, or a side_records<L> held by reference and
   /// checkpointed with the join. Without it such a record leaves joined
@@ -388,8 +388,8 @@ struct temporal_join_operator {
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
     if constexpr (!std::is_same_v<Overflow, detail::discard_side_output>) {
-      if (settings.max_pending == std::numeric_limits<std::size_t>::max()) {
-        throw usage_error("laminar: temporal_join: overflow_to() needs max_pending(n): without a bound nothing "
+      if (settings.max_held == std::numeric_limits<std::size_t>::max()) {
+        throw usage_error("laminar: temporal_join: overflow_to() needs max_held(n): without a bound nothing "
                           "overflows");
       }
     }

@@ -227,6 +227,9 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
     return insert(key, init);
   }
 
+  /// Keys are below n (dense_keys(n)); a key at or past it is a usage_error.
+  void limit_keys(std::size_t n) noexcept { limit_ = n; }
+
   [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
     const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
     if (k >= capacity_ || slots_[k].order == 0) return nullptr;  // capacity_: no division by the entry size
@@ -240,9 +243,9 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
     if constexpr (std::is_signed_v<K>) {
       if (key < 0) throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is negative");
     }
-    if (k >= detail::max_dense_key) {
-      throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is not below " +
-                        std::to_string(detail::max_dense_key) + "; use hashed keys for sparse key spaces");
+    if (k >= limit_) {
+      throw usage_error("laminar: dense_keys(" + std::to_string(limit_) + "): key " + std::to_string(key) +
+                        " is not below " + std::to_string(limit_) + "; use hashed keys for sparse key spaces");
     }
     if (k >= slots_.size()) {
       slots_.resize(std::max(k + 1, slots_.size() * 2));
@@ -252,6 +255,7 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
   }
 
   std::size_t capacity_ = 0;
+  std::size_t limit_ = detail::max_dense_key;
 };
 
 /// The one checkpoint form of a group table: its groups by key group

@@ -1,13 +1,14 @@
-// When a window operator's results leave it.
+// When a window operator's results leave it: the emit modes
+// (core/emit.hpp) as windows apply them.
 //
-//   final_only  one +I row per (key, window), when the watermark passes the
+//   final       one +I row per (key, window), when the watermark passes the
 //               window's end plus the allowed lateness: never corrected.
 //   on_close    a +I row when the watermark passes the window's end; each
 //               record that then arrives within the allowed lateness emits
 //               the correction at once (-U of the previous row, +U of the
 //               new one). The window's state is dropped at end + lateness.
-//               With no allowed lateness this is final_only.
-//   on_update   a changelog: every record emits its windows' changes at
+//               With no allowed lateness this is final.
+//   eager       a changelog: every record emits its windows' changes at
 //               once (+I for a key's first row in a window, then -U/+U, and
 //               -D when retractions empty a group), for dashboards that want
 //               every intermediate result.
@@ -22,17 +23,17 @@
 //               watermark passes the window's end, the final result
 //               follows as one more change (or +I if nothing was emitted
 //               early), and corrections within the allowed lateness as in
-//               on_close. The output is a changelog, like on_update's, at
+//               on_close. The output is a changelog, like eager's, at
 //               most one change per group and window per period.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
+#include "laminar/core/emit.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar {
-
-enum class emit_mode : std::uint8_t { final_only, on_close, on_update, periodic };
 
 /// Which clock a periodic trigger follows.
 enum class time_domain : std::uint8_t { event_time, processing_time };
@@ -46,16 +47,8 @@ struct window_settings {
   time_domain period_domain = time_domain::event_time;
   bool keyed_watermarks = false;  // each key also keeps its own watermark:
   duration out_of_orderness{};    // its highest timestamp minus this
+  std::size_t dense_keys = std::size_t{1} << 26;  // dense_keys(n): keys are below n
 };
 
-[[nodiscard]] inline const char* to_string(emit_mode m) noexcept {
-  switch (m) {
-    case emit_mode::final_only: return "final_only";
-    case emit_mode::on_close: return "on_close";
-    case emit_mode::on_update: return "on_update";
-    case emit_mode::periodic: return "periodic";
-  }
-  return "unknown";
-}
 
 }  // namespace laminar

@@ -15,10 +15,10 @@
 //   - the stream watermark still fires and closes the windows of quiet keys.
 // Within one key the rules are the slice-major stage's (sliced_window.hpp,
 // emit.hpp) with W(k) in place of the stream watermark: a window fires
-// (on_close) at end <= W(k) and closes (final_only emits it; its state is
+// (on_close) at end <= W(k) and closes (final emits it; its state is
 // dropped) at end + allowed lateness <= W(k); a record is late when every
-// window containing it has closed. Emit modes final_only, on_close and
-// on_update; periodic is refused (each key fires on its own watermark, so
+// window containing it has closed. Emit modes final, on_close and
+// eager; periodic is refused (each key fires on its own watermark, so
 // there is no common period). A key's own watermark moves after the record
 // that raised it has been added, as a stream watermark follows its record.
 //
@@ -53,7 +53,7 @@
 #include "laminar/window/assigners.hpp"
 #include "laminar/window/detail/key_major_stage.hpp"
 #include "laminar/window/emit.hpp"
-#include "laminar/window/late.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/window/sliced_window.hpp"  // group_key_of, deliver_late
 #include "laminar/window/window_row.hpp"
 
@@ -142,16 +142,16 @@ class keyed_sliced_window_stage
   // ---- deadlines ----
 
   // The watermark at which the window ending at `end` emits its result:
-  // on_close at its end, final_only when it closes.
+  // on_close at its end, final when it closes.
   [[nodiscard]] timestamp fires_at(timestamp end) const noexcept {
-    return mode_ == emit_mode::final_only ? end + lateness_ : end;
+    return mode_ == emit_mode::final ? end + lateness_ : end;
   }
 
   [[nodiscard]] slice make_slice(timestamp start) {
-    // Records emit changes at once in on_update; in on_close once the
-    // slice's first window has fired; never in final_only.
+    // Records emit changes at once in eager; in on_close once the
+    // slice's first window has fired; never in final.
     timestamp quiet = timestamp::max();
-    if (mode_ == emit_mode::on_update) quiet = timestamp::min();
+    if (mode_ == emit_mode::eager) quiet = timestamp::min();
     if (mode_ == emit_mode::on_close) quiet = assigner_.first_end(start);
     return slice{start, start + duration::from_nanos(unit_), quiet, agg_.init(), 0};
   }
@@ -170,7 +170,7 @@ class keyed_sliced_window_stage
   // windows fired up to watermark `fired`: its next window fires, or it closes.
   [[nodiscard]] timestamp slice_deadline(timestamp a, timestamp fired) const {
     timestamp d = assigner_.last_end(a) + lateness_;
-    if (mode_ == emit_mode::on_update) return d;
+    if (mode_ == emit_mode::eager) return d;
     for_each_window_end(a, [&](timestamp end) {
       const timestamp f = fires_at(end);
       if (f <= fired) return true;
@@ -219,24 +219,24 @@ class keyed_sliced_window_stage
     std::size_t i = v.size();
     while (i > 0 && v[i - 1].start > a) --i;  // records are mostly in the newest slice
     const bool fresh = i == 0 || v[i - 1].start != a;
-    if (mode_ != emit_mode::final_only) note_results_before(ks, a, w);
+    if (mode_ != emit_mode::final) note_results_before(ks, a, w);
     if (fresh) {
       v.insert(i, make_slice(a));
     } else {
       --i;
     }
     apply(v[i], e, t);
-    if (mode_ != emit_mode::final_only) emit_changes(key, ks);
+    if (mode_ != emit_mode::final) emit_changes(key, ks);
     if (fresh) timers_.schedule(keys_, s, slice_deadline(a, ks.extra.through));
     this->note_key_time(s, ks, t);
   }
 
   // Before a record for the slice at `a` is added: the key's result in
-  // each of the slice's windows that has a row out (on_update: each open one).
+  // each of the slice's windows that has a row out (eager: each open one).
   void note_results_before(const state& ks, timestamp a, timestamp w) {
     changes_.clear();
     for_each_window_end(a, [&](timestamp end) {
-      if (!closed(end, w) && (mode_ == emit_mode::on_update || end <= w)) changes_.push_back({end, group_result(ks, end)});
+      if (!closed(end, w) && (mode_ == emit_mode::eager || end <= w)) changes_.push_back({end, group_result(ks, end)});
       return true;
     });
   }
@@ -249,7 +249,7 @@ class keyed_sliced_window_stage
   // slices it has closed.
   void settle(const key_type& key, state& ks, timestamp w) {
     inline_back_list<slice>& v = ks.windows;
-    if (mode_ != emit_mode::on_update && w > ks.extra.through) {
+    if (mode_ != emit_mode::eager && w > ks.extra.through) {
       ends_.clear();
       for (std::size_t i = 0; i < v.size(); ++i) {
         for_each_window_end(v[i].start, [&](timestamp end) {

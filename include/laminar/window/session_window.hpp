@@ -14,7 +14,7 @@
 // the end of the stream).
 //
 // Watermark W (the stream's, or the key's own: see below):
-//   - a session fires (on_close emits it) once W >= end, and closes (final_only
+//   - a session fires (on_close emits it) once W >= end, and closes (final
 //     emits it; its state is freed) once W >= end + allowed lateness;
 //   - a record is late when its window [t, t + gap) touches no open session
 //     and t + gap + allowed lateness <= W: it could only belong to sessions
@@ -26,7 +26,7 @@
 // Emit modes (rows are window_row<Key, Result> with the session's bounds;
 // a row's identity is (key, start, end), so a change of bounds is never an
 // update: the old row is removed, the new one inserted):
-//   final_only  +I per session when it closes; never corrected.
+//   final  +I per session when it closes; never corrected.
 //   on_close    +I when a session fires. A record that changes a fired
 //               session (within the allowed lateness) emits the change at
 //               once: -U/+U when the bounds stay, otherwise -D of every fired
@@ -35,7 +35,7 @@
 //               at once from then on, even before the watermark reaches its
 //               new end. A new session that is already past its end when its
 //               first record arrives (within the lateness) emits +I at once.
-//   on_update   every record emits its session's change at once: +I for a
+//   eager   every record emits its session's change at once: +I for a
 //               new session, -U/+U when the bounds stay, otherwise -D of each
 //               absorbed session and +I of the result. Closing emits nothing.
 // Within one change, retractions come first (by session start), then the new
@@ -97,7 +97,7 @@
 #include "laminar/state/slot_table.hpp"
 #include "laminar/window/detail/inline_back_list.hpp"
 #include "laminar/window/emit.hpp"
-#include "laminar/window/late.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/window/sliced_window.hpp"  // group_key_of, deliver_late, check_positive
 #include "laminar/window/window_row.hpp"
 
@@ -112,7 +112,7 @@ struct session_state {
   timestamp end;  // last record + gap (saturating)
   Accumulator acc;
   std::int64_t n = 0;    // records
-  bool emitted = false;  // a row for it is out (on_close once fired; always in on_update)
+  bool emitted = false;  // a row for it is out (on_close once fired; always in eager)
 };
 
 template <class Next, class Ctx, class Agg, class Late>
@@ -201,7 +201,7 @@ class session_window_stage
       session& x = v.insert(lo, session{t, end, agg_.init(), 0, false});
       agg_add(agg_, x.acc, e, t);
       x.n = 1;
-      x.emitted = mode_ == emit_mode::on_update || (mode_ == emit_mode::on_close && end <= w);
+      x.emitted = mode_ == emit_mode::eager || (mode_ == emit_mode::on_close && end <= w);
       if (x.emitted) emit(key, x, change_kind::insert);
       timers_.schedule(keys_, s, deadline(x));
     } else {
@@ -234,7 +234,7 @@ class session_window_stage
     ++x.n;
     x.start = start;
     x.end = merged_end;
-    x.emitted = mode_ == emit_mode::on_update || was_emitted || (mode_ == emit_mode::on_close && merged_end <= w);
+    x.emitted = mode_ == emit_mode::eager || was_emitted || (mode_ == emit_mode::on_close && merged_end <= w);
     if (x.emitted) emit(key, x, same_bounds && was_emitted ? change_kind::update_after : change_kind::insert);
     timers_.schedule(keys_, s, deadline(x));
   }
@@ -251,7 +251,7 @@ class session_window_stage
         x.emitted = true;
       }
       if (closed(x.end, w)) {
-        if (mode_ == emit_mode::final_only) emit(key, x, change_kind::insert);
+        if (mode_ == emit_mode::final) emit(key, x, change_kind::insert);
         ++closed_prefix;
       }
     }
@@ -287,7 +287,7 @@ class session_window_stage
 /// A session window operator factory: session(gap).aggregate(agg), refined
 /// by .emit(mode), .allowed_lateness(d), .late_to(output) and
 /// .keyed_watermarks(out_of_orderness).
-template <class Agg, class Late = detail::no_late_output>
+template <class Agg, class Late = detail::discard_side_output>
 struct session_window_operator {
   using is_operator = void;
   Agg agg;
@@ -295,7 +295,7 @@ struct session_window_operator {
   window_settings settings{};
   Late late{};
 
-  /// When results leave: final_only, on_close (the default) or on_update.
+  /// When results leave: final, on_close (the default) or eager.
   [[nodiscard]] session_window_operator emit(emit_mode mode) const { return detail::with_emit_mode(*this, mode); }
   /// How long after a session's end records may still change it.
   [[nodiscard]] session_window_operator allowed_lateness(duration d) const {
@@ -308,7 +308,7 @@ struct session_window_operator {
     return detail::with_keyed_watermarks(*this, out_of_orderness);
   }
   /// Where late records go: a callable taking the record (kept by value),
-  /// or a late_records<T> (kept by reference).
+  /// or a side_records<T> (kept by reference).
   template <class F>
   [[nodiscard]] auto late_to(F&& output) const {
     return session_window_operator<Agg, detail::side_output_holder_t<F>>{
@@ -338,9 +338,9 @@ struct session_window_operator {
   auto bind(const Ctx& ctx, Next&& next) && {
     (void)output_context(ctx);
     const emit_mode m = settings.mode;
-    if (m != emit_mode::final_only && m != emit_mode::on_close && m != emit_mode::on_update) {
+    if (m != emit_mode::final && m != emit_mode::on_close && m != emit_mode::eager) {
       throw usage_error(std::string("laminar: session windows do not support emit mode ") + to_string(m) +
-                        " (they support final_only, on_close and on_update)");
+                        " (they support final, on_close and eager)");
     }
     using T = typename Ctx::value_type;
     auto bound = detail::bind_aggregate<T, false>(agg);

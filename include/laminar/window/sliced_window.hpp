@@ -6,7 +6,7 @@
 // freed, and its table recycled, once the watermark passes the end of the
 // last window that contains it plus the allowed lateness.
 //
-// Emit modes (emit.hpp): final_only, on_close and on_update. Output rows
+// Emit modes (emit.hpp): final, on_close and eager. Output rows
 // carry the window's bounds and their event time is end - 1ns; the
 // operator's output watermark is the input watermark minus the allowed
 // lateness, so every row it emits (corrections of closed windows included)
@@ -34,7 +34,7 @@
 #include "laminar/window/assigners.hpp"
 #include "laminar/state/group_table.hpp"
 #include "laminar/window/emit.hpp"
-#include "laminar/window/late.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/window/window_row.hpp"
 
 namespace laminar {
@@ -272,17 +272,17 @@ class sliced_window_stage {
 
   // A window has fired (emitted its first result) / closed (dropped its state).
   [[nodiscard]] bool fired(timestamp end) const noexcept {
-    return settings_.mode == emit_mode::final_only ? closed(end) : end <= watermark_;
+    return settings_.mode == emit_mode::final ? closed(end) : end <= watermark_;
   }
   [[nodiscard]] bool closed(timestamp end) const noexcept {
     return watermark_ != timestamp::min() && end + settings_.allowed_lateness <= watermark_;
   }
   // Whether a record for the cached slice emits its windows' changes now:
-  // always on_update; on_close once one of the slice's windows has fired.
+  // always eager; on_close once one of the slice's windows has fired.
   [[nodiscard]] bool needs_changes() const noexcept {
     switch (settings_.mode) {
-      case emit_mode::final_only: return false;
-      case emit_mode::on_update: return true;
+      case emit_mode::final: return false;
+      case emit_mode::eager: return true;
       case emit_mode::on_close:
       case emit_mode::periodic: break;
     }
@@ -308,12 +308,12 @@ class sliced_window_stage {
     return {first, last};
   }
 
-  // on_update, and on_close for a slice some of whose windows have fired:
+  // eager, and on_close for a slice some of whose windows have fired:
   // emit each affected window's change for this key.
   void update_with_changes(const key_type& key, const in_type& e, timestamp t) {
     changes_.clear();
     for_each_window_end(cached_start_, [&](timestamp end) {
-      const bool affected = !closed(end) && (settings_.mode == emit_mode::on_update || end <= watermark_);
+      const bool affected = !closed(end) && (settings_.mode == emit_mode::eager || end <= watermark_);
       if (affected) changes_.push_back({end, group_result(key, end)});
       return true;
     });
@@ -384,8 +384,8 @@ class sliced_window_stage {
   // The lowest watermark at which fire_and_free() has anything to do.
   [[nodiscard]] timestamp next_deadline() const noexcept {
     timestamp d = timestamp::max();
-    if (has_pending_ && settings_.mode != emit_mode::on_update) {
-      d = settings_.mode == emit_mode::final_only ? pending_end_ + settings_.allowed_lateness : pending_end_;
+    if (has_pending_ && settings_.mode != emit_mode::eager) {
+      d = settings_.mode == emit_mode::final ? pending_end_ + settings_.allowed_lateness : pending_end_;
     }
     if (!slices_.empty()) {
       const timestamp c = assigner_.last_end(slices_.front().start) + settings_.allowed_lateness;
@@ -397,7 +397,7 @@ class sliced_window_stage {
   // A new slice at `a`: the earliest of its windows that has yet to fire
   // may come before the next one pending.
   void note_windows_of(timestamp a) {
-    if (settings_.mode == emit_mode::on_update) return;  // nothing fires on watermarks
+    if (settings_.mode == emit_mode::eager) return;  // nothing fires on watermarks
     for_each_window_end(a, [&](timestamp end) {
       if (fired(end)) return true;
       if (!has_pending_ || end < pending_end_) {
@@ -409,7 +409,7 @@ class sliced_window_stage {
   }
 
   void fire_and_free() {
-    if (settings_.mode != emit_mode::on_update) {
+    if (settings_.mode != emit_mode::eager) {
       while (has_pending_ && fired(pending_end_)) {
         const timestamp end = pending_end_;
         emit_window(end);
@@ -537,7 +537,11 @@ class sliced_window_stage {
   // ---- tables ----
 
   table fresh_table() {
-    if (pool_.empty()) return table{};
+    if (pool_.empty()) {
+      table t{};
+      if constexpr (Dense) t.limit_keys(settings_.dense_keys);
+      return t;
+    }
     table t = std::move(pool_.back());
     pool_.pop_back();
     return t;

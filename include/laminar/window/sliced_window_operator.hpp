@@ -7,6 +7,7 @@
 // keyed watermarks that of keyed_sliced_window.hpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -17,11 +18,12 @@
 #include "laminar/core/error.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
+#include "laminar/state/key.hpp"
 #include "laminar/window/assigners.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/window/detail/refinements.hpp"
 #include "laminar/window/keyed_sliced_window.hpp"
-#include "laminar/window/late.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/window/sliced_window.hpp"
 #include "laminar/window/window_row.hpp"
 
@@ -38,7 +40,7 @@ enum class window_keys : std::uint8_t {
 /// built by tumbling(...).aggregate(...) and friends, refined by
 /// .emit(mode), .emit_every(period), .allowed_lateness(d), .late_to(output),
 /// and one of .dense_keys() or .keyed_watermarks(d).
-template <class Assigner, class Agg, class Late = detail::no_late_output, window_keys Keys = window_keys::hashed>
+template <class Assigner, class Agg, class Late = detail::discard_side_output, window_keys Keys = window_keys::hashed>
 struct sliced_window_operator {
   using is_operator = void;
   Assigner assigner;
@@ -66,18 +68,26 @@ struct sliced_window_operator {
     return detail::with_allowed_lateness(*this, d);
   }
   /// Where records later than the allowed lateness go: a callable taking
-  /// the record (kept by value), or a late_records<T> (kept by reference).
+  /// the record (kept by value), or a side_records<T> (kept by reference).
   template <class F>
   [[nodiscard]] auto late_to(F&& output) const {
     return sliced_window_operator<Assigner, Agg, detail::side_output_holder_t<F>, Keys>{
         assigner, agg, settings, detail::hold_side_output(std::forward<F>(output))};
   }
-  /// Keys are small non-negative integers (symbol ids): index an array by
-  /// them instead of hashing.
-  [[nodiscard]] auto dense_keys() const {
+  /// Keys are integers in [0, n) (symbol ids), as for the joins' dense_keys:
+  /// a key's group is found by indexing an array, not by hashing. A key
+  /// outside [0, n) is a usage_error. n is at most 2^26 (the array grows to
+  /// the largest key seen); use hashed keys for sparse key spaces.
+  [[nodiscard]] auto dense_keys(std::size_t n = detail::max_dense_key) const {
     static_assert(Keys != window_keys::keyed_watermarks,
                   "laminar: dense_keys() and keyed_watermarks() do not combine: keyed watermarks keep state per key");
-    return sliced_window_operator<Assigner, Agg, Late, window_keys::dense>{assigner, agg, settings, late};
+    if (n == 0 || n > detail::max_dense_key) {
+      throw usage_error("laminar: window: dense_keys(n) needs 0 < n <= " + std::to_string(detail::max_dense_key) +
+                        ", got " + std::to_string(n) + "; use hashed keys for sparse key spaces");
+    }
+    sliced_window_operator<Assigner, Agg, Late, window_keys::dense> o{assigner, agg, settings, late};
+    o.settings.dense_keys = n;
+    return o;
   }
   /// Each key also keeps its own watermark, its highest timestamp minus
   /// `out_of_orderness`: its windows fire and close, and its records are
@@ -110,9 +120,6 @@ struct sliced_window_operator {
     (void)output_context(ctx);
     using T = typename Ctx::value_type;
     assigner.validate();
-    if (settings.mode == emit_mode::periodic && settings.period <= duration::zero()) {
-      throw usage_error("laminar: emit_mode::periodic needs a period: use .emit_every(period[, domain])");
-    }
     auto bound = detail::bind_aggregate<T, changelog_row<T>>(agg);
     if constexpr (Keys == window_keys::keyed_watermarks) {
       static_assert(Ctx::keyed(),
@@ -120,8 +127,8 @@ struct sliced_window_operator {
                     "window has one key, whose watermark is the stream's: use with_watermarks(...) for it)");
       if (settings.mode == emit_mode::periodic) {
         throw usage_error(
-            "laminar: keyed_watermarks() windows do not support emit mode periodic (they support final_only, "
-            "on_close and on_update): each key fires on its own watermark, so there is no common period");
+            "laminar: keyed_watermarks() windows do not support emit mode periodic (they support final, "
+            "on_close and eager): each key fires on its own watermark, so there is no common period");
       }
       using stage = detail::keyed_sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late>;
       return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));

@@ -3,7 +3,7 @@
 
 #include "laminar/window/assigners.hpp"
 #include "laminar/window/emit.hpp"
-#include "laminar/window/late.hpp"
+#include "laminar/core/side_output.hpp"
 #include "laminar/window/session_window.hpp"
 #include "laminar/window/sliced_window_operator.hpp"
 #include "laminar/window/window_row.hpp"

@@ -1,5 +1,5 @@
 // What an operator factory's refinements (.tolerance(d), .emit(e),
-// .max_pending(n), ...) return: a copy of the factory with one setting
+// .max_held(n), ...) return: a copy of the factory with one setting
 // changed. Factories are values, so a refinement never changes the one it
 // was called on.
 #pragma once

@@ -11,8 +11,15 @@
 
 namespace laminar::detail {
 
+// periodic needs its period: only emit_every(period, domain) sets it, so
+// the mistake is caught where it is written, not when the pipeline is built.
 template <class Op>
 [[nodiscard]] Op with_emit_mode(Op o, emit_mode mode) {
+  if (mode == emit_mode::periodic) {
+    throw usage_error(
+        "laminar: window: emit mode periodic needs a period: use .emit_every(period[, domain]), not "
+        ".emit(emit_mode::periodic)");
+  }
   o.settings.mode = mode;
   return o;
 }
