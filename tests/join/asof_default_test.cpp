@@ -317,3 +317,48 @@ TEST_CASE("one word per idea: late_count, overflow_count, max_held and dense_key
   CHECK_THROWS_WITH_AS(w.push(trade{2, 4, 0}), doctest::Contains("dense_keys(4): key 4 is not below 4"), usage_error);
   CHECK_THROWS_AS((void)tumbling(duration::from_nanos(10)).aggregate(count()).dense_keys(0), usage_error);
 }
+
+namespace {
+struct account {};
+struct symbol {};
+}  // namespace
+
+TEST_CASE("strong keys: key_by<tag> keys join, window and index dense tables as their integers do") {
+  // Symbol-tagged keys on both sides join as the plain integers would.
+  const feed f = make_feed(21, 800, 6);
+  const auto run = [&](auto trades_keyed, auto quotes_keyed, auto join) {
+    std::vector<row> rows;
+    auto p = connect(from(f.trades) | with_watermarks(&trade::ts, monotonous_timestamps()) | std::move(trades_keyed),
+                     from(f.quotes) | with_watermarks(&quote::ts, monotonous_timestamps()) | std::move(quotes_keyed)) |
+             std::move(join) | collect(rows);
+    p.run();
+    return rows;
+  };
+  const auto plain = run(key_by(&trade::sym), key_by(&quote::sym), asof_join());
+  const auto tagged = run(key_by<symbol>(&trade::sym), key_by<symbol>(&quote::sym), asof_join());
+  const auto dense = run(key_by<symbol>(&trade::sym), key_by<symbol>(&quote::sym), asof_join().dense_keys(6));
+  REQUIRE(plain.size() == tagged.size());
+  REQUIRE(plain.size() == dense.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    CHECK(plain[i].left.id == tagged[i].left.id);
+    CHECK(plain[i].right.has_value() == tagged[i].right.has_value());
+    CHECK(plain[i].left.id == dense[i].left.id);
+    if (plain[i].right && tagged[i].right && dense[i].right) {
+      CHECK(plain[i].right->bid == tagged[i].right->bid);
+      CHECK(plain[i].right->bid == dense[i].right->bid);
+    }
+  }
+  // A window keyed by a tagged key reports it as such; dense keys check it.
+  std::vector<window_row<tagged_key<account, std::uint32_t>, std::int64_t>> counts;
+  auto w = from(f.trades) | with_watermarks(&trade::ts, monotonous_timestamps()) | key_by<account>(&trade::sym) |
+           tumbling(duration::from_nanos(10 * ms)).aggregate(count()).dense_keys(6) | collect(counts);
+  w.run();
+  std::int64_t total = 0;
+  for (const auto& r : counts) {
+    CHECK(r.key.value < 6);
+    total += r.value;
+  }
+  CHECK(total == static_cast<std::int64_t>(f.trades.size()));
+  CHECK(std::hash<tagged_key<account, std::uint32_t>>{}({5}) == std::hash<std::uint32_t>{}(5));
+  CHECK(key_group_of(tagged_key<account, std::uint32_t>{5}, 128) == key_group_of(std::uint32_t{5}, 128));
+}

@@ -577,8 +577,8 @@ struct interval_join_operator {
     static_assert(LCtx::keyed() == RCtx::keyed(),
                   "laminar: interval_join: key both inputs (key_by on each) or neither");
     static_assert(std::is_same_v<detail::group_key_t<LCtx>, detail::group_key_t<RCtx>>,
-                  "laminar: interval_join: the two inputs' keys must have the same type");
-    static_assert(!Dense || (LCtx::keyed() && std::is_integral_v<detail::group_key_t<LCtx>>),
+                  "laminar: interval_join: the two inputs' keys must have the same type (and tag: key_by<tag>(k) keeps different ids apart)");
+    static_assert(!Dense || (LCtx::keyed() && detail::dense_key<detail::group_key_t<LCtx>>),
                   "laminar: interval_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     using row = interval_row<typename LCtx::value_type, typename RCtx::value_type>;
     using time = detail::interval_row_time<typename LCtx::time_type, typename RCtx::time_type>;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "laminar/core/stage.hpp"
+#include "laminar/core/tagged_key.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar {
@@ -35,6 +36,13 @@ struct key_by_operator {
 template <class K>
 auto key_by(K key) {
   return key_by_operator<K>{std::move(key)};
+}
+
+/// Partitions the stream by a strong key: k's result tagged with Tag
+/// (tagged_key<Tag, V>), so keys of different tags never meet in a join.
+template <class Tag, class K>
+auto key_by(K key) {
+  return key_by_operator<detail::tagging_projection<Tag, K>>{{std::move(key)}};
 }
 
 template <class P>

@@ -16,12 +16,14 @@
 #include <vector>
 
 #include "laminar/core/error.hpp"
+#include "laminar/core/tagged_key.hpp"
 
 namespace laminar {
 
 template <class K, class State>
 class dense_slot_table {
-  static_assert(std::is_integral_v<K>, "laminar: dense_keys() needs integer keys (symbol ids)");
+  static_assert(detail::dense_key<K>, "laminar: dense_keys() needs integer keys (symbol ids), tagged or not");
+  using I = detail::key_integer_t<K>;
 
  public:
   static constexpr std::uint32_t npos = ~std::uint32_t{0};
@@ -31,7 +33,7 @@ class dense_slot_table {
 
   /// The slot of `key`, or npos; a key outside [0, n) throws.
   [[nodiscard, gnu::always_inline]] inline std::uint32_t find(K key) const {
-    const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
+    const auto k = static_cast<std::size_t>(detail::key_integer_of(key));  // a negative key converts to a huge k
     if (k < live_.size()) [[likely]] return live_[k] != 0 ? static_cast<std::uint32_t>(k) : npos;
     check(key);
     return npos;
@@ -40,7 +42,7 @@ class dense_slot_table {
   /// empty one), or null; a key outside [0, n) throws. For a lookup that
   /// reads the state either way: no liveness check.
   [[nodiscard, gnu::always_inline]] inline const State* lookup(K key) const {
-    const auto k = static_cast<std::size_t>(key);
+    const auto k = static_cast<std::size_t>(detail::key_integer_of(key));
     if (k < slots_.size()) [[likely]] return &slots_[k].state;
     check(key);
     return nullptr;
@@ -50,7 +52,7 @@ class dense_slot_table {
   }
   [[gnu::noinline]] std::uint32_t insert(K key) {
     check(key);
-    const auto k = static_cast<std::size_t>(key);
+    const auto k = static_cast<std::size_t>(detail::key_integer_of(key));
     if (k >= slots_.size()) {
       const std::size_t n = std::min(limit_, std::max({k + 1, 2 * slots_.size(), std::size_t{16}}));
       slots_.resize(n);
@@ -66,8 +68,9 @@ class dense_slot_table {
     --size_;
   }
   /// Throws the usage_error for a key outside [0, n); nothing otherwise.
-  void check(K key) const {
-    if constexpr (std::is_signed_v<K>) {
+  void check(K tagged) const {
+    const I key = detail::key_integer_of(tagged);
+    if constexpr (std::is_signed_v<I>) {
       if (key < 0) {
         throw usage_error(std::string("laminar: ") + join_ + ": dense_keys: key " + std::to_string(key) +
                           " is negative");
@@ -80,7 +83,7 @@ class dense_slot_table {
   }
 
   [[nodiscard]] bool live(std::uint32_t s) const noexcept { return s < live_.size() && live_[s] != 0; }
-  [[nodiscard]] K key(std::uint32_t s) const noexcept { return static_cast<K>(s); }
+  [[nodiscard]] K key(std::uint32_t s) const noexcept { return detail::key_from_integer<K>(static_cast<I>(s)); }
   [[nodiscard]] State& state(std::uint32_t s) noexcept { return slots_[s].state; }
   [[nodiscard]] const State& state(std::uint32_t s) const noexcept { return slots_[s].state; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -95,17 +98,18 @@ class dense_slot_table {
     }
   }
   /// Puts `key` into its slot, which must be s; returns it.
-  std::uint32_t restore(std::uint32_t s, K key) {
-    const bool in_range = (!std::is_signed_v<K> || key >= 0) && static_cast<std::size_t>(key) < limit_;
+  std::uint32_t restore(std::uint32_t s, K tagged) {
+    const I key = detail::key_integer_of(tagged);
+    const bool in_range = (!std::is_signed_v<I> || key >= 0) && static_cast<std::size_t>(key) < limit_;
     if (!in_range || static_cast<std::size_t>(key) != s) {
       throw checkpoint_error(std::string("laminar: ") + join_ + ": the checkpoint holds key " + std::to_string(key) +
                              " in slot " + std::to_string(s) + " of dense_keys(" + std::to_string(limit_) + ")");
     }
-    if (find(key) != npos) {
+    if (find(tagged) != npos) {
       throw checkpoint_error(std::string("laminar: ") + join_ + ": the checkpoint holds key " + std::to_string(key) +
                              " twice");
     }
-    return insert(key);
+    return insert(tagged);
   }
   /// A dense table keeps no free list: the checkpoint's must be empty.
   void restore_free_slots(const std::vector<std::uint32_t>& free) const {

@@ -213,7 +213,7 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
 
 template <class K, class Acc, bool Weighted = true>
 class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
-  static_assert(std::is_integral_v<K>, "laminar: dense keys must be integers (symbol ids)");
+  static_assert(detail::dense_key<K>, "laminar: dense keys must be integers (symbol ids), tagged or not");
   using base = detail::group_slots<K, Acc, Weighted>;
   using base::slots_;
   using base::order_;
@@ -231,16 +231,17 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
   void limit_keys(std::size_t n) noexcept { limit_ = n; }
 
   [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
-    const auto k = static_cast<std::size_t>(key);  // a negative key converts to a huge k
+    const auto k = static_cast<std::size_t>(detail::key_integer_of(key));  // a negative key converts to a huge k
     if (k >= capacity_ || slots_[k].order == 0) return nullptr;  // capacity_: no division by the entry size
     return &slots_[k];
   }
 
  private:
   template <class Init>
-  [[gnu::noinline]] entry& insert(detail::key_arg_t<K> key, Init& init) {
+  [[gnu::noinline]] entry& insert(detail::key_arg_t<K> tagged, Init& init) {
+    const auto key = detail::key_integer_of(tagged);
     const auto k = static_cast<std::size_t>(key);
-    if constexpr (std::is_signed_v<K>) {
+    if constexpr (std::is_signed_v<decltype(key)>) {
       if (key < 0) throw usage_error("laminar: dense_keys: key " + std::to_string(key) + " is negative");
     }
     if (k >= limit_) {
@@ -251,7 +252,7 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
       slots_.resize(std::max(k + 1, slots_.size() * 2));
       capacity_ = slots_.size();
     }
-    return this->occupy(k, key, init);
+    return this->occupy(k, tagged, init);
   }
 
   std::size_t capacity_ = 0;
