@@ -18,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -178,14 +179,22 @@ struct log_sink_factory {
 auto log_to(std::vector<entry>& log, int branch) { return log_sink_factory{&log, branch}; }
 
 // Passes only every third watermark on: a branch whose watermark lags.
+// Its count is checkpointed, so a restored one lags as the original would.
 template <class Next>
 class every_third_watermark : public forwarding_stage<Next> {
  public:
+  static constexpr std::string_view state_name = "every_third";
   using forwarding_stage<Next>::forwarding_stage;
   void on_event(const event& e) { this->next_.on_event(e); }
   void on_watermark(timestamp w) {
     if (++seen_ % 3 == 0) this->next_.on_watermark(w);
   }
+  void on_barrier(const checkpoint_barrier& b) {
+    b.checkpoint(*this);
+    this->next_.on_barrier(b);
+  }
+  void save_state(state_writer& w) const { w(seen_); }
+  void load_state(state_reader& r) { r(seen_); }
 
  private:
   int seen_ = 0;
@@ -391,6 +400,43 @@ TEST_CASE("fan_out / fan_in: each branch's state has its own id, and a restore c
     test::same_nonempty_outputs(r.big, whole.big, "big values after restore");
     test::same_nonempty_outputs(r.merged, whole.merged, "union after restore");
   }
+}
+
+TEST_CASE("fan_in: the branches' watermarks restore with it, so the union goes on as if uninterrupted") {
+  const auto in = stream(12, 2000);
+  const std::size_t cut = 777;
+  const auto build = [](std::vector<msg>& trace) {
+    return pushed(fan_in(stage_operator<every_third_watermark>{}, map([](const event& e) { return e; })) |
+                  test::record(trace));
+  };
+  std::vector<msg> whole;
+  {
+    auto p = build(whole);
+    feed(p, in, 0, cut);
+    (void)p.checkpoint(5);
+    feed(p, in, cut, in.size());
+    p.finish();
+  }
+  const auto barrier = std::find(whole.begin(), whole.end(), msg{test::barrier_seen{5, false}});
+  REQUIRE(barrier != whole.end());
+  const std::vector<msg> after_cut(barrier + 1, whole.end());
+  REQUIRE(test::watermarks_of(after_cut).size() > 100);
+
+  std::string bytes;
+  {
+    std::vector<msg> first;
+    auto p = build(first);
+    feed(p, in, 0, cut);
+    bytes = p.checkpoint(5).to_bytes();
+  }
+  std::vector<msg> resumed;
+  auto q = build(resumed);
+  q.restore(snapshot::from_bytes(bytes));
+  feed(q, in, cut, in.size());
+  q.finish();
+  REQUIRE(!resumed.empty());
+  CHECK(resumed.front() == msg{test::barrier_seen{5, true}});
+  test::same_nonempty_outputs(std::vector<msg>(resumed.begin() + 1, resumed.end()), after_cut, "union after restore");
 }
 
 TEST_CASE("fan_out: named branches restore by name whatever their order") {
