@@ -658,3 +658,11 @@ TEST_CASE("fan_out and fan_in as graph nodes: the single-thread results, and a c
   test::same_nonempty_outputs(o.big, alone.big, "big values");
   test::same_nonempty_outputs(o.merged, alone.merged, "union");
 }
+
+TEST_CASE("fan_in: an empty pipe is a branch that passes the stream as it is") {
+  std::vector<int> in{1, 2, 3, 4}, out;
+  auto p = from(in) | fan_in(laminar::pipe<>{}, filter([](int x) { return x % 2 == 0; }) | map([](int x) { return -x; })) |
+           collect(out);
+  p.run();
+  CHECK(out == std::vector<int>{1, 2, -2, 3, 4, -4});
+}
