@@ -37,6 +37,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/compose.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/time.hpp"
 
@@ -293,7 +295,6 @@ class fan_in_merge {
 
   [[nodiscard]] Next& next() noexcept { return next_; }
   [[nodiscard]] timestamp watermark() const noexcept { return emitted_; }
-  [[nodiscard]] timestamp branch_watermark(std::size_t i) const noexcept { return watermarks_[i]; }
 
   void save_state(state_writer& w) const { w(watermarks_, emitted_); }
   void load_state(state_reader& r) { r(watermarks_, emitted_); }
@@ -335,9 +336,10 @@ struct fan_in_port_factory {
   }
 };
 
-template <class Ctx, class... Pipes>
-using fan_in_value_t = typename decltype(output_context_of(std::declval<const Ctx&>(),
-                                                           std::declval<const std::tuple_element_t<0, std::tuple<Pipes...>>&>()))::value_type;
+/// The record type a branch emits, given its input context.
+template <class Ctx, class Pipe>
+using branch_output_t =
+    typename decltype(output_context_of(std::declval<const Ctx&>(), std::declval<const Pipe&>()))::value_type;
 
 }  // namespace detail
 
@@ -404,10 +406,8 @@ struct fan_in_operator {
   /// fan_in where an operator needs them.
   template <class Ctx>
   auto output_context(const Ctx&) const {
-    using U = detail::fan_in_value_t<Ctx, Pipes...>;
-    static_assert((std::is_same_v<U, typename decltype(output_context_of(std::declval<const Ctx&>(),
-                                                                          std::declval<const Pipes&>()))::value_type> &&
-                   ...),
+    using U = detail::branch_output_t<Ctx, std::tuple_element_t<0, std::tuple<Pipes...>>>;
+    static_assert((std::is_same_v<U, detail::branch_output_t<Ctx, Pipes>> && ...),
                   "laminar::fan_in: every branch must produce the same record type (map them to one type)");
     return context_of<U>{};
   }
