@@ -1,6 +1,6 @@
 // laminar: a header-only C++20 stream processor. This umbrella includes
 // everything without a dependency beyond cereal, Boost and libnuma: the core
-// (time, the stage protocol, composition, checkpoints and state ids,
+// (time, the stage protocol, composition and fan-out, checkpoints and state ids,
 // watermarks, two-input operators), the stateless operators, sources and
 // sinks, aggregates, windows, the four joins, keyed state (state/),
 // channels, graphs (dag/) and their executor (runtime/). Optional parts
@@ -15,6 +15,7 @@
 #include "laminar/core/compose.hpp"
 #include "laminar/core/connect.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/core/fan_out.hpp"
 #include "laminar/core/field.hpp"
 #include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/pipeline.hpp"
