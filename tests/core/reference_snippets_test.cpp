@@ -45,7 +45,6 @@ struct quote {
   std::int64_t ts;
   std::uint32_t symbol;
   double bid, ask;
-  friend bool operator==(const quote&, const quote&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
     ar(ts, symbol, bid, ask);
@@ -119,22 +118,30 @@ struct max_price {
   }
 };
 
-// A pull source: the numbers [next, last), its position checkpointed.
-struct sequence_source : source_base<sequence_source> {
-  using value_type = std::uint64_t;
-  std::uint64_t next = 0, last = 0;
+// A pull source that honours stop requests: one tick per millisecond in [next, last).
+struct millisecond_ticks : source_base<millisecond_ticks> {
+  using value_type = tick;
+  static constexpr bool stops_on_request = true;  // it checks stop_requested() after each record
+  std::int64_t next = 0, last = 0;                // its position, checkpointed
 
-  auto context() const { return stream_context<value_type>{}; }
+  auto context() const { return stream_context<tick>{}; }
   template <class Chain>
   std::size_t run_for(Chain& chain, std::size_t n) {
     std::size_t done = 0;
-    for (; done != n && next != last; ++done) chain.on_event(next++);
+    while (done != n && next != last) {
+      chain.on_event(tick{next++ * ms, 7, 100.0, 1});
+      ++done;
+      if constexpr (stopping_chain<Chain>) {
+        if (chain.stop_requested()) break;
+      }
+    }
     return done;
   }
   bool exhausted() const { return next == last; }
   void save_state(state_writer& w) const { w(next); }
   void load_state(state_reader& r) { r(next); }
 };
+static_assert(stoppable_source<millisecond_ticks>);
 
 // A two-input operator: for each left record, how many right records came before it.
 template <class Next>
@@ -868,12 +875,14 @@ TEST_CASE("reference: stage protocol: make_chain") {
 
 TEST_CASE("reference: stage protocol: a source") {
   std::uint64_t n = 0;
-  auto p = sequence_source{{}, 0, 1000} | count_events(n);
+  auto p = millisecond_ticks{{}, 0, 1000} | with_watermarks(&tick::ts, monotonous_timestamps()) | count_events(n);
   p.run_for(10);
-  const snapshot s = p.checkpoint(1);  // "sequence_source": next == 10
+  const snapshot s = p.checkpoint(1);  // records "millisecond_ticks" (next == 10), "watermark_generator", "count_events"
   p.run();                             // n == 1000
 
-  CHECK(s.find("sequence_source") != nullptr);
+  std::vector<std::string> ids;
+  for (const state_record& r : s.records()) ids.push_back(r.id);
+  CHECK(ids == std::vector<std::string>{"millisecond_ticks", "watermark_generator", "count_events"});
   CHECK(n == 1000);
 }
 
