@@ -1,10 +1,13 @@
 // 08: user sessions from clicks, and a late click that bridges two sessions.
 //
-// A session is a burst of one user's clicks that ends once the user has been
-// quiet for 30 s. Rows leave when the watermark passes a session's end; a
-// click that arrives late (within the allowed lateness) and falls between two
-// sessions already emitted merges them: their rows are retracted (-D) and the
-// merged session inserted (+I). A click later than that goes to the side output.
+// A session is a burst of one user's clicks: clicks at most 30 s (the gap)
+// apart are one session, which ends 30 s after its last click. A click
+// exactly 30 s after the previous one still joins its session; one more than
+// 30 s later starts a new one. Rows leave when the watermark passes a
+// session's end; a click that arrives late (within the allowed lateness) and
+// falls between two sessions already emitted merges them: their rows are
+// retracted (-D) and the merged session inserted (+I). A click later than
+// that goes to the side output.
 #include <laminar/laminar.hpp>
 
 #include <cstdint>

@@ -64,7 +64,7 @@ int main() {
   std::cout << "union, aligned (pause): up to " << paused.widest / ms << " ms ahead; " << group.drift_episodes()
             << " drift episode(s), widest drift " << group.max_drift_seen().nanos() / ms << " ms\n";
 
-  excess_records<event> excess;
+  side_records<event> excess;
   std::uint64_t kept = 0;
   auto d = union_of(quotes(), trades()).aligned(alignment_group(50ms, alignment_policy::drop), excess) | count_events(kept);
   d.run();

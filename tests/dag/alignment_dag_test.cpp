@@ -133,7 +133,7 @@ TEST_CASE("pause across workers: the fast source yields, drift stays within max_
 
 TEST_CASE("drop across workers: each source's excess goes to its own side output, emitted + excess = input") {
   alignment_group group(10ms, alignment_policy::drop);
-  excess_records<rec> fast_excess, slow_excess;
+  side_records<rec> fast_excess, slow_excess;
   std::vector<rec> out;
   graph g(runtime_options{.workers = 2, .budget = budget});
   auto fast = g.source("fast", feed(0, 3 * ms, 2000, 5, after_slow_reported(group)) | aligned(group).excess_to(fast_excess));

@@ -252,9 +252,9 @@ TEST_CASE("drop: records beyond L + max_drift go to the side output, and nothing
   }
 }
 
-TEST_CASE("drop: an excess_records side output given by reference keeps every record held back") {
+TEST_CASE("drop: an side_records side output given by reference keeps every record held back") {
   std::vector<rec> out;
-  excess_records<rec> excess;
+  side_records<rec> excess;
   alignment_group group(10ms, alignment_policy::drop);
   auto p = union_of_batched(16, feed(0, steps[0], sizes[0]), feed(1, steps[1], sizes[1]), feed(2, steps[2], sizes[2]))
                .aligned(group, excess) |
@@ -334,7 +334,7 @@ TEST_CASE("push sources: warn and drop work, pause is refused") {
 
   alignment_group group(10ms, alignment_policy::drop);
   std::vector<rec> out_a, out_b;
-  excess_records<rec> excess_a;
+  side_records<rec> excess_a;
   auto a = push<rec>() | with_watermarks(&rec::ts, monotonous_timestamps()) | aligned(group).excess_to(excess_a) |
            collect(out_a);
   auto b = push<rec>() | with_watermarks(&rec::ts, monotonous_timestamps()) | aligned(group) | collect(out_b);
@@ -390,13 +390,13 @@ TEST_CASE("alignment state survives checkpoint and restore: the restored run con
   using m = test::message<rec>;
   for (alignment_policy policy : {alignment_policy::pause, alignment_policy::warn, alignment_policy::drop}) {
     CAPTURE(static_cast<int>(policy));
-    auto build = [&](std::vector<m>& trace, excess_records<rec>& excess, alignment_group group) {
+    auto build = [&](std::vector<m>& trace, side_records<rec>& excess, alignment_group group) {
       return union_of_batched(5, feed(0, steps[0], 600), feed(1, steps[1], 200), feed(2, steps[2], 300))
                  .aligned(std::move(group), excess) |
              test::record(trace);
     };
     std::vector<m> expected;
-    excess_records<rec> expected_excess;
+    side_records<rec> expected_excess;
     alignment_group whole_group(8ms, policy);
     auto whole = build(expected, expected_excess, whole_group);
     whole.run();
@@ -406,7 +406,7 @@ TEST_CASE("alignment state survives checkpoint and restore: the restored run con
     for (std::size_t cut : {0UL, 1UL, 57UL, 300UL, 777UL, 1099UL}) {
       CAPTURE(cut);
       std::vector<m> first_trace, trace;
-      excess_records<rec> first_excess, excess;
+      side_records<rec> first_excess, excess;
       alignment_group first_group(8ms, policy), group(8ms, policy);
       auto first = build(first_trace, first_excess, first_group);
       first.run_for(cut);

@@ -28,7 +28,7 @@
 // - drop: a record more than max_drift past the other members' lowest
 //   watermark (L, for any member but the lowest) is not emitted:
 //   it goes to the member's excess side output (excess_to: a callable, or an
-//   excess_records<T>) and is counted. Never dropped silently.
+//   side_records<T>) and is counted. Never dropped silently.
 // Episodes and the largest drift are kept under every policy.
 //
 // Cross-thread: one atomic watermark per member, each on its own cache line,
@@ -321,11 +321,6 @@ class alignment_member {
   duration max_seen_ = duration::zero();
 };
 
-/// A drop policy's side output that keeps the excess records and their
-/// count; the program's, passed by reference: `aligned(group).excess_to(out)`.
-template <class T>
-using excess_records = side_records<T>;
-
 namespace detail {
 /// No side output given: excess records are only counted.
 using no_excess_output = discard_side_output;
@@ -520,7 +515,7 @@ struct alignment_join {
   Excess excess{};
 
   /// Where the drop policy's excess records go: a callable taking the
-  /// record (kept by value), or an excess_records<T> (kept by reference and
+  /// record (kept by value), or an side_records<T> (kept by reference and
   /// checkpointed with this member).
   template <class F>
   [[nodiscard]] auto excess_to(F&& out) const {

@@ -127,7 +127,7 @@ class union_source {
     return std::move(*this).aligned(alignment_group(max_drift, policy));
   }
   /// As aligned(group), the drop policy's excess records going to `excess`:
-  /// an excess_records<T> (or any callable) given by reference is shared by
+  /// an side_records<T> (or any callable) given by reference is shared by
   /// the inputs and checkpointed once, with the first; a callable given by
   /// value is copied into each input.
   template <class Out>
