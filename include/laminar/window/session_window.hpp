@@ -1,5 +1,6 @@
 // Session windows: per key (after key_by) or for the whole stream, records
-// closer together in event time than a gap form one window.
+// at most a gap apart in event time form one window (exactly one gap apart
+// still merge: their windows touch).
 //
 //   session(gap).aggregate(agg)[.emit(mode)][.allowed_lateness(d)]
 //               [.late_to(out)][.keyed_watermarks(out_of_orderness)]
@@ -358,7 +359,7 @@ struct session_spec {
   }
 };
 
-/// Session windows: records of a key less than `gap` apart (in event time)
+/// Session windows: records of a key at most `gap` apart (in event time)
 /// form one window, which ends `gap` after its last record.
 inline session_spec session(duration gap) {
   detail::check_positive(gap, "a session gap");
