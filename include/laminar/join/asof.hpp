@@ -1048,7 +1048,8 @@ struct asof_join_operator {
     using R = typename RCtx::value_type;
     using KL = decltype(detail::group_key_of(std::declval<const LCtx&>(), std::declval<const L&>()));
     using KR = decltype(detail::group_key_of(std::declval<const RCtx&>(), std::declval<const R&>()));
-    static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type (and tag: key_by<tag>(k) keeps different ids apart)");
+    static_assert(std::is_same_v<KL, KR>, "laminar: asof_join: the two inputs' keys must have the same type (and tag: "
+                                          "key_by<tag>(k) keeps different ids apart)");
     static_assert(!dense || (LCtx::keyed() && detail::dense_key<KL>),
                   "laminar: asof_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     static_assert(detail::check_keep_right<keep, R>());

@@ -62,6 +62,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/option_set.hpp"
 #include "laminar/core/detail/with_setting.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
@@ -158,8 +159,26 @@ struct interval_row_key {
   }
 };
 
-template <class Next, class LCtx, class RCtx, class LateL, class LateR, bool Dense, class OverL, class OverR>
-class interval_join_stage : public forwarding_two_input_stage<interval_join_stage<Next, LCtx, RCtx, LateL, LateR, Dense, OverL, OverR>> {
+/// The tags of the interval join's compile-time options (an option_set).
+struct interval_late_left {};       // late_left_to(out)
+struct interval_late_right {};      // late_right_to(out)
+struct interval_overflow_left {};   // overflow_left_to(out)
+struct interval_overflow_right {};  // overflow_right_to(out)
+struct interval_dense {};           // dense_keys(n)
+
+using interval_defaults =
+    option_set<option<interval_late_left, discard_side_output>, option<interval_late_right, discard_side_output>,
+               option<interval_overflow_left, discard_side_output>,
+               option<interval_overflow_right, discard_side_output>, option<interval_dense, flag<false>>>;
+
+template <class Next, class LCtx, class RCtx, class Options>
+class interval_join_stage : public forwarding_two_input_stage<interval_join_stage<Next, LCtx, RCtx, Options>> {
+  using LateL = option_t<interval_late_left, Options>;
+  using LateR = option_t<interval_late_right, Options>;
+  using OverL = option_t<interval_overflow_left, Options>;
+  using OverR = option_t<interval_overflow_right, Options>;
+  static constexpr bool Dense = option_t<interval_dense, Options>::value;
+
  public:
   static constexpr std::string_view state_name = "interval_join";
   using left_type = typename LCtx::value_type;
@@ -169,16 +188,15 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
   using state_types = laminar::state_types<key_type, left_type, right_type>;
   using row_type = interval_row<left_type, right_type>;
 
-  interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, LateL late_left, LateR late_right,
-                      OverL overflow_left, OverR overflow_right)
+  interval_join_stage(Next next, LCtx lctx, RCtx rctx, interval_settings settings, Options options)
       : next_(std::move(next)),
         lctx_(std::move(lctx)),
         rctx_(std::move(rctx)),
         settings_(settings),
-        late_left_(std::move(late_left)),
-        late_right_(std::move(late_right)),
-        overflow_left_(std::move(overflow_left)),
-        overflow_right_(std::move(overflow_right)),
+        late_left_(std::move(options.template get<interval_late_left>())),
+        late_right_(std::move(options.template get<interval_late_right>())),
+        overflow_left_(std::move(options.template get<interval_overflow_left>())),
+        overflow_right_(std::move(options.template get<interval_overflow_right>())),
         keys_(make_table(settings)) {}
 
   void on_event(left_input, const left_type& l) { arrive<left_input>(l, time_of(lctx_, l), group_key_of(lctx_, l)); }
@@ -497,15 +515,11 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
 /// The interval join factory: interval_join(lower, upper), refined by
 /// .type(t), .max_held(n), .dense_keys(n), .late_left_to(out),
 /// .late_right_to(out), .overflow_left_to(out) and .overflow_right_to(out).
-template <class LateL = detail::discard_side_output, class LateR = detail::discard_side_output, bool Dense = false,
-          class OverL = detail::discard_side_output, class OverR = detail::discard_side_output>
+template <class Options = detail::interval_defaults>
 struct interval_join_operator {
   using is_two_input_operator = void;
   interval_settings settings{};
-  LateL late_left{};
-  LateR late_right{};
-  OverL overflow_left{};
-  OverR overflow_right{};
+  Options options{};
 
   /// inner (default), left, right or full outer.
   [[nodiscard]] interval_join_operator type(join_type t) const {
@@ -523,14 +537,12 @@ struct interval_join_operator {
   /// a side_records<L> held by reference and checkpointed with the join.
   template <class F>
   [[nodiscard]] auto late_left_to(F&& out) const {
-    return interval_join_operator<detail::side_output_holder_t<F>, LateR, Dense, OverL, OverR>{
-        settings, detail::hold_side_output(std::forward<F>(out)), late_right, overflow_left, overflow_right};
+    return with_option<detail::interval_late_left>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// Where right records later than the right watermark go.
   template <class F>
   [[nodiscard]] auto late_right_to(F&& out) const {
-    return interval_join_operator<LateL, detail::side_output_holder_t<F>, Dense, OverL, OverR>{
-        settings, late_left, detail::hold_side_output(std::forward<F>(out)), overflow_left, overflow_right};
+    return with_option<detail::interval_late_right>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// With max_held(n): where a left record goes when more than n left
   /// records are held and it leaves first, before the right watermark
@@ -540,15 +552,13 @@ struct interval_join_operator {
   /// record leaves as if the watermark had passed it.
   template <class F>
   [[nodiscard]] auto overflow_left_to(F&& out) const {
-    return interval_join_operator<LateL, LateR, Dense, detail::side_output_holder_t<F>, OverR>{
-        settings, late_left, late_right, detail::hold_side_output(std::forward<F>(out)), overflow_right};
+    return with_option<detail::interval_overflow_left>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// With max_held(n): where a right record goes when it leaves early
   /// (as overflow_left_to, for the right input).
   template <class F>
   [[nodiscard]] auto overflow_right_to(F&& out) const {
-    return interval_join_operator<LateL, LateR, Dense, OverL, detail::side_output_holder_t<F>>{
-        settings, late_left, late_right, overflow_left, detail::hold_side_output(std::forward<F>(out))};
+    return with_option<detail::interval_overflow_right>(detail::hold_side_output(std::forward<F>(out)));
   }
   /// Keys are integers in [0, n) (symbol ids): a key's slot is found by
   /// indexing an array with it, not by hashing. A key outside [0, n), on
@@ -556,15 +566,13 @@ struct interval_join_operator {
   /// to the largest key seen (a slot holds each input's newest records
   /// inline: a few hundred bytes per key); use hashed keys for sparse key
   /// spaces.
-  [[nodiscard]] interval_join_operator<LateL, LateR, true, OverL, OverR> dense_keys(
-      std::size_t n = detail::max_dense_key) const {
+  [[nodiscard]] auto dense_keys(std::size_t n = detail::max_dense_key) const {
     if (n == 0 || n > detail::max_dense_key) {
       throw usage_error("laminar: interval_join: dense_keys(n) needs 0 < n <= " +
                         std::to_string(detail::max_dense_key) + ", got " + std::to_string(n) +
                         "; use hashed keys for sparse key spaces");
     }
-    interval_join_operator<LateL, LateR, true, OverL, OverR> o{settings, late_left, late_right, overflow_left,
-                                                               overflow_right};
+    auto o = with_option<detail::interval_dense>(detail::flag<true>{});
     o.settings.dense_keys = n;
     return o;
   }
@@ -577,8 +585,9 @@ struct interval_join_operator {
     static_assert(LCtx::keyed() == RCtx::keyed(),
                   "laminar: interval_join: key both inputs (key_by on each) or neither");
     static_assert(std::is_same_v<detail::group_key_t<LCtx>, detail::group_key_t<RCtx>>,
-                  "laminar: interval_join: the two inputs' keys must have the same type (and tag: key_by<tag>(k) keeps different ids apart)");
-    static_assert(!Dense || (LCtx::keyed() && detail::dense_key<detail::group_key_t<LCtx>>),
+                  "laminar: interval_join: the two inputs' keys must have the same type (and tag: key_by<tag>(k) "
+                  "keeps different ids apart)");
+    static_assert(!dense || (LCtx::keyed() && detail::dense_key<detail::group_key_t<LCtx>>),
                   "laminar: interval_join: dense_keys() needs both inputs keyed (key_by) by an integer (a symbol id)");
     using row = interval_row<typename LCtx::value_type, typename RCtx::value_type>;
     using time = detail::interval_row_time<typename LCtx::time_type, typename RCtx::time_type>;
@@ -593,15 +602,24 @@ struct interval_join_operator {
   template <class LCtx, class RCtx, class Next>
   auto bind(const LCtx& l, const RCtx& r, Next&& next) && {
     (void)output_context(l, r);
-    constexpr bool overflows = !std::is_same_v<OverL, detail::discard_side_output> ||
-                               !std::is_same_v<OverR, detail::discard_side_output>;
+    constexpr bool overflows =
+        !std::is_same_v<detail::option_t<detail::interval_overflow_left, Options>, detail::discard_side_output> ||
+        !std::is_same_v<detail::option_t<detail::interval_overflow_right, Options>, detail::discard_side_output>;
     if (overflows && settings.max_held == std::numeric_limits<std::size_t>::max()) {
       throw usage_error("laminar: interval_join: overflow_left_to()/overflow_right_to() need max_held(n): without "
                         "a bound nothing overflows");
     }
-    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, LateL, LateR, Dense, OverL, OverR>(
-        std::forward<Next>(next), l, r, settings, std::move(late_left), std::move(late_right), std::move(overflow_left),
-        std::move(overflow_right));
+    return detail::interval_join_stage<std::remove_cvref_t<Next>, LCtx, RCtx, Options>(std::forward<Next>(next), l, r,
+                                                                                       settings, std::move(options));
+  }
+
+ private:
+  static constexpr bool dense = detail::option_t<detail::interval_dense, Options>::value;
+
+  template <class Tag, class V>
+  [[nodiscard]] auto with_option(V v) const {
+    using next_options = decltype(options.template with<Tag>(std::move(v)));
+    return interval_join_operator<next_options>{settings, options.template with<Tag>(std::move(v))};
   }
 };
 

@@ -377,7 +377,8 @@ struct temporal_join_operator {
                   "laminar: temporal_join: key both inputs (key_by on each): the right input's key is the table's "
                   "primary key");
     static_assert(std::is_same_v<detail::group_key_t<LCtx>, detail::group_key_t<RCtx>>,
-                  "laminar: temporal_join: the two inputs' keys must have the same type (and tag: key_by<tag>(k) keeps different ids apart)");
+                  "laminar: temporal_join: the two inputs' keys must have the same type (and tag: key_by<tag>(k) "
+                  "keeps different ids apart)");
     using R = typename RCtx::value_type;
     static_assert(detail::check_keep_right<Keep, R>());
     using row = temporal_row<typename LCtx::value_type, detail::kept_t<Keep, R>>;
