@@ -72,7 +72,7 @@ int main() {
   auto pipeline = from(ticks)
       | with_watermarks(&tick::ts, bounded_out_of_orderness(1ms))
       | filter([](const tick& t) { return t.size >= 100; })  // round lots only
-      | map([](const tick& t) { return trade{t.symbol, t.size, t.price * t.size}; })
+      | map([](const tick& t) { return trade{t.symbol, t.size, t.price * static_cast<double>(t.size)}; })
       | tap([&](const trade& t) { if (logged++ < 3) print_trade(t); })
       | sink([&](const trade& t) { book[t.symbol].add(t); },
              [&](timestamp wm) { if (wm < timestamp::max()) last_watermark = wm; });

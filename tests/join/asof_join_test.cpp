@@ -538,7 +538,7 @@ TEST_CASE("asof join, final: with right records behind their watermark, rows equ
         std::vector<trade> batch_late;
         const auto batch_rows = final_reference(s, items, batch_late);
         REQUIRE(batch_rows.size() == want.rows.size());
-        for (std::size_t i = 0; i < batch_rows.size(); ++i) changed_rows += batch_rows[i] == want.rows[i] ? 0 : 1;
+        for (std::size_t i = 0; i < batch_rows.size(); ++i) changed_rows += batch_rows[i] == want.rows[i] ? 0U : 1U;
         std::int64_t rwm = final_model::none;
         for (const item& it : items) {
           if (it.kind == item::right_wm) rwm = it.w;

@@ -438,9 +438,9 @@ TEST_CASE("held left records: released by time then arrival, saved and loaded, a
   state_reader r(w.bytes());
   copy.load_state(r, "test_join");
   for (detail::held_left<std::int64_t>* h : {&held, &copy}) {
-    std::vector<std::int64_t> order;
-    while (!h->empty()) order.push_back(h->pop().record);
-    CHECK(order == std::vector<std::int64_t>{4, 2, 5, 1, 3});  // equal times in arrival order
+    std::vector<std::int64_t> popped;
+    while (!h->empty()) popped.push_back(h->pop().record);
+    CHECK(popped == std::vector<std::int64_t>{4, 2, 5, 1, 3});  // equal times in arrival order
   }
 
   // A checkpoint whose held records are not a heap, or whose arrival

@@ -110,17 +110,17 @@ std::array<std::string, sizeof...(Bs)> branch_names(const char* fan, const Bs&..
     if constexpr (is_named_branch_v<B>) n = b.name;
     return n;
   };
-  std::array<std::string, sizeof...(Bs)> names{name_of(bs)...};
-  for (std::size_t a = 0; a < names.size(); ++a) {
-    for (std::size_t b = a + 1; b < names.size(); ++b) {
-      if (names[a] == names[b]) {
+  std::array<std::string, sizeof...(Bs)> scopes{name_of(bs)...};
+  for (std::size_t a = 0; a < scopes.size(); ++a) {
+    for (std::size_t b = a + 1; b < scopes.size(); ++b) {
+      if (scopes[a] == scopes[b]) {
         throw usage_error(std::string("laminar: ") + fan + ": branches " + std::to_string(a) + " and " +
-                          std::to_string(b) + " are both named '" + names[a] +
+                          std::to_string(b) + " are both named '" + scopes[a] +
                           "': a branch's name scopes its state ids, so each must differ");
       }
     }
   }
-  return names;
+  return scopes;
 }
 
 /// Sends each message to every branch in order; a barrier walks each

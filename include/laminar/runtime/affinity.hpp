@@ -33,8 +33,8 @@ inline std::vector<int> allowed_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    for (std::size_t c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(static_cast<int>(c));
     }
   }
   if (cpus.empty()) {
@@ -48,7 +48,7 @@ inline std::vector<int> allowed_cpus() {
 inline bool pin_current_thread(int cpu) noexcept {
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
+  CPU_SET(static_cast<std::size_t>(cpu), &set);
   return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
 }
 

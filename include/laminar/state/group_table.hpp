@@ -99,7 +99,7 @@ class arrival_order {
     Entry* slots_ = nullptr;
   };
 
-  arrival_order(const std::vector<std::uint32_t>& order, Entry* slots) noexcept : order_(&order), slots_(slots) {}
+  arrival_order(const std::vector<std::uint32_t>& in_order, Entry* slots) noexcept : order_(&in_order), slots_(slots) {}
   [[nodiscard]] iterator begin() const noexcept { return {order_->data(), slots_}; }
   [[nodiscard]] iterator end() const noexcept { return {order_->data() + order_->size(), slots_}; }
   [[nodiscard]] std::size_t size() const noexcept { return order_->size(); }

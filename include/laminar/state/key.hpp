@@ -93,7 +93,7 @@ class key_group_buckets {
   template <class Writer, class WriteItem>
   void write(Writer& w, WriteItem&& write_item) const {
     std::uint32_t holding = 0;
-    for (const auto& items : by_group_) holding += items.empty() ? 0 : 1;
+    for (const auto& items : by_group_) holding += items.empty() ? 0U : 1U;
     w(groups_, holding);
     for (std::uint32_t g = 0; g < by_group_.size(); ++g) {
       if (by_group_[g].empty()) continue;
