@@ -20,7 +20,6 @@
 #include <map>
 #include <new>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -124,10 +123,17 @@ class snapshot {
     }
   }
 
-  /// Writes the checkpoint file format: magic, version, id, key groups,
-  /// records (id, layout, state, each with its own CRC-32), and a CRC-32
-  /// of everything before it.
+  /// Writes the checkpoint file format (to_bytes()) to a stream.
   void write(std::ostream& os) const {
+    const std::string out = to_bytes();
+    os.write(out.data(), static_cast<std::streamsize>(out.size()));
+    if (!os) throw checkpoint_error("checkpoint " + std::to_string(id_) + ": writing the snapshot failed");
+  }
+
+  /// The checkpoint file format: magic, version, id, key groups, records
+  /// (id, layout, state, each with its own CRC-32), and a CRC-32 of
+  /// everything before it.
+  [[nodiscard]] std::string to_bytes() const {
     std::string out(magic);
     put_u32(out, format_version);
     put_u64(out, id_);
@@ -143,14 +149,7 @@ class snapshot {
       put_u32(out, detail::crc32(r.id + r.layout + r.bytes));
     }
     put_u32(out, detail::crc32(out));
-    os.write(out.data(), static_cast<std::streamsize>(out.size()));
-    if (!os) throw checkpoint_error("checkpoint " + std::to_string(id_) + ": writing the snapshot failed");
-  }
-
-  [[nodiscard]] std::string to_bytes() const {
-    std::ostringstream os;
-    write(os);
-    return os.str();
+    return out;
   }
 
   /// Reads a checkpoint written by write(); a damaged file throws a
