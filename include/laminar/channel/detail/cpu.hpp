@@ -5,8 +5,8 @@
 #include <cstddef>
 
 // g++ and clang++ give PAUSE as a builtin: <immintrin.h>, the intrinsics
-// header, is some 47k lines that every graph's translation unit would parse
-// for this one instruction.
+// header, is some 47k lines that every file including the core (watermark
+// alignment spins too) would parse for this one instruction.
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__GNUC__)
 #include <immintrin.h>
 #endif
