@@ -2,7 +2,7 @@
 // filter and a price-jump counter), the big trades are exchanged by symbol
 // to two parallel per-symbol volume sums, and a merge collects them. Then
 // the per-node metrics, as Prometheus text.
-#include <laminar/laminar.hpp>
+#include <laminar/dag.hpp>  // graph, and the core: all this program uses
 
 #include <chrono>
 #include <cstdint>

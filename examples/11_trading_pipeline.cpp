@@ -5,7 +5,10 @@
 // a signal when a bar moved at least 50 cents in the direction its volume
 // pushed. Every push is timed: the latency percentiles at the end are what
 // one event costs, from the feed handler's push to its return, in-thread.
-#include <laminar/laminar.hpp>
+// It includes the two feature headers it uses rather than laminar.hpp: they
+// compile faster.
+#include <laminar/joins.hpp>    // connect(), asof_join(), and the core
+#include <laminar/windows.hpp>  // tumbling(), the aggregates
 
 #include <algorithm>
 #include <array>

@@ -3,7 +3,8 @@
 // streams are keyed by symbol, so the graph exchanges them by that key: all
 // records of one symbol, from either side, meet in the same instance. A sink
 // after a merge prints the first rows and counts them all.
-#include <laminar/laminar.hpp>
+#include <laminar/dag.hpp>    // graph, and the core
+#include <laminar/joins.hpp>  // asof_join()
 
 #include <chrono>
 #include <cstdint>

@@ -15,6 +15,10 @@
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>  // __rdtsc, __rdtscp, _mm_lfence
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
 

@@ -49,11 +49,18 @@ auto as_pipe(F&& f) {
   }
 }
 
+// One tuple built from both pipes' elements: std::tuple_cat would instantiate
+// a chain of intermediate tuples for every `|` of a composition.
+template <class... As, class... Bs, std::size_t... I, std::size_t... J>
+pipe<As..., Bs...> concat_at(pipe<As...>&& a, pipe<Bs...>&& b, std::index_sequence<I...>, std::index_sequence<J...>) {
+  return {std::tuple<As..., Bs...>(std::get<I>(std::move(a.factories))..., std::get<J>(std::move(b.factories))...)};
+}
+
 template <class... As, class... Bs>
 auto concat(pipe<As...>&& a, pipe<Bs...>&& b) {
   static_assert(!pipe<As...>::closed,
                 "laminar: nothing can follow a sink: the sink must be the last stage of a chain");
-  return pipe<As..., Bs...>{std::tuple_cat(std::move(a.factories), std::move(b.factories))};
+  return concat_at(std::move(a), std::move(b), std::index_sequence_for<As...>{}, std::index_sequence_for<Bs...>{});
 }
 
 // Stands in for a stage that failed check_stage, so that the readable
@@ -105,18 +112,23 @@ auto make_chain(pipe<Fs...> p) {
   return bind_chain(stream_context<T>{}, std::move(p));
 }
 
-/// The context after a pipe of operator factories (no sink).
-template <class Ctx>
-auto output_context_of(const Ctx& ctx, const pipe<>&) {
-  return ctx;
+namespace detail {
+// Factory by factory, in place: no pipe of the remaining factories is built
+// (and copied) per step.
+template <std::size_t I, class Ctx, class Tuple>
+auto output_context_from(const Ctx& ctx, const Tuple& factories) {
+  if constexpr (I == std::tuple_size_v<Tuple>) {
+    return ctx;
+  } else {
+    return output_context_from<I + 1>(std::get<I>(factories).output_context(ctx), factories);
+  }
 }
-template <class Ctx, class F, class... Fs>
-auto output_context_of(const Ctx& ctx, const pipe<F, Fs...>& p) {
-  return std::apply(
-      [&](const F& first, const Fs&... rest) {
-        return output_context_of(first.output_context(ctx), pipe<Fs...>{std::tuple<Fs...>(rest...)});
-      },
-      p.factories);
+}  // namespace detail
+
+/// The context after a pipe of operator factories (no sink).
+template <class Ctx, class... Fs>
+auto output_context_of(const Ctx& ctx, const pipe<Fs...>& p) {
+  return detail::output_context_from<0>(ctx, p.factories);
 }
 
 /// `a | b` for operator factories, sink factories and pipes: a longer pipe.

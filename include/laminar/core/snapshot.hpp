@@ -20,7 +20,6 @@
 #include <map>
 #include <new>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -99,47 +98,16 @@ class snapshot {
   /// Saves a stage's state under its id.
   template <stateful S>
   void save(const S& stage) {
-    state_writer w(key_groups_);
-    stage.save_state(w);
-    add({next_id(detail::state_name<S>()), detail::state_layout<S>(), w.bytes()});
+    save_record(detail::state_name<S>(), detail::state_layout<S>(), &stage,
+                [](const void* s, state_writer& w) { static_cast<const S*>(s)->save_state(w); });
   }
 
   /// Loads a stage's state from the record under its id, checking that the
   /// layout of its state is the saved one and that it read all of it.
   template <stateful S>
   void load(S& stage) {
-    const std::string id = next_id(detail::state_name<S>());
-    const auto it = index_.find(id);
-    if (it == index_.end()) {
-      throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds no state for the stage with id '" + id +
-                             "' (it holds " + ids() + "): was the stage added, or its uid changed, since?");
-    }
-    const state_record& rec = records_[it->second];
-    claimed_[it->second] = true;
-    check_layout(rec, detail::state_layout<S>());
-    state_reader r(rec.bytes, key_groups_);
-    // Whatever the bytes, a failed load is a checkpoint_error naming the
-    // stage and the offset in its record where reading stopped.
-    const auto malformed = [&](std::string_view why) {
-      return checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + id +
-                              "' is malformed at offset " + std::to_string(r.offset()) + " of " +
-                              std::to_string(rec.bytes.size()) + ": " + std::string(why));
-    };
-    try {
-      stage.load_state(r);
-    } catch (const checkpoint_error& e) {
-      throw malformed(e.what());
-    } catch (const std::bad_alloc&) {
-      throw malformed("a count in it asks for more memory than there is");
-    } catch (const std::length_error& e) {
-      throw malformed(std::string("a count in it is too large: ") + e.what());
-    } catch (const error& e) {
-      throw malformed(e.what());
-    }
-    if (!r.exhausted()) {
-      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the stage with id '" + id +
-                             "' left unread bytes in its state: its save_state and load_state disagree");
-    }
+    load_record(detail::state_name<S>(), detail::state_layout<S>(), &stage,
+                [](void* s, state_reader& r) { static_cast<S*>(s)->load_state(r); });
   }
 
   /// Starts a restore pass (every record unclaimed).
@@ -155,10 +123,17 @@ class snapshot {
     }
   }
 
-  /// Writes the checkpoint file format: magic, version, id, key groups,
-  /// records (id, layout, state, each with its own CRC-32), and a CRC-32
-  /// of everything before it.
+  /// Writes the checkpoint file format (to_bytes()) to a stream.
   void write(std::ostream& os) const {
+    const std::string out = to_bytes();
+    os.write(out.data(), static_cast<std::streamsize>(out.size()));
+    if (!os) throw checkpoint_error("checkpoint " + std::to_string(id_) + ": writing the snapshot failed");
+  }
+
+  /// The checkpoint file format: magic, version, id, key groups, records
+  /// (id, layout, state, each with its own CRC-32), and a CRC-32 of
+  /// everything before it.
+  [[nodiscard]] std::string to_bytes() const {
     std::string out(magic);
     put_u32(out, format_version);
     put_u64(out, id_);
@@ -174,14 +149,7 @@ class snapshot {
       put_u32(out, detail::crc32(r.id + r.layout + r.bytes));
     }
     put_u32(out, detail::crc32(out));
-    os.write(out.data(), static_cast<std::streamsize>(out.size()));
-    if (!os) throw checkpoint_error("checkpoint " + std::to_string(id_) + ": writing the snapshot failed");
-  }
-
-  [[nodiscard]] std::string to_bytes() const {
-    std::ostringstream os;
-    write(os);
-    return os.str();
+    return out;
   }
 
   /// Reads a checkpoint written by write(); a damaged file throws a
@@ -241,6 +209,52 @@ class snapshot {
   }
 
  private:
+  // save() and load() of every stateful stage type share these bodies: only
+  // the call of the stage's save_state or load_state is the stage's own, so
+  // a program with many stage types compiles this error handling once.
+  [[gnu::noinline]] void save_record(std::string_view name, const std::string& layout, const void* stage,
+                   void (*save_state)(const void*, state_writer&)) {
+    state_writer w(key_groups_);
+    save_state(stage, w);
+    add({next_id(name), layout, w.bytes()});
+  }
+
+  [[gnu::noinline]] void load_record(std::string_view name, const std::string& layout, void* stage,
+                   void (*load_state)(void*, state_reader&)) {
+    const std::string id = next_id(name);
+    const auto it = index_.find(id);
+    if (it == index_.end()) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds no state for the stage with id '" + id +
+                             "' (it holds " + ids() + "): was the stage added, or its uid changed, since?");
+    }
+    const state_record& rec = records_[it->second];
+    claimed_[it->second] = true;
+    check_layout(rec, layout);
+    state_reader r(rec.bytes, key_groups_);
+    // Whatever the bytes, a failed load is a checkpoint_error naming the
+    // stage and the offset in its record where reading stopped.
+    const auto malformed = [&](std::string_view why) {
+      return checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + id +
+                              "' is malformed at offset " + std::to_string(r.offset()) + " of " +
+                              std::to_string(rec.bytes.size()) + ": " + std::string(why));
+    };
+    try {
+      load_state(stage, r);
+    } catch (const checkpoint_error& e) {
+      throw malformed(e.what());
+    } catch (const std::bad_alloc&) {
+      throw malformed("a count in it asks for more memory than there is");
+    } catch (const std::length_error& e) {
+      throw malformed(std::string("a count in it is too large: ") + e.what());
+    } catch (const error& e) {
+      throw malformed(e.what());
+    }
+    if (!r.exhausted()) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the stage with id '" + id +
+                             "' left unread bytes in its state: its save_state and load_state disagree");
+    }
+  }
+
   struct parser {
     std::string_view data;
     std::size_t pos;

@@ -70,8 +70,7 @@ class state_reader {
     try {
       archive_(values...);
     } catch (const cereal::Exception& e) {
-      throw checkpoint_error("state unreadable from offset " + std::to_string(at) + " of " +
-                             std::to_string(bytes_.size()) + " bytes: " + e.what());
+      unreadable(at, e);
     }
   }
   /// True when every saved byte has been read.
@@ -100,6 +99,12 @@ class state_reader {
   }
 
  private:
+  // Out of line of operator(), which is instantiated once per list of types read.
+  [[noreturn, gnu::cold, gnu::noinline]] void unreadable(std::size_t at, const cereal::Exception& e) const {
+    throw checkpoint_error("state unreadable from offset " + std::to_string(at) + " of " +
+                           std::to_string(bytes_.size()) + " bytes: " + e.what());
+  }
+
   std::uint32_t key_groups_;
   std::string bytes_;
   detail::state_input_archive archive_;
@@ -129,18 +134,27 @@ struct state_types {};
 
 namespace detail {
 
+// "name:size" (the bytes `write` puts out for `value`), or "name:?" for a
+// type with no default value to measure. One body for all types: only the
+// write is each type's own.
+[[gnu::noinline]] inline std::string layout_entry_text(std::string_view name, const void* value,
+                                                       void (*write)(state_writer&, const void*)) {
+  std::string entry(name);
+  if (write == nullptr) return entry + ":?";
+  state_writer w;
+  write(w, value);
+  return entry + ":" + std::to_string(w.bytes().size());
+}
+
 template <class T>
 std::string layout_entry() {
-  std::string entry(type_name<T>());
   if constexpr (std::is_default_constructible_v<T>) {
-    state_writer w;
     const T value{};
-    w(value);
-    entry += ":" + std::to_string(w.bytes().size());
+    return layout_entry_text(type_name<T>(), &value,
+                             [](state_writer& w, const void* v) { w(*static_cast<const T*>(v)); });
   } else {
-    entry += ":?";
+    return layout_entry_text(type_name<T>(), nullptr, nullptr);
   }
-  return entry;
 }
 
 template <class... Ts>

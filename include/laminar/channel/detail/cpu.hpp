@@ -4,7 +4,10 @@
 
 #include <cstddef>
 
-#if defined(__x86_64__) || defined(__i386__)
+// g++ and clang++ give PAUSE as a builtin: <immintrin.h>, the intrinsics
+// header, is some 47k lines that every file including the core (watermark
+// alignment spins too) would parse for this one instruction.
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__GNUC__)
 #include <immintrin.h>
 #endif
 
@@ -19,7 +22,9 @@ inline constexpr std::size_t cache_line = 64;
 /// the core it is spinning, so it saves power, frees the sibling
 /// hyper-thread and does not flood the other side's cache line with reads.
 inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_ia32_pause();  // what _mm_pause() is
+#elif defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");

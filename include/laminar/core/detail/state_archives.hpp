@@ -51,10 +51,7 @@ class state_input_archive : public cereal::InputArchive<state_input_archive, cer
 
   template <std::size_t Element>
   void load_bytes(void* data, std::size_t size) {
-    if (size > in_.size() - pos_) {
-      throw checkpoint_error("state truncated: " + std::to_string(size) + " bytes wanted at offset " +
-                             std::to_string(pos_) + ", " + std::to_string(in_.size() - pos_) + " left");
-    }
+    if (size > in_.size() - pos_) truncated(size);
     if (size == 0) return;  // an empty container's data() may be null
     auto* p = static_cast<char*>(data);
     if constexpr (std::endian::native == std::endian::little || Element == 1) {
@@ -79,6 +76,12 @@ class state_input_archive : public cereal::InputArchive<state_input_archive, cer
   [[nodiscard]] std::size_t size() const noexcept { return in_.size(); }
 
  private:
+  // Out of line of load_bytes, which is instantiated per element width.
+  [[noreturn, gnu::cold, gnu::noinline]] void truncated(std::size_t size) const {
+    throw checkpoint_error("state truncated: " + std::to_string(size) + " bytes wanted at offset " +
+                           std::to_string(pos_) + ", " + std::to_string(in_.size() - pos_) + " left");
+  }
+
   std::string_view in_;
   std::size_t pos_ = 0;
 };
