@@ -7,8 +7,8 @@
 // 1 ms) | key_by(symbol)`: a watermark follows every record (each advances
 // it), so a graph's channels carry one watermark per record too.
 //
-// baseline: `connect(trades, quotes) | asof_join().emit(emit_mode::eager) | digest sink`, run().
-// graph:    two source nodes, `g.join("asof", trades, quotes, n, asof_join().emit(emit_mode::eager)
+// baseline: `connect(trades, quotes) | asof_join().emit(laminar::emit_mode::eager) | digest sink`, run().
+// graph:    two source nodes, `g.join("asof", trades, quotes, n, asof_join().emit(laminar::emit_mode::eager)
 //           | digest sink)`, both inputs exchanged by symbol; 2 workers
 //           (runtime_options default edges and budget). Each instance reads
 //           its channels in the order of their watermarks, as connect does.
@@ -44,7 +44,7 @@ constexpr std::uint32_t symbols = 1000;
 constexpr std::int64_t step_ns = 100;
 // The contenders: 0 the single-thread baseline, then 1, 2 and 4 join instances.
 constexpr int contenders = 4;
-constexpr std::size_t instances[contenders] = {0, 1, 2, 4};
+constexpr std::size_t instances_of[contenders] = {0, 1, 2, 4};
 
 struct trade {
   std::int64_t ts;
@@ -141,7 +141,7 @@ auto quotes_in(const feed& f) {
 
 [[gnu::noinline]] digest single_thread(const feed& f) {
   total t;
-  auto p = laminar::connect(trades_in(f), quotes_in(f)) | laminar::asof_join().emit(emit_mode::eager) | digest_into{&t};
+  auto p = laminar::connect(trades_in(f), quotes_in(f)) | laminar::asof_join().emit(laminar::emit_mode::eager) | digest_into{&t};
   p.run();
   return t.d;
 }
@@ -151,7 +151,7 @@ auto quotes_in(const feed& f) {
   laminar::graph g(laminar::runtime_options{.workers = 2});
   auto trades = g.source("trades", trades_in(f));
   auto quotes = g.source("quotes", quotes_in(f));
-  g.join("asof", trades, quotes, instances, laminar::asof_join().emit(emit_mode::eager) | digest_into{&t});
+  g.join("asof", trades, quotes, instances, laminar::asof_join().emit(laminar::emit_mode::eager) | digest_into{&t});
   g.run();
   return t.d;
 }
@@ -165,7 +165,7 @@ int main() {
   std::printf("# asof join in a graph: %zu events (%u symbols, 2 quotes per trade), 2 workers%s\n", n, symbols,
               lb::smoke() ? " (smoke run)" : "");
   const auto run = [&f](int which) {
-    return which == 0 ? single_thread(f) : in_graph(f, instances[which]);
+    return which == 0 ? single_thread(f) : in_graph(f, instances_of[which]);
   };
   const digest want = single_thread(f);
   if (want.rows != f.trades.size()) {
@@ -188,7 +188,7 @@ int main() {
     lb::report(name, (*rates)[static_cast<std::size_t>(which)], "events/s", 0);
   }
   for (int which = 1; which < contenders; ++which) {
-    std::snprintf(name, sizeof name, "dag_join_vs_single_thread_%zu", instances[which]);
+    std::snprintf(name, sizeof name, "dag_join_vs_single_thread_%zu", instances_of[which]);
     lb::report(name, (*rates)[static_cast<std::size_t>(which)] / base, "x", 3);
   }
   return 0;

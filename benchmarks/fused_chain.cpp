@@ -224,7 +224,7 @@ int main() {
   const double threshold = notional_quantile(trades, 0.05);
 
   std::size_t passing = 0;
-  for (const trade& t : trades) passing += notional(t) > threshold ? 1 : 0;
+  for (const trade& t : trades) passing += notional(t) > threshold ? 1U : 0U;
   std::fprintf(stderr, "# fused_chain: %zu records of %zu bytes, threshold %.3f, %.1f%% pass%s\n", trades.size(),
                sizeof(trade), threshold, 100.0 * static_cast<double>(passing) / static_cast<double>(trades.size()),
                lb::smoke() ? " (smoke run)" : "");

@@ -14,7 +14,7 @@
 //                                last quote per symbol) and its keying (the
 //                                symbol id indexes an array);
 //   asof_join_ordered_feed_hashed_*  .ordered_feed(), hashed keys;
-//   asof_join_full_hashed_*      asof_join().emit(emit_mode::eager), the default: each key keeps
+//   asof_join_full_hashed_*      asof_join().emit(laminar::emit_mode::eager), the default: each key keeps
 //                                its quotes since the watermark, so a trade
 //                                that arrives out of order still gets its
 //                                exact match; hashed keys;
@@ -161,9 +161,9 @@ int main() {
       case 0: return laminar_asof(feed, asof_join().ordered_feed().dense_keys(symbols).keep_right(quote_bid));
       case 1: return laminar_asof(feed, asof_join().ordered_feed().dense_keys(symbols));
       case 2: return laminar_asof(feed, asof_join().ordered_feed());
-      case 3: return laminar_asof(feed, asof_join().emit(emit_mode::eager));
-      case 4: return laminar_asof(feed, asof_join().emit(emit_mode::eager).dense_keys(symbols));
-      case 5: return laminar_asof(feed, asof_join().emit(emit_mode::eager).dense_keys(symbols).keep_right(quote_bid));
+      case 3: return laminar_asof(feed, asof_join().emit(laminar::emit_mode::eager));
+      case 4: return laminar_asof(feed, asof_join().emit(laminar::emit_mode::eager).dense_keys(symbols));
+      case 5: return laminar_asof(feed, asof_join().emit(laminar::emit_mode::eager).dense_keys(symbols).keep_right(quote_bid));
       default: return hand_asof(feed);
     }
   };

@@ -96,7 +96,7 @@ class latency_histogram {
   /// The bucket a value falls in.
   [[nodiscard]] static constexpr std::size_t index_of(std::uint64_t v) noexcept {
     if (v < 2 * sub_buckets) return static_cast<std::size_t>(v);
-    const int shift = std::bit_width(v) - 1 - sub_bucket_bits;  // >= 1
+    const int shift = static_cast<int>(std::bit_width(v)) - 1 - sub_bucket_bits;  // >= 1
     return static_cast<std::size_t>(static_cast<std::uint64_t>(shift) * sub_buckets + (v >> shift));
   }
   /// The smallest and largest value of a bucket.
