@@ -292,6 +292,21 @@ TEST_CASE("punctuated watermarks come from the records") {
   CHECK(g.current() == ns(20));
 }
 
+TEST_CASE("punctuation may be a lambda with captures, and thins like any strategy") {
+  std::int64_t heartbeat = -1;  // not a constant: the lambda must capture it
+  auto s = punctuated([heartbeat](std::int64_t x) -> std::optional<std::int64_t> {
+    if (x <= heartbeat) return -x;
+    return std::nullopt;
+  });
+  watermark_generator<decltype(s.punctuation)> g(s.with_max_future_skew(unchecked).with_emit_every(2));
+  CHECK(!g.on_record_thinned(-10, ns(0)));
+  CHECK(g.on_record_thinned(5, ns(0)));  // the second record: the count ran out
+  CHECK(g.take() == ns(10));
+  CHECK(!g.on_record_thinned(-30, ns(0)));
+  CHECK(g.current() == ns(30));
+  CHECK(g.emitted() == ns(10));
+}
+
 TEST_CASE("a restored generator continues exactly as the uninterrupted one") {
   test::stream_options o;
   o.records = 4000;

@@ -85,40 +85,33 @@ struct watermark_strategy {
   duration emit_processing_interval = duration::zero();  ///< processing time, checked at polls
   [[no_unique_address]] Punctuation punctuation{};
 
-  [[nodiscard]] watermark_strategy with_max_future_skew(duration d) const {
-    auto s = *this;
-    s.max_future_skew = d;
-    return s;
-  }
-  [[nodiscard]] watermark_strategy with_idle_timeout(duration d) const {
-    auto s = *this;
-    s.idle_timeout = d;
-    return s;
-  }
+  [[nodiscard]] watermark_strategy with_max_future_skew(duration d) const { return with(&watermark_strategy::max_future_skew, d); }
+  [[nodiscard]] watermark_strategy with_idle_timeout(duration d) const { return with(&watermark_strategy::idle_timeout, d); }
   /// Passes the watermark on once every `records` records (if it advanced).
   [[nodiscard]] watermark_strategy with_emit_every(std::uint64_t records) const {
-    auto s = *this;
-    s.emit_every = records;
-    return s;
+    return with(&watermark_strategy::emit_every, records);
   }
   /// Passes the watermark on when it advanced by at least `d` of event time
   /// since the last one passed on.
-  [[nodiscard]] watermark_strategy with_emit_interval(duration d) const {
-    auto s = *this;
-    s.emit_interval = d;
-    return s;
-  }
+  [[nodiscard]] watermark_strategy with_emit_interval(duration d) const { return with(&watermark_strategy::emit_interval, d); }
   /// Passes the watermark on at a processing-time poll (pipeline.tick(),
   /// poll_idle(), a DAG worker's tick) at least `d` after the last such
   /// emission; never a clock read per record.
   [[nodiscard]] watermark_strategy with_emit_processing_interval(duration d) const {
-    auto s = *this;
-    s.emit_processing_interval = d;
-    return s;
+    return with(&watermark_strategy::emit_processing_interval, d);
   }
   /// Whether an emission trigger is set (otherwise every advance is passed on).
   [[nodiscard]] bool thinned() const noexcept {
     return emit_every != 0 || emit_interval != duration::zero() || emit_processing_interval != duration::zero();
+  }
+
+ private:
+  // A copy with one setting changed: strategies are values.
+  template <class Field>
+  [[nodiscard]] watermark_strategy with(Field watermark_strategy::*field, Field value) const {
+    auto s = *this;
+    s.*field = value;
+    return s;
   }
 };
 
@@ -130,9 +123,7 @@ inline watermark_strategy<> monotonous_timestamps() { return {}; }
 /// the record carries: an end-of-batch marker, an exchange heartbeat.
 template <class F>
 watermark_strategy<F> punctuated(F f) {
-  watermark_strategy<F> s{};
-  s.punctuation = std::move(f);
-  return s;
+  return watermark_strategy<F>{.punctuation = std::move(f)};
 }
 
 /// Applies a strategy to one source's records. Stateful: its position
