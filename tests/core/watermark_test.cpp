@@ -122,7 +122,7 @@ TEST_CASE("future skew: consecutive records further apart than the skew never ag
   CHECK(feed(g, 1000) == std::nullopt);
   CHECK(feed(g, 2000) == std::nullopt);
   CHECK(feed(g, 3000) == std::nullopt);
-  CHECK(g.suspects() == 3);  // each jump held back, and counted
+  CHECK(g.suspects() == 3);          // each jump held back, and counted
   CHECK(feed(g, 3005) == ns(3005));  // a record that agrees with the last one
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("future skew: the stream going on where it was drops the suspect") {
   CHECK(feed(g, 1010) == std::nullopt);  // near the old suspect, but a new one: it no longer counts
   CHECK(feed(g, 0) == std::nullopt);     // even a record below the accepted ones drops it
   CHECK(feed(g, 1020) == std::nullopt);
-  CHECK(feed(g, 1030) == ns(1030));      // two in a row that agree
+  CHECK(feed(g, 1030) == ns(1030));  // two in a row that agree
   CHECK(g.suspects() == 3);
 }
 
@@ -168,8 +168,8 @@ TEST_CASE("future skew: a real jump is accepted when the record after it agrees,
   CHECK(feed(g, 100'000'000) == std::nullopt);  // an unrelated glitch, long before the jump
   for (std::int64_t t = 510; t <= 900; t += 10) feed(g, t);
   CHECK(g.current() == ns(895));
-  CHECK(feed(g, 50'000) == std::nullopt);           // the next session opens
-  CHECK(feed(g, 49'990) == ns(49'995));             // out of order, within the skew: agrees
+  CHECK(feed(g, 50'000) == std::nullopt);  // the next session opens
+  CHECK(feed(g, 49'990) == ns(49'995));    // out of order, within the skew: agrees
   CHECK(feed(g, 50'020) == ns(50'015));
   CHECK(g.suspects() == 2);
 }
@@ -213,13 +213,17 @@ TEST_CASE("future skew: isolated glitches never make a good record late (randomi
       const std::uint64_t r = rng() % 1000;
       if (!glitched && r < 30) {
         std::int64_t ts = 0;
-        switch (rng() % 5) {
-          case 0: ts = std::numeric_limits<std::int64_t>::max(); break;
-          case 1: ts = std::numeric_limits<std::int64_t>::min(); break;
-          case 2: ts = last_far != 0 ? last_far + 1000 : front + 5'000'000'000; break;  // near an earlier one
-          default: ts = front + 2'000'000'000 + static_cast<std::int64_t>(rng() % (1ULL << 60)); break;
+        const std::uint64_t kind = rng() % 5;
+        if (kind == 0) {
+          ts = std::numeric_limits<std::int64_t>::max();
+        } else if (kind == 1) {
+          ts = std::numeric_limits<std::int64_t>::min();
+        } else if (kind == 2) {  // near an earlier one
+          ts = last_far != 0 ? last_far + 1000 : front + 5'000'000'000;
+        } else {
+          ts = front + 2'000'000'000 + static_cast<std::int64_t>(rng() % (1ULL << 60));
         }
-        if (ts > front) last_far = ts;
+        if (kind >= 2) last_far = ts;
         g.on_event(0, ns(ts));
         ++glitches;
         glitched = true;
@@ -252,9 +256,11 @@ TEST_CASE("future skew: a skew that is not positive is a usage error") {
   CHECK_THROWS_AS(watermark_generator<>(bounded_out_of_orderness(1ns).with_max_future_skew(0ns)), usage_error);
   CHECK_THROWS_WITH(watermark_generator<>(bounded_out_of_orderness(1ns).with_max_future_skew(duration::from_nanos(-5))),
                     doctest::Contains("laminar: with_watermarks: max_future_skew must be positive"));
-  CHECK_THROWS_AS(watermark_generator<>(monotonous_timestamps().with_emit_interval(duration::from_nanos(-1))), usage_error);
-  CHECK_THROWS_AS(watermark_generator<>(monotonous_timestamps().with_emit_processing_interval(duration::from_nanos(-1))),
+  CHECK_THROWS_AS(watermark_generator<>(monotonous_timestamps().with_emit_interval(duration::from_nanos(-1))),
                   usage_error);
+  CHECK_THROWS_AS(
+      watermark_generator<>(monotonous_timestamps().with_emit_processing_interval(duration::from_nanos(-1))),
+      usage_error);
 }
 
 TEST_CASE("idle timeout: a quiet source's watermark advances with processing time") {
@@ -525,7 +531,8 @@ TEST_CASE("thinned emission passes on a subsequence of the per-record watermarks
     std::vector<std::int64_t> stream;
     for (const auto& e : test::make_stream(o)) stream.push_back(e.ts);
     const std::uint64_t n = seed % 3 == 0 ? 0 : 17 * seed;
-    const duration d = seed % 3 == 1 ? duration::zero() : duration::from_nanos(static_cast<std::int64_t>(seed) * 3'000'000);
+    const duration d =
+        seed % 3 == 1 ? duration::zero() : duration::from_nanos(static_cast<std::int64_t>(seed) * 3'000'000);
     const auto base = bounded_out_of_orderness(5ms).with_max_future_skew(1s);
     watermark_generator<> every(base);
     watermark_generator<> thin(base.with_emit_every(n).with_emit_interval(d));
@@ -566,7 +573,7 @@ TEST_CASE("processing-time polls: the interval, a quiet source and an idle one f
   busy(2010, 3000);
   CHECK(g.on_processing_time(ns(10'040'000)) == std::nullopt);  // busy, 40us: not yet
   busy(3010, 4000);
-  CHECK(g.on_processing_time(ns(10'050'000)) == ns(3900));      // 50us since the interval started
+  CHECK(g.on_processing_time(ns(10'050'000)) == ns(3900));  // 50us since the interval started
   busy(4010, 5000);
   CHECK(g.on_processing_time(ns(10'060'000)) == std::nullopt);
   CHECK(g.on_processing_time(ns(10'070'000)) == ns(4900));      // no record since the last poll: quiet
@@ -591,7 +598,8 @@ TEST_CASE("a restored thinned generator continues exactly as the uninterrupted o
   o.absurd_fraction = 0.002;
   std::vector<std::int64_t> stream;
   for (const auto& e : test::make_stream(o)) stream.push_back(e.ts);
-  const auto strategy = bounded_out_of_orderness(5ms).with_max_future_skew(1s).with_emit_every(100).with_emit_interval(20ms);
+  const auto strategy =
+      bounded_out_of_orderness(5ms).with_max_future_skew(1s).with_emit_every(100).with_emit_interval(20ms);
   watermark_generator<> whole(strategy);
   const auto expected = feed_thinned(whole, stream);
   for (const std::ptrdiff_t cut : {0, 1, 150, 2500, 3999}) {

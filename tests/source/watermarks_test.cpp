@@ -228,8 +228,8 @@ TEST_CASE("with_emit_every(n): a watermark after every n-th record, the held one
   const auto in = ascending_events(1000);
   std::vector<msg> trace;
   (from(in) | with_watermarks(&event::ts, monotonous_timestamps().with_emit_every(256)) | test::record(trace)).run();
-  CHECK(test::watermarks_of(trace) == std::vector<timestamp>{ts_of(in[255]), ts_of(in[511]), ts_of(in[767]),
-                                                             ts_of(in[999]), timestamp::max()});
+  CHECK(test::watermarks_of(trace) ==
+        std::vector<timestamp>{ts_of(in[255]), ts_of(in[511]), ts_of(in[767]), ts_of(in[999]), timestamp::max()});
   // Each follows the record on which the count ran out.
   const auto at = std::find(trace.begin(), trace.end(), msg{ts_of(in[255])});
   REQUIRE(at != trace.begin());
@@ -239,7 +239,8 @@ TEST_CASE("with_emit_every(n): a watermark after every n-th record, the held one
 
 TEST_CASE("thinned watermarks: flushed before a checkpoint barrier, at an explicit watermark and at a quiet poll") {
   std::vector<msg> trace;
-  auto p = push<event>() | with_watermarks(&event::ts, monotonous_timestamps().with_emit_every(1000)) | test::record(trace);
+  auto p =
+      push<event>() | with_watermarks(&event::ts, monotonous_timestamps().with_emit_every(1000)) | test::record(trace);
   const auto in = ascending_events(30);
   for (std::size_t i = 0; i < 10; ++i) p.push(in[i]);
   CHECK(test::watermarks_of(trace).empty());
@@ -255,7 +256,8 @@ TEST_CASE("thinned watermarks: flushed before a checkpoint barrier, at an explic
   p.poll_idle(timestamp::from_nanos(1'000'000'001));  // quiet
   CHECK(trace.back() == msg{ts_of(in[29])});
   p.finish();
-  CHECK(test::watermarks_of(trace) == std::vector<timestamp>{ts_of(in[9]), ts_of(in[19]), ts_of(in[29]), timestamp::max()});
+  CHECK(test::watermarks_of(trace) ==
+        std::vector<timestamp>{ts_of(in[9]), ts_of(in[19]), ts_of(in[29]), timestamp::max()});
 }
 
 TEST_CASE("a thinned pipeline restored from a checkpoint emits the same trace as the one that took it") {
@@ -263,8 +265,11 @@ TEST_CASE("a thinned pipeline restored from a checkpoint emits the same trace as
   o.records = 3000;
   o.absurd_fraction = 0.003;
   const auto stream = test::make_stream(o);
-  const auto strategy = bounded_out_of_orderness(3ms).with_max_future_skew(10s).with_emit_every(64).with_emit_interval(5ms);
-  auto build = [&](std::vector<msg>& trace) { return from(stream) | with_watermarks(&event::ts, strategy) | test::record(trace); };
+  const auto strategy =
+      bounded_out_of_orderness(3ms).with_max_future_skew(10s).with_emit_every(64).with_emit_interval(5ms);
+  auto build = [&](std::vector<msg>& trace) {
+    return from(stream) | with_watermarks(&event::ts, strategy) | test::record(trace);
+  };
   for (std::size_t cut : {1UL, 777UL, 2999UL}) {
     std::vector<msg> first_trace, trace;
     auto first = build(first_trace);
@@ -301,8 +306,10 @@ TEST_CASE("windows give the same rows whether the source passes on every waterma
       CAPTURE(name);
       std::vector<row> a, b;
       late_records<event> late_a, late_b;
-      (from(stream) | with_watermarks(&event::ts, every) | key_by(&event::key) | window.late_to(late_a) | collect(a)).run();
-      (from(stream) | with_watermarks(&event::ts, thin) | key_by(&event::key) | window.late_to(late_b) | collect(b)).run();
+      (from(stream) | with_watermarks(&event::ts, every) | key_by(&event::key) | window.late_to(late_a) | collect(a))
+          .run();
+      (from(stream) | with_watermarks(&event::ts, thin) | key_by(&event::key) | window.late_to(late_b) | collect(b))
+          .run();
       CHECK(a == b);
       CHECK(late_a.records() == late_b.records());
       CHECK(!a.empty());
@@ -320,8 +327,12 @@ TEST_CASE("windows give the same rows whether the source passes on every waterma
     std::vector<window_row<std::uint32_t, std::int64_t>> a, b;
     late_records<event> late_a, late_b;
     const auto counting = tumbling(100ms).aggregate(laminar::count()).emit(emit_mode::final_only);
-    (from(late_stream) | with_watermarks(&event::ts, every) | key_by(&event::key) | counting.late_to(late_a) | collect(a)).run();
-    (from(late_stream) | with_watermarks(&event::ts, thin) | key_by(&event::key) | counting.late_to(late_b) | collect(b)).run();
+    (from(late_stream) | with_watermarks(&event::ts, every) | key_by(&event::key) | counting.late_to(late_a) |
+     collect(a))
+        .run();
+    (from(late_stream) | with_watermarks(&event::ts, thin) | key_by(&event::key) | counting.late_to(late_b) |
+     collect(b))
+        .run();
     std::int64_t counted_a = 0, counted_b = 0;
     for (const auto& r : a) counted_a += r.value;
     for (const auto& r : b) counted_b += r.value;

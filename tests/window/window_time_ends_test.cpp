@@ -62,7 +62,7 @@ using bounds = std::pair<std::int64_t, std::int64_t>;  // [start, end) as report
 // The windows containing t, as reported.
 std::set<bounds> windows_of(const spec& s, std::int64_t t) {
   std::vector<std::pair<i128, i128>> exact;
-  i128 length = s.size;   // from a window's start to the end of the longest
+  i128 length = s.size;  // from a window's start to the end of the longest
   i128 start_unit = s.slide;
   if (s.kind == shape::cumulate) {
     const i128 p = floor_on(t, s.size, s.offset % s.size);
@@ -74,7 +74,8 @@ std::set<bounds> windows_of(const spec& s, std::int64_t t) {
     for (i128 st = floor_on(t, s.slide, s.offset); st + s.size > t; st -= s.slide) exact.emplace_back(st, st + s.size);
   }
   // The first window reaching the end of time starts here.
-  const i128 last_start = ceil_on(i128{hi} - length, start_unit, s.kind == shape::cumulate ? s.offset % s.size : s.offset);
+  const i128 last_start =
+      ceil_on(i128{hi} - length, start_unit, s.kind == shape::cumulate ? s.offset % s.size : s.offset);
   std::set<bounds> out;
   for (const auto& [st, e] : exact) {
     if (e >= hi) {
@@ -183,7 +184,8 @@ void check_against_reference(const spec& s, const Window& shape_of) {
         CHECK(got.size() == want.rows.size());
         for (const auto& [k, c] : want.rows) {
           const auto it = got.find(k);
-          CHECK_MESSAGE(it != got.end(), "missing window [" << k.second.first << ", " << k.second.second << ") key " << k.first);
+          CHECK_MESSAGE(it != got.end(),
+                        "missing window [" << k.second.first << ", " << k.second.second << ") key " << k.first);
           if (it != got.end()) CHECK(it->second == c);
         }
       }
@@ -234,9 +236,9 @@ TEST_CASE("cumulate(1s, 4s): a record in the clamped first period is emitted") {
   for (const auto& r : rows) got.push_back({{r.start.nanos(), r.end.nanos()}, r.value});
   const std::int64_t p0 = -9'223'372'036 * second;
   CHECK(got == std::vector<std::pair<bounds, std::int64_t>>{{{lo, p0}, 1},
-                                                             {{p0, p0 + second}, 2},
-                                                             {{p0, p0 + 2 * second}, 6},
-                                                             {{p0, p0 + 3 * second}, 6},
-                                                             {{p0, p0 + 4 * second}, 6}});
+                                                            {{p0, p0 + second}, 2},
+                                                            {{p0, p0 + 2 * second}, 6},
+                                                            {{p0, p0 + 3 * second}, 6},
+                                                            {{p0, p0 + 4 * second}, 6}});
   CHECK(p.chain().late_count() == 0);
 }

@@ -85,15 +85,21 @@ struct watermark_strategy {
   duration emit_processing_interval = duration::zero();  ///< processing time, checked at polls
   [[no_unique_address]] Punctuation punctuation{};
 
-  [[nodiscard]] watermark_strategy with_max_future_skew(duration d) const { return with(&watermark_strategy::max_future_skew, d); }
-  [[nodiscard]] watermark_strategy with_idle_timeout(duration d) const { return with(&watermark_strategy::idle_timeout, d); }
+  [[nodiscard]] watermark_strategy with_max_future_skew(duration d) const {
+    return with(&watermark_strategy::max_future_skew, d);
+  }
+  [[nodiscard]] watermark_strategy with_idle_timeout(duration d) const {
+    return with(&watermark_strategy::idle_timeout, d);
+  }
   /// Passes the watermark on once every `records` records (if it advanced).
   [[nodiscard]] watermark_strategy with_emit_every(std::uint64_t records) const {
     return with(&watermark_strategy::emit_every, records);
   }
   /// Passes the watermark on when it advanced by at least `d` of event time
   /// since the last one passed on.
-  [[nodiscard]] watermark_strategy with_emit_interval(duration d) const { return with(&watermark_strategy::emit_interval, d); }
+  [[nodiscard]] watermark_strategy with_emit_interval(duration d) const {
+    return with(&watermark_strategy::emit_interval, d);
+  }
   /// Passes the watermark on at a processing-time poll (pipeline.tick(),
   /// poll_idle(), a DAG worker's tick) at least `d` after the last such
   /// emission; never a clock read per record.

@@ -136,7 +136,9 @@ struct hopping_window {
     return detail::add_mod(detail::normalized_offset(offset, s), size.nanos() % s, s);
   }
   /// The first window end strictly after a.
-  [[nodiscard]] timestamp first_end(timestamp a) const noexcept { return detail::grid_after(a, slide.nanos(), end_offset()); }
+  [[nodiscard]] timestamp first_end(timestamp a) const noexcept {
+    return detail::grid_after(a, slide.nanos(), end_offset());
+  }
   /// The last end e whose window contains the slice at a: e <= (the slice's
   /// true start, before a near timestamp::min()) + size, on the end grid.
   [[nodiscard]] timestamp last_end(timestamp a) const noexcept {
@@ -166,7 +168,9 @@ struct cumulate_window {
 
   [[nodiscard]] std::int64_t slice_unit() const noexcept { return step.nanos(); }
   [[nodiscard]] std::int64_t grid_offset() const noexcept { return detail::normalized_offset(offset, step.nanos()); }
-  [[nodiscard]] std::int64_t period_offset() const noexcept { return detail::normalized_offset(offset, max_size.nanos()); }
+  [[nodiscard]] std::int64_t period_offset() const noexcept {
+    return detail::normalized_offset(offset, max_size.nanos());
+  }
   /// The start of the period holding t (timestamp::min() for the one that
   /// starts before the beginning of time).
   [[nodiscard]] timestamp period_start(timestamp t) const noexcept {
@@ -176,7 +180,9 @@ struct cumulate_window {
     return a != timestamp::min() ? a + step : detail::grid_after(a, step.nanos(), grid_offset());
   }
   /// The end of the period holding slice start `a`.
-  [[nodiscard]] timestamp last_end(timestamp a) const noexcept { return detail::grid_after(a, max_size.nanos(), period_offset()); }
+  [[nodiscard]] timestamp last_end(timestamp a) const noexcept {
+    return detail::grid_after(a, max_size.nanos(), period_offset());
+  }
   [[nodiscard]] timestamp next_end(timestamp e) const noexcept { return e + step; }
   /// The window ending at e starts at its period's start; at timestamp::max(),
   /// that of the first window reaching it (the period holding max() - 1ns).
