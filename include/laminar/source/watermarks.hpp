@@ -18,8 +18,11 @@ namespace laminar {
 
 /// The chain as a watermarked source sees it: records pass through and feed
 /// the generator; a watermark follows the record that advanced it (or
-/// every record, for a chain that absorbs repeated watermarks).
-template <class T, class Time, class Generator, class Chain>
+/// every record, for a chain that absorbs repeated watermarks). Thinned
+/// (the strategy sets an emission trigger), it follows the record on which
+/// a trigger fired, and the held one is flushed before a checkpoint
+/// barrier and when an explicit watermark arrives.
+template <class T, class Time, class Generator, class Chain, bool Thinned = false>
 class watermark_view {
  public:
   watermark_view(const Time& time, Generator& gen, Chain& chain) noexcept : time_(&time), gen_(&gen), chain_(&chain) {}
@@ -28,20 +31,34 @@ class watermark_view {
     // accumulator's add) would otherwise force it to be read again.
     const timestamp ts = to_timestamp(std::invoke(*time_, record));
     chain_->on_event(record);
-    if constexpr (absorbs_repeated_watermarks<Chain>) {
+    if constexpr (Thinned) {
+      if (gen_->on_record_thinned(record, ts)) [[unlikely]] flush();
+    } else if constexpr (absorbs_repeated_watermarks<Chain>) {
       chain_->on_watermark(gen_->on_record_branch_free(record, ts));  // no branch on whether it advanced
     } else if (gen_->on_record(record, ts)) {
       chain_->on_watermark(gen_->current());
     }
   }
   void on_watermark(timestamp w) {
-    if (gen_->on_watermark(w)) chain_->on_watermark(w);
+    if constexpr (Thinned) {
+      gen_->on_watermark(w);
+      flush();
+    } else if (gen_->on_watermark(w)) {
+      chain_->on_watermark(w);
+    }
   }
   void on_barrier(const checkpoint_barrier& b) {
+    if constexpr (Thinned) {
+      if (!b.restoring()) flush();
+    }
     b.checkpoint(*gen_);
     chain_->on_barrier(b);
   }
   void on_end() { chain_->on_end(); }
+  /// Passes the held watermark on, if it advanced since the last one.
+  void flush() {
+    if (const auto w = gen_->take()) chain_->on_watermark(*w);
+  }
   /// Passes a stop request on from the chain (stopping_chain).
   [[nodiscard]] bool stop_requested() const
     requires stopping_chain<Chain>
@@ -58,8 +75,8 @@ class watermark_view {
 template <class Source, class Time, class Punctuation>
 class watermarked_source {
   using generator = watermark_generator<Punctuation>;
-  template <class Chain>
-  using view = watermark_view<typename Source::value_type, Time, generator, Chain>;
+  template <class Chain, bool Thinned = false>
+  using view = watermark_view<typename Source::value_type, Time, generator, Chain, Thinned>;
 
  public:
   using is_source = void;
@@ -68,7 +85,7 @@ class watermarked_source {
   static constexpr bool stops_on_request = stoppable_source<Source>;
 
   watermarked_source(Source src, Time time, watermark_strategy<Punctuation> strategy)
-      : src_(std::move(src)), time_(std::move(time)), gen_(std::move(strategy)) {}
+      : src_(std::move(src)), time_(std::move(time)), gen_(std::move(strategy)), thinned_(gen_.strategy().thinned()) {}
 
   [[nodiscard]] auto context() const { return src_.context().with_time(time_); }
 
@@ -76,8 +93,9 @@ class watermarked_source {
   std::size_t run_for(Chain& chain, std::size_t max_records)
     requires pull_source<Source>
   {
-    view<Chain> v(time_, gen_, chain);
-    const std::size_t n = src_.run_for(v, max_records);
+    // The emission policy is chosen once per batch: each view's record path
+    // is compiled for its own policy.
+    const std::size_t n = with_view(chain, [&](auto& v) { return src_.run_for(v, max_records); });
     if (n != 0) gen_.mark_active();  // for the idle timeout, once per batch
     return n;
   }
@@ -90,39 +108,51 @@ class watermarked_source {
   void push(Chain& chain, const value_type& record)
     requires pushed_source<Source>
   {
-    view<Chain> v(time_, gen_, chain);
     gen_.mark_active();
-    src_.push(v, record);
+    with_view(chain, [&](auto& v) { src_.push(v, record); });
   }
   template <class Chain>
   void watermark(Chain& chain, timestamp w)
     requires pushed_source<Source>
   {
-    view<Chain> v(time_, gen_, chain);
-    src_.watermark(v, w);
+    with_view(chain, [&](auto& v) { src_.watermark(v, w); });
   }
+  /// The end: thinned, the held watermark first, then the source's end
+  /// (the end of time, then on_end()).
   template <class Chain>
   void finish(Chain& chain) {
-    view<Chain> v(time_, gen_, chain);
-    src_.finish(v);
+    with_view(chain, [&](auto& v) {
+      if (thinned_) v.flush();
+      src_.finish(v);
+    });
   }
   template <class Chain>
   void on_barrier(Chain& chain, const checkpoint_barrier& b) {
-    view<Chain> v(time_, gen_, chain);
-    src_.on_barrier(v, b);
+    with_view(chain, [&](auto& v) { src_.on_barrier(v, b); });
   }
   template <class Chain>
   void poll_idle(Chain& chain, timestamp now) {
-    if (gen_.on_idle_check(now)) chain.on_watermark(gen_.current());
+    if (const auto w = gen_.on_processing_time(now)) chain.on_watermark(*w);
   }
 
   [[nodiscard]] const generator& watermarks() const noexcept { return gen_; }
   [[nodiscard]] Source& inner() noexcept { return src_; }
 
  private:
+  template <class Chain, class F>
+  decltype(auto) with_view(Chain& chain, F&& f) {
+    if (thinned_) {
+      view<Chain, true> v(time_, gen_, chain);
+      return f(v);
+    }
+    view<Chain> v(time_, gen_, chain);
+    return f(v);
+  }
+
   Source src_;
   [[no_unique_address]] Time time_;
   generator gen_;
+  bool thinned_;
 };
 
 template <class Time, class Punctuation>

@@ -153,7 +153,7 @@ class keyed_sliced_window_stage
     timestamp quiet = timestamp::max();
     if (mode_ == emit_mode::eager) quiet = timestamp::min();
     if (mode_ == emit_mode::on_close) quiet = assigner_.first_end(start);
-    return slice{start, start + duration::from_nanos(unit_), quiet, agg_.init(), 0};
+    return slice{start, grid_after(start, unit_, grid_offset_), quiet, agg_.init(), 0};
   }
 
   // Calls f(end) for the end of each window containing the slice at `a`,
@@ -203,7 +203,7 @@ class keyed_sliced_window_stage
   // A record that needs more than the fast path: a new key or slice, a
   // change to emit, or a late record.
   [[gnu::noinline]] void on_other_event(const in_type& e, timestamp t, const key_type& key, std::uint32_t s) {
-    const timestamp a = floor_to_grid(t, unit_, grid_offset_);
+    const timestamp a = slice_start(t, unit_, grid_offset_);
     const timestamp last_end = assigner_.last_end(a);
     if (s == table::npos) {
       if (closed(last_end, watermark_)) return on_late(e);

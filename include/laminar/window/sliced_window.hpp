@@ -222,7 +222,7 @@ class sliced_window_stage {
   // Finds or creates the slice for t and caches it; false if the record is
   // late (every window containing it has closed).
   bool locate(timestamp t) {
-    const timestamp a = floor_to_grid(t, unit_, grid_offset_);
+    const timestamp a = slice_start(t, unit_, grid_offset_);
     if (closed(assigner_.last_end(a))) return false;
     std::size_t i = slices_.size();
     while (i > 0 && slices_[i - 1].start > a) --i;  // records are mostly in the newest slice
@@ -235,7 +235,7 @@ class sliced_window_stage {
     cached_ = true;
     cached_index_ = i;
     cached_start_ = a;
-    cached_end_ = a + duration::from_nanos(unit_);
+    cached_end_ = grid_after(a, unit_, grid_offset_);  // exact where a was clamped at the beginning of time
     refresh_fast_range();
     next_check_ = watermark_ + duration::from_nanos(1);  // the deadlines may have moved: recomputed at the next watermark
     return true;
