@@ -305,7 +305,7 @@ TEST_CASE("windows give the same rows whether the source passes on every waterma
     const auto check = [&](const auto& window, const char* name) {
       CAPTURE(name);
       std::vector<row> a, b;
-      late_records<event> late_a, late_b;
+      side_records<event> late_a, late_b;
       (from(stream) | with_watermarks(&event::ts, every) | key_by(&event::key) | window.late_to(late_a) | collect(a))
           .run();
       (from(stream) | with_watermarks(&event::ts, thin) | key_by(&event::key) | window.late_to(late_b) | collect(b))
@@ -314,7 +314,7 @@ TEST_CASE("windows give the same rows whether the source passes on every waterma
       CHECK(late_a.records() == late_b.records());
       CHECK(!a.empty());
     };
-    for (const emit_mode mode : {emit_mode::final_only, emit_mode::on_close, emit_mode::on_update}) {
+    for (const emit_mode mode : {emit_mode::final, emit_mode::on_close, emit_mode::eager}) {
       CAPTURE(static_cast<int>(mode));
       check(tumbling(100ms).aggregate(sum).emit(mode), "tumbling");
       check(hopping(200ms, 50ms).aggregate(sum).emit(mode).allowed_lateness(30ms), "hopping");
@@ -325,8 +325,8 @@ TEST_CASE("windows give the same rows whether the source passes on every waterma
     o.late_fraction = 0.05;
     const auto late_stream = test::make_stream(o);
     std::vector<window_row<std::uint32_t, std::int64_t>> a, b;
-    late_records<event> late_a, late_b;
-    const auto counting = tumbling(100ms).aggregate(laminar::count()).emit(emit_mode::final_only);
+    side_records<event> late_a, late_b;
+    const auto counting = tumbling(100ms).aggregate(laminar::count()).emit(emit_mode::final);
     (from(late_stream) | with_watermarks(&event::ts, every) | key_by(&event::key) | counting.late_to(late_a) |
      collect(a))
         .run();

@@ -87,7 +87,7 @@ std::set<bounds> windows_of(const spec& s, std::int64_t t) {
   return out;
 }
 
-// The windows' rows and late records a final_only window must produce for
+// The windows' rows and late records a final window must produce for
 // records arriving in this order, with the watermark the highest timestamp
 // so far (monotonous, no future-skew check).
 struct expected {
@@ -165,13 +165,13 @@ void check_against_reference(const spec& s, const Window& shape_of) {
         std::uint64_t late = 0;
         if (keyed_watermarks) {
           auto p = from(in) | with_watermarks(&rec::ts, strategy) | key_by(&rec::key) |
-                   shape_of.aggregate(agg).emit(emit_mode::final_only).allowed_lateness(late_by).keyed_watermarks(0ns) |
+                   shape_of.aggregate(agg).emit(emit_mode::final).allowed_lateness(late_by).keyed_watermarks(0ns) |
                    collect(rows);
           p.run();
           late = p.chain().late_count();
         } else {
           auto p = from(in) | with_watermarks(&rec::ts, strategy) | key_by(&rec::key) |
-                   shape_of.aggregate(agg).emit(emit_mode::final_only).allowed_lateness(late_by) | collect(rows);
+                   shape_of.aggregate(agg).emit(emit_mode::final).allowed_lateness(late_by) | collect(rows);
           p.run();
           late = p.chain().late_count();
         }
