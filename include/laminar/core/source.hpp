@@ -114,8 +114,11 @@ auto operator|(source_pipe<Source, Pipe>&& sp, P&& p) {
 }
 
 /// A pipeline is closed by its sink: nothing can be composed after it.
+/// (This and the other misplaced-`|` overloads return auto: deducing it
+/// instantiates the body at the `|`, so their assertion is the first error,
+/// ahead of the caller's `auto p = ...` of a void.)
 template <class Source, class Chain, pipeable P>
-void operator|(const pipeline<Source, Chain>&, P&&) {
+auto operator|(const pipeline<Source, Chain>&, P&&) {
   static_assert(sizeof(P) == 0, "laminar: nothing can follow a sink: the sink must be the last stage of a chain");
 }
 
