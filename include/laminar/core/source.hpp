@@ -97,6 +97,11 @@ auto close(Source&& src, pipe<Fs...>&& p) {
     auto chain = bind_chain(src.context(), std::move(p));
     return pipeline<S, decltype(chain)>(std::forward<Source>(src), std::move(chain));
   } else {
+    // The source fixes the record type, so the operators can be checked
+    // now, at this `|`: a misfit's "required from here" then points at
+    // the `|` that appended it, not at the sink's.
+    using checked = typename detail::context_after<decltype(src.context()), Fs...>::type;
+    static_assert(sizeof(checked) > 0);
     return source_pipe<S, pipe<Fs...>>{std::forward<Source>(src), std::move(p)};
   }
 }
