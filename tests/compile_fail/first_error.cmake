@@ -3,6 +3,9 @@
 # EXPECTED: a reader sees laminar's own message before anything else.
 #   cmake -DCOMPILER=g++ -DSOURCE=x.cpp -DEXPECTED=regex "-DFLAGS=-Iinclude|-Icereal" -P first_error.cmake
 # (FLAGS separated by "|", which survives add_test where ";" would not).
+# With AT_LINE, the first place the diagnostics name in SOURCE itself (g++'s
+# "required from here", clang's "in instantiation of ... requested here")
+# must be that line.
 foreach(var COMPILER SOURCE EXPECTED)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "first_error.cmake: ${var} is not set")
@@ -30,5 +33,12 @@ if(NOT first MATCHES "${EXPECTED}")
   string(SUBSTRING "${out}" 0 4000 head)
   message(FATAL_ERROR "${COMPILER}: the first error on ${SOURCE} is not the expected one.\n"
                       "expected (regex): ${EXPECTED}\nfirst error: ${first}\n--- output (head) ---\n${head}")
+endif()
+if(AT_LINE)
+  get_filename_component(file ${SOURCE} NAME)
+  string(REGEX MATCH "[^\n]*${file}:[0-9]+:[0-9]+:[^\n]*" where "${out}")
+  if(NOT where MATCHES "${file}:${AT_LINE}:")
+    message(FATAL_ERROR "${COMPILER}: the diagnostics point first at\n  ${where}\nnot at ${file}:${AT_LINE}")
+  endif()
 endif()
 message(STATUS "${COMPILER}: first error: ${first}")
