@@ -99,9 +99,14 @@ class snapshot {
   /// Saves a stage's state under its id.
   template <stateful S>
   void save(const S& stage) {
+    std::string id = next_id(detail::state_name<S>());
     state_writer w(key_groups_);
-    stage.save_state(w);
-    add({next_id(detail::state_name<S>()), detail::state_layout<S>(), w.bytes()});
+    try {
+      stage.save_state(w);
+    } catch (const unarchivable_state_error& e) {
+      throw unarchivable(e, id);
+    }
+    add({std::move(id), detail::state_layout<S>(), w.bytes()});
   }
 
   /// Loads a stage's state from the record under its id, checking that the
@@ -127,6 +132,10 @@ class snapshot {
     };
     try {
       stage.load_state(r);
+    } catch (const unarchivable_state_error& e) {
+      throw unarchivable(e, id);
+    } catch (const usage_error& e) {  // the bytes are fine; the stage cannot take them (collect's vector)
+      throw usage_error("checkpoint " + std::to_string(id_) + ": restoring '" + id + "': " + e.what());
     } catch (const checkpoint_error& e) {
       throw malformed(e.what());
     } catch (const std::bad_alloc&) {
@@ -241,6 +250,11 @@ class snapshot {
   }
 
  private:
+  // A stage's state holds a type that cannot be serialized: say which stage.
+  [[nodiscard]] unarchivable_state_error unarchivable(const unarchivable_state_error& e, const std::string& id) const {
+    return unarchivable_state_error(e.type(), "checkpoint " + std::to_string(id_), "the stage '" + id + "'");
+  }
+
   struct parser {
     std::string_view data;
     std::size_t pos;
