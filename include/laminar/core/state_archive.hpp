@@ -4,7 +4,9 @@
 // A stateful stage has save_state(state_writer&) const and
 // load_state(state_reader&). Values are serialized with cereal, into the
 // library's own little-endian archives (detail/state_archives.hpp), so a
-// user type needs a cereal `serialize` (or save/load) function. Reading
+// user type in a checkpoint needs a cereal `serialize` (or save/load)
+// function; one without is refused when a checkpoint writes or reads it,
+// so a chain that is never checkpointed needs none (see archivable). Reading
 // checks every value and every container size against the bytes left:
 // damaged state is a checkpoint_error, never a crash or a huge allocation.
 // Keyed state is written by key group (state/key.hpp): the archives carry
