@@ -22,14 +22,10 @@ struct tick {
   std::int64_t ts;  // ns since the epoch
 };
 
-struct fill {
+struct fill {  // no serialize: collect's checkpoint holds only how many fills it collected
   std::uint32_t symbol;
   double notional;
   friend bool operator==(const fill&, const fill&) = default;
-  template <class Archive>  // collect() saves its records in checkpoints: cereal must know the type
-  void serialize(Archive& ar) {
-    ar(symbol, notional);
-  }
 };
 
 // Every run builds its pipeline here, so that a restored one has the same shape.
@@ -50,8 +46,11 @@ int main() {
   build(ticks, expected).run();  // the uninterrupted run
 
   const fs::path file = fs::temp_directory_path() / "laminar-example-05-checkpoint-7.lmnr";
+  // `out` stands for where the sink writes (a file, a topic): it outlives
+  // the pipeline. The checkpoint holds how much of it was written; a
+  // restore cuts off what came after, and the replay writes that again.
+  std::vector<fill> out;
   {
-    std::vector<fill> out;
     auto first = build(ticks, out);
     first.run_for(ticks.size() / 2);
     const laminar::snapshot saved = first.checkpoint(7);  // one record per stateful stage, in chain order
@@ -59,10 +58,10 @@ int main() {
     saved.write(os);
     std::cout << "checkpoint 7 after " << ticks.size() / 2 << " ticks:";
     for (const auto& r : saved.records()) std::cout << ' ' << r.id;
+    first.run_for(100);  // written after the checkpoint, then lost with the pipeline
   }  // the first pipeline is gone: as if the process had stopped here
   std::cout << "\n  written to " << file << ", " << fs::file_size(file) << " bytes\n";
 
-  std::vector<fill> out;
   auto second = build(ticks, out);
   std::ifstream is(file, std::ios::binary);
   second.restore(laminar::snapshot::read(is));

@@ -70,7 +70,7 @@ TEST_CASE("save mid-stream, load into a fresh pipeline, continue: same output as
     first.run_for(cut);
     const std::string file = first.checkpoint(cut).to_bytes();
 
-    std::vector<int> out;
+    std::vector<int> out = first_out;  // collect's checkpoint holds only its length
     std::uint64_t n2 = 0;
     auto second = build(out, n2);
     second.restore(snapshot::from_bytes(file));

@@ -125,7 +125,7 @@ TEST_CASE("uid() names an operator's state: it restores wherever the operator st
   auto r = two(out3);
   feed(r, in, 0, 100);
   const snapshot bigger = r.checkpoint(4);
-  std::vector<row> out4;
+  std::vector<row> out4 = out3;  // collect's checkpoint holds only its length
   auto t = one(out4);
   try {
     t.restore(snapshot::from_bytes(bigger.to_bytes()));
@@ -162,7 +162,7 @@ TEST_CASE("uid() around a join: its state is under the id, and the join restores
   bool found = false;
   for (const state_record& r : s.records()) found = found || r.id == "px/asof_join";
   CHECK(found);
-  std::vector<joined> b;
+  std::vector<joined> b = a;  // collect's checkpoint holds only its length
   auto q = make(b);
   q.restore(snapshot::from_bytes(s.to_bytes()));
   q.push_left(trade{6, 1, 2});

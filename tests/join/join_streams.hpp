@@ -232,7 +232,7 @@ void check_restore_at_random_cuts(Make make, const std::vector<stream_item<L, R>
       for (std::size_t i = 0; i < cut; ++i) feed(p, items[i]);
       bytes = p.checkpoint(checkpoint_id).to_bytes();
     }
-    std::vector<Row> rest;
+    std::vector<Row> rest = first;  // collect's checkpoint holds only its length
     auto q = make(rest);
     q.restore(laminar::snapshot::from_bytes(bytes));
     for (std::size_t i = cut; i < items.size(); ++i) feed(q, items[i]);

@@ -366,8 +366,8 @@ TEST_CASE("lookup join (loader): a checkpoint at a random point restores into a 
       const std::string what = describe(o) + " cut " + std::to_string(cut);
       std::string bytes;
       store first_store;
+      std::vector<row> first;
       {
-        std::vector<row> first;
         side_records<order> first_side;
         with_join(o, first_store, first_side, [&](auto j) {
           auto p = loader_pipeline(std::move(j), first);
@@ -378,11 +378,11 @@ TEST_CASE("lookup join (loader): a checkpoint at a random point restores into a 
       // The store is the world's, not the join's: it is as it was at the cut.
       store rest_store;
       rest_store.rows = first_store.rows;
-      std::vector<row> rest;
+      std::vector<row> rest = first;  // collect's checkpoint holds only its length
       side_records<order> rest_side;
       with_join(o, rest_store, rest_side, [&](auto j) {
         auto q = loader_pipeline(std::move(j), rest);
-        q.restore(snapshot::from_bytes(bytes));  // collect and the side output come back with what came before
+        q.restore(snapshot::from_bytes(bytes));  // the side output comes back with what came before
         for (std::size_t i = cut; i < steps.size(); ++i) feed(q, rest_store, steps[i]);
         q.finish();
         CHECK_MESSAGE(q.chain().hits() == hits, what);
@@ -898,8 +898,8 @@ void table_restore(int& cases) {
         const std::string what = std::string(to_string(m)) + " max_held " + std::to_string(max_held) + " cut " +
                                  std::to_string(cut);
         std::string bytes;
+        std::vector<lookup_row<order, R>> first;
         {
-          std::vector<lookup_row<order, R>> first;
           side_records<order> side;
           side_records<R> overflowed;
           with_table_join<R>(max_held, m, side, overflowed, [&](auto j) {
@@ -908,7 +908,7 @@ void table_restore(int& cases) {
             bytes = p.checkpoint(9).to_bytes();
           });
         }
-        std::vector<lookup_row<order, R>> rest;
+        std::vector<lookup_row<order, R>> rest = first;  // collect's checkpoint holds only its length
         side_records<order> side;
         side_records<R> overflowed;
         with_table_join<R>(max_held, m, side, overflowed, [&](auto j) {

@@ -46,6 +46,7 @@ TEST_CASE("a deterministic stateless generator is restored by replaying it") {
   auto first = generate(make()) | collect(first_out);
   first.run_for(37);
   const snapshot s = first.checkpoint(1);
+  out = first_out;  // collect's checkpoint holds only its length
   auto second = generate(make()) | collect(out);
   second.restore(s);
   second.run();
@@ -57,6 +58,7 @@ TEST_CASE("a stateful generator saves and loads its own state") {
   auto first = generate(counter_gen{}) | collect(first_out);
   first.run_for(6);
   const snapshot s = first.checkpoint(2);
+  out = first_out;  // collect's checkpoint holds only its length
   auto second = generate(counter_gen{}) | collect(out);
   second.restore(s);
   second.run();

@@ -45,6 +45,7 @@ TEST_CASE("a non-random-access range restores its position by walking") {
   auto p = from(in) | collect(out1);
   p.run_for(3);
   const snapshot s = p.checkpoint(1);
+  out2 = out1;  // collect's checkpoint holds only its length
   auto q = from(in) | collect(out2);
   q.restore(s);
   q.run();

@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "laminar/core/detail/result_or.hpp"
 #include "laminar/core/time.hpp"
 
 namespace laminar {
@@ -120,8 +121,17 @@ void merge_counts(Map& into, const Map& from) {
 }
 
 /// The value a projection (member pointer or callable) gives for a record.
+/// A class, not an alias, so that its static_assert is the first error for
+/// a projection of the wrong record type.
 template <class P, class T>
-using projected_t = std::remove_cvref_t<std::invoke_result_t<const P&, const T&>>;
+struct projected {
+  static_assert(std::invocable<const P&, const T&>,
+                "laminar: an aggregate's projection cannot be applied to the stream's record type: "
+                "sum(&T::field), min(f)... must name a field of, or take, the records the window reads");
+  using type = result_or_t<const P&, const T&>;
+};
+template <class P, class T>
+using projected_t = typename projected<P, T>::type;
 
 /// The type a sum of V accumulates in: 64-bit for integers (bool counts
 /// the trues), double for

@@ -25,6 +25,8 @@
 #include <ostream>
 #include <type_traits>
 
+#include "laminar/core/state_archive.hpp"
+
 namespace laminar {
 
 /// +I, -U, +U, -D.
@@ -100,6 +102,7 @@ struct change : T {
     return os << c.kind << " " << static_cast<const T&>(c);
   }
   template <class Archive>
+    requires archivable<T>  // else not archivable, rather than a cereal error here
   void serialize(Archive& ar) {
     ar(static_cast<T&>(*this), kind);
   }

@@ -123,6 +123,17 @@ auto output_context_from(const Ctx& ctx, const Tuple& factories) {
     return output_context_from<I + 1>(std::get<I>(factories).output_context(ctx), factories);
   }
 }
+
+/// The context after operator factories Fs applied from the left. Naming
+/// it instantiates each factory's output_context in turn, and with it the
+/// factory's static_asserts.
+template <class Ctx, class... Fs>
+struct context_after {
+  using type = Ctx;
+};
+template <class Ctx, class F, class... Fs>
+struct context_after<Ctx, F, Fs...>
+    : context_after<decltype(std::declval<const F&>().output_context(std::declval<const Ctx&>())), Fs...> {};
 }  // namespace detail
 
 /// The context after a pipe of operator factories (no sink).

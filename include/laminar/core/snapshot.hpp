@@ -214,9 +214,14 @@ class snapshot {
   // a program with many stage types compiles this error handling once.
   [[gnu::noinline]] void save_record(std::string_view name, const std::string& layout, const void* stage,
                    void (*save_state)(const void*, state_writer&)) {
+    std::string id = next_id(name);
     state_writer w(key_groups_);
-    save_state(stage, w);
-    add({next_id(name), layout, w.bytes()});
+    try {
+      save_state(stage, w);
+    } catch (const unarchivable_state_error& e) {
+      throw unarchivable(e, id);
+    }
+    add({std::move(id), layout, w.bytes()});
   }
 
   [[gnu::noinline]] void load_record(std::string_view name, const std::string& layout, void* stage,
@@ -240,6 +245,10 @@ class snapshot {
     };
     try {
       load_state(stage, r);
+    } catch (const unarchivable_state_error& e) {
+      throw unarchivable(e, id);
+    } catch (const usage_error& e) {  // the bytes are fine; the stage cannot take them (collect's vector)
+      throw usage_error("checkpoint " + std::to_string(id_) + ": restoring '" + id + "': " + e.what());
     } catch (const checkpoint_error& e) {
       throw malformed(e.what());
     } catch (const std::bad_alloc&) {
@@ -253,6 +262,11 @@ class snapshot {
       throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the stage with id '" + id +
                              "' left unread bytes in its state: its save_state and load_state disagree");
     }
+  }
+
+  // A stage's state holds a type that cannot be serialized: say which stage.
+  [[nodiscard]] unarchivable_state_error unarchivable(const unarchivable_state_error& e, const std::string& id) const {
+    return unarchivable_state_error(e.type(), "checkpoint " + std::to_string(id_), "the stage '" + id + "'");
   }
 
   struct parser {

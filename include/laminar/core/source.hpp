@@ -97,6 +97,11 @@ auto close(Source&& src, pipe<Fs...>&& p) {
     auto chain = bind_chain(src.context(), std::move(p));
     return pipeline<S, decltype(chain)>(std::forward<Source>(src), std::move(chain));
   } else {
+    // The source fixes the record type, so the operators can be checked
+    // now, at this `|`: a misfit's "required from here" then points at
+    // the `|` that appended it, not at the sink's.
+    using checked = typename detail::context_after<decltype(src.context()), Fs...>::type;
+    static_assert(sizeof(checked) > 0);
     return source_pipe<S, pipe<Fs...>>{std::forward<Source>(src), std::move(p)};
   }
 }
@@ -114,8 +119,11 @@ auto operator|(source_pipe<Source, Pipe>&& sp, P&& p) {
 }
 
 /// A pipeline is closed by its sink: nothing can be composed after it.
+/// (This and the other misplaced-`|` overloads return auto: deducing it
+/// instantiates the body at the `|`, so their assertion is the first error,
+/// ahead of the caller's `auto p = ...` of a void.)
 template <class Source, class Chain, pipeable P>
-void operator|(const pipeline<Source, Chain>&, P&&) {
+auto operator|(const pipeline<Source, Chain>&, P&&) {
   static_assert(sizeof(P) == 0, "laminar: nothing can follow a sink: the sink must be the last stage of a chain");
 }
 

@@ -4,7 +4,9 @@
 // A stateful stage has save_state(state_writer&) const and
 // load_state(state_reader&). Values are serialized with cereal, into the
 // library's own little-endian archives (detail/state_archives.hpp), so a
-// user type needs a cereal `serialize` (or save/load) function. Reading
+// user type in a checkpoint needs a cereal `serialize` (or save/load)
+// function; one without is refused when a checkpoint writes or reads it,
+// so a chain that is never checkpointed needs none (see archivable). Reading
 // checks every value and every container size against the bytes left:
 // damaged state is a checkpoint_error, never a crash or a huge allocation.
 // Keyed state is written by key group (state/key.hpp): the archives carry
@@ -15,12 +17,17 @@
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "laminar/core/detail/state_archives.hpp"
 #include "laminar/core/detail/type_name.hpp"
@@ -33,6 +40,73 @@ namespace laminar {
 /// number of instances.
 inline constexpr std::uint32_t default_key_groups = 128;
 
+namespace detail {
+
+template <class T>
+inline constexpr bool cereal_archivable = cereal::traits::is_output_serializable<T, state_output_archive>::value &&
+                                          cereal::traits::is_input_serializable<T, state_input_archive>::value;
+
+// cereal's functions for standard containers accept any element type, so
+// its trait says yes for a vector of anything: look at the elements too.
+template <class T>
+inline constexpr bool deep_archivable = cereal_archivable<T>;
+template <class T, class A>
+inline constexpr bool deep_archivable<std::vector<T, A>> = cereal_archivable<std::vector<T, A>> && deep_archivable<T>;
+template <class T>
+inline constexpr bool deep_archivable<std::optional<T>> = cereal_archivable<std::optional<T>> && deep_archivable<T>;
+template <class T, std::size_t N>
+inline constexpr bool deep_archivable<std::array<T, N>> = cereal_archivable<std::array<T, N>> && deep_archivable<T>;
+template <class A, class B>
+inline constexpr bool deep_archivable<std::pair<A, B>> =
+    cereal_archivable<std::pair<A, B>> && deep_archivable<A> && deep_archivable<B>;
+template <class... Ts>
+inline constexpr bool deep_archivable<std::tuple<Ts...>> =
+    cereal_archivable<std::tuple<Ts...>> && (deep_archivable<Ts> && ...);
+template <class K, class V, class C, class A>
+inline constexpr bool deep_archivable<std::map<K, V, C, A>> =
+    cereal_archivable<std::map<K, V, C, A>> && deep_archivable<K> && deep_archivable<V>;
+
+}  // namespace detail
+
+/// A type the state archives can write and read back: it has a cereal
+/// serialize (or save and load), and so does what it holds, for the
+/// standard containers and laminar's own rows (whose serialize is
+/// constrained on their members being archivable).
+template <class T>
+concept archivable = detail::deep_archivable<T>;
+
+/// What a state archive throws for a value whose type cannot be
+/// serialized. Nothing else requires serializability: a chain that is never
+/// checkpointed compiles and runs with any record and state types, in one
+/// thread and in a graph (whose nodes are checkpointed only when asked, at
+/// run time). The snapshot names the stage (snapshot.hpp).
+class unarchivable_state_error : public checkpoint_error {
+ public:
+  explicit unarchivable_state_error(std::string type, const std::string& checkpoint = "checkpoint",
+                                    const std::string& stage = "a stage")
+      : checkpoint_error("laminar: " + checkpoint + ": " + stage + " keeps a `" + type +
+                         "` in its state, which has no cereal serialize(Archive&) (nor save/load): give it one; a "
+                         "chain that is never checkpointed needs none"),
+        type_(std::move(type)) {}
+  /// The type that cannot be serialized.
+  [[nodiscard]] const std::string& type() const noexcept { return type_; }
+
+ private:
+  std::string type_;
+};
+
+namespace detail {
+// The first of Ts that is not archivable.
+template <class T, class... Ts>
+[[noreturn, gnu::cold]] void refuse_unarchivable() {
+  if constexpr (archivable<T> && sizeof...(Ts) > 0) {
+    refuse_unarchivable<Ts...>();
+  } else {
+    throw unarchivable_state_error(std::string(type_name<T>()));
+  }
+}
+}  // namespace detail
+
 /// Where a stage writes its state: call it with the values to save,
 /// `w(count_, sum_)`.
 class state_writer {
@@ -40,9 +114,15 @@ class state_writer {
   explicit state_writer(std::uint32_t key_groups = default_key_groups) : key_groups_(key_groups), archive_(bytes_) {}
   state_writer(const state_writer&) = delete;
   state_writer& operator=(const state_writer&) = delete;
+  /// A value whose type is not archivable is an unarchivable_state_error
+  /// when it is written, not a compile error where it is not.
   template <class... Ts>
   void operator()(const Ts&... values) {
-    archive_(values...);
+    if constexpr ((archivable<Ts> && ...)) {
+      archive_(values...);
+    } else {
+      detail::refuse_unarchivable<Ts...>();
+    }
   }
   /// What was written so far.
   [[nodiscard]] const std::string& bytes() const noexcept { return bytes_; }
@@ -66,11 +146,15 @@ class state_reader {
   /// is a checkpoint_error naming the offset.
   template <class... Ts>
   void operator()(Ts&... values) {
-    const std::size_t at = offset();
-    try {
-      archive_(values...);
-    } catch (const cereal::Exception& e) {
-      unreadable(at, e);
+    if constexpr (!(archivable<Ts> && ...)) {
+      detail::refuse_unarchivable<Ts...>();
+    } else {
+      const std::size_t at = offset();
+      try {
+        archive_(values...);
+      } catch (const cereal::Exception& e) {
+        unreadable(at, e);
+      }
     }
   }
   /// True when every saved byte has been read.
@@ -110,12 +194,6 @@ class state_reader {
   detail::state_input_archive archive_;
 };
 
-/// A type the state archives can write and read back (it has a cereal
-/// serialize, or save and load).
-template <class T>
-concept archivable = cereal::traits::is_output_serializable<T, detail::state_output_archive>::value &&
-                     cereal::traits::is_input_serializable<T, detail::state_input_archive>::value;
-
 /// A stage with state that survives a checkpoint.
 template <class S>
 concept stateful = requires(const S& s, S& m, state_writer& w, state_reader& r) {
@@ -148,7 +226,7 @@ namespace detail {
 
 template <class T>
 std::string layout_entry() {
-  if constexpr (std::is_default_constructible_v<T>) {
+  if constexpr (std::is_default_constructible_v<T> && archivable<T>) {
     const T value{};
     return layout_entry_text(type_name<T>(), &value,
                              [](state_writer& w, const void* v) { w(*static_cast<const T*>(v)); });

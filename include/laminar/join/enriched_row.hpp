@@ -11,6 +11,7 @@
 #include <cereal/types/optional.hpp>
 
 #include "laminar/core/detail/print.hpp"
+#include "laminar/core/state_archive.hpp"
 #include "laminar/core/stage.hpp"
 
 namespace laminar {
@@ -46,6 +47,7 @@ struct joined_row {
     return os << "}";
   }
   template <class Archive>
+    requires archivable<Left> && archivable<Right>  // else not archivable, rather than a cereal error here
   void serialize(Archive& ar) {
     ar(left, right);
   }

@@ -3,10 +3,12 @@
 // projection travels in the composition context, at zero run-time cost.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <type_traits>
 #include <utility>
 
+#include "laminar/core/detail/result_or.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/tagged_key.hpp"
 #include "laminar/core/time.hpp"
@@ -52,8 +54,10 @@ struct event_time_operator {
 
   template <class Ctx>
   auto output_context(const Ctx& ctx) const {
-    using R = std::remove_cvref_t<std::invoke_result_t<const P&, const typename Ctx::value_type&>>;
-    static_assert(timestamp_like<R>,
+    using T = typename Ctx::value_type;
+    static_assert(std::invocable<const P&, const T&>,
+                  "laminar::event_time: the projection cannot be applied to the stream's record type (const T&)");
+    static_assert(!std::invocable<const P&, const T&> || timestamp_like<detail::result_or_t<const P&, const T&>>,
                   "laminar::event_time: the projection must return a laminar::timestamp, a std::chrono time_point "
                   "or duration, or integer nanoseconds since the epoch");
     return ctx.with_time(time);

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "laminar/core/detail/result_or.hpp"
 #include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/stage.hpp"
 
@@ -26,19 +27,20 @@ struct map_operator {
   using is_operator = void;
   F f;
 
-  template <class Ctx>
-  static constexpr void check() {
-    static_assert(std::invocable<F&, const typename Ctx::value_type&>,
-                  "laminar::map: the function cannot be called with the stream's record type (const T&)");
-  }
+  // Each member states its requirement before naming f's result, so that
+  // a function of the wrong type fails with this message first.
   template <class Ctx>
   auto output_context(const Ctx&) const {
-    check<Ctx>();
-    return context_of<std::remove_cvref_t<std::invoke_result_t<F&, const typename Ctx::value_type&>>>{};
+    using T = typename Ctx::value_type;
+    static_assert(std::invocable<F&, const T&>,
+                  "laminar::map: the function cannot be called with the stream's record type (const T&)");
+    using U = detail::result_or_t<F&, const T&>;
+    static_assert(!std::is_void_v<U>, "laminar::map: the function returns nothing: use tap(f) for a side effect");
+    return context_of<U>{};
   }
   template <class Ctx, class Next>
-  auto bind(const Ctx&, Next&& next) && {
-    check<Ctx>();
+  auto bind(const Ctx& ctx, Next&& next) && {
+    (void)output_context(ctx);
     return map_stage<typename Ctx::value_type, F, std::remove_cvref_t<Next>>(std::move(f), std::forward<Next>(next));
   }
 };

@@ -540,7 +540,7 @@ inline constexpr bool aligned_not_after_a_source = false;
 /// aligned(...) belongs right after a source's with_watermarks.
 template <class P, class Excess>
   requires(!source<P>)
-void operator|(P&&, alignment_join<Excess>) {
+auto operator|(P&&, alignment_join<Excess>) {
   static_assert(detail::aligned_not_after_a_source<P>,
                 "laminar::aligned goes right after a source and its with_watermarks: "
                 "from(x) | with_watermarks(...) | aligned(group) | ...");

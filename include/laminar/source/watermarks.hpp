@@ -4,12 +4,14 @@
 //   from(ticks) | with_watermarks(&Tick::ts, bounded_out_of_orderness(50ms)) | ...
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <type_traits>
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/detail/result_or.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/watermark.hpp"
@@ -171,8 +173,10 @@ auto with_watermarks(Time time, watermark_strategy<Punctuation> strategy) {
 template <source S, class Time, class Punctuation>
 auto operator|(S&& src, watermark_assigner<Time, Punctuation> a) {
   using Src = std::remove_cvref_t<S>;
-  using R = std::remove_cvref_t<std::invoke_result_t<const Time&, const typename Src::value_type&>>;
-  static_assert(timestamp_like<R>,
+  using T = typename Src::value_type;
+  static_assert(std::invocable<const Time&, const T&>,
+                "laminar::with_watermarks: the time projection cannot be applied to the source's record type");
+  static_assert(!std::invocable<const Time&, const T&> || timestamp_like<detail::result_or_t<const Time&, const T&>>,
                 "laminar::with_watermarks: the time projection must return a laminar::timestamp, a std::chrono "
                 "time_point or duration, or integer nanoseconds since the epoch");
   return watermarked_source<Src, Time, Punctuation>(std::forward<S>(src), std::move(a.time), std::move(a.strategy));
@@ -186,7 +190,7 @@ inline constexpr bool not_after_a_source = false;
 /// with_watermarks belongs right after a source; anywhere else is an error.
 template <class P, class Time, class Punctuation>
   requires(!source<P>)
-void operator|(P&&, watermark_assigner<Time, Punctuation>) {
+auto operator|(P&&, watermark_assigner<Time, Punctuation>) {
   static_assert(detail::not_after_a_source<P>,
                 "laminar::with_watermarks goes right after a source: from(x) | with_watermarks(...) | ...; "
                 "use event_time(...) to name the event time later in a chain");

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "laminar/core/changelog.hpp"
+#include "laminar/core/state_archive.hpp"
 #include "laminar/core/time.hpp"
 #include "laminar/core/detail/print.hpp"
 #include "laminar/state/key.hpp"
@@ -40,6 +41,7 @@ struct window_row {
     return os;
   }
   template <class Archive>
+    requires archivable<Key> && archivable<Value>  // else not archivable, rather than a cereal error here
   void serialize(Archive& ar) {
     ar(key, start, end, value, kind);
   }
