@@ -20,7 +20,7 @@ int main() {
   std::vector<quote> quotes;
   auto p = laminar::connect(laminar::from(trades) | laminar::event_time(&trade::ts) | laminar::key_by(&trade::symbol),
                             laminar::from(quotes) | laminar::event_time(&quote::ts) | laminar::key_by(&quote::symbol)) |
-           laminar::asof_join().emit(emit_mode::eager).keep_right([](const std::string& s) { return s.size(); }) |
+           laminar::asof_join().keep_right([](const std::string& s) { return s.size(); }) |
            laminar::sink([](const auto&) {});
   p.run();
 }

@@ -380,13 +380,13 @@ TEST_CASE("reference: sinks: collect") {
   std::vector<tick> out;
   auto first = from(ticks) | collect(out);
   first.run_for(2);
-  const snapshot saved = first.checkpoint(1);  // saves out's two ticks
-  std::vector<tick> again{{0, 0, 0.0, 0}};      // replaced by the restore
-  auto second = from(ticks) | collect(again);
-  second.restore(saved);
-  second.run();  // again == ticks
+  const snapshot saved = first.checkpoint(1);  // saves out's length: 2
+  first.run();                                  // out holds all three: more than the checkpoint covers
+  auto second = from(ticks) | collect(out);    // the same vector, as after a crash
+  second.restore(saved);                        // truncates out to the 2 the checkpoint covers
+  second.run();  // out == ticks: the third tick once
 
-  CHECK(again == ticks);
+  CHECK(out == ticks);
 }
 
 TEST_CASE("reference: sinks: count_events") {

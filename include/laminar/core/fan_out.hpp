@@ -130,8 +130,8 @@ class branch_chains {
  public:
   static constexpr std::size_t count = sizeof...(Chains);
 
-  branch_chains(std::tuple<Chains...> chains, std::array<std::string, count> names)
-      : chains_(std::move(chains)), names_(std::move(names)) {}
+  branch_chains(std::tuple<Chains...> chains, std::array<std::string, count> scopes)
+      : chains_(std::move(chains)), names_(std::move(scopes)) {}
 
   template <class T>
   [[gnu::always_inline]] void on_event(const T& record) {
@@ -193,8 +193,8 @@ class fan_out_stage {
   /// Repeated watermarks are free here when every branch takes them so.
   static constexpr bool absorbs_repeated_watermarks = (laminar::absorbs_repeated_watermarks<Chains> && ...);
 
-  fan_out_stage(std::tuple<Chains...> chains, std::array<std::string, sizeof...(Chains)> names)
-      : branches_(std::move(chains), std::move(names)) {}
+  fan_out_stage(std::tuple<Chains...> chains, std::array<std::string, sizeof...(Chains)> scopes)
+      : branches_(std::move(chains), std::move(scopes)) {}
 
   [[gnu::always_inline]] void on_event(const In& record) { branches_.on_event(record); }
   void on_watermark(timestamp w) { branches_.on_watermark(w); }
@@ -218,13 +218,13 @@ template <class... Pipes>
 struct fan_out_factory {
   using is_sink = void;
   std::tuple<Pipes...> branches;
-  std::array<std::string, sizeof...(Pipes)> names;
+  std::array<std::string, sizeof...(Pipes)> scopes;
 
   template <class Ctx>
   auto bind(const Ctx& ctx) && {
     auto chains = detail::bind_branches(ctx, std::move(branches), std::index_sequence_for<Pipes...>{});
     return [&]<class... Chains>(std::tuple<Chains...>& c) {
-      return fan_out_stage<typename Ctx::value_type, Chains...>(std::move(c), std::move(names));
+      return fan_out_stage<typename Ctx::value_type, Chains...>(std::move(c), std::move(scopes));
     }(chains);
   }
 };
@@ -237,9 +237,9 @@ auto fan_out(Bs&&... branches) {
   static_assert((detail::branch_pipe_t<Bs>::closed && ...),
                 "laminar::fan_out: every branch must end in a sink (sink(f), collect(v), ...); to merge branches "
                 "into the chain that follows, use fan_in(...)");
-  auto names = detail::branch_names("fan_out", branches...);
+  auto scopes = detail::branch_names("fan_out", branches...);
   return fan_out_factory<detail::branch_pipe_t<Bs>...>{
-      std::tuple<detail::branch_pipe_t<Bs>...>(detail::take_pipe(std::forward<Bs>(branches))...), std::move(names)};
+      std::tuple<detail::branch_pipe_t<Bs>...>(detail::take_pipe(std::forward<Bs>(branches))...), std::move(scopes)};
 }
 
 // ---- fan_in: branches that meet again ----
@@ -347,8 +347,8 @@ template <class In, class Merge, class... Chains>
 class fan_in_stage {
  public:
   fan_in_stage(std::unique_ptr<Merge> merge, std::tuple<Chains...> chains,
-               std::array<std::string, sizeof...(Chains)> names)
-      : merge_(std::move(merge)), branches_(std::move(chains), std::move(names)) {}
+               std::array<std::string, sizeof...(Chains)> scopes)
+      : merge_(std::move(merge)), branches_(std::move(chains), std::move(scopes)) {}
 
   [[gnu::always_inline]] void on_event(const In& record) { branches_.on_event(record); }
   void on_watermark(timestamp w) { branches_.on_watermark(w); }
@@ -399,7 +399,7 @@ template <class... Pipes>
 struct fan_in_operator {
   using is_operator = void;
   std::tuple<Pipes...> branches;
-  std::array<std::string, sizeof...(Pipes)> names;
+  std::array<std::string, sizeof...(Pipes)> scopes;
 
   /// The union's record type; its context carries no key or event-time
   /// projection (branches may have changed either): name them again after
@@ -424,7 +424,7 @@ struct fan_in_operator {
     }(std::index_sequence_for<Pipes...>{});
     return [&]<class... Chains>(std::tuple<Chains...>& c) {
       return fan_in_stage<typename Ctx::value_type, merge_type, Chains...>(std::move(merge), std::move(c),
-                                                                             std::move(names));
+                                                                             std::move(scopes));
     }(chains);
   }
 };
@@ -438,9 +438,9 @@ auto fan_in(Bs&&... branches) {
   static_assert((!detail::branch_pipe_t<Bs>::closed && ...),
                 "laminar::fan_in: a branch ends in a sink, so nothing of it reaches the union: drop the sink, or "
                 "put that branch in a fan_out(...)");
-  auto names = detail::branch_names("fan_in", branches...);
+  auto scopes = detail::branch_names("fan_in", branches...);
   return fan_in_operator<detail::branch_pipe_t<Bs>...>{
-      std::tuple<detail::branch_pipe_t<Bs>...>(detail::take_pipe(std::forward<Bs>(branches))...), std::move(names)};
+      std::tuple<detail::branch_pipe_t<Bs>...>(detail::take_pipe(std::forward<Bs>(branches))...), std::move(scopes)};
 }
 
 }  // namespace laminar
