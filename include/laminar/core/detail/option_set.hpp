@@ -14,12 +14,15 @@
 
 namespace laminar::detail {
 
-/// One named option: its tag and its value (empty values take no room).
+/// One named option: its tag and its value. A plain member: an option set
+/// is a builder, copied into the stage's own (space-free) members at bind;
+/// several empty values of one type marked [[no_unique_address]] in sibling
+/// bases crash clang 16's code generation.
 template <class Tag, class T>
 struct option {
   using tag = Tag;
   using type = T;
-  [[no_unique_address]] T value{};
+  T value{};
 };
 
 template <class Tag, class T>
