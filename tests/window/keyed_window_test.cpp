@@ -332,7 +332,7 @@ TEST_CASE("keyed watermarks: periodic emission and bad bounds are refused with a
   CHECK_THROWS_WITH_AS((void)tumbling(100ms).aggregate(sum(&tick::qty)).keyed_watermarks(-1ms),
                        doctest::Contains("must not be negative"), usage_error);
   const auto periodic = tumbling(100ms).aggregate(sum(&tick::qty)).emit_every(10ms).keyed_watermarks(1ms);
-  CHECK_THROWS_WITH_AS((void)tick_pipeline(periodic, rows, late), doctest::Contains("do not support emit mode periodic"),
+  CHECK_THROWS_WITH_AS((void)tick_pipeline(periodic, rows, late), doctest::Contains("do not support emit_every()"),
                        usage_error);
 }
 

@@ -178,9 +178,9 @@ TEST_CASE("periodic emit (event time): after every period the changelog's view e
     for (const std::int64_t lateness : {std::int64_t{0}, std::int64_t{15'000'000}}) {
       for (const std::int64_t period : {std::int64_t{3'000'000}, std::int64_t{20'000'000}}) {
         const std::vector<window_case> shapes = {
-            {shape::tumbling, 25'000'000, 0, 0, emit_mode::periodic, lateness},
-            {shape::hopping, 30'000'000, 10'000'000, 0, emit_mode::periodic, lateness},
-            {shape::cumulate, 40'000'000, 10'000'000, 0, emit_mode::periodic, lateness},
+            {shape::tumbling, 25'000'000, 0, 0, emit_mode::on_close, lateness},
+            {shape::hopping, 30'000'000, 10'000'000, 0, emit_mode::on_close, lateness},
+            {shape::cumulate, 40'000'000, 10'000'000, 0, emit_mode::on_close, lateness},
         };
         for (const window_case& c : shapes) {
           CAPTURE(seed);
@@ -253,7 +253,14 @@ TEST_CASE("periodic emit (processing time): the pipeline's tick drives early res
 
 TEST_CASE("periodic emit: a period is required and must be positive") {
   CHECK_THROWS_AS((void)tumbling(1s).aggregate(count()).emit_every(duration::zero()), usage_error);
-  // Refused where it is written, naming the fix.
-  CHECK_THROWS_WITH_AS((void)tumbling(1s).aggregate(count()).emit(emit_mode::periodic),
-                       doctest::Contains(".emit_every(period"), usage_error);
+  // Periodic is not an emit mode (.emit(emit_mode::periodic) does not
+  // compile: compile_fail/emit_periodic_mode.cpp); the last of .emit()
+  // and .emit_every() wins.
+  const auto every = tumbling(1s).aggregate(count()).emit_every(100ms);
+  CHECK(every.settings.periodic());
+  CHECK(every.settings.mode == emit_mode::on_close);
+  const auto off = every.emit(emit_mode::final);
+  CHECK_FALSE(off.settings.periodic());
+  CHECK(off.settings.mode == emit_mode::final);
+  CHECK(off.emit_every(5ms).settings.period == duration::from_nanos(5'000'000));
 }

@@ -3,6 +3,10 @@
 // accepts the modes that mean something for it (see its header); a mode
 // it does not support is a usage_error at the .emit(mode) call.
 //
+// Periodic early results are not a mode: they need a period, so windows
+// set them with .emit_every(period[, domain]) alone, and
+// .emit(emit_mode::periodic) cannot be written (it does not compile).
+//
 //   final     one result per row, once exact (the watermark has passed
 //             what it depends on): never corrected. The ASOF join's
 //             default, and windows' final result at end + allowed lateness.
@@ -11,22 +15,19 @@
 //   eager     at once, from what has arrived: the ASOF join joins a left
 //             record on arrival; windows emit every record's changes as a
 //             changelog.
-//   periodic  windows: early results every period, set by
-//             .emit_every(period, domain) (not by .emit()).
 #pragma once
 
 #include <cstdint>
 
 namespace laminar {
 
-enum class emit_mode : std::uint8_t { final, on_close, eager, periodic };
+enum class emit_mode : std::uint8_t { final, on_close, eager };
 
 [[nodiscard]] inline const char* to_string(emit_mode m) noexcept {
   switch (m) {
     case emit_mode::final: return "final";
     case emit_mode::on_close: return "on_close";
     case emit_mode::eager: return "eager";
-    case emit_mode::periodic: return "periodic";
   }
   return "unknown";
 }

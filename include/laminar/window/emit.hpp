@@ -12,8 +12,8 @@
 //               once (+I for a key's first row in a window, then -U/+U, and
 //               -D when retractions empty a group), for dashboards that want
 //               every intermediate result.
-//   periodic    early results every `period` (set with .emit_every(period,
-//               domain)): each time the watermark crosses a multiple of
+//   .emit_every(period, domain) (on_close with early results; not an
+//               emit_mode, since it needs its period): each time the watermark crosses a multiple of
 //               the period (event time), or the period elapses on the
 //               processing-time clock that the pipeline's tick(now), or
 //               a graph worker's tick, delivers (processing time), every
@@ -43,12 +43,13 @@ enum class time_domain : std::uint8_t { event_time, processing_time };
 struct window_settings {
   emit_mode mode = emit_mode::on_close;
   duration allowed_lateness{};
-  duration period{};  // periodic: the interval between early emissions
+  duration period{};  // emit_every: the interval between early results (zero: none)
   time_domain period_domain = time_domain::event_time;
+  /// emit_every(period) is set: early results, then on_close's.
+  [[nodiscard]] bool periodic() const noexcept { return period > duration::zero(); }
   bool keyed_watermarks = false;  // each key also keeps its own watermark:
   duration out_of_orderness{};    // its highest timestamp minus this
   std::size_t dense_keys = std::size_t{1} << 26;  // dense_keys(n): keys are below n
 };
-
 
 }  // namespace laminar

@@ -190,7 +190,7 @@ class sliced_window_stage {
   };
 
   [[nodiscard]] bool periodic_in(time_domain d) const noexcept {
-    return settings_.mode == emit_mode::periodic && settings_.period_domain == d;
+    return settings_.periodic() && settings_.period_domain == d;
   }
 
   // The operator's output watermark for input watermark w: every row it
@@ -283,8 +283,7 @@ class sliced_window_stage {
     switch (settings_.mode) {
       case emit_mode::final: return false;
       case emit_mode::eager: return true;
-      case emit_mode::on_close:
-      case emit_mode::periodic: break;
+      case emit_mode::on_close: break;
     }
     return assigner_.first_end(cached_start_) <= watermark_;
   }
@@ -374,7 +373,7 @@ class sliced_window_stage {
     next_check_ = next_deadline();
     if (periodic_in(time_domain::event_time) && next_early_ < next_check_) next_check_ = next_early_;
     // on_close: the cached slice's records emit changes once its first window fires.
-    if (cached_ && (settings_.mode == emit_mode::on_close || settings_.mode == emit_mode::periodic)) {
+    if (cached_ && settings_.mode == emit_mode::on_close) {
       const timestamp fires = assigner_.first_end(cached_start_);
       if (fires > watermark_ && fires < next_check_) next_check_ = fires;
     }
@@ -459,7 +458,7 @@ class sliced_window_stage {
   void emit_window(timestamp end) {
     const table* groups = window_groups(end);
     if (groups == nullptr) return;
-    if (settings_.mode == emit_mode::periodic) {
+    if (settings_.periodic()) {
       const auto early = early_of(end);
       if (early != early_.end()) {
         emit_early_changes(end, *groups, early->emitted);  // the final result as one more change

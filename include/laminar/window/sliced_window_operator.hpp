@@ -52,13 +52,13 @@ struct sliced_window_operator {
   [[nodiscard]] sliced_window_operator emit(emit_mode mode) const { return detail::with_emit_mode(*this, mode); }
   /// Early results every `period` of event time (the watermark crossing a
   /// multiple of it) or of processing time (the pipeline's tick), then the
-  /// final result and corrections: see emit_mode::periodic.
+  /// final result and corrections as on_close (window/emit.hpp).
   [[nodiscard]] sliced_window_operator emit_every(duration period, time_domain domain = time_domain::event_time) const {
     if (period <= duration::zero()) {
       throw usage_error("laminar: emit_every: the period must be positive, got " + std::to_string(period.nanos()) + "ns");
     }
     sliced_window_operator o = *this;
-    o.settings.mode = emit_mode::periodic;
+    o.settings.mode = emit_mode::on_close;
     o.settings.period = period;
     o.settings.period_domain = domain;
     return o;
@@ -125,10 +125,10 @@ struct sliced_window_operator {
       static_assert(Ctx::keyed(),
                     "laminar: keyed_watermarks() needs a keyed stream: put key_by(...) before the window (a global "
                     "window has one key, whose watermark is the stream's: use with_watermarks(...) for it)");
-      if (settings.mode == emit_mode::periodic) {
+      if (settings.periodic()) {
         throw usage_error(
-            "laminar: keyed_watermarks() windows do not support emit mode periodic (they support final, "
-            "on_close and eager): each key fires on its own watermark, so there is no common period");
+            "laminar: keyed_watermarks() windows do not support emit_every() (they support .emit(final, "
+            "on_close or eager)): each key fires on its own watermark, so there is no common period");
       }
       using stage = detail::keyed_sliced_window_stage<std::remove_cvref_t<Next>, Ctx, Assigner, decltype(bound), Late>;
       return stage(std::forward<Next>(next), ctx, assigner, std::move(bound), settings, std::move(late));

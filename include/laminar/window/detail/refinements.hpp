@@ -11,16 +11,12 @@
 
 namespace laminar::detail {
 
-// periodic needs its period: only emit_every(period, domain) sets it, so
-// the mistake is caught where it is written, not when the pipeline is built.
+// The last of .emit(mode) and .emit_every(period) wins: a mode turns
+// early results off.
 template <class Op>
 [[nodiscard]] Op with_emit_mode(Op o, emit_mode mode) {
-  if (mode == emit_mode::periodic) {
-    throw usage_error(
-        "laminar: window: emit mode periodic needs a period: use .emit_every(period[, domain]), not "
-        ".emit(emit_mode::periodic)");
-  }
   o.settings.mode = mode;
+  o.settings.period = duration::zero();
   return o;
 }
 
