@@ -9,3 +9,4 @@
 #include "laminar/channel/channel.hpp"
 #include "laminar/dag/dag.hpp"
 #include "laminar/runtime/runtime.hpp"
+#include "laminar/source/push_feed.hpp"

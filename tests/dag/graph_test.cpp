@@ -89,16 +89,21 @@ test::stream_options stream(std::uint64_t seed, std::size_t records = 20'000) {
 }
 }  // namespace
 
-TEST_CASE("exchange by key: 1, 2 and 4 instances give the single-thread chain's results") {
+TEST_CASE("exchange by key: 1, 2 and 4 instances, batches of 1, 7, 64 and 256, give the single-thread chain's results") {
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
     const auto in = test::make_stream(stream(seed));
     const auto expected = by_key(single_thread(in));
     for (std::size_t n : {1UL, 2UL, 4UL}) {
-      CAPTURE(seed);
-      CAPTURE(n);
-      const auto out = in_graph(in, n, edge_options{});
-      CHECK(out.size() == in.size());
-      CHECK(by_key(out) == expected);
+      for (std::size_t batch : {1UL, 7UL, 64UL, 256UL}) {
+        CAPTURE(seed);
+        CAPTURE(n);
+        CAPTURE(batch);
+        edge_options edge;
+        edge.batch = batch;
+        const auto out = in_graph(in, n, edge);
+        CHECK(out.size() == in.size());
+        CHECK(by_key(out) == expected);
+      }
     }
   }
 }

@@ -167,6 +167,15 @@ TEST_CASE("asof join in a DAG: 1, 2 and 4 instances from 1 or 2 upstream instanc
         CHECK(in_graph(t, q, join, n, upstream) == expected);
       }
     }
+    // Edges batching 1, 7 and 256 records: every watermark on the way to
+    // the join keeps its place among the records, so its pacing is as in one thread.
+    for (std::size_t batch : {1UL, 7UL, 256UL}) {
+      CAPTURE(to_string(e));
+      CAPTURE(batch);
+      edge_options edge;
+      edge.batch = batch;
+      CHECK(in_graph(t, q, join, 2, 2, runtime_options{}, edge) == expected);
+    }
   }
 }
 

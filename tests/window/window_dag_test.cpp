@@ -1,5 +1,6 @@
-// Windows inside a DAG: exchange by key to 1, 2 and 4 parallel instances
-// gives the single-thread chain's rows.
+// Windows inside a DAG: exchange by key to 1, 2 and 4 parallel instances,
+// with edges batching 1, 7, 64 and 256 records, gives the single-thread
+// chain's rows.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -46,16 +47,24 @@ TEST_CASE("windows in a DAG: 1, 2 and 4 exchange instances give the single-threa
       p.run();
     }
     REQUIRE(!expected.empty());
+    // Each edge batches 64 records by default; 1, 7 and 256 too (a batch
+    // lets a watermark move past records that are not late for it).
     for (std::size_t n : {1UL, 2UL, 4UL}) {
-      CAPTURE(seed);
-      CAPTURE(n);
-      std::vector<row> out;
-      graph g(runtime_options{.workers = 2});
-      auto src = g.source("events", from(in) | with_watermarks(&event::ts, strategy) | key_by(&event::key));
-      auto bars = g.parallel("bars", src, n, window());
-      g.merge("collect", collect(out), bars);
-      g.run();
-      CHECK(sorted(out) == sorted(expected));
+      for (std::size_t batch : {1UL, 7UL, 64UL, 256UL}) {
+        if (batch != 64 && n == 1) continue;
+        CAPTURE(seed);
+        CAPTURE(n);
+        CAPTURE(batch);
+        std::vector<row> out;
+        graph g(runtime_options{.workers = 2});
+        edge_options edge;
+        edge.batch = batch;
+        auto src = g.source("events", from(in) | with_watermarks(&event::ts, strategy) | key_by(&event::key));
+        auto bars = g.parallel("bars", src, n, window(), edge);
+        g.merge("collect", collect(out), bars);
+        g.run();
+        CHECK(sorted(out) == sorted(expected));
+      }
     }
   }
 }

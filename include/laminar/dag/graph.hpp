@@ -192,6 +192,7 @@ struct node_spec {
   std::size_t parallelism = 1;
   bool has_output = false;
   bool pausable = false;  // a source an alignment group may pause
+  bool join = false;      // a two-input operator: reads its inputs paced by watermark
   std::vector<edge_base*> inputs;
   std::vector<edge_base*> outputs;
   std::unique_ptr<task_maker> maker;
@@ -235,6 +236,7 @@ std::vector<typename output_state<T>::route> routes_of(const node_spec& spec, st
     }
     r.partitioned = edge.route() == routing::partition;
     r.policy = edge.options().policy;
+    r.paced = edge.paced();
     routes.push_back(std::move(r));
   }
   return routes;
@@ -364,6 +366,7 @@ class graph {
   /// Checks the graph, then starts its workers.
   void start() {
     validate();
+    mark_paced_edges();
     started_ = true;
     std::vector<std::unique_ptr<detail::task_builder>> instances;
     for (auto& n : nodes_) {
@@ -555,6 +558,7 @@ class graph {
     auto& spec = add_spec(std::move(name), instances);
     const std::size_t id = nodes_.size() - 1;
     spec.has_output = !Pipe::closed;
+    spec.join = true;
     add_input<L>(spec, left.node_, detail::routing::partition, eo);
     add_input<R>(spec, right.node_, detail::routing::partition, eo);
     auto handle = result_handle(id, instances, body.op.output_context(left.ctx_, right.ctx_), body.ops);
@@ -580,6 +584,27 @@ class graph {
     };
     spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
     return handle;
+  }
+
+  // An edge whose records reach a join, on any path, keeps every watermark
+  // in its place among them: the join reads its inputs in the order of
+  // their watermarks, so where a watermark lies decides which side's
+  // records it sees first (batch_channel.hpp).
+  void mark_paced_edges() {
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& n : nodes_) {
+        bool feeds_join = n->join;
+        for (const detail::edge_base* e : n->outputs) feeds_join = feeds_join || e->paced();
+        if (!feeds_join) continue;
+        for (detail::edge_base* e : n->inputs) {
+          if (!e->paced()) {
+            e->set_paced();
+            changed = true;
+          }
+        }
+      }
+    }
   }
 
   void validate() const {

@@ -16,6 +16,10 @@
 #include "laminar/core/time.hpp"
 #include "laminar/core/watermark.hpp"
 
+namespace laminar::detail {
+class doorbell;  // runtime/doorbell.hpp: a fed source's worker
+}  // namespace laminar::detail
+
 namespace laminar {
 
 /// The chain as a watermarked source sees it: records pass through and feed
@@ -105,6 +109,18 @@ class watermarked_source {
     requires pull_source<Source>
   {
     return src_.exhausted();
+  }
+  // A source fed from outside (push_feed_source): whether it has input, and the
+  // worker to wake when it gets some.
+  [[nodiscard]] bool has_input() const
+    requires requires(const Source& s) { s.has_input(); }
+  {
+    return src_.has_input();
+  }
+  void attach(detail::doorbell* bell)
+    requires requires(Source& s) { s.attach(bell); }
+  {
+    src_.attach(bell);
   }
   template <class Chain>
   void push(Chain& chain, const value_type& record)

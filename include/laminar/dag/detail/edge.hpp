@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "laminar/channel/spsc.hpp"
+#include "laminar/dag/detail/batch_channel.hpp"
 #include "laminar/dag/message.hpp"
 #include "laminar/dag/options.hpp"
 
@@ -31,6 +31,10 @@ class edge_base {
   [[nodiscard]] std::size_t consumers() const noexcept { return consumers_; }
   [[nodiscard]] routing route() const noexcept { return routing_; }
   [[nodiscard]] const edge_options& options() const noexcept { return options_; }
+  /// Whether the records reach a join, which reads its inputs in the order
+  /// of their watermarks: then every watermark keeps its place among them.
+  [[nodiscard]] bool paced() const noexcept { return paced_; }
+  void set_paced() noexcept { paced_ = true; }
 
   /// Whether producer p sends to consumer c.
   [[nodiscard]] bool connects(std::size_t p, std::size_t c) const noexcept {
@@ -47,13 +51,14 @@ class edge_base {
   std::size_t consumers_;
   routing routing_;
   edge_options options_;
+  bool paced_ = false;
   std::vector<doorbell*> bells_;
 };
 
 template <class T>
 class typed_edge final : public edge_base {
  public:
-  using channel_type = spsc_channel<stream_message<T>>;
+  using channel_type = batch_channel<T>;
 
   typed_edge(std::size_t producers, std::size_t consumers, routing r, edge_options o)
       : edge_base(producers, consumers, r, o), channels_(producers * consumers) {}
@@ -61,7 +66,7 @@ class typed_edge final : public edge_base {
   void create_inputs(std::size_t c, doorbell& bell) override {
     bells_[c] = &bell;
     for (std::size_t p = 0; p < producers_; ++p) {
-      if (connects(p, c)) channels_[p * consumers_ + c] = std::make_unique<channel_type>(options_.capacity);
+      if (connects(p, c)) channels_[p * consumers_ + c] = std::make_unique<channel_type>(options_.capacity, options_.batch);
     }
   }
 

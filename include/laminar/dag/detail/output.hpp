@@ -28,6 +28,8 @@ namespace laminar::detail {
 /// (channel_output) sends through it, the task drains and flushes it
 /// between steps.
 ///
+/// Messages go into each channel's open frame (batch_channel.hpp), which is
+/// published when it is full and at flush(), the end of the task's step.
 /// A step never blocks: a message that does not fit into a full channel
 /// waits in that channel's overflow queue (later messages for the channel
 /// queue behind it, so order holds), and the task reads no more input until
@@ -44,6 +46,7 @@ class output_state {
     std::vector<doorbell*> bells;
     std::vector<ring_queue<message>> overflow;  // one per channel
     bool partitioned = false;
+    bool paced = false;  // its records reach a join: every watermark is kept (batch_channel.hpp)
     wait_policy policy = wait_policy::spin_then_yield;
   };
 
@@ -57,25 +60,62 @@ class output_state {
 
   /// Sends a record: to every channel of a forward or multicast route, and
   /// on a partitioned route to the instance that owns its key group
-  /// key_group(e) (instance g*n/G: i of n owns the groups with i*G/n <= g < (i+1)*G/n, as reals).
+  /// key_group(e) (instance g*n/G: i of n owns the groups with
+  /// i*G/n <= g < (i+1)*G/n, as reals).
   template <class KeyGroup>
   void send_event(const T& e, KeyGroup&& key_group) {
     ++out_;
     for (route& r : routes_) {
       if (r.partitioned) {
         const std::uint64_t g = key_group(e);
-        send(r, static_cast<std::size_t>(g * r.channels.size() / key_groups_), message(std::in_place_index<0>, e));
+        send_record(r, static_cast<std::size_t>(g * r.channels.size() / key_groups_), e);
       } else {
-        for (std::size_t k = 0; k < r.channels.size(); ++k) send(r, k, message(std::in_place_index<0>, e));
+        for (std::size_t k = 0; k < r.channels.size(); ++k) send_record(r, k, e);
       }
     }
   }
-  void broadcast(const message& m) {
-    if (m.index() == 1) metrics_->watermark.store(std::get<1>(m).nanos(), std::memory_order_relaxed);
+
+  /// Sends a watermark to every channel. One that directly follows another
+  /// not yet published (in the open frame, or queued behind a full channel)
+  /// replaces it.
+  void send_watermark(timestamp w) {
+    metrics_->watermark.store(w.nanos(), std::memory_order_relaxed);
     unrung_ = true;
     for (route& r : routes_) {
-      for (std::size_t k = 0; k < r.channels.size(); ++k) send(r, k, message(m));
+      for (std::size_t k = 0; k < r.channels.size(); ++k) {
+        auto& q = r.overflow[k];
+        if (!q.empty()) {
+          if (q.back().index() == 1 && !r.paced) {
+            std::get<1>(q.back()) = w;
+          } else {
+            q.push_back(message(std::in_place_index<1>, w));
+          }
+        } else if (!r.channels[k]->try_watermark(w, !r.paced)) {
+          overflow(q, message(std::in_place_index<1>, w));
+        }
+      }
     }
+  }
+  /// Sends a barrier, or the end, to every channel: a frame of its own.
+  void send_control(frame_kind kind, barrier_token token = {}) {
+    unrung_ = true;
+    for (route& r : routes_) {
+      for (std::size_t k = 0; k < r.channels.size(); ++k) {
+        auto& q = r.overflow[k];
+        if (q.empty() && r.channels[k]->try_control(kind, token)) continue;
+        overflow(q, kind == frame_kind::end ? message(std::in_place_index<3>, end_of_stream{})
+                                            : message(std::in_place_index<2>, token));
+      }
+    }
+  }
+
+  /// Watermarks a later one replaced before they were published, over every channel.
+  [[nodiscard]] std::uint64_t coalesced_watermarks() const noexcept {
+    std::uint64_t n = 0;
+    for (const route& r : routes_) {
+      for (const channel_type* ch : r.channels) n += ch->coalesced_watermarks();
+    }
+    return n;
   }
 
   /// Whether some message waits for room in a full channel.
@@ -89,10 +129,11 @@ class output_state {
     for (route& r : routes_) {
       for (std::size_t k = 0; k < r.channels.size(); ++k) {
         auto& q = r.overflow[k];
-        while (!q.empty() && r.channels[k]->try_push(std::move(q.front()))) {
+        while (!q.empty() && stage(*r.channels[k], q.front(), !r.paced)) {
           q.pop_front();
           moved = true;
         }
+        r.channels[k]->publish();
         left = left || !q.empty();
       }
     }
@@ -104,7 +145,7 @@ class output_state {
   [[nodiscard]] bool can_drain() const {
     for (const route& r : routes_) {
       for (std::size_t k = 0; k < r.channels.size(); ++k) {
-        if (!r.overflow[k].empty() && r.channels[k]->size() < r.channels[k]->capacity()) return true;
+        if (!r.overflow[k].empty() && r.channels[k]->size() < r.channels[k]->frames()) return true;
       }
     }
     return false;
@@ -120,9 +161,13 @@ class output_state {
     return p;
   }
 
-  /// Publishes counters and wakes parked consumers; called after each step.
-  /// Rings only when the step sent something (a ring is a locked instruction).
+  /// Publishes every open frame, publishes counters and wakes parked
+  /// consumers; called after each step. Rings only when the step sent
+  /// something (a ring is a locked instruction).
   void flush() {
+    for (route& r : routes_) {
+      for (channel_type* ch : r.channels) ch->publish();
+    }
     metrics_->events_out.store(out_, std::memory_order_relaxed);
     if (out_ == rung_out_ && !unrung_) return;
     rung_out_ = out_;
@@ -135,11 +180,23 @@ class output_state {
   }
 
  private:
-  void send(route& r, std::size_t k, message&& m) {
+  void send_record(route& r, std::size_t k, const T& e) {
     auto& q = r.overflow[k];
-    if (q.empty() && r.channels[k]->try_push(std::move(m))) return;
+    if (q.empty() && r.channels[k]->try_record(e)) return;
+    overflow(q, message(std::in_place_index<0>, e));
+  }
+  void overflow(ring_queue<message>& q, message&& m) {
     q.push_back(std::move(m));
     blocked_ = true;
+  }
+  // An overflowed message into its channel; false when it is full again.
+  static bool stage(channel_type& ch, const message& m, bool may_replace) {
+    switch (m.index()) {
+      case 0: return ch.try_record(std::get<0>(m));
+      case 1: return ch.try_watermark(std::get<1>(m), may_replace);
+      case 2: return ch.try_control(frame_kind::barrier, std::get<2>(m));
+      default: return ch.try_control(frame_kind::end);
+    }
   }
 
   std::vector<route> routes_;
@@ -172,8 +229,6 @@ template <class Ctx>
 class channel_output : public consuming_stage {
  public:
   using value_type = typename Ctx::value_type;
-  using message = stream_message<value_type>;
-
   channel_output(Ctx ctx, output_state<value_type>& out) : ctx_(std::move(ctx)), out_(&out) {}
 
   void on_event(const value_type& e) {
@@ -184,14 +239,12 @@ class channel_output : public consuming_stage {
       out_->send_event(e, [](const value_type&) { return std::uint32_t{0}; });
     }
   }
-  void on_watermark(timestamp w) { out_->broadcast(message(std::in_place_index<1>, w)); }
+  void on_watermark(timestamp w) { out_->send_watermark(w); }
   void on_barrier(const checkpoint_barrier& b) {
     // A restore is local to each node: it does not travel.
-    if (!b.restoring()) {
-      out_->broadcast(message(std::in_place_index<2>, barrier_token{b.id(), checkpoint_barrier::kind::snapshot}));
-    }
+    if (!b.restoring()) out_->send_control(frame_kind::barrier, barrier_token{b.id(), checkpoint_barrier::kind::snapshot});
   }
-  void on_end() { out_->broadcast(message(std::in_place_index<3>, end_of_stream{})); }
+  void on_end() { out_->send_control(frame_kind::end); }
   // Processing time and checkpoint outcomes do not travel: each node's
   // task hears them itself (consuming_stage ends them here).
 

@@ -54,6 +54,7 @@ class ring_queue {
   [[nodiscard]] const T& operator[](std::size_t k) const noexcept { return *slot(k); }
   [[nodiscard]] T& front() noexcept { return *slot(0); }
   [[nodiscard]] const T& front() const noexcept { return *slot(0); }
+  [[nodiscard]] T& back() noexcept { return *slot(size_ - 1); }
 
   template <class... Args>
   T& emplace_back(Args&&... args) {

@@ -163,7 +163,13 @@ class source_task final : public task {
   source_task(node_metrics& m, task_env env, Source src, Chain chain, std::unique_ptr<Output> out)
       : task(m), env_(std::move(env)), src_(std::move(src)), chain_(std::move(chain)), out_(std::move(out)) {
     task_restore(env_, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
+    if constexpr (fed) src_.attach(&env_.worker->bell());
   }
+  ~source_task() override {
+    if constexpr (fed) src_.attach(nullptr);  // the feed's pushes stop waiting for it
+  }
+  source_task(const source_task&) = delete;
+  source_task& operator=(const source_task&) = delete;
 
   bool step(std::size_t budget) override {
     if (out_->blocked()) {
@@ -211,6 +217,9 @@ class source_task final : public task {
     metrics_->events_in.store(emitted_, std::memory_order_relaxed);
     out_->flush();
     if (n != 0) release_group();
+    // A feed with nothing in it is no progress: the worker may yield or
+    // park (the feed wakes it) instead of spinning on it.
+    if constexpr (fed) return n != 0 || barrier;
     return true;
   }
 
@@ -233,7 +242,9 @@ class source_task final : public task {
   }
   [[nodiscard]] bool ready() const override {
     if (out_->blocked()) return out_->can_drain();
-    if constexpr (pausable_source<Source>) {
+    if constexpr (fed) {
+      return ended_ || src_.has_input() || env_.checkpoint_request->load(std::memory_order_relaxed) > last_checkpoint_;
+    } else if constexpr (pausable_source<Source>) {
       return ended_ || !src_.paused() ||
              env_.checkpoint_request->load(std::memory_order_relaxed) > last_checkpoint_;
     } else {
@@ -244,6 +255,8 @@ class source_task final : public task {
 
  private:
   static constexpr bool idle_checked = requires(Source& s, Chain& c) { s.poll_idle(c, timestamp{}); };
+  // Fed from outside the graph (push_feed.hpp): it may have nothing to read.
+  static constexpr bool fed = requires(const Source& s) { s.has_input(); };
 
   // An alignment-group member whose watermark may have risen (it pulled,
   // went idle or ended) may have released a source paused on another
@@ -378,7 +391,7 @@ class input_task final : public task {
       return std::apply(
           [](const auto&... v) {
             std::size_t n = 0;
-            ((std::for_each(v.begin(), v.end(), [&](const auto* ch) { n += ch->size(); })), ...);
+            ((std::for_each(v.begin(), v.end(), [&](const auto* ch) { n += ch->queued_records(); })), ...);
             return n;
           },
           ins);
@@ -518,13 +531,34 @@ class input_task final : public task {
       if (!record) first = leads(j);
     }
     if (!first || n == budget || out_->blocked() || !merge_.readable(j) || dispatchable(j) != 0) return n;
-    const std::size_t got = port(p).channels[i]->consume(
-        [&](auto& m) {
-          const bool record = m.index() == 0;
-          receive(p, i, m, !first);
-          if (first && !record) first = leads(j);
-        },
-        budget - n);
+    // Then frames, while it leads: a frame's records go to the body in runs,
+    // and after each of its watermarks the lead is weighed again; what
+    // follows the watermark that hands it on waits in pending.
+    std::size_t got = 0;
+    auto& ch = *port(p).channels[i];
+    while (first && n + got < budget && !out_->blocked() && merge_.readable(j)) {
+      const std::size_t frames = ch.consume(
+          [&](frame_view<T_of<P>>& v) {
+            if (v.kind != frame_kind::data || merge_.blocked(j) || !port(p).pending[i].empty()) {
+              got += receive_frame(p, i, v, false);
+              first = first && leads(j);
+              return;
+            }
+            const auto at = v.walk(
+                [&](T_of<P>* r, std::uint32_t count) {
+                  deliver_records(p, r, count);
+                  return true;
+                },
+                [&](timestamp w) {
+                  deliver_watermark(p, j, w);
+                  return first = leads(j);
+                });
+            got += at.record + at.mark;
+            got += expand(p, i, v, at, true);
+          },
+          1);
+      if (frames == 0) break;
+    }
     if (got && watch_idle_) merge_.on_activity(j, now_);
     return n + got;
   }
@@ -579,8 +613,85 @@ class input_task final : public task {
   }
 
   template <class P>
+  using T_of = std::tuple_element_t<P::value, std::tuple<Ins...>>;
+
+  // Frames from channel i of input p until `max` messages (records,
+  // watermarks, barriers, ends) have been read, or none is ready.
+  template <class P>
   std::size_t read(P p, std::size_t i, std::size_t max, bool hold) {
-    return port(p).channels[i]->consume([&](auto& m) { receive(p, i, m, hold); }, max);
+    std::size_t got = 0;
+    auto& ch = *port(p).channels[i];
+    while (got < max) {
+      if (ch.consume([&](frame_view<T_of<P>>& v) { got += receive_frame(p, i, v, hold); }, 1) == 0) break;
+    }
+    return got;
+  }
+
+  // A frame just read: its records go straight to the body in one loop per
+  // run between watermarks when nothing waits on the channel; otherwise
+  // each of its messages goes through receive(). Returns its messages.
+  template <class P>
+  std::size_t receive_frame(P p, std::size_t i, frame_view<T_of<P>>& v, bool hold) {
+    using M = stream_message<T_of<P>>;
+    const std::size_t j = port(p).first + i;
+    if (v.kind == frame_kind::barrier) {
+      M m(std::in_place_index<2>, v.token);
+      receive(p, i, m, hold);
+      return 1;
+    }
+    if (v.kind == frame_kind::end) {
+      M m(std::in_place_index<3>, end_of_stream{});
+      receive(p, i, m, hold);
+      return 1;
+    }
+    if (hold || merge_.blocked(j) || !port(p).pending[i].empty()) return expand(p, i, v, {}, hold);
+    v.walk(
+        [&](T_of<P>* r, std::uint32_t count) {
+          deliver_records(p, r, count);
+          return true;
+        },
+        [&](timestamp w) {
+          deliver_watermark(p, j, w);
+          return true;
+        });
+    return static_cast<std::size_t>(v.count) + v.mark_count;
+  }
+
+  // The rest of a data frame from `from`, message by message through
+  // receive() (into pending when it must wait). Returns the messages.
+  template <class P>
+  std::size_t expand(P p, std::size_t i, frame_view<T_of<P>>& v, typename frame_view<T_of<P>>::position from,
+                     bool hold) {
+    using M = stream_message<T_of<P>>;
+    std::size_t n = 0;
+    v.walk(
+        [&](T_of<P>* r, std::uint32_t count) {
+          for (std::uint32_t k = 0; k < count; ++k) {
+            M m(std::in_place_index<0>, std::move(r[k]));
+            receive(p, i, m, hold);
+          }
+          n += count;
+          return true;
+        },
+        [&](timestamp w) {
+          M m(std::in_place_index<1>, w);
+          receive(p, i, m, hold);
+          ++n;
+          return true;
+        },
+        from);
+    return n;
+  }
+
+  // The node's input loop: a run of records into the body.
+  template <class P, class T>
+  void deliver_records(P p, T* r, std::uint32_t count) {
+    in_ += count;
+    for (std::uint32_t k = 0; k < count; ++k) body_.on_event(p, r[k]);
+  }
+  template <class P>
+  void deliver_watermark(P p, std::size_t j, timestamp w) {
+    if (auto low = merge_.on_watermark(j, w, now_)) advance(p, *low);
   }
 
   // A message just read: handed to the body, or kept in pending when it
@@ -628,7 +739,7 @@ class input_task final : public task {
         body_.on_event(p, std::get<0>(m));
         break;
       case 1:
-        if (auto w = merge_.on_watermark(j, std::get<1>(m), now_)) advance(p, *w);
+        deliver_watermark(p, j, std::get<1>(m));
         break;
       case 3:
         if (auto w = merge_.on_end(j)) advance(p, *w);

@@ -1,0 +1,120 @@
+// How long a record takes through a graph: a feed thread pushes stamped
+// records into a push_feed, a source node reads them and sends them on
+// (hop 1) to a map node, which sends them on (hop 2) to a sink node that
+// takes the time. Default edges (batches of 64, published at the end of each
+// step) and budget; 2 workers.
+//
+//   dag_hop_latency_p99_ns       at 1M records/s offered (one every µs)
+//   dag_hop_latency_p99_ns_idle  one record every 100 µs
+//
+// Against the one-way latency of a bare spsc_channel between two threads,
+// measured in the same run with the same pacing (`channel_one_way_*`): the
+// ratio says what the graph's two hops, its batching and its workers add.
+// The feed thread paces itself by spinning on the TSC, so on these 2 cores
+// it shares a CPU with a worker: the figures include that contention.
+#include <laminar/laminar.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "support/bench.hpp"
+#include "support/latency_histogram.hpp"
+
+namespace lb = laminar::bench;
+using namespace laminar;
+
+namespace {
+
+struct stamped {
+  std::uint64_t t0 = 0;  // cycle_timer ticks when it was due
+  std::uint64_t seq = 0;
+};
+
+// Pushes `n` records, one every `gap_ns`, each stamped with its due time
+// (so a late push counts against the latency, as a queued one would).
+template <class Push>
+void paced(std::size_t n, double gap_ns, const lb::cycle_timer& timer, Push&& push) {
+  const double ticks_per_gap = gap_ns / timer.to_ns(1);
+  const std::uint64_t start = lb::cycle_timer::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto due = start + static_cast<std::uint64_t>(static_cast<double>(i) * ticks_per_gap);
+    while (lb::cycle_timer::now() < due) {
+    }
+    push(stamped{due, i});
+  }
+}
+
+lb::latency_histogram through_graph(std::size_t n, double gap_ns, const lb::cycle_timer& timer) {
+  lb::latency_histogram h;
+  push_feed<stamped> feed(4096);
+  graph g(runtime_options{.workers = 2});
+  auto src = g.source("feed", feed.source());
+  auto hop = g.node("map", src, map([](stamped s) {
+                      s.seq += 1;
+                      return s;
+                    }));
+  std::uint64_t got = 0;
+  g.node("sink", hop, sink([&](const stamped& s) {
+           h.record(static_cast<std::uint64_t>(timer.to_ns(lb::cycle_timer::now() - s.t0)));
+           ++got;
+         }));
+  g.start();
+  paced(n, gap_ns, timer, [&](const stamped& s) { feed.push(s); });
+  feed.close();
+  g.wait();
+  if (got != n) {
+    std::fprintf(stderr, "dag_latency: %llu of %zu records arrived\n", static_cast<unsigned long long>(got), n);
+    std::exit(1);
+  }
+  return h;
+}
+
+lb::latency_histogram through_channel(std::size_t n, double gap_ns, const lb::cycle_timer& timer) {
+  lb::latency_histogram h;
+  spsc_channel<stamped> ch(4096);
+  std::thread consumer([&] {
+    std::size_t got = 0;
+    while (got < n) {
+      got += ch.consume([&](stamped& s) {
+        h.record(static_cast<std::uint64_t>(timer.to_ns(lb::cycle_timer::now() - s.t0)));
+      });
+    }
+  });
+  paced(n, gap_ns, timer, [&](const stamped& s) { ch.push(stamped(s)); });
+  consumer.join();
+  return h;
+}
+
+}  // namespace
+
+int main() {
+  const lb::cycle_timer timer;
+  const std::size_t loaded = lb::pick<std::size_t>(2'000'000, 20'000);
+  const std::size_t idle = lb::pick<std::size_t>(20'000, 500);
+  const int trials = lb::pick(3, 1);
+  std::vector<double> graph_loaded, graph_idle, chan_loaded, chan_idle, graph_loaded_50, graph_idle_50;
+  for (int t = 0; t < trials; ++t) {
+    const auto gl = through_graph(loaded, 1000.0, timer);
+    const auto gi = through_graph(idle, 100'000.0, timer);
+    const auto cl = through_channel(loaded, 1000.0, timer);
+    const auto ci = through_channel(idle, 100'000.0, timer);
+    graph_loaded.push_back(static_cast<double>(gl.percentile(99.0)));
+    graph_loaded_50.push_back(static_cast<double>(gl.percentile(50.0)));
+    graph_idle.push_back(static_cast<double>(gi.percentile(99.0)));
+    graph_idle_50.push_back(static_cast<double>(gi.percentile(50.0)));
+    chan_loaded.push_back(static_cast<double>(cl.percentile(99.0)));
+    chan_idle.push_back(static_cast<double>(ci.percentile(99.0)));
+  }
+  const double gl = lb::median(graph_loaded), gi = lb::median(graph_idle);
+  const double cl = lb::median(chan_loaded), ci = lb::median(chan_idle);
+  lb::report("dag_hop_latency_p50_ns", lb::median(graph_loaded_50), "ns", 0);
+  lb::report("dag_hop_latency_p99_ns", gl, "ns", 0);
+  lb::report("dag_hop_latency_p50_ns_idle", lb::median(graph_idle_50), "ns", 0);
+  lb::report("dag_hop_latency_p99_ns_idle", gi, "ns", 0);
+  lb::report("channel_one_way_latency_p99_ns", cl, "ns", 0);
+  lb::report("channel_one_way_latency_p99_ns_idle", ci, "ns", 0);
+  lb::report("dag_hop_latency_p99_vs_channel", gl / cl, "x");
+  lb::report("dag_hop_latency_p99_vs_channel_idle", gi / ci, "x");
+}
