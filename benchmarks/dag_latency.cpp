@@ -2,7 +2,9 @@
 // records into a push_feed, a source node reads them and sends them on
 // (hop 1) to a map node, which sends them on (hop 2) to a sink node that
 // takes the time. Default edges (batches of 64, published at the end of each
-// step) and budget; 2 workers.
+// step) and budget; one worker, so that the feed thread and the worker have
+// a core each on these 2 cores (with 2 workers, three spinning threads share
+// two cores and the figure is the scheduler's time slice, milliseconds).
 //
 //   dag_hop_latency_p99_ns       at 1M records/s offered (one every µs)
 //   dag_hop_latency_p99_ns_idle  one record every 100 µs
@@ -10,8 +12,7 @@
 // Against the one-way latency of a bare spsc_channel between two threads,
 // measured in the same run with the same pacing (`channel_one_way_*`): the
 // ratio says what the graph's two hops, its batching and its workers add.
-// The feed thread paces itself by spinning on the TSC, so on these 2 cores
-// it shares a CPU with a worker: the figures include that contention.
+// The feed thread paces itself by spinning on the TSC.
 #include <laminar/laminar.hpp>
 
 #include <cstdint>
@@ -49,7 +50,7 @@ void paced(std::size_t n, double gap_ns, const lb::cycle_timer& timer, Push&& pu
 lb::latency_histogram through_graph(std::size_t n, double gap_ns, const lb::cycle_timer& timer) {
   lb::latency_histogram h;
   push_feed<stamped> feed(4096);
-  graph g(runtime_options{.workers = 2});
+  graph g(runtime_options{.workers = 1});
   auto src = g.source("feed", feed.source());
   auto hop = g.node("map", src, map([](stamped s) {
                       s.seq += 1;

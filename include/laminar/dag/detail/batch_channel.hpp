@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -223,6 +224,21 @@ class batch_channel {
       f(v);
     }
     return static_cast<std::size_t>(b.pos - start);
+  }
+
+  /// The next published frame, left in the channel: a consumer that stops
+  /// partway (a join whose other input takes the lead) resumes it later
+  /// from where it stopped, and pop()s it when done.
+  [[nodiscard]] std::optional<frame_view<T>> peek() noexcept {
+    header& h = headers_[pos_ & mask_];
+    if (h.stamp.load(std::memory_order_acquire) != pos_ + 1) return std::nullopt;
+    return frame_view<T>{h.kind, records_of(pos_), h.count, marks_of(pos_), h.marks, h.token};
+  }
+  /// Releases the frame peek() returned: its records are destroyed.
+  void pop() noexcept {
+    records_out_ += headers_[pos_ & mask_].count;
+    destroy_records(pos_);
+    release_to(pos_ + 1);
   }
 
   /// Whether a frame is ready to read.

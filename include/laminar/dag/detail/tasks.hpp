@@ -366,6 +366,9 @@ class input_task final : public task {
     std::size_t first = 0;  // its first channel's index in merge_
     std::vector<channel_type*> channels;
     std::vector<ring_queue<message>> pending;  // read but not yet handed to the body, in order
+    // Per channel: how far into its front frame the body has been handed
+    // (a paced task stops partway when the other input takes the lead).
+    std::vector<typename frame_view<T>::position> cursor;
   };
 
  public:
@@ -384,7 +387,8 @@ class input_task final : public task {
     [&]<std::size_t... Ps>(std::index_sequence<Ps...>) {
       std::size_t first = 0;
       ((std::get<Ps>(ports_).first = first, std::get<Ps>(ports_).channels = std::get<Ps>(inputs),
-        std::get<Ps>(ports_).pending.resize(std::get<Ps>(inputs).size()), first += std::get<Ps>(inputs).size()),
+        std::get<Ps>(ports_).pending.resize(std::get<Ps>(inputs).size()),
+        std::get<Ps>(ports_).cursor.resize(std::get<Ps>(inputs).size()), first += std::get<Ps>(inputs).size()),
        ...);
     }(std::make_index_sequence<ports>{});
     metrics_->queue_depth = [ins = std::move(inputs)] {
@@ -532,32 +536,37 @@ class input_task final : public task {
     }
     if (!first || n == budget || out_->blocked() || !merge_.readable(j) || dispatchable(j) != 0) return n;
     // Then frames, while it leads: a frame's records go to the body in runs,
-    // and after each of its watermarks the lead is weighed again; what
-    // follows the watermark that hands it on waits in pending.
+    // and after each of its watermarks the lead is weighed again; where it
+    // passes, the frame stays in the channel and is resumed from there.
     std::size_t got = 0;
     auto& ch = *port(p).channels[i];
+    auto& at = port(p).cursor[i];
     while (first && n + got < budget && !out_->blocked() && merge_.readable(j)) {
-      const std::size_t frames = ch.consume(
-          [&](frame_view<T_of<P>>& v) {
-            if (v.kind != frame_kind::data || merge_.blocked(j) || !port(p).pending[i].empty()) {
-              got += receive_frame(p, i, v, false);
-              first = first && leads(j);
-              return;
-            }
-            const auto at = v.walk(
-                [&](T_of<P>* r, std::uint32_t count) {
-                  deliver_records(p, r, count);
-                  return true;
-                },
-                [&](timestamp w) {
-                  deliver_watermark(p, j, w);
-                  return first = leads(j);
-                });
-            got += at.record + at.mark;
-            got += expand(p, i, v, at, true);
+      auto v = ch.peek();
+      if (!v) break;
+      if (v->kind != frame_kind::data || merge_.blocked(j) || !port(p).pending[i].empty()) {
+        got += receive_frame(p, i, *v, false, at);
+        at = {};
+        ch.pop();
+        first = first && leads(j);
+        continue;
+      }
+      const auto from = at;
+      at = v->walk(
+          [&](T_of<P>* r, std::uint32_t count) {
+            deliver_records(p, r, count);
+            return true;
           },
-          1);
-      if (frames == 0) break;
+          [&](timestamp w) {
+            deliver_watermark(p, j, w);
+            return first = leads(j);
+          },
+          from);
+      got += (at.record - from.record) + (at.mark - from.mark);
+      if (at.record == v->count && at.mark == v->mark_count) {
+        at = {};
+        ch.pop();
+      }
     }
     if (got && watch_idle_) merge_.on_activity(j, now_);
     return n + got;
@@ -621,17 +630,23 @@ class input_task final : public task {
   std::size_t read(P p, std::size_t i, std::size_t max, bool hold) {
     std::size_t got = 0;
     auto& ch = *port(p).channels[i];
+    auto& at = port(p).cursor[i];
     while (got < max) {
-      if (ch.consume([&](frame_view<T_of<P>>& v) { got += receive_frame(p, i, v, hold); }, 1) == 0) break;
+      auto v = ch.peek();
+      if (!v) break;
+      got += receive_frame(p, i, *v, hold, at);
+      at = {};
+      ch.pop();
     }
     return got;
   }
 
-  // A frame just read: its records go straight to the body in one loop per
-  // run between watermarks when nothing waits on the channel; otherwise
-  // each of its messages goes through receive(). Returns its messages.
+  // The rest of a frame from `from`: its records go straight to the body in
+  // one loop per run between watermarks when nothing waits on the channel;
+  // otherwise each of its messages goes through receive(). Returns them.
   template <class P>
-  std::size_t receive_frame(P p, std::size_t i, frame_view<T_of<P>>& v, bool hold) {
+  std::size_t receive_frame(P p, std::size_t i, frame_view<T_of<P>>& v, bool hold,
+                            typename frame_view<T_of<P>>::position from) {
     using M = stream_message<T_of<P>>;
     const std::size_t j = port(p).first + i;
     if (v.kind == frame_kind::barrier) {
@@ -644,7 +659,7 @@ class input_task final : public task {
       receive(p, i, m, hold);
       return 1;
     }
-    if (hold || merge_.blocked(j) || !port(p).pending[i].empty()) return expand(p, i, v, {}, hold);
+    if (hold || merge_.blocked(j) || !port(p).pending[i].empty()) return expand(p, i, v, from, hold);
     v.walk(
         [&](T_of<P>* r, std::uint32_t count) {
           deliver_records(p, r, count);
@@ -653,8 +668,9 @@ class input_task final : public task {
         [&](timestamp w) {
           deliver_watermark(p, j, w);
           return true;
-        });
-    return static_cast<std::size_t>(v.count) + v.mark_count;
+        },
+        from);
+    return static_cast<std::size_t>(v.count - from.record) + (v.mark_count - from.mark);
   }
 
   // The rest of a data frame from `from`, message by message through
