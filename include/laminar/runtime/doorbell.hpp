@@ -34,17 +34,9 @@ class doorbell {
   /// Sleeps for at most `nap` unless `ready()` (checked after announcing
   /// the sleep) says there is work; returns when rung, at the nap's end, or
   /// spuriously. Only the bell's own worker sleeps on it.
-  /// Rings only if the worker sleeps: for a producer outside the graph
-  /// that publishes per record (a feed), after a seq_cst fence that orders
-  /// its publish before this look, as sleep_unless orders the sleeper's
-  /// announcement before its look at the work.
-  void ring_if_asleep() noexcept {
-    if (word_.load(std::memory_order_relaxed) == asleep) ring();
-  }
   template <class Pred>
   void sleep_unless(Pred&& ready, std::chrono::nanoseconds nap) {
     word_.exchange(asleep, std::memory_order_acq_rel);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with ring_if_asleep's
     if (!ready()) park_on(word_, asleep, nap);
     word_.store(awake, std::memory_order_relaxed);
   }

@@ -46,13 +46,21 @@ class output_state {
     std::vector<doorbell*> bells;
     std::vector<ring_queue<message>> overflow;  // one per channel
     bool partitioned = false;
+    std::vector<std::uint32_t> owner;  // partitioned: key group -> channel (no division per record)
     bool paced = false;  // its records reach a join: every watermark is kept (batch_channel.hpp)
     wait_policy policy = wait_policy::spin_then_yield;
   };
 
   output_state(std::vector<route> routes, node_metrics& metrics, std::uint32_t key_groups)
       : routes_(std::move(routes)), metrics_(&metrics), key_groups_(key_groups) {
-    for (route& r : routes_) r.overflow.resize(r.channels.size());
+    for (route& r : routes_) {
+      r.overflow.resize(r.channels.size());
+      if (!r.partitioned) continue;
+      r.owner.resize(key_groups_);
+      for (std::uint64_t g = 0; g < key_groups_; ++g) {
+        r.owner[g] = static_cast<std::uint32_t>(g * r.channels.size() / key_groups_);
+      }
+    }
   }
 
   /// The graph's key-group count: what key_group(e) in send_event is below.
@@ -67,8 +75,7 @@ class output_state {
     ++out_;
     for (route& r : routes_) {
       if (r.partitioned) {
-        const std::uint64_t g = key_group(e);
-        send_record(r, static_cast<std::size_t>(g * r.channels.size() / key_groups_), e);
+        send_record(r, r.owner[key_group(e)], e);
       } else {
         for (std::size_t k = 0; k < r.channels.size(); ++k) send_record(r, k, e);
       }

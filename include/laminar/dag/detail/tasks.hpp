@@ -603,16 +603,26 @@ class input_task final : public task {
   // input, then one with something to read); a channel gone idle holds
   // nothing back until it has input again.
   [[nodiscard]] std::size_t pick() const {
+    // Whether a channel has input is asked only where it decides (an idle
+    // channel, a tie within a port): it reads the producer's side.
     std::size_t best = npos;
     timestamp best_w = timestamp::min();
-    bool best_has = false;
+    int best_has = -1;  // unknown
     for (std::size_t j = 0; j < merge_.size(); ++j) {
       if (merge_.ended(j)) continue;
-      const bool has = has_input(j);
-      if (merge_.idle(j) && !has) continue;
+      int has = -1;
+      if (merge_.idle(j)) {
+        has = has_input(j) ? 1 : 0;
+        if (has == 0) continue;
+      }
       const timestamp w = merge_.input_watermark(j);
-      if (best == npos || w < best_w ||
-          (w == best_w && has && !best_has && merge_.port_of(j) == merge_.port_of(best))) {
+      bool take = best == npos || w < best_w;
+      if (!take && w == best_w && merge_.port_of(j) == merge_.port_of(best)) {
+        if (has < 0) has = has_input(j) ? 1 : 0;
+        if (best_has < 0) best_has = has_input(best) ? 1 : 0;
+        take = has == 1 && best_has == 0;
+      }
+      if (take) {
         best = j;
         best_w = w;
         best_has = has;
