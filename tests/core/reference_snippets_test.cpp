@@ -840,6 +840,24 @@ TEST_CASE("reference: graph: a graph") {
   CHECK(got == std::vector<std::int64_t>{50, 100, 300});
 }
 
+TEST_CASE("reference: graph: a push feed") {
+  push_feed<tick> feed(1024);
+  std::vector<tick> seen;
+  graph g(runtime_options{.workers = 1, .pin = false});
+  auto in = g.source("feed", feed.source() | with_watermarks(&tick::ts, bounded_out_of_orderness(0ms)));
+  g.node("out", in, collect(seen));
+  g.start();
+  std::thread handler([&feed] {
+    feed.push(tick{100 * ms, 7, 180.0, 100});
+    feed.push(tick{200 * ms, 9, 99.0, 50});
+    feed.close();  // the end: the node ends after the last record
+  });
+  handler.join();
+  g.wait();  // seen: both ticks, in the order pushed
+
+  CHECK(seen == std::vector<tick>{{100 * ms, 7, 180.0, 100}, {200 * ms, 9, 99.0, 50}});
+}
+
 TEST_CASE("reference: graph: errors") {
   graph g;
   bool refused = false;

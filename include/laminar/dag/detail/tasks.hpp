@@ -683,25 +683,33 @@ class input_task final : public task {
     return static_cast<std::size_t>(v.count - from.record) + (v.mark_count - from.mark);
   }
 
-  // The rest of a data frame from `from`, message by message through
-  // receive() (into pending when it must wait). Returns the messages.
+  // The rest of a data frame from `from`, message by message, as receive()
+  // takes them: into pending when they must wait, else to the body.
+  // Returns the messages.
   template <class P>
   std::size_t expand(P p, std::size_t i, frame_view<T_of<P>>& v, typename frame_view<T_of<P>>::position from,
                      bool hold) {
-    using M = stream_message<T_of<P>>;
+    const std::size_t j = port(p).first + i;
+    auto& q = port(p).pending[i];
     std::size_t n = 0;
     v.walk(
         [&](T_of<P>* r, std::uint32_t count) {
           for (std::uint32_t k = 0; k < count; ++k) {
-            M m(std::in_place_index<0>, std::move(r[k]));
-            receive(p, i, m, hold);
+            if (hold || merge_.blocked(j) || !q.empty()) {
+              q.emplace_back(std::in_place_index<0>, std::move(r[k]));
+            } else {
+              deliver_records(p, r + k, 1);
+            }
           }
           n += count;
           return true;
         },
         [&](timestamp w) {
-          M m(std::in_place_index<1>, w);
-          receive(p, i, m, hold);
+          if (hold || merge_.blocked(j) || !q.empty()) {
+            q.emplace_back(std::in_place_index<1>, w);
+          } else {
+            deliver_watermark(p, j, w);
+          }
           ++n;
           return true;
         },
@@ -750,9 +758,17 @@ class input_task final : public task {
   void pop_and_deliver(P p, std::size_t i) {
     const std::size_t j = port(p).first + i;
     auto& q = port(p).pending[i];
+    if (held_[j] != npos && held_[j] != 0) --held_[j];
+    if (auto* record = std::get_if<0>(&q.front())) {
+      // A record moves out alone: a copy of the whole variant made g++ 12
+      // see its storage as maybe uninitialized in the body (-Werror).
+      T_of<P> r = std::move(*record);
+      q.pop_front();
+      deliver_records(p, &r, 1);
+      return;
+    }
     auto m = std::move(q.front());
     q.pop_front();
-    if (held_[j] != npos && held_[j] != 0) --held_[j];
     deliver(p, i, m);
   }
 
