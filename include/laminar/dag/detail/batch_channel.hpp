@@ -318,6 +318,10 @@ class batch_channel {
       open_mark_count_ = 0;
       open_records_ = records_of(at);
       open_marks_ = marks_of(at);
+      // The frame's lines were last read by the consumer's core: ask for
+      // them now, so they arrive while the first records are written.
+      const auto* bytes = reinterpret_cast<const unsigned char*>(open_records_);
+      for (std::size_t b = 0; b < stride_; b += cache_line) __builtin_prefetch(bytes + b, 1);
     }
     return true;
   }
