@@ -1,6 +1,8 @@
-// What travels through a channel between two chains: a record, a watermark,
-// a checkpoint barrier or the end of the stream, in order, by value (a
-// std::variant: no heap allocation, no virtual call).
+// The in-band messages of a stream between two chains: a record, a
+// watermark, a checkpoint barrier or the end of the stream. Channels carry
+// them as frames (dag/detail/batch_channel.hpp); one message as a value (a
+// std::variant: no heap allocation, no virtual call) is what waits in an
+// overflow queue behind a full channel or in a join's read-ahead.
 #pragma once
 
 #include <cstdint>

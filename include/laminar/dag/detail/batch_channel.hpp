@@ -146,7 +146,6 @@ class batch_channel {
     if (open_) {
       if (may_replace && open_mark_count_ != 0 && open_marks_[open_mark_count_ - 1].at == count_) {
         open_marks_[open_mark_count_ - 1].watermark = w;
-        ++coalesced_;
         return true;
       }
       if (open_mark_count_ < mark_cap_) {
@@ -186,8 +185,6 @@ class batch_channel {
 
   /// Frames staged and not yet published.
   [[nodiscard]] std::size_t staged() const noexcept { return static_cast<std::size_t>(staged_); }
-  /// Watermarks that a later one replaced before they were published.
-  [[nodiscard]] std::uint64_t coalesced_watermarks() const noexcept { return coalesced_; }
 
   /// Whether a new frame would fit (the producer's view; it reloads the
   /// consumer's position).
@@ -355,7 +352,6 @@ class batch_channel {
   alignas(cache_line) std::atomic<std::uint64_t> head_{0};
   std::uint64_t tail_cache_ = 0;
   std::uint64_t staged_ = 0;
-  std::uint64_t coalesced_ = 0;
   std::uint64_t records_in_ = 0;  // records published, and its copy for other threads
   std::atomic<std::uint64_t> records_published_{0};
   bool open_ = false;  // the newest staged frame is data that can take more:

@@ -116,15 +116,6 @@ class output_state {
     }
   }
 
-  /// Watermarks a later one replaced before they were published, over every channel.
-  [[nodiscard]] std::uint64_t coalesced_watermarks() const noexcept {
-    std::uint64_t n = 0;
-    for (const route& r : routes_) {
-      for (const channel_type* ch : r.channels) n += ch->coalesced_watermarks();
-    }
-    return n;
-  }
-
   /// Whether some message waits for room in a full channel.
   [[nodiscard]] bool blocked() const noexcept { return blocked_; }
   /// Moves overflowed messages into their channels as room allows; returns
