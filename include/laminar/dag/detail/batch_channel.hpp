@@ -15,9 +15,9 @@
 // its own. One that directly follows another unpublished one may replace
 // it (the producer decides: see dag/detail/output.hpp).
 //
-// Like spsc_channel (channel/spsc.hpp), each frame's slot carries a stamp,
-// which the consumer polls, and the consumer publishes its position once
-// per read, so neither index line moves between the cores per frame.
+// Like spsc_channel (channel/spsc.hpp), each frame's header carries a stamp,
+// which the consumer polls; the producer reads the consumer's position only
+// when its cached copy says the ring is full.
 #pragma once
 
 #include <atomic>
@@ -44,7 +44,8 @@ struct frame_mark {
 
 enum class frame_kind : std::uint8_t { data, barrier, end };
 
-/// What the consumer is handed: one frame, valid until its handler returns.
+/// What the consumer reads: one frame, valid until it is popped (or, in
+/// consume(), until the handler returns).
 template <class T>
 struct frame_view {
   frame_kind kind = frame_kind::data;
@@ -54,10 +55,11 @@ struct frame_view {
   std::uint32_t mark_count = 0;
   barrier_token token{};  // barrier
 
-  /// Calls run(first, n) for each run of records and mark(w) for each
-  /// watermark, in stream order; either returns false to stop the walk,
-  /// which then returns the position it stopped at (records handed out, and
-  /// marks passed). A full walk returns {count, mark_count}.
+  /// From `from`, calls run(first, n) for each run of records and mark(w)
+  /// for each watermark, in stream order. Either may return false to stop
+  /// the walk after it; the walk returns the position after what it handed
+  /// out (records, and marks passed): {count, mark_count} when it went
+  /// through.
   struct position {
     std::uint32_t record = 0;
     std::uint32_t mark = 0;
