@@ -132,3 +132,19 @@ TEST_CASE("feed: stopping the graph releases a pusher waiting on a full feed") {
   CHECK(refused.load());
   CHECK_FALSE(f.try_push(event{}));
 }
+
+TEST_CASE("feed: a second source node on one feed fails the graph, naming the mistake") {
+  push_feed<event> f(16);
+  graph g(runtime_options{.workers = 1});
+  auto a = g.source("a", f.source());
+  auto b = g.source("b", f.source());
+  g.node("sink_a", a, sink([](const event&) {}));
+  g.node("sink_b", b, sink([](const event&) {}));
+  f.close();
+  try {
+    g.run();
+    FAIL("two readers of one feed were accepted");
+  } catch (const node_error& e) {
+    CHECK(std::string(e.what()).find("already read by a source node") != std::string::npos);
+  }
+}

@@ -31,6 +31,7 @@
 #include "laminar/channel/spsc.hpp"
 #include "laminar/channel/wait_policy.hpp"
 #include "laminar/core/checkpoint.hpp"
+#include "laminar/core/error.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/runtime/doorbell.hpp"
@@ -89,8 +90,13 @@ class push_feed_source {
   [[nodiscard]] bool has_input() const noexcept {
     return state_->channel.ready() || state_->closed.load(std::memory_order_acquire);
   }
-  /// The reading worker's doorbell (null: the graph stopped reading).
-  void attach(detail::doorbell* bell) noexcept {
+  /// The reading worker's doorbell (null: the graph stopped reading). A
+  /// feed has one reader: a second source node on it is a usage_error.
+  void attach(detail::doorbell* bell) {
+    if (bell != nullptr && state_->bell.load(std::memory_order_acquire) != nullptr) {
+      throw usage_error("laminar: push_feed: this feed is already read by a source node; a feed has one reader "
+                        "(push into two feeds, or fan out after the source)");
+    }
     state_->bell.store(bell, std::memory_order_release);
     if (bell == nullptr) {
       state_->detached.store(true, std::memory_order_release);
