@@ -28,28 +28,39 @@ struct rec {
 
 using msg = std::variant<rec, timestamp, barrier_token, end_of_stream>;
 
-// What the consumer reads, message by message.
+// What the consumer reads, message by message, up to `max_frames` frames.
 template <class T>
 void read_all(batch_channel<T>& ch, std::vector<msg>& out, std::size_t max_frames = SIZE_MAX) {
-  ch.consume(
-      [&](frame_view<T>& v) {
-        if (v.kind == frame_kind::barrier) {
-          out.emplace_back(v.token);
-        } else if (v.kind == frame_kind::end) {
-          out.emplace_back(end_of_stream{});
-        } else {
-          v.walk(
-              [&](T* r, std::uint32_t n) {
-                for (std::uint32_t k = 0; k < n; ++k) out.emplace_back(r[k]);
-                return true;
-              },
-              [&](timestamp w) {
-                out.emplace_back(w);
-                return true;
-              });
-        }
-      },
-      max_frames);
+  for (std::size_t f = 0; f < max_frames; ++f) {
+    auto v = ch.peek();
+    if (!v) return;
+    if (v->kind == frame_kind::barrier) {
+      out.emplace_back(v->token);
+    } else if (v->kind == frame_kind::end) {
+      out.emplace_back(end_of_stream{});
+    } else {
+      v->walk(
+          [&](T* r, std::uint32_t n) {
+            for (std::uint32_t k = 0; k < n; ++k) out.emplace_back(r[k]);
+            return true;
+          },
+          [&](timestamp w) {
+            out.emplace_back(w);
+            return true;
+          });
+    }
+    ch.pop();
+  }
+}
+
+// Writes one message; false when the channel is full.
+bool write(batch_channel<rec>& ch, const msg& m, bool may_replace) {
+  switch (m.index()) {
+    case 0: return ch.try_record(std::get<0>(m));
+    case 1: return ch.try_watermark(std::get<1>(m), may_replace);
+    case 2: return ch.try_control(frame_kind::barrier, std::get<2>(m));
+    default: return ch.try_control(frame_kind::end);
+  }
 }
 
 // Writes `in` into the channel (publishing at random, as steps end), with
@@ -60,17 +71,7 @@ std::vector<msg> through(const std::vector<msg>& in, std::size_t capacity, std::
   std::vector<msg> out;
   std::mt19937_64 rng(seed);
   for (const msg& m : in) {
-    for (;;) {
-      bool ok = false;
-      switch (m.index()) {
-        case 0: ok = ch.try_record(std::get<0>(m)); break;
-        case 1: ok = ch.try_watermark(std::get<1>(m), may_replace); break;
-        case 2: ok = ch.try_control(frame_kind::barrier, std::get<2>(m)); break;
-        default: ok = ch.try_control(frame_kind::end); break;
-      }
-      if (ok) break;
-      read_all(ch, out, 1 + rng() % 3);  // full: the consumer makes room
-    }
+    while (!write(ch, m, may_replace)) read_all(ch, out, 1 + rng() % 3);  // full: the consumer makes room
     if (rng() % 17 == 0) ch.publish();
     if (rng() % 29 == 0) read_all(ch, out, 1 + rng() % 2);
   }
@@ -159,13 +160,10 @@ TEST_CASE("batch channel: records that own memory are destroyed once, read or le
     for (int i = 0; i < 5; ++i) REQUIRE(ch.try_record(counter));  // staged, never published
     CHECK(counter.use_count() == 26);
     CHECK(ch.queued_records() == 20);  // the staged five are not queued yet
-    std::size_t seen = 0;
-    ch.consume(
-        [&](frame_view<std::shared_ptr<int>>& v) {
-          seen += v.count;
-        },
-        1);
-    CHECK(seen == 8);
+    auto v = ch.peek();
+    REQUIRE(v);
+    CHECK(v->count == 8);
+    ch.pop();
     CHECK(counter.use_count() == 18);
     CHECK(ch.queued_records() == 12);
   }
@@ -182,17 +180,7 @@ TEST_CASE("batch channel: a producer and a consumer thread move 200k messages in
   });
   std::size_t since_publish = 0;
   for (const msg& m : in) {
-    for (;;) {
-      bool ok = false;
-      switch (m.index()) {
-        case 0: ok = ch.try_record(std::get<0>(m)); break;
-        case 1: ok = ch.try_watermark(std::get<1>(m), false); break;
-        case 2: ok = ch.try_control(frame_kind::barrier, std::get<2>(m)); break;
-        default: ok = ch.try_control(frame_kind::end); break;
-      }
-      if (ok) break;
-      std::this_thread::yield();
-    }
+    while (!write(ch, m, false)) std::this_thread::yield();
     if (++since_publish == 100) {
       ch.publish();
       since_publish = 0;

@@ -44,8 +44,7 @@ struct frame_mark {
 
 enum class frame_kind : std::uint8_t { data, barrier, end };
 
-/// What the consumer reads: one frame, valid until it is popped (or, in
-/// consume(), until the handler returns).
+/// What the consumer reads: one frame, valid until it is popped.
 template <class T>
 struct frame_view {
   frame_kind kind = frame_kind::data;
@@ -121,8 +120,7 @@ class batch_channel {
     ::operator delete(static_cast<void*>(records_), std::align_val_t{record_align});
   }
 
-  /// Records per frame, and frames the channel holds.
-  [[nodiscard]] std::size_t batch() const noexcept { return batch_; }
+  /// Frames the channel holds.
   [[nodiscard]] std::size_t frames() const noexcept { return mask_ + 1; }
 
   // ---- producer thread ----
@@ -185,45 +183,7 @@ class batch_channel {
     staged_ = 0;
   }
 
-  /// Frames staged and not yet published.
-  [[nodiscard]] std::size_t staged() const noexcept { return static_cast<std::size_t>(staged_); }
-
-  /// Whether a new frame would fit (the producer's view; it reloads the
-  /// consumer's position).
-  [[nodiscard]] bool has_room() noexcept {
-    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
-    tail_cache_ = tail;
-    return head_.load(std::memory_order_relaxed) + staged_ - tail <= mask_;
-  }
-
   // ---- consumer thread ----
-
-  /// Calls f(frame_view<T>&) for each published frame, in order, up to
-  /// `max` frames; the frame's records are destroyed when f returns (f may
-  /// move from them), also when it throws. Returns the frames read.
-  template <class F>
-  std::size_t consume(F&& f, std::size_t max = SIZE_MAX) {
-    struct batch_end {
-      batch_channel* ch;
-      std::uint64_t pos;
-      ~batch_end() { ch->release_to(pos); }
-    } b{this, pos_};
-    const std::uint64_t start = b.pos;
-    while (b.pos - start < max) {
-      header& h = headers_[b.pos & mask_];
-      if (h.stamp.load(std::memory_order_acquire) != b.pos + 1) break;
-      const std::uint64_t p = b.pos++;
-      struct frame_end {
-        batch_channel* ch;
-        std::uint64_t p;
-        ~frame_end() { ch->destroy_records(p); }
-      } done{this, p};
-      frame_view<T> v{h.kind, records_of(p), h.count, marks_of(p), h.marks, h.token};
-      records_out_ += h.count;
-      f(v);
-    }
-    return static_cast<std::size_t>(b.pos - start);
-  }
 
   /// The next published frame, left in the channel: a consumer that stops
   /// partway (a join whose other input takes the lead) resumes it later

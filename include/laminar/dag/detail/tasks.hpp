@@ -651,9 +651,13 @@ class input_task final : public task {
     return got;
   }
 
-  // The rest of a frame from `from`: its records go straight to the body in
-  // one loop per run between watermarks when nothing waits on the channel;
-  // otherwise each of its messages goes through receive(). Returns them.
+  // The rest of a frame from `from`. A barrier or the end goes through
+  // receive(). A data frame's runs of records go straight to the body, one
+  // loop per run between watermarks, unless the channel must wait (held,
+  // blocked at a barrier, or behind pending messages): then every message
+  // goes to pending. Which of the two holds for the whole frame, since
+  // handing records and watermarks to the body changes neither. Returns the
+  // messages taken.
   template <class P>
   std::size_t receive_frame(P p, std::size_t i, frame_view<T_of<P>>& v, bool hold,
                             typename frame_view<T_of<P>>::position from) {
@@ -669,52 +673,27 @@ class input_task final : public task {
       receive(p, i, m, hold);
       return 1;
     }
-    if (hold || merge_.blocked(j) || !port(p).pending[i].empty()) return expand(p, i, v, from, hold);
+    auto& q = port(p).pending[i];
+    const bool wait = hold || merge_.blocked(j) || !q.empty();
     v.walk(
         [&](T_of<P>* r, std::uint32_t count) {
-          deliver_records(p, r, count);
+          if (!wait) {
+            deliver_records(p, r, count);
+          } else {
+            for (std::uint32_t k = 0; k < count; ++k) q.emplace_back(std::in_place_index<0>, std::move(r[k]));
+          }
           return true;
         },
         [&](timestamp w) {
-          deliver_watermark(p, j, w);
+          if (!wait) {
+            deliver_watermark(p, j, w);
+          } else {
+            q.emplace_back(std::in_place_index<1>, w);
+          }
           return true;
         },
         from);
     return static_cast<std::size_t>(v.count - from.record) + (v.mark_count - from.mark);
-  }
-
-  // The rest of a data frame from `from`, message by message, as receive()
-  // takes them: into pending when they must wait, else to the body.
-  // Returns the messages.
-  template <class P>
-  std::size_t expand(P p, std::size_t i, frame_view<T_of<P>>& v, typename frame_view<T_of<P>>::position from,
-                     bool hold) {
-    const std::size_t j = port(p).first + i;
-    auto& q = port(p).pending[i];
-    std::size_t n = 0;
-    v.walk(
-        [&](T_of<P>* r, std::uint32_t count) {
-          for (std::uint32_t k = 0; k < count; ++k) {
-            if (hold || merge_.blocked(j) || !q.empty()) {
-              q.emplace_back(std::in_place_index<0>, std::move(r[k]));
-            } else {
-              deliver_records(p, r + k, 1);
-            }
-          }
-          n += count;
-          return true;
-        },
-        [&](timestamp w) {
-          if (hold || merge_.blocked(j) || !q.empty()) {
-            q.emplace_back(std::in_place_index<1>, w);
-          } else {
-            deliver_watermark(p, j, w);
-          }
-          ++n;
-          return true;
-        },
-        from);
-    return n;
   }
 
   // The node's input loop: a run of records into the body.
@@ -777,8 +756,7 @@ class input_task final : public task {
     const std::size_t j = port(p).first + i;
     switch (m.index()) {
       case 0:
-        ++in_;
-        body_.on_event(p, std::get<0>(m));
+        deliver_records(p, &std::get<0>(m), 1);
         break;
       case 1:
         deliver_watermark(p, j, std::get<1>(m));
