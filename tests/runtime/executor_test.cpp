@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <laminar/runtime/executor.hpp>
 #include <memory>
@@ -124,4 +125,64 @@ TEST_CASE("executor: stop() ends tasks that would run forever") {
   ex.start(std::move(builders));
   ex.stop();
   CHECK_NOTHROW(ex.wait());
+}
+
+namespace {
+
+// A step costs `per_message` of busy time per message of its budget.
+class timed_task final : public detail::task {
+ public:
+  explicit timed_task(detail::node_metrics& m) : task(m) {}
+  bool step(std::size_t budget) override {
+    budgets.push_back(budget);
+    const auto until = std::chrono::steady_clock::now() + per_message * static_cast<long>(budget);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return true;
+  }
+  [[nodiscard]] bool ready() const override { return true; }
+  [[nodiscard]] wait_policy blocked_policy() const override { return wait_policy::park; }
+  void on_processing_time(timestamp) override {}
+
+  std::chrono::nanoseconds per_message{0};
+  std::vector<std::size_t> budgets;
+};
+
+}  // namespace
+
+TEST_CASE("executor: a step's budget shrinks to the flush interval and grows back when steps are quick") {
+  detail::run_state state;
+  detail::worker_context w(0, state);
+  w.set_budget(256);
+  w.set_flush_interval(std::chrono::microseconds(100));
+  detail::node_metrics m;
+  timed_task t(m);
+
+  // 5 us a message: a full step would hold its first record 1.28 ms. Time
+  // only adds (a preempted step looks slower), so the bound cannot flake.
+  t.per_message = std::chrono::microseconds(5);
+  for (int k = 0; k < 4; ++k) w.run_step(t);
+  CHECK(t.budgets.front() == 256);
+  CHECK(t.step_budget() >= 1);
+  CHECK(t.step_budget() <= 20);  // 100 us / 5 us
+
+  // Quick steps double it back to the configured budget, never past it.
+  t.per_message = std::chrono::nanoseconds(0);
+  for (int k = 0; k < 40; ++k) w.run_step(t);
+  CHECK(t.step_budget() == 256);
+  for (std::size_t b : t.budgets) CHECK(b <= 256);
+
+  // Off: the budget alone bounds a step.
+  w.set_flush_interval(duration::max());
+  t.per_message = std::chrono::microseconds(5);
+  for (int k = 0; k < 2; ++k) w.run_step(t);
+  CHECK(t.step_budget() == 256);
+}
+
+TEST_CASE("executor: a flush interval that is not positive is refused") {
+  runtime_options o;
+  o.flush_interval = duration::zero();
+  const auto problem = detail::options_problem(o);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find("flush_interval") != std::string::npos);
 }

@@ -72,6 +72,7 @@ class executor {
     for (std::size_t w = 0; w < n_workers; ++w) {
       contexts_.push_back(std::make_unique<worker_context>(static_cast<int>(w), state_));
       contexts_.back()->set_budget(options_.budget);
+      contexts_.back()->set_flush_interval(options_.flush_interval);
       state_.bells.add(&contexts_.back()->bell());
     }
     std::vector<std::vector<task_builder*>> per_worker(n_workers);

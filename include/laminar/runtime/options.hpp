@@ -29,6 +29,16 @@ struct runtime_options {
   /// Task budget: the most input messages one node handles before the other
   /// nodes of its worker get a turn.
   std::size_t budget = 256;
+  /// Latency budget of a step: a node's output frames are published at the
+  /// end of each of its steps, so a record waits at most one step of the
+  /// node that produced it. A step that takes longer than this shrinks that
+  /// node's next budget in proportion (down to one message), and quick steps
+  /// grow it back to `budget`: once a node's cost per message is seen, a
+  /// record waits about this long at most (a single message slower than
+  /// this cannot be split). It costs nothing per record (the worker times
+  /// every step anyway); a slow node publishes more, smaller frames.
+  /// duration::max() turns it off: steps are bounded by `budget` alone.
+  duration flush_interval = std::chrono::microseconds(50);
   /// Fan-in: an input silent for this long (processing time) stops holding
   /// back the combined watermark until it speaks again. Checked on ticks.
   duration idle_timeout = duration::max();
@@ -78,6 +88,9 @@ namespace detail {
     return "runtime_options::tick_interval must be positive (duration::max() turns ticks off)";
   }
   if (o.park_recheck <= duration::zero()) return "runtime_options::park_recheck must be positive";
+  if (o.flush_interval <= duration::zero()) {
+    return "runtime_options::flush_interval must be positive (duration::max() turns it off)";
+  }
   if (o.key_groups == 0 || o.key_groups > 65536) return "runtime_options::key_groups must be in [1, 65536]";
   if (o.idle_timeout != duration::max() && o.tick_interval == duration::max()) {
     return "runtime_options::idle_timeout is checked on processing-time ticks: set tick_interval (not "

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <string>
@@ -44,6 +45,10 @@ class task {
 
   [[nodiscard]] bool done() const noexcept { return done_; }
   [[nodiscard]] node_metrics& metrics() noexcept { return *metrics_; }
+  /// The budget of this task's next step (worker_context::run_step adapts
+  /// it to the flush interval).
+  [[nodiscard]] std::size_t step_budget() const noexcept { return step_budget_; }
+  void set_step_budget(std::size_t b) noexcept { step_budget_ = b ? b : 1; }
 
  protected:
   void finish_task() noexcept { done_ = true; }
@@ -51,6 +56,7 @@ class task {
 
  private:
   bool done_ = false;
+  std::size_t step_budget_ = 0;  // 0 until its worker first steps it
 };
 
 /// Shared by every worker of an executor: the stop flag, the first error,
@@ -95,6 +101,10 @@ class worker_context {
   [[nodiscard]] const std::vector<task*>& tasks() const noexcept { return tasks_; }
   [[nodiscard]] std::size_t budget() const noexcept { return budget_; }
   void set_budget(std::size_t b) noexcept { budget_ = b ? b : 1; }
+  /// The latency budget of one step (runtime_options::flush_interval).
+  void set_flush_interval(duration d) noexcept {
+    flush_ns_ = d == duration::max() ? 0 : static_cast<std::uint64_t>(d.nanos());
+  }
 
   /// Sets the processing-time schedule, once the tasks are added. Every
   /// stage takes processing time (core/stage.hpp), so a worker with tasks
@@ -123,18 +133,34 @@ class worker_context {
 
   /// Runs one step of `t`; a failure is reported to the run state (the
   /// executor then stops) and counts as no progress.
+  ///
+  /// The step's budget follows its time: a step longer than the flush
+  /// interval scales the task's next budget down by how much it overran
+  /// (what it wrote waited that long for the step's end), and a step under
+  /// half the interval doubles it, up to the configured budget.
   bool run_step(task& t) {
     bool progress = false;
+    if (t.step_budget() == 0 || t.step_budget() > budget_) t.set_step_budget(budget_);
+    const std::size_t b = t.step_budget();
     const auto start = std::chrono::steady_clock::now();
     try {
-      progress = t.step(budget_);
+      progress = t.step(b);
     } catch (...) {
       state_->fail(t.metrics().node + "#" + std::to_string(t.metrics().instance), std::current_exception());
       return false;
     }
     if (progress) {
-      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-      t.metrics().busy_ns.fetch_add(ns.count(), std::memory_order_relaxed);
+      const auto ns = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+      t.metrics().busy_ns.fetch_add(static_cast<std::int64_t>(ns), std::memory_order_relaxed);
+      if (flush_ns_ != 0) {
+        if (ns > flush_ns_) {
+          t.set_step_budget(static_cast<std::size_t>(static_cast<double>(b) * static_cast<double>(flush_ns_) /
+                                                     static_cast<double>(ns)));
+        } else if (b < budget_ && ns < flush_ns_ / 2) {
+          t.set_step_budget(b * 2 < budget_ ? b * 2 : budget_);
+        }
+      }
     }
     return progress;
   }
@@ -153,6 +179,7 @@ class worker_context {
   std::vector<task*> tasks_;
   doorbell bell_;
   std::size_t budget_ = 256;
+  std::uint64_t flush_ns_ = 0;  // 0: steps are bounded by the budget alone
   tick_schedule ticks_;
   bool ticking_ = false;
 };
