@@ -7,10 +7,12 @@
 #
 # What it declares matches what laminar's CMake package gives a consumer
 # (tests/consumer): the target laminar::laminar, cereal, the threads library,
-# and libnuma or else the LAMINAR_NO_NUMA definition. libnuma is a system
-# library here, not a Conan package: with_numa=True (the Linux default) needs
-# its development files (Debian: libnuma-dev) on the consumer's machine;
-# with_numa=False builds the runtime's first-touch fallback without it.
+# libnuma or else the LAMINAR_NO_NUMA definition, and liburing or else the
+# LAMINAR_NO_URING definition. Both are system libraries here, not Conan
+# packages: with_numa=True and with_uring=True (the Linux defaults) need
+# their development files (Debian: libnuma-dev, liburing-dev) on the
+# consumer's machine; False builds the fallbacks without them (first-touch
+# placement; checkpoints written with pwrite and fdatasync).
 import os
 import re
 
@@ -34,8 +36,8 @@ class LaminarConan(ConanFile):
     # Settings are only read to check the C++ standard and the OS; package_id()
     # clears them, so there is one package for every configuration.
     settings = "os", "arch", "compiler", "build_type"
-    options = {"with_numa": [True, False]}
-    default_options = {"with_numa": True}
+    options = {"with_numa": [True, False], "with_uring": [True, False]}
+    default_options = {"with_numa": True, "with_uring": True}
     no_copy_source = True
 
     def set_version(self):
@@ -59,9 +61,10 @@ class LaminarConan(ConanFile):
         copy(self, "LICENSE", root, self.export_sources_folder)
 
     def config_options(self):
-        # libnuma is Linux's; elsewhere the runtime always takes the fallback.
+        # libnuma and liburing are Linux's; elsewhere the fallbacks are taken.
         if self.settings.os != "Linux":
             del self.options.with_numa
+            del self.options.with_uring
 
     def layout(self):
         # The exported sources (include/, LICENSE) sit at the source folder's root.
@@ -72,7 +75,7 @@ class LaminarConan(ConanFile):
         self.requires("cereal/1.3.2", transitive_headers=True)
 
     def package_id(self):
-        # The headers are the same for every option: with_numa only changes
+        # The headers are the same for every option: the options only change
         # what package_info() asks of the consumer's build.
         self.info.clear()
 
@@ -96,3 +99,7 @@ class LaminarConan(ConanFile):
             self.cpp_info.system_libs.append("numa")
         else:
             self.cpp_info.defines.append("LAMINAR_NO_NUMA")
+        if self.options.get_safe("with_uring"):
+            self.cpp_info.system_libs.append("uring")
+        else:
+            self.cpp_info.defines.append("LAMINAR_NO_URING")

@@ -68,12 +68,12 @@ class CppInfo:
         self.properties[name] = value
 
 
-def make(os_name="Linux", with_numa=True, version=None):
+def make(os_name="Linux", with_numa=True, with_uring=True, version=None):
     conanfile = Recipe()
     conanfile.recipe_folder = os.path.join(source_dir, "conan")
     conanfile.version = version
     conanfile.settings = Values(os=os_name)
-    conanfile.options = Values(with_numa=with_numa)
+    conanfile.options = Values(with_numa=with_numa, with_uring=with_uring)
     conanfile.cpp_info = CppInfo()
     return conanfile
 
@@ -109,25 +109,35 @@ check(conanfile.cpp_info.properties.get("cmake_file_name") == "laminar", "cmake_
 check(conanfile.cpp_info.properties.get("cmake_target_name") == "laminar::laminar",
       "cmake_target_name is not laminar::laminar")
 
-# Threads always; libnuma with with_numa, else LAMINAR_NO_NUMA (what
-# cmake/laminarNuma.cmake does with LAMINAR_WITH_NUMA).
-numa_cmake = load(None, os.path.join(source_dir, "cmake", "laminarNuma.cmake"))
-check("LAMINAR_NO_NUMA" in numa_cmake, "cmake/laminarNuma.cmake no longer defines LAMINAR_NO_NUMA")
-for with_numa, libs, defines in ((True, ["pthread", "numa"], []), (False, ["pthread"], ["LAMINAR_NO_NUMA"])):
-    conanfile = make(with_numa=with_numa)
+# Threads always; libnuma with with_numa, else LAMINAR_NO_NUMA; liburing with
+# with_uring, else LAMINAR_NO_URING (what cmake/laminarSystemLibs.cmake does
+# with LAMINAR_WITH_NUMA and LAMINAR_WITH_URING).
+libs_cmake = load(None, os.path.join(source_dir, "cmake", "laminarSystemLibs.cmake"))
+for define in ("LAMINAR_NO_NUMA", "LAMINAR_NO_URING"):
+    check(define in libs_cmake, "cmake/laminarSystemLibs.cmake no longer defines %s" % define)
+for with_numa, with_uring, libs, defines in (
+        (True, True, ["pthread", "numa", "uring"], []),
+        (False, True, ["pthread", "uring"], ["LAMINAR_NO_NUMA"]),
+        (True, False, ["pthread", "numa"], ["LAMINAR_NO_URING"]),
+        (False, False, ["pthread"], ["LAMINAR_NO_NUMA", "LAMINAR_NO_URING"])):
+    conanfile = make(with_numa=with_numa, with_uring=with_uring)
     conanfile.package_info()
+    what = "with_numa=%s with_uring=%s" % (with_numa, with_uring)
     check(conanfile.cpp_info.system_libs == libs,
-          "with_numa=%s: system_libs %r, not %r" % (with_numa, conanfile.cpp_info.system_libs, libs))
+          "%s: system_libs %r, not %r" % (what, conanfile.cpp_info.system_libs, libs))
     check(conanfile.cpp_info.defines == defines,
-          "with_numa=%s: defines %r, not %r" % (with_numa, conanfile.cpp_info.defines, defines))
-check(Recipe.default_options.get("with_numa") is True, "with_numa is not on by default")
+          "%s: defines %r, not %r" % (what, conanfile.cpp_info.defines, defines))
+for option in ("with_numa", "with_uring"):
+    check(Recipe.default_options.get(option) is True, "%s is not on by default" % option)
 
-# Off Linux the option goes away and the fallback is chosen.
+# Off Linux the options go away and the fallbacks are chosen.
 conanfile = make(os_name="Windows")
 conanfile.config_options()
-check(not hasattr(conanfile.options, "with_numa"), "config_options() keeps with_numa off Linux")
+for option in ("with_numa", "with_uring"):
+    check(not hasattr(conanfile.options, option), "config_options() keeps %s off Linux" % option)
 conanfile.package_info()
-check(conanfile.cpp_info.defines == ["LAMINAR_NO_NUMA"] and "numa" not in conanfile.cpp_info.system_libs,
+check(conanfile.cpp_info.defines == ["LAMINAR_NO_NUMA", "LAMINAR_NO_URING"] and
+      conanfile.cpp_info.system_libs == [],
       "off Linux: defines %r, system_libs %r" % (conanfile.cpp_info.defines, conanfile.cpp_info.system_libs))
 
 if failures:

@@ -1,10 +1,16 @@
-// A program that uses laminar the way a downstream project would: one umbrella
-// include, a small fused pipeline and a small graph (whose runtime is what
-// needs libnuma, or LAMINAR_NO_NUMA, at link time), and checks of their results.
+// A program that uses laminar the way a downstream project would: the
+// umbrella include, a small fused pipeline and a small graph (whose runtime
+// is what needs libnuma, or LAMINAR_NO_NUMA, at link time), a durable
+// checkpoint (liburing, or LAMINAR_NO_URING), and checks of their results.
+#include <laminar/checkpoint.hpp>
 #include <laminar/laminar.hpp>
+
+#include <stdlib.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +39,30 @@ int main() {
   if (doubled != std::vector<int>{2, 4, 6, 8, 10, 12}) {
     std::fprintf(stderr, "laminar consumer: the graph produced %zu records, not 2 4 6 8 10 12\n", doubled.size());
     return 1;
+  }
+  // A checkpoint of the pipeline's state, to disk and back.
+  {
+    std::string dir = (std::filesystem::temp_directory_path() / "laminar-consumer-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) {
+      std::perror("laminar consumer: mkdtemp");
+      return 1;
+    }
+    laminar::stored_checkpoint cp;
+    cp.id = 1;
+    cp.tasks.emplace("pipeline", laminar::snapshot(1));
+    cp.tasks.at("pipeline").add({"sum", "", std::to_string(sum)});
+    std::size_t found = 0;
+    {
+      laminar::checkpoint_store store(dir);
+      store.write(cp);
+      const auto back = laminar::checkpoint_store(dir).load_newest();
+      found = back && back->tasks.at("pipeline").records() == cp.tasks.at("pipeline").records() ? 1 : 0;
+    }
+    std::filesystem::remove_all(dir);
+    if (found != 1) {
+      std::fprintf(stderr, "laminar consumer: the checkpoint did not read back as written\n");
+      return 1;
+    }
   }
 #ifdef LAMINAR_CONSUMER_EXPECT_FETCHED_CEREAL
   // The consumer brought cereal in itself: laminar::laminar must carry that

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "laminar/core/detail/crc32.hpp"
+#include "laminar/core/detail/le_bytes.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/state_archive.hpp"
 
@@ -135,20 +136,20 @@ class snapshot {
   /// everything before it.
   [[nodiscard]] std::string to_bytes() const {
     std::string out(magic);
-    put_u32(out, format_version);
-    put_u64(out, id_);
-    put_u32(out, key_groups_);
-    put_u32(out, static_cast<std::uint32_t>(records_.size()));
+    detail::put_u32(out, format_version);
+    detail::put_u64(out, id_);
+    detail::put_u32(out, key_groups_);
+    detail::put_u32(out, static_cast<std::uint32_t>(records_.size()));
     for (const state_record& r : records_) {
-      put_u32(out, static_cast<std::uint32_t>(r.id.size()));
+      detail::put_u32(out, static_cast<std::uint32_t>(r.id.size()));
       out += r.id;
-      put_u32(out, static_cast<std::uint32_t>(r.layout.size()));
+      detail::put_u32(out, static_cast<std::uint32_t>(r.layout.size()));
       out += r.layout;
-      put_u64(out, r.bytes.size());
+      detail::put_u64(out, r.bytes.size());
       out += r.bytes;
-      put_u32(out, detail::crc32(r.id + r.layout + r.bytes));
+      detail::put_u32(out, detail::crc32(r.id + r.layout + r.bytes));
     }
-    put_u32(out, detail::crc32(out));
+    detail::put_u32(out, detail::crc32(out));
     return out;
   }
 
@@ -167,12 +168,12 @@ class snapshot {
       throw checkpoint_error("checkpoint: file is " + std::to_string(data.size()) + " bytes, shorter than a header");
     }
     const std::string_view body = data.substr(0, data.size() - 4);
-    parser tail{data, data.size() - 4};
+    parser tail{data, data.size() - 4, "checkpoint"};
     if (tail.u32("file checksum") != detail::crc32(body)) {
       throw checkpoint_error("checkpoint: file checksum mismatch (" + std::to_string(data.size()) +
                              " bytes): the file is truncated or corrupted");
     }
-    parser p{body, magic.size()};
+    parser p{body, magic.size(), "checkpoint"};
     const std::uint32_t version = p.u32("format version");
     if (version != format_version) {
       throw checkpoint_error("checkpoint: format version " + std::to_string(version) +
@@ -269,33 +270,7 @@ class snapshot {
     return unarchivable_state_error(e.type(), "checkpoint " + std::to_string(id_), "the stage '" + id + "'");
   }
 
-  struct parser {
-    std::string_view data;
-    std::size_t pos;
-    std::string_view bytes(std::uint64_t n, const std::string& what) {
-      if (n > data.size() - pos) {
-        throw checkpoint_error("checkpoint: truncated at offset " + std::to_string(pos) + " while reading " + what +
-                               " (" + std::to_string(n) + " bytes wanted, " + std::to_string(data.size() - pos) +
-                               " left)");
-      }
-      auto out = data.substr(pos, static_cast<std::size_t>(n));
-      pos += static_cast<std::size_t>(n);
-      return out;
-    }
-    std::uint64_t le(int width, const std::string& what) {
-      auto b = bytes(static_cast<std::uint64_t>(width), what);
-      std::uint64_t v = 0;
-      for (int i = width - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
-      return v;
-    }
-    std::uint32_t u32(const std::string& what) { return static_cast<std::uint32_t>(le(4, what)); }
-    std::uint64_t u64(const std::string& what) { return le(8, what); }
-  };
-  static void put_le(std::string& out, std::uint64_t v, int width) {
-    for (int i = 0; i < width; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFU));
-  }
-  static void put_u32(std::string& out, std::uint32_t v) { put_le(out, v, 4); }
-  static void put_u64(std::string& out, std::uint64_t v) { put_le(out, v, 8); }
+  using parser = detail::le_reader;
 
   // The saved layout, entry by entry ("type:size;..."), against this
   // build's: a type whose serialized size changed is named.

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -376,6 +377,7 @@ class graph {
         metrics_.back()->instance = i;
         detail::task_env env{.board = &board_,
                              .checkpoint_request = &checkpoint_request_,
+                             .checkpoint_base = checkpoint_base_,
                              .restore_from = restore_ ? &restore_->tasks() : nullptr,
                              .pause_bells = &pause_bells_,
                              .name = n->name + "#" + std::to_string(i),
@@ -419,6 +421,27 @@ class graph {
   /// Gives up checkpoint `id` (not yet complete): what its nodes saved is
   /// dropped, and every stage hears on_checkpoint_abort(id) on its worker.
   void abort_checkpoint(std::uint64_t id) { board_.abort(id); }
+
+  /// Makes checkpoints durable before they complete (before start();
+  /// checkpoint_coordinator does this): once every node instance has taken
+  /// its snapshot of checkpoint id, `persist(id, snapshots)` is called, on
+  /// that last instance's worker (it must hand the work to another thread),
+  /// and the checkpoint completes only at confirm_checkpoint(id).
+  /// Checkpoint ids continue after `last_id` (the newest one stored).
+  void persist_checkpoints(std::uint64_t last_id,
+                           std::function<void(std::uint64_t, std::shared_ptr<const graph_snapshot::task_snapshots>)>
+                               persist) {
+    if (started_) throw graph_error("graph: persist_checkpoints() after start()");
+    if (last_id > last_checkpoint_) {
+      last_checkpoint_ = checkpoint_base_ = last_id;
+      checkpoint_request_.store(last_id, std::memory_order_release);
+    }
+    board_.persist_with(std::move(persist));
+  }
+  /// Checkpoint `id`, handed to the persist function, is durable: it
+  /// completes, and every stage hears on_checkpoint_complete(id). False if
+  /// it was aborted meanwhile.
+  bool confirm_checkpoint(std::uint64_t id) { return board_.confirm(id); }
 
   /// Per node instance: events in/out, queue depth, watermark, busy time.
   [[nodiscard]] std::vector<node_metrics_snapshot> metrics() const {
@@ -638,6 +661,7 @@ class graph {
   detail::bell_set pause_bells_;  // workers that run a source an alignment group may pause
   detail::checkpoint_board board_;
   std::atomic<std::uint64_t> checkpoint_request_{0};
+  std::uint64_t checkpoint_base_ = 0;  // persist_checkpoints(): ids continue after it
   std::uint64_t last_checkpoint_ = 0;
   std::optional<graph_snapshot> restore_;
   bool started_ = false;

@@ -46,26 +46,51 @@ class checkpoint_board {
  public:
   using task_snapshots = std::map<std::string, snapshot>;
 
+  using collected_fn = std::function<void(std::uint64_t, std::shared_ptr<const task_snapshots>)>;
+
   explicit checkpoint_board(std::size_t tasks = 0, std::size_t retained = 2) : tasks_(tasks), retained_(retained) {}
   void set_tasks(std::size_t n) { tasks_ = n; }
+  /// From now on a checkpoint whose snapshots are all in is handed to
+  /// `persist` (on the depositing task's thread, which must not wait on
+  /// it) and completes only at confirm(id). Call before tasks deposit.
+  void persist_with(collected_fn persist) { persist_ = std::move(persist); }
 
   void deposit(std::uint64_t id, const std::string& task, snapshot s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (id <= last_aborted_ && aborted_.count(id) != 0) return;  // too late: it was aborted
-    auto& cp = pending_[id];
-    cp[task] = std::move(s);
-    if (cp.size() != tasks_) return;
-    completed_[id] = std::make_shared<const task_snapshots>(std::move(cp));
-    pending_.erase(id);
-    while (completed_.size() > retained_) completed_.erase(completed_.begin());
-    if (id > last_completed_.load(std::memory_order_relaxed)) last_completed_.store(id, std::memory_order_release);
+    std::shared_ptr<const task_snapshots> all;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (id <= last_aborted_ && aborted_.count(id) != 0) return;  // too late: it was aborted
+      auto& cp = pending_[id];
+      cp[task] = std::move(s);
+      if (cp.size() != tasks_) return;
+      all = std::make_shared<const task_snapshots>(std::move(cp));
+      pending_.erase(id);
+      if (!persist_) {
+        complete(id, all);
+        return;
+      }
+      collected_[id] = all;
+    }
+    persist_(id, std::move(all));  // unlocked: whoever persists may call abort()
   }
-  /// Checkpoint `id` failed (a timeout, a stage's error): what was
-  /// deposited for it is dropped, and tasks tell their stages.
+  /// Checkpoint `id`, handed to the persist function, is durable: it
+  /// completes. False if it was aborted meanwhile.
+  bool confirm(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = collected_.find(id);
+    if (it == collected_.end()) return false;
+    auto all = std::move(it->second);
+    collected_.erase(it);
+    complete(id, std::move(all));
+    return true;
+  }
+  /// Checkpoint `id` failed (a timeout, a stage's error, its write): what
+  /// was deposited for it is dropped, and tasks tell their stages.
   void abort(std::uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     if (completed_.count(id) != 0) return;
     pending_.erase(id);
+    collected_.erase(id);
     aborted_.insert(id);
     if (id > last_aborted_) last_aborted_ = id;
     if (id > last_aborted_id_.load(std::memory_order_relaxed)) last_aborted_id_.store(id, std::memory_order_release);
@@ -86,10 +111,19 @@ class checkpoint_board {
   }
 
  private:
+  // Under mu_.
+  void complete(std::uint64_t id, std::shared_ptr<const task_snapshots> all) {
+    completed_[id] = std::move(all);
+    while (completed_.size() > retained_) completed_.erase(completed_.begin());
+    if (id > last_completed_.load(std::memory_order_relaxed)) last_completed_.store(id, std::memory_order_release);
+  }
+
   mutable std::mutex mu_;
   std::size_t tasks_;
   std::size_t retained_;
   std::map<std::uint64_t, task_snapshots> pending_;
+  std::map<std::uint64_t, std::shared_ptr<const task_snapshots>> collected_;  // handed to persist_
+  collected_fn persist_;
   std::map<std::uint64_t, std::shared_ptr<const task_snapshots>> completed_;
   std::set<std::uint64_t> aborted_;
   std::uint64_t last_aborted_ = 0;
@@ -125,6 +159,7 @@ struct task_env {
   worker_context* worker = nullptr;
   checkpoint_board* board = nullptr;
   const std::atomic<std::uint64_t>* checkpoint_request = nullptr;  // sources poll it between steps
+  std::uint64_t checkpoint_base = 0;  // ids before this one were taken before the graph started (recovery)
   const std::map<std::string, snapshot>* restore_from = nullptr;   // set when the graph restores
   bell_set* pause_bells = nullptr;  // workers that run a pausable source
   std::string name;  // "node#instance"
@@ -161,7 +196,12 @@ template <class Source, class Chain, class Output>
 class source_task final : public task {
  public:
   source_task(node_metrics& m, task_env env, Source src, Chain chain, std::unique_ptr<Output> out)
-      : task(m), env_(std::move(env)), src_(std::move(src)), chain_(std::move(chain)), out_(std::move(out)) {
+      : task(m),
+        env_(std::move(env)),
+        src_(std::move(src)),
+        chain_(std::move(chain)),
+        out_(std::move(out)),
+        last_checkpoint_(env_.checkpoint_base) {
     task_restore(env_, [&](const checkpoint_barrier& b) { src_.on_barrier(chain_, b); });
     if constexpr (fed) src_.attach(&env_.worker->bell());
   }

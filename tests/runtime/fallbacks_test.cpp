@@ -1,9 +1,13 @@
-// Built with LAMINAR_NO_NUMA: the runtime's placement falls back cleanly.
+// Built with LAMINAR_NO_NUMA and LAMINAR_NO_URING: the runtime's placement
+// and the checkpoint store's writes fall back cleanly.
 #include <doctest/doctest.h>
 
+#include <laminar/checkpoint.hpp>
 #include <laminar/dag/graph.hpp>
 #include <laminar/laminar.hpp>
 #include <vector>
+
+#include "checkpoint/temp_dir.hpp"
 
 #include "support/event_stream.hpp"
 #include "support/keyed_sum.hpp"
@@ -37,4 +41,19 @@ TEST_CASE("pinning: every allowed CPU can be pinned to") {
     for (int c : cpus) CHECK(pin_current_thread(c));
   });
   t.join();
+}
+
+TEST_CASE("without liburing: checkpoints are written with pwrite and fdatasync") {
+  static_assert(LAMINAR_HAS_URING == 0);
+  test::temp_dir dir("nouring");
+  checkpoint_store store(dir.path());
+  CHECK_FALSE(store.uses_io_uring());
+  stored_checkpoint cp;
+  cp.id = 4;
+  cp.tasks.emplace("pipeline", snapshot(4));
+  cp.tasks.at("pipeline").add({"sum", "", "forty-two"});
+  store.write(cp);
+  const auto back = store.load_newest();
+  REQUIRE(back.has_value());
+  CHECK(back->tasks.at("pipeline").records() == cp.tasks.at("pipeline").records());
 }

@@ -1,0 +1,254 @@
+// Durable checkpoints (laminar/checkpoint.hpp): what a checkpoint of a keyed
+// window with a million keys costs, what recovery costs, how the store's
+// writes compare with a plain write + fsync of the same bytes, what the
+// pipeline's thread is held for, and what checkpointing every second costs
+// a running keyed window.
+//
+//   checkpoint_1m_keys_ms          capture + durable write of 1M keys' window state
+//   checkpoint_capture_1m_keys_ms  ... of which the pipeline's thread: the capture
+//   recovery_1m_keys_ms            load, check and restore it into a fresh pipeline
+//   checkpoint_write_vs_raw_write  the store's bytes/s over write + fdatasync + rename of one file
+//   checkpoint_stall_p99_us        the capture's p99 on a keyed window of 100k keys, a checkpoint every 10 ms
+//   checkpoint_throughput_cost     events/s with a checkpoint every second over events/s without
+//
+// The directory is under $TMPDIR (or /tmp): the figures are that file
+// system's. Each benchmark says whether io_uring or the fallback wrote.
+#include <laminar/checkpoint.hpp>
+#include <laminar/laminar.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "support/bench.hpp"
+
+namespace lb = laminar::bench;
+using namespace laminar;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ev {
+  std::int64_t ts;
+  std::uint64_t key;
+  std::int64_t v;
+};
+
+fs::path scratch(const char* what) {
+  const char* tmp = std::getenv("TMPDIR");
+  fs::path p = fs::path(tmp && *tmp ? tmp : "/tmp") / ("laminar-bench-" + std::string(what) + "-" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+// A keyed hour-long window, so every key's sum is still open when the
+// checkpoint is taken.
+auto keyed_window(const std::vector<ev>& in, std::uint64_t& out) {
+  return from(in) | with_watermarks(&ev::ts, bounded_out_of_orderness(1s)) | key_by(&ev::key) |
+         tumbling(std::chrono::hours(1)).aggregate(sum(&ev::v)) | count_events(out);
+}
+
+std::vector<ev> distinct_keys(std::size_t n) {
+  std::vector<ev> in;
+  in.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    in.push_back({1'000'000'000 + static_cast<std::int64_t>(i), i * 2654435761ULL, static_cast<std::int64_t>(i % 100)});
+  }
+  return in;
+}
+
+void million_keys() {
+  const std::size_t keys = lb::pick<std::size_t>(1'000'000, 20'000);
+  const auto in = distinct_keys(keys);
+  const int trials = lb::pick(5, 1);
+  std::vector<double> total, capture, recovery;
+  std::size_t bytes = 0;
+  bool uring = false;
+  for (int t = 0; t < trials; ++t) {
+    const fs::path dir = scratch("1m");
+    {
+      checkpoint_store store(dir);
+      uring = store.uses_io_uring();
+      checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+      std::uint64_t out = 0;
+      auto p = keyed_window(in, out);
+      p.run_for(in.size());
+      lb::stopwatch sw;
+      coord.trigger(p);
+      capture.push_back(static_cast<double>(coord.stats().last_stall.nanos()) * 1e-6);
+      coord.drain(p);
+      total.push_back(sw.elapsed_s() * 1e3);
+      if (coord.stats().completed != 1) {
+        std::fprintf(stderr, "checkpoint bench: the checkpoint did not complete: %s\n", coord.stats().last_error.c_str());
+        std::exit(1);
+      }
+      for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        if (e.is_regular_file()) bytes += static_cast<std::size_t>(e.file_size());
+      }
+    }
+    {
+      checkpoint_store store(dir);
+      checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+      std::uint64_t out = 0;
+      auto p = keyed_window(in, out);
+      lb::stopwatch sw;
+      if (!coord.recover(p)) std::exit(1);
+      recovery.push_back(sw.elapsed_s() * 1e3);
+      p.run();  // every key's window closes: the restored state is all there
+      if (out != keys) {
+        std::fprintf(stderr, "checkpoint bench: %llu windows after recovery, not %zu\n",
+                     static_cast<unsigned long long>(out), keys);
+        std::exit(1);
+      }
+    }
+    fs::remove_all(dir);
+  }
+  std::fprintf(stderr, "checkpoint: %zu keys, %.1f MB per checkpoint, written through %s\n", keys,
+               static_cast<double>(bytes) / trials / 1e6, uring ? "io_uring" : "pwrite + fdatasync");
+  lb::report("checkpoint_1m_keys_ms", lb::median(total), "ms");
+  lb::report("checkpoint_capture_1m_keys_ms", lb::median(capture), "ms");
+  lb::report("recovery_1m_keys_ms", lb::median(recovery), "ms");
+}
+
+// The same bytes through the store and through a plain write + fdatasync
+// of one file, rename and directory sync.
+void raw_write_ratio() {
+  const std::size_t size = lb::pick<std::size_t>(64u << 20, 1u << 20);
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 131) >> 3);
+  const int trials = lb::pick(5, 1);
+  std::vector<double> store_s, raw_s;
+  for (int t = 0; t < trials; ++t) {
+    const fs::path dir = scratch("write");
+    {
+      checkpoint_store store(dir / "store", 1);
+      stored_checkpoint cp;
+      cp.id = static_cast<std::uint64_t>(t + 1);
+      cp.tasks.emplace("pipeline", snapshot(cp.id));
+      cp.tasks.at("pipeline").add({"state", "", bytes});
+      lb::stopwatch sw;
+      store.write(cp);
+      store_s.push_back(sw.elapsed_s());
+    }
+    {
+      fs::create_directories(dir / "raw");
+      const std::string tmp = (dir / "raw" / "state.tmp").string(), final_name = (dir / "raw" / "state").string();
+      lb::stopwatch sw;
+      const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      std::size_t done = 0;
+      while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n <= 0) std::exit(1);
+        done += static_cast<std::size_t>(n);
+      }
+      ::fdatasync(fd);
+      ::close(fd);
+      ::rename(tmp.c_str(), final_name.c_str());
+      const int dfd = ::open((dir / "raw").c_str(), O_RDONLY | O_DIRECTORY);
+      ::fsync(dfd);
+      ::close(dfd);
+      raw_s.push_back(sw.elapsed_s());
+    }
+    fs::remove_all(dir);
+  }
+  const double store_bps = static_cast<double>(size) / lb::median(store_s);
+  const double raw_bps = static_cast<double>(size) / lb::median(raw_s);
+  lb::report("checkpoint_write_bytes_per_s", store_bps, "bytes/s", 0);
+  lb::report("raw_write_fsync_bytes_per_s", raw_bps, "bytes/s", 0);
+  lb::report("checkpoint_write_vs_raw_write", store_bps / raw_bps, "x");
+}
+
+// The pipeline's thread is held for the capture only: its p99 over many
+// checkpoints of a window with 100k keys.
+void stall() {
+  const std::size_t keys = lb::pick<std::size_t>(100'000, 5'000);
+  const auto in = distinct_keys(keys);
+  const fs::path dir = scratch("stall");
+  std::vector<double> stalls;
+  {
+    checkpoint_store store(dir, 2);
+    checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+    std::uint64_t out = 0;
+    auto p = keyed_window(in, out);
+    p.run_for(in.size());
+    const int checkpoints = lb::pick(200, 10);
+    for (int c = 0; c < checkpoints; ++c) {
+      coord.trigger(p);
+      stalls.push_back(static_cast<double>(coord.stats().last_stall.nanos()) * 1e-3);
+      coord.drain(p);
+    }
+  }
+  fs::remove_all(dir);
+  std::sort(stalls.begin(), stalls.end());
+  const auto at = [&](double q) { return stalls[static_cast<std::size_t>(q * static_cast<double>(stalls.size() - 1))]; };
+  lb::report("checkpoint_stall_p50_us", at(0.5), "us");
+  lb::report("checkpoint_stall_p99_us", at(0.99), "us");
+}
+
+// A keyed window over 10k keys, run for about `seconds`, with a checkpoint
+// every second and without: events/s, and their ratio.
+void throughput_cost() {
+  const double seconds = lb::pick(3.0, 0.2);
+  std::vector<ev> in;
+  const std::size_t n = 4'000'000;
+  in.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    in.push_back({1'000'000'000 + static_cast<std::int64_t>(i) * 100, (i * 2654435761ULL) % 10'000, 1});
+  }
+  const auto run = [&](bool checkpoints) {
+    const fs::path dir = scratch("cost");
+    double rate = 0;
+    {
+      checkpoint_store store(dir, 2);
+      checkpoint_coordinator coord(store, checkpoint_options{.interval = 1s});
+      std::uint64_t events = 0;
+      lb::stopwatch sw;
+      while (sw.elapsed_s() < seconds) {
+        std::uint64_t out = 0;
+        auto p = keyed_window(in, out);
+        while (!p.exhausted()) {
+          p.run_for(4096);
+          if (checkpoints) coord.poll(p);
+        }
+        if (checkpoints) coord.drain(p);
+        p.finish();
+        events += n;
+      }
+      rate = static_cast<double>(events) / sw.elapsed_s();
+      if (checkpoints && coord.stats().completed == 0 && seconds > 1.5) {
+        std::fprintf(stderr, "checkpoint bench: no checkpoint completed in %.1f s\n", seconds);
+        std::exit(1);
+      }
+    }
+    fs::remove_all(dir);
+    return rate;
+  };
+  std::vector<double> with, without;
+  for (int t = 0; t < lb::pick(3, 1); ++t) {
+    without.push_back(run(false));
+    with.push_back(run(true));
+  }
+  lb::report("keyed_window_events_per_s", lb::median(without), "events/s", 0);
+  lb::report("keyed_window_checkpoint_every_1s_events_per_s", lb::median(with), "events/s", 0);
+  lb::report("checkpoint_throughput_cost", lb::median(with) / lb::median(without), "x");
+}
+
+}  // namespace
+
+// An argument runs only the part it names (million_keys, raw_write, stall,
+// throughput_cost): for profiling one of them.
+int main(int argc, char** argv) {
+  const std::string only = argc > 1 ? argv[1] : "";
+  if (only.empty() || only == "million_keys") million_keys();
+  if (only.empty() || only == "raw_write") raw_write_ratio();
+  if (only.empty() || only == "stall") stall();
+  if (only.empty() || only == "throughput_cost") throughput_cost();
+}
