@@ -57,7 +57,7 @@ TEST_CASE("the state archives refuse a type without serialize when it is written
     CHECK(std::string(e.what()).starts_with("laminar: checkpoint: a stage keeps a `"));
   }
   CHECK(w.bytes().empty());  // nothing of the call was written
-  state_reader r("");
+  state_reader r(std::string_view{});
   opaque o;
   CHECK_THROWS_AS(r(o), unarchivable_state_error);
 }

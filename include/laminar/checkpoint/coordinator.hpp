@@ -180,15 +180,16 @@ class checkpoint_coordinator {
   /// completes it in the graph (every stage hears on_checkpoint_complete)
   /// or aborts it.
   void attach(graph& g) {
+    std::uint64_t base = 0;
     {
       std::lock_guard<std::mutex> lock(sh_->mu);
-      if (graph_ != nullptr) throw usage_error("checkpoint_coordinator: attach() twice");
-      graph_ = &g;
-      next_due_ = due_after(clock::now());
+      if (graph_ != nullptr || attaching_) throw usage_error("checkpoint_coordinator: attach() twice");
+      attaching_ = true;
+      base = last_id_;
     }
     // The hook runs on a worker and may outlive this coordinator (a graph
     // left running): it holds the shared part, not the coordinator.
-    g.persist_checkpoints(last_id_, [sh = sh_](std::uint64_t id, std::shared_ptr<const graph_snapshot::task_snapshots> t) {
+    g.persist_checkpoints(base, [sh = sh_](std::uint64_t id, std::shared_ptr<const graph_snapshot::task_snapshots> t) {
       {
         std::lock_guard<std::mutex> lock(sh->mu);
         if (sh->closed) return;
@@ -196,6 +197,11 @@ class checkpoint_coordinator {
       }
       sh->cv.notify_all();
     });
+    {
+      std::lock_guard<std::mutex> lock(sh_->mu);
+      graph_ = &g;  // only now may the thread start checkpoints: ids continue after base
+      next_due_ = due_after(clock::now());
+    }
     sh_->cv.notify_all();
   }
 
@@ -395,6 +401,7 @@ class checkpoint_coordinator {
   std::optional<outcome> outcome_;
   // A graph's, under sh_->mu.
   graph* graph_ = nullptr;
+  bool attaching_ = false;
   std::uint64_t graph_in_flight_ = 0;
   clock::time_point deadline_{};
 };

@@ -16,8 +16,8 @@
 // `.inprogress` directory that no reader looks at, a crash after it a whole
 // checkpoint. The manifest names every task (a pipeline is one task, a graph
 // one per node instance), each of its state records (id, layout) and the
-// file holding it, with its size and a CRC-32 per 64 KiB block, and ends in
-// a CRC-32 of itself: a file truncated, torn or bit-flipped afterwards is
+// file holding it, with its size and a CRC-32C per 64 KiB block, and ends in
+// a CRC-32C of itself: a file truncated, torn or bit-flipped afterwards is
 // found on reading, with the byte offset where it goes wrong, and recovery
 // falls back to the checkpoint before.
 #pragma once
@@ -42,7 +42,7 @@
 
 #include "laminar/checkpoint/detail/durable_writer.hpp"
 #include "laminar/checkpoint/storage_options.hpp"
-#include "laminar/core/detail/crc32.hpp"
+#include "laminar/checkpoint/detail/crc32c.hpp"
 #include "laminar/core/detail/le_bytes.hpp"
 #include "laminar/core/snapshot.hpp"
 
@@ -116,12 +116,12 @@ class checkpoint_store {
           detail::put_str(manifest, file);
           detail::put_u64(manifest, r.bytes.size());
           for (std::size_t at = 0; at < r.bytes.size(); at += block_size) {
-            detail::put_u32(manifest, detail::crc32(std::string_view(r.bytes).substr(at, block_size)));
+            detail::put_u32(manifest, detail::crc32c(std::string_view(r.bytes).substr(at, block_size)));
           }
           files.push_back({(tmp / file).string(), r.bytes});
         }
       }
-      detail::put_u32(manifest, detail::crc32(manifest));
+      detail::put_u32(manifest, detail::crc32c(manifest));
       files.push_back({(tmp / manifest_name).string(), manifest});
       writer_.write_files(files);
       detail::sync_directory(tmp.string());
@@ -163,7 +163,7 @@ class checkpoint_store {
     }
     const std::string_view body = std::string_view(mbytes).substr(0, mbytes.size() - 4);
     detail::le_reader tail{mbytes, mbytes.size() - 4, mpath};
-    if (tail.u32("manifest checksum") != detail::crc32(body)) {
+    if (tail.u32("manifest checksum") != detail::crc32c(body)) {
       throw checkpoint_error(mpath + ": checksum mismatch over its " + std::to_string(body.size()) +
                              " bytes: the manifest is torn or corrupted");
     }
@@ -207,7 +207,7 @@ class checkpoint_store {
         }
         for (std::size_t at = 0; at < rec.bytes.size(); at += block_size) {
           const std::uint32_t want = m.u32(where + " block checksum");
-          if (want != detail::crc32(std::string_view(rec.bytes).substr(at, block_size))) {
+          if (want != detail::crc32c(std::string_view(rec.bytes).substr(at, block_size))) {
             const std::size_t end = std::min(rec.bytes.size(), at + block_size);
             throw checkpoint_error(path + ": checksum mismatch in bytes " + std::to_string(at) + " to " +
                                    std::to_string(end) + " (the block at byte offset " + std::to_string(at) +

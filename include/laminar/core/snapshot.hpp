@@ -222,7 +222,7 @@ class snapshot {
     } catch (const unarchivable_state_error& e) {
       throw unarchivable(e, id);
     }
-    add({std::move(id), layout, w.bytes()});
+    add({std::move(id), layout, w.take_bytes()});
   }
 
   [[gnu::noinline]] void load_record(std::string_view name, const std::string& layout, void* stage,
@@ -236,7 +236,7 @@ class snapshot {
     const state_record& rec = records_[it->second];
     claimed_[it->second] = true;
     check_layout(rec, layout);
-    state_reader r(rec.bytes, key_groups_);
+    state_reader r(std::string_view(rec.bytes), key_groups_);
     // Whatever the bytes, a failed load is a checkpoint_error naming the
     // stage and the offset in its record where reading stopped.
     const auto malformed = [&](std::string_view why) {

@@ -126,6 +126,11 @@ class state_writer {
   }
   /// What was written so far.
   [[nodiscard]] const std::string& bytes() const noexcept { return bytes_; }
+  /// Moves out what was written (the writer is done).
+  [[nodiscard]] std::string take_bytes() noexcept { return std::move(bytes_); }
+  /// Room for `more` bytes beyond what is written: a stage that knows its
+  /// state's size saves the string's regrowth.
+  void reserve(std::size_t more) { bytes_.reserve(bytes_.size() + more); }
   /// The checkpoint's key-group count.
   [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
 
@@ -138,8 +143,12 @@ class state_writer {
 /// Where a stage reads its state back: `r(count_, sum_)`, in the order saved.
 class state_reader {
  public:
-  explicit state_reader(std::string bytes, std::uint32_t key_groups = default_key_groups)
-      : key_groups_(key_groups), bytes_(std::move(bytes)), archive_(bytes_) {}
+  /// Reads bytes it owns.
+  explicit state_reader(std::string&& bytes, std::uint32_t key_groups = default_key_groups)
+      : key_groups_(key_groups), owned_(std::move(bytes)), bytes_(owned_), archive_(bytes_) {}
+  /// Reads bytes that outlive it (a snapshot's record), without a copy.
+  explicit state_reader(std::string_view bytes, std::uint32_t key_groups = default_key_groups)
+      : key_groups_(key_groups), bytes_(bytes), archive_(bytes_) {}
   state_reader(const state_reader&) = delete;
   state_reader& operator=(const state_reader&) = delete;
   /// A read past the end, or a container size the bytes left cannot hold,
@@ -190,7 +199,8 @@ class state_reader {
   }
 
   std::uint32_t key_groups_;
-  std::string bytes_;
+  std::string owned_;
+  std::string_view bytes_;
   detail::state_input_archive archive_;
 };
 

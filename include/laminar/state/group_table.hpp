@@ -120,6 +120,16 @@ class group_slots {
   [[nodiscard]] arrival_order<entry> entries() noexcept { return {order_, slots_.data()}; }
   [[nodiscard]] arrival_order<const entry> entries() const noexcept { return {order_, slots_.data()}; }
 
+  /// Every group in slot order (memory order: a checkpoint's pass over a
+  /// large table reads it front to back); entry.order - 1 is its place in
+  /// arrival order.
+  template <class F>
+  void for_each_slot(F&& f) const {
+    for (const entry& e : slots_) {
+      if (e.order != 0) f(e);
+    }
+  }
+
   void clear() noexcept {
     for (const std::uint32_t i : order_) slots_[i].order = 0;
     order_.clear();
@@ -165,6 +175,13 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
     if (entry* e = find(key)) return *e;
     return insert(key, init);
+  }
+
+  /// Room for `n` groups without growing (a restore knows how many).
+  void reserve(std::size_t n) {
+    std::size_t slots = slots_.size();
+    while (n * 2 > slots) slots *= 2;
+    if (slots != slots_.size()) resize(slots);
   }
 
   [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
@@ -266,12 +283,11 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
 template <class Table>
 void save_groups(state_writer& w, const Table& groups) {
   using entry = typename Table::entry;
-  detail::key_group_buckets<std::pair<std::uint32_t, const entry*>> placed(w.key_groups());
-  std::uint32_t place = 0;
-  for (const entry& en : groups.entries()) placed.add(key_group_of(en.key, w.key_groups()), {place++, &en});
-  placed.write(w, [&w](const std::pair<std::uint32_t, const entry*>& p) {
-    w(p.first, p.second->key, p.second->acc, std::int64_t{p.second->n});
-  });
+  detail::key_group_buckets<const entry*> placed(w.key_groups());
+  placed.reserve(groups.size());
+  w.reserve(groups.size() * (sizeof(std::uint32_t) + sizeof(entry)));
+  groups.for_each_slot([&](const entry& en) { placed.add(key_group_of(en.key, w.key_groups()), &en); });
+  placed.write(w, [&w](const entry* e) { w(e->order - 1, e->key, e->acc, std::int64_t{e->n}); });
 }
 
 /// Reads what save_groups wrote into an empty table; `init()` makes an
@@ -311,12 +327,22 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
       all.push_back(std::move(l));
     }
   }
-  std::sort(all.begin(), all.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
+  // Places are a permutation of 0..n-1: index them (no sort), each taken once.
+  constexpr std::uint32_t none = ~std::uint32_t{0};
+  std::vector<std::uint32_t> at(all.size(), none);
   for (std::size_t i = 0; i < all.size(); ++i) {
-    if (all[i].place != i) throw checkpoint_error("a window's groups do not take each place in arrival order once");
-    if (groups.find(all[i].key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
-    entry& en = groups.find_or_insert(all[i].key, [&] { return std::move(all[i].acc); });
-    if constexpr (requires { en.n = all[i].weight; }) en.n = all[i].weight;
+    const std::uint32_t place = all[i].place;
+    if (place >= all.size() || at[place] != none) {
+      throw checkpoint_error("a window's groups do not take each place in arrival order once");
+    }
+    at[place] = static_cast<std::uint32_t>(i);
+  }
+  if constexpr (requires { groups.reserve(all.size()); }) groups.reserve(all.size());
+  for (const std::uint32_t i : at) {
+    loaded& l = all[i];
+    if (groups.find(l.key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+    entry& en = groups.find_or_insert(l.key, [&] { return std::move(l.acc); });
+    if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
   }
 }
 

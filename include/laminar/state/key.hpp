@@ -86,25 +86,40 @@ template <class Item>
 class key_group_buckets {
  public:
   explicit key_group_buckets(std::uint32_t groups) : groups_(groups) {}
-  void add(std::uint32_t group, Item item) {
-    if (group >= by_group_.size()) by_group_.resize(group + 1);
-    by_group_[group].push_back(std::move(item));
+  void reserve(std::size_t n) {
+    items_.reserve(n);
+    group_of_.reserve(n);
   }
+  void add(std::uint32_t group, Item item) {
+    group_of_.push_back(group);
+    items_.push_back(std::move(item));
+  }
+  /// The items in key-group order (a counting sort: two passes and one
+  /// index, not a vector per group), each group's in the order added.
   template <class Writer, class WriteItem>
   void write(Writer& w, WriteItem&& write_item) const {
+    std::uint32_t top = 0;
+    for (const std::uint32_t g : group_of_) top = g + 1 > top ? g + 1 : top;
+    std::vector<std::uint32_t> start(static_cast<std::size_t>(top) + 1, 0);
+    for (const std::uint32_t g : group_of_) ++start[g + 1];
     std::uint32_t holding = 0;
-    for (const auto& items : by_group_) holding += items.empty() ? 0U : 1U;
+    for (std::uint32_t g = 0; g < top; ++g) holding += start[g + 1] != 0 ? 1U : 0U;
+    for (std::uint32_t g = 0; g < top; ++g) start[g + 1] += start[g];
+    std::vector<std::uint32_t> order(items_.size());
+    std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
+    for (std::size_t i = 0; i < items_.size(); ++i) order[next[group_of_[i]]++] = static_cast<std::uint32_t>(i);
     w(groups_, holding);
-    for (std::uint32_t g = 0; g < by_group_.size(); ++g) {
-      if (by_group_[g].empty()) continue;
-      w(g, static_cast<std::uint64_t>(by_group_[g].size()));
-      for (const Item& item : by_group_[g]) write_item(item);
+    for (std::uint32_t g = 0; g < top; ++g) {
+      if (start[g + 1] == start[g]) continue;
+      w(g, static_cast<std::uint64_t>(start[g + 1] - start[g]));
+      for (std::uint32_t k = start[g]; k < start[g + 1]; ++k) write_item(items_[order[k]]);
     }
   }
 
  private:
   std::uint32_t groups_;
-  std::vector<std::vector<Item>> by_group_;
+  std::vector<Item> items_;
+  std::vector<std::uint32_t> group_of_;
 };
 
 }  // namespace detail
