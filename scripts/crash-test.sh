@@ -54,18 +54,17 @@ while [ "$kills" -lt "$kills_wanted" ]; do
     elif [ "$mode" -eq 1 ]; then
       args+=(--kill-at-commit=$((1 + RANDOM % 20)))
     fi
+    # In the background even when it kills itself: waiting on a background
+    # job keeps bash from reporting each kill.
     set +e
+    "$child" run "$work/input" "$run" "${args[@]}" &
+    pid=$!
     if [ "$mode" -ge 2 ]; then
-      "$child" run "$work/input" "$run" "${args[@]}" &
-      pid=$!
       sleep "0.$(printf '%03d' $((20 + RANDOM % 600)))"
       kill -9 "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null
-      rc=$?
-    else
-      "$child" run "$work/input" "$run" "${args[@]}"
-      rc=$?
     fi
+    wait "$pid" 2>/dev/null
+    rc=$?
     set -e
     if [ "$rc" -eq 0 ]; then
       break
