@@ -1,8 +1,8 @@
 // Durable checkpoints and exactly-once output: the checkpoint directory on
 // disk (store.hpp), the coordinator that takes, writes, completes and
 // recovers checkpoints of a pipeline or a graph (coordinator.hpp), the
-// two-phase-commit sink (two_phase_commit.hpp) and the transactional file
-// sink on it (file_sink.hpp).
+// two-phase-commit sink (two_phase_commit.hpp), the transactional file
+// sink on it (file_sink.hpp) and the write-ahead log (wal.hpp).
 //
 // Not part of laminar.hpp: it is the one part of the core that writes files
 // and links liburing (LAMINAR_NO_URING writes with pwrite and fdatasync
@@ -15,3 +15,4 @@
 #include "laminar/checkpoint/coordinator.hpp"
 #include "laminar/checkpoint/file_sink.hpp"
 #include "laminar/checkpoint/two_phase_commit.hpp"
+#include "laminar/checkpoint/wal.hpp"

@@ -156,7 +156,7 @@ class checkpoint_store {
   [[nodiscard]] stored_checkpoint load(std::uint64_t id) const {
     const std::filesystem::path cp_dir = dir_ / dir_name(id);
     const std::string mpath = (cp_dir / manifest_name).string();
-    const std::string mbytes = read_file(mpath);
+    const std::string mbytes = detail::read_whole_file(mpath);
     detail::le_reader m{mbytes, 0, mpath};
     if (mbytes.size() < manifest_magic.size() + 4 || mbytes.substr(0, manifest_magic.size()) != manifest_magic) {
       throw checkpoint_error(mpath + ": bad magic at byte offset 0: not a laminar checkpoint manifest");
@@ -198,7 +198,7 @@ class checkpoint_store {
         }
         const std::uint64_t size = m.u64(where + " size");
         const std::string path = (cp_dir / file).string();
-        rec.bytes = read_file(path);
+        rec.bytes = detail::read_whole_file(path);
         if (rec.bytes.size() != size) {
           throw checkpoint_error(path + ": " + std::to_string(rec.bytes.size()) + " bytes where the manifest says " +
                                  std::to_string(size) + ": " +
@@ -272,28 +272,6 @@ class checkpoint_store {
       name.push_back(plain ? c : '_');
     }
     return name;
-  }
-
-  static std::string read_file(const std::string& path) {
-    detail::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw storage_error(path + ": cannot open it: " + detail::errno_text(errno), errno);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw storage_error(path + ": fstat failed: " + detail::errno_text(errno), errno);
-    std::string out(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < out.size()) {
-      const ssize_t r = ::pread(fd.get(), out.data() + got, out.size() - got, static_cast<off_t>(got));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        throw storage_error(path + ": reading at byte offset " + std::to_string(got) +
-                                " failed: " + detail::errno_text(errno),
-                            errno);
-      }
-      if (r == 0) break;  // shrank while read: the size check reports it
-      got += static_cast<std::size_t>(r);
-    }
-    out.resize(got);
-    return out;
   }
 
   void drop_old() {

@@ -78,6 +78,29 @@ class unique_fd {
   int fd_ = -1;
 };
 
+/// A whole file's bytes (as many as there are when it is read: a file cut
+/// short while read comes back short, for the caller's size check).
+inline std::string read_whole_file(const std::string& path) {
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw storage_error(path + ": cannot open it: " + errno_text(errno), errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw storage_error(path + ": fstat failed: " + errno_text(errno), errno);
+  std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t r = ::pread(fd.get(), out.data() + got, out.size() - got, static_cast<off_t>(got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw storage_error(path + ": reading at byte offset " + std::to_string(got) + " failed: " + errno_text(errno),
+                          errno);
+    }
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
 /// Makes a directory's entries (a rename, a new file) durable.
 inline void sync_directory(const std::string& dir) {
   unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -117,27 +140,51 @@ class durable_writer {
   [[nodiscard]] bool uses_io_uring() const noexcept { return uring_; }
   [[nodiscard]] const storage_options& options() const noexcept { return options_; }
 
+  /// One positioned write: `bytes` at `offset` of the open file `fd`
+  /// (named `path` in errors), then, if `sync`, an fdatasync of it.
+  struct write_job {
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::string_view bytes;
+    const std::string* path = nullptr;
+    bool sync = true;
+  };
+
   /// Creates (or truncates) each file, writes its bytes and syncs them.
   /// Throws storage_error naming the first file that failed; the others
   /// may or may not have been written.
   void write_files(std::span<const file> files) {
     std::vector<unique_fd> fds;
+    std::vector<write_job> jobs;
     fds.reserve(files.size());
+    jobs.reserve(files.size());
     for (const file& f : files) {
-      if (const int injected = options_.inject_fault ? options_.inject_fault(f.path) : 0) {
-        throw storage_error("writing '" + f.path + "' failed: " + errno_text(injected) + " [injected]", injected);
-      }
+      check_fault(f.path);
       unique_fd fd(::open(f.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       if (!fd) throw storage_error("creating '" + f.path + "' failed: " + errno_text(errno), errno);
+      jobs.push_back({fd.get(), 0, f.bytes, &f.path, true});
       fds.push_back(std::move(fd));
     }
+    write(jobs);
+  }
+
+  /// Runs the jobs (through one io_uring submission per round, or pwrite
+  /// and fdatasync); throws storage_error naming the first that failed.
+  void write(std::span<const write_job> jobs) {
 #if LAMINAR_HAS_URING
     if (uring_) {
-      write_through_ring(files, fds);
+      write_through_ring(jobs);
       return;
     }
 #endif
-    for (std::size_t i = 0; i < files.size(); ++i) write_plain(files[i], fds[i].get());
+    for (const write_job& j : jobs) write_plain(j);
+  }
+
+  /// storage_options::inject_fault for `path`: throws what it injects.
+  void check_fault(const std::string& path) const {
+    if (const int injected = options_.inject_fault ? options_.inject_fault(path) : 0) {
+      throw storage_error("writing '" + path + "' failed: " + errno_text(injected) + " [injected]", injected);
+    }
   }
 
  private:
@@ -150,60 +197,70 @@ class durable_writer {
     if (!said.exchange(true)) storage_log(o, why);
   }
 
-  static void write_plain(const file& f, int fd) {
+  static void write_plain(const write_job& j) {
     std::size_t done = 0;
-    while (done < f.bytes.size()) {
-      const std::size_t n = std::min(f.bytes.size() - done, max_write);
-      const ssize_t w = ::pwrite(fd, f.bytes.data() + done, n, static_cast<off_t>(done));
+    while (done < j.bytes.size()) {
+      const std::size_t n = std::min(j.bytes.size() - done, max_write);
+      const ssize_t w = ::pwrite(j.fd, j.bytes.data() + done, n, static_cast<off_t>(j.offset + done));
       if (w < 0) {
         if (errno == EINTR) continue;
-        throw storage_error("writing '" + f.path + "' at byte offset " + std::to_string(done) +
+        throw storage_error("writing '" + *j.path + "' at byte offset " + std::to_string(j.offset + done) +
                                 " failed: " + errno_text(errno),
                             errno);
       }
-      if (w == 0) throw storage_error("writing '" + f.path + "' wrote nothing at byte offset " + std::to_string(done), EIO);
+      if (w == 0) {
+        throw storage_error("writing '" + *j.path + "' wrote nothing at byte offset " + std::to_string(j.offset + done),
+                            EIO);
+      }
       done += static_cast<std::size_t>(w);
     }
-    if (::fdatasync(fd) != 0) throw storage_error("syncing '" + f.path + "' failed: " + errno_text(errno), errno);
+    if (j.sync && ::fdatasync(j.fd) != 0) {
+      throw storage_error("syncing '" + *j.path + "' failed: " + errno_text(errno), errno);
+    }
   }
 
 #if LAMINAR_HAS_URING
-  // Per file and round: a write of what is left (linked) and an fdatasync.
-  // A short write cancels its linked sync; the next round writes the rest.
-  void write_through_ring(std::span<const file> files, const std::vector<unique_fd>& fds) {
+  // Per job and round: a write of what is left (linked to the sync) and an
+  // fdatasync. A short write cancels its linked sync; the next round
+  // writes the rest.
+  void write_through_ring(std::span<const write_job> jobs) {
     constexpr std::size_t per_round = ring_entries / 2;
-    for (std::size_t first = 0; first < files.size(); first += per_round) {
-      const std::size_t last = std::min(files.size(), first + per_round);
+    for (std::size_t first = 0; first < jobs.size(); first += per_round) {
+      const std::size_t last = std::min(jobs.size(), first + per_round);
       std::vector<std::size_t> written(last - first, 0);
-      std::vector<bool> synced(last - first, false);
+      std::vector<bool> done(last - first, false);
       for (;;) {
         unsigned queued = 0;
         for (std::size_t i = first; i < last; ++i) {
           const std::size_t k = i - first;
-          if (synced[k]) continue;
-          const file& f = files[i];
-          if (written[k] < f.bytes.size()) {
+          if (done[k]) continue;
+          const write_job& j = jobs[i];
+          const bool more = written[k] < j.bytes.size();
+          if (more) {
             io_uring_sqe* w = io_uring_get_sqe(&ring_);
-            const std::size_t n = std::min(f.bytes.size() - written[k], max_write);
-            io_uring_prep_write(w, fds[i].get(), f.bytes.data() + written[k], static_cast<unsigned>(n),
-                                written[k]);
+            const std::size_t n = std::min(j.bytes.size() - written[k], max_write);
+            io_uring_prep_write(w, j.fd, j.bytes.data() + written[k], static_cast<unsigned>(n), j.offset + written[k]);
             io_uring_sqe_set_data64(w, tag(i, false));
-            w->flags |= IOSQE_IO_LINK;
+            if (j.sync) w->flags |= IOSQE_IO_LINK;
             ++queued;
           }
-          io_uring_sqe* s = io_uring_get_sqe(&ring_);
-          io_uring_prep_fsync(s, fds[i].get(), IORING_FSYNC_DATASYNC);
-          io_uring_sqe_set_data64(s, tag(i, true));
-          ++queued;
+          if (j.sync) {
+            io_uring_sqe* sq = io_uring_get_sqe(&ring_);
+            io_uring_prep_fsync(sq, j.fd, IORING_FSYNC_DATASYNC);
+            io_uring_sqe_set_data64(sq, tag(i, true));
+            ++queued;
+          } else if (!more) {
+            done[k] = true;
+          }
         }
         if (queued == 0) break;
         const int submitted = io_uring_submit_and_wait(&ring_, queued);
         if (submitted < 0) {
-          throw storage_error("io_uring_submit for '" + files[first].path + "' failed: " + errno_text(-submitted),
+          throw storage_error("io_uring_submit for '" + *jobs[first].path + "' failed: " + errno_text(-submitted),
                               -submitted);
         }
         int failed = 0;
-        std::size_t failed_file = 0;
+        std::size_t failed_job = 0;
         bool failed_sync = false;
         for (unsigned got = 0; got < queued; ++got) {
           io_uring_cqe* cqe = nullptr;
@@ -217,20 +274,20 @@ class durable_writer {
           const std::size_t k = i - first;
           if (!sync) {
             if (res < 0 && res != -ECANCELED && failed == 0) {
-              failed = -res, failed_file = i, failed_sync = false;
-            } else if (res == 0 && written[k] < files[i].bytes.size() && failed == 0) {
-              failed = EIO, failed_file = i, failed_sync = false;
+              failed = -res, failed_job = i, failed_sync = false;
+            } else if (res == 0 && written[k] < jobs[i].bytes.size() && failed == 0) {
+              failed = EIO, failed_job = i, failed_sync = false;
             } else if (res > 0) {
               written[k] += static_cast<std::size_t>(res);
             }
           } else if (res == 0) {
-            synced[k] = written[k] == files[i].bytes.size();
+            done[k] = written[k] == jobs[i].bytes.size();
           } else if (res != -ECANCELED && failed == 0) {
-            failed = -res, failed_file = i, failed_sync = true;
+            failed = -res, failed_job = i, failed_sync = true;
           }
         }
         if (failed != 0) {
-          throw storage_error(std::string(failed_sync ? "syncing '" : "writing '") + files[failed_file].path +
+          throw storage_error(std::string(failed_sync ? "syncing '" : "writing '") + *jobs[failed_job].path +
                                   "' failed: " + errno_text(failed),
                               failed);
         }
