@@ -13,6 +13,7 @@
 #include <laminar/checkpoint/file_sink.hpp>
 #include <laminar/checkpoint/two_phase_commit.hpp>
 #include <laminar/connector/file_source.hpp>
+#include <laminar/core.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
