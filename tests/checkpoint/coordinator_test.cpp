@@ -5,6 +5,7 @@
 // next completes; a graph checkpoint that cannot align times out.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -218,4 +219,38 @@ TEST_CASE("coordinator: a graph checkpoint that cannot complete times out and is
   CHECK(stats.last_error.find("timed out") != std::string::npos);
   CHECK(store.checkpoints() == std::vector<std::uint64_t>{ok});
   CHECK(outcomes(trace, true) == std::vector<std::uint64_t>{ok});
+}
+
+TEST_CASE("coordinator: a graph checkpoint whose write fails is aborted in every stage, and the graph goes on") {
+  test::temp_dir dir("graph-fault");
+  std::atomic<int> fail{ENOSPC};  // read on the coordinator's thread
+  checkpoint_store store(dir.path(), 3, storage_options{.inject_fault = [&](std::string_view) { return fail.load(); }});
+  std::vector<test::message<int>> trace;
+  push_feed<int> feed(64);
+  graph g(runtime_options{.workers = 1, .pin = false});
+  auto src = g.source("feed", feed.source());
+  g.node("sink", src, test::record(trace));
+  checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+  coord.attach(g);
+  g.start();
+  feed.push(1);
+  const std::uint64_t bad = coord.trigger();
+  CHECK_FALSE(coord.wait_for(bad));
+  CHECK(coord.stats().last_error.find("No space left on device") != std::string::npos);
+  fail = 0;
+  feed.push(2);
+  const std::uint64_t good = coord.trigger();
+  CHECK(good == bad + 1);
+  CHECK(coord.wait_for(good));
+  feed.push(3);
+  feed.close();
+  g.wait();
+  CHECK(store.checkpoints() == std::vector<std::uint64_t>{good});
+  CHECK(outcomes(trace, false) == std::vector<std::uint64_t>{bad});
+  CHECK(outcomes(trace, true) == std::vector<std::uint64_t>{good});
+  std::vector<int> records;
+  for (const auto& m : trace) {
+    if (const int* r = std::get_if<int>(&m)) records.push_back(*r);
+  }
+  CHECK(records == std::vector<int>{1, 2, 3});
 }
