@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <laminar/checkpoint.hpp>
 #include <laminar/laminar.hpp>
 
 #include <cstdint>
@@ -971,6 +972,39 @@ void expect_quoted(const std::filesystem::path& doc, const std::filesystem::path
     CHECK_MESSAGE(text.find("\n" + b) != std::string::npos,
                   doc.filename() << ": this block is not, line for line, in " << code.filename() << ":\n" << b);
   }
+}
+
+TEST_CASE("reference: checkpointing: a pipeline that recovers from its checkpoint directory") {
+  std::vector<tick> ticks{{1 * ms, 7, 180.0, 100}, {2 * ms, 7, 180.5, 300}, {3 * ms, 9, 99.0, 50}, {4 * ms, 9, 99.5, 70}};
+  const auto dir = std::filesystem::temp_directory_path() / "laminar-reference-checkpointing";
+  std::filesystem::remove_all(dir);
+  for (int run = 0; run < 2; ++run) {  // the first run stops after its checkpoint, as a crash would
+    checkpoint_store store(dir / "checkpoints");
+    checkpoint_coordinator coord(store, {.interval = duration::max()});
+    auto p = from(ticks) | transactional_file_sink(dir / "out", [](const tick& t, std::string& out) {
+               out += std::to_string(t.qty);
+               out += '\n';
+             });
+    coord.recover(p);  // run 1: checkpoint 1, taken after 2 ticks
+    if (run == 0) {
+      p.run_for(2);
+      coord.trigger(p);
+      coord.drain(p);  // checkpoint 1 is durable, and out/part-...00-...02 committed
+      continue;        // the crash
+    }
+    p.run();  // ticks 3 and 4; the end commits out/part-...02-...04
+  }
+  std::vector<std::string> parts;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "out")) {
+    std::ifstream f(e.path());
+    std::stringstream text;
+    text << f.rdbuf();
+    parts.push_back(e.path().filename().string() + ": " + text.str());
+  }
+  std::sort(parts.begin(), parts.end());
+  CHECK(parts == std::vector<std::string>{"part-00000000000000000000-00000000000000000002: 100\n300\n",
+                                          "part-00000000000000000002-00000000000000000004: 50\n70\n"});
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("reference: every cpp block of the docs is code that compiles and runs") {
