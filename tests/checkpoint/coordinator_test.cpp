@@ -254,3 +254,19 @@ TEST_CASE("coordinator: a graph checkpoint whose write fails is aborted in every
   }
   CHECK(records == std::vector<int>{1, 2, 3});
 }
+
+TEST_CASE("coordinator: stop() writes the checkpoint in flight, and a trigger after it is refused") {
+  const auto in = events(5'000);
+  test::temp_dir dir("pipeline-stop");
+  checkpoint_store store(dir.path());
+  checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+  std::map<std::uint64_t, std::int64_t> last;
+  auto p = keyed_totals(in, last);
+  p.run_for(1000);
+  const std::uint64_t id = coord.trigger(p);
+  coord.stop();
+  coord.drain(p);  // its outcome still arrives
+  CHECK(coord.stats().last_completed == id);
+  CHECK(store.checkpoints() == std::vector<std::uint64_t>{id});
+  CHECK_THROWS_WITH_AS(coord.trigger(p), doctest::Contains("after stop()"), usage_error);
+}

@@ -149,9 +149,11 @@ class checkpoint_coordinator {
     cp.key_groups = s.key_groups();
     cp.tasks.emplace(std::string(pipeline_task), std::move(s));
     const duration stall = clock::now() - start;
-    in_flight_ = id;
     {
       std::lock_guard<std::mutex> lock(sh_->mu);
+      // Checked where the job is queued: a stopped thread would never write it.
+      if (stopping_) throw usage_error("checkpoint_coordinator: trigger() after stop()");
+      in_flight_ = id;
       ++stats_.started;
       stats_.last_stall = stall;
       if (stall > stats_.max_stall) stats_.max_stall = stall;
@@ -167,7 +169,7 @@ class checkpoint_coordinator {
   void drain(P& p) {
     if (in_flight_ == 0) return;
     std::unique_lock<std::mutex> lock(sh_->mu);
-    sh_->cv.wait(lock, [&] { return outcome_.has_value() || (stopping_ && !writing_ && !job_); });
+    sh_->cv.wait(lock, [&] { return outcome_.has_value(); });  // the thread writes a queued job even when stopping
     lock.unlock();
     deliver(p);
   }
@@ -314,20 +316,19 @@ class checkpoint_coordinator {
 
   void run() {
     std::unique_lock<std::mutex> lock(sh_->mu);
-    while (!stopping_) {
+    for (;;) {
       const auto wake = graph_ == nullptr                         ? clock::time_point::max()
                         : graph_in_flight_ != 0                   ? deadline_
                         : options_.interval == duration::max()    ? clock::time_point::max()
                                                                   : next_due_;
-      if (!job_ && sh_->collected.empty()) {
+      if (!job_ && sh_->collected.empty() && !stopping_) {
         if (wake == clock::time_point::max()) {
           sh_->cv.wait(lock);
         } else {
           sh_->cv.wait_until(lock, wake);
         }
       }
-      if (stopping_) break;
-      if (job_) {  // a pipeline's checkpoint
+      if (job_) {  // a pipeline's checkpoint: written even when stopping, so that drain() ends
         stored_checkpoint cp = std::move(*job_);
         job_.reset();
         writing_ = true;
@@ -340,6 +341,7 @@ class checkpoint_coordinator {
         sh_->cv.notify_all();
         continue;
       }
+      if (stopping_) break;
       if (!sh_->collected.empty()) {  // a graph's checkpoint, every snapshot taken
         auto [id, tasks] = std::move(sh_->collected.front());
         sh_->collected.erase(sh_->collected.begin());
