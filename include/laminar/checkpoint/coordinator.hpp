@@ -304,13 +304,13 @@ class checkpoint_coordinator {
     }
   }
 
-  // Writes `cp`, unlocked; returns the error, or empty.
-  std::string write(const stored_checkpoint& cp) {
+  // Writes a checkpoint, unlocked; returns the error, or empty.
+  std::string write(std::uint64_t id, std::uint32_t key_groups, const std::map<std::string, snapshot>& tasks) {
     try {
-      store_->write(cp);
+      store_->write_tasks(id, key_groups, tasks);
       return {};
     } catch (const std::exception& e) {
-      return "checkpoint " + std::to_string(cp.id) + " was not written: " + e.what();
+      return "checkpoint " + std::to_string(id) + " was not written: " + e.what();
     }
   }
 
@@ -333,7 +333,7 @@ class checkpoint_coordinator {
         job_.reset();
         writing_ = true;
         lock.unlock();
-        const std::string err = write(cp);
+        const std::string err = write(cp.id, cp.key_groups, cp.tasks);
         lock.lock();
         writing_ = false;
         ended(cp.id, err.empty(), err);
@@ -346,13 +346,10 @@ class checkpoint_coordinator {
         auto [id, tasks] = std::move(sh_->collected.front());
         sh_->collected.erase(sh_->collected.begin());
         if (id != graph_in_flight_) continue;  // aborted already (timed out)
-        stored_checkpoint cp;
-        cp.id = id;
-        cp.key_groups = tasks->empty() ? default_key_groups : tasks->begin()->second.key_groups();
-        cp.tasks = *tasks;
+        const std::uint32_t key_groups = tasks->empty() ? default_key_groups : tasks->begin()->second.key_groups();
         writing_ = true;
         lock.unlock();
-        const std::string err = write(cp);
+        const std::string err = write(id, key_groups, *tasks);  // the shared snapshots, not a copy
         if (err.empty()) {
           graph_->confirm_checkpoint(id);
         } else {

@@ -86,14 +86,31 @@ class checkpoint_store {
   /// Writes checkpoint `cp` durably, then drops all but the newest
   /// `retained`. A failed write throws storage_error (naming the file and
   /// the system's error) and leaves the stored checkpoints as they were.
-  void write(const stored_checkpoint& cp) {
-    const std::filesystem::path final_dir = dir_ / dir_name(cp.id);
+  void write(const stored_checkpoint& cp) { write_tasks(cp.id, cp.key_groups, cp.tasks); }
+
+  /// The completed checkpoints' ids, oldest first (damaged ones included:
+  /// load() says what is wrong with them).
+  [[nodiscard]] std::vector<std::uint64_t> checkpoints() const {
+    std::vector<std::uint64_t> ids;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      if (auto id = parse_dir_name(entry.path().filename().string())) ids.push_back(*id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+ private:
+  friend class checkpoint_coordinator;  // writes a graph's shared snapshots without copying them
+
+  void write_tasks(std::uint64_t id, std::uint32_t key_groups, const std::map<std::string, snapshot>& tasks) {
+    const std::filesystem::path final_dir = dir_ / dir_name(id);
     std::error_code ec;
     if (std::filesystem::exists(final_dir, ec)) {
-      throw checkpoint_error("checkpoint " + std::to_string(cp.id) + " is already stored in '" + final_dir.string() +
+      throw checkpoint_error("checkpoint " + std::to_string(id) + " is already stored in '" + final_dir.string() +
                              "': checkpoint ids must increase");
     }
-    const std::filesystem::path tmp = dir_ / (dir_name(cp.id) + ".inprogress");
+    const std::filesystem::path tmp = dir_ / (dir_name(id) + ".inprogress");
     std::filesystem::remove_all(tmp, ec);
     if (!std::filesystem::create_directory(tmp, ec) || ec) {
       throw storage_error("creating '" + tmp.string() + "' failed: " + ec.message(), ec.value());
@@ -102,11 +119,11 @@ class checkpoint_store {
       std::vector<detail::durable_writer::file> files;
       std::string manifest(manifest_magic);
       detail::put_u32(manifest, manifest_version);
-      detail::put_u64(manifest, cp.id);
-      detail::put_u32(manifest, cp.key_groups);
-      detail::put_u32(manifest, static_cast<std::uint32_t>(cp.tasks.size()));
+      detail::put_u64(manifest, id);
+      detail::put_u32(manifest, key_groups);
+      detail::put_u32(manifest, static_cast<std::uint32_t>(tasks.size()));
       std::size_t n = 0;
-      for (const auto& [task, snap] : cp.tasks) {
+      for (const auto& [task, snap] : tasks) {
         detail::put_str(manifest, task);
         detail::put_u32(manifest, static_cast<std::uint32_t>(snap.records().size()));
         for (const state_record& r : snap.records()) {
@@ -138,18 +155,7 @@ class checkpoint_store {
     drop_old();
   }
 
-  /// The completed checkpoints' ids, oldest first (damaged ones included:
-  /// load() says what is wrong with them).
-  [[nodiscard]] std::vector<std::uint64_t> checkpoints() const {
-    std::vector<std::uint64_t> ids;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-      if (auto id = parse_dir_name(entry.path().filename().string())) ids.push_back(*id);
-    }
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  }
-
+ public:
   /// Reads checkpoint `id` and checks every byte against its manifest; a
   /// missing, truncated or damaged file is a checkpoint_error naming the
   /// file and the byte offset.
