@@ -65,10 +65,103 @@ struct wal_options {
   storage_options storage{};
 };
 
+namespace detail {
+
+inline constexpr std::size_t wal_header_bytes = 16;
+
+struct wal_frame {
+  std::uint64_t seq;
+  std::string_view payload;
+  std::size_t next;
+};
+
+// The frame at `at`; a bad one throws, naming the file and the offset.
+inline wal_frame parse_wal_frame(std::string_view bytes, std::size_t at, const std::string& path) {
+  le_reader r{bytes, at, path};
+  const std::uint32_t len = r.u32("a frame's length");
+  const std::uint32_t crc = r.u32("a frame's checksum");
+  if (len > bytes.size() - at - wal_header_bytes) {
+    throw checkpoint_error(path + ": the frame at byte offset " + std::to_string(at) + " is cut short (" +
+                           std::to_string(len) + " bytes of record, " +
+                           std::to_string(bytes.size() - at - wal_header_bytes) + " left)");
+  }
+  if (crc != crc32c(bytes.substr(at + 8, 8 + len))) {
+    throw checkpoint_error(path + ": checksum mismatch in the frame at byte offset " + std::to_string(at));
+  }
+  const std::uint64_t seq = r.u64("a frame's sequence number");
+  return {seq, bytes.substr(at + wal_header_bytes, len), at + wal_header_bytes + len};
+}
+
+/// One segment file of a log: the records first..last (last 0: none yet).
+struct wal_segment {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::string path;
+};
+
+}  // namespace detail
+
+/// The durable records of a log as they were when it was taken
+/// (write_ahead_log::replayable()), read in order by a cursor, on any
+/// thread, while the log goes on appending: records after its end are not
+/// its. A segment is read whole when the cursor reaches it.
+template <class T>
+class wal_replay {
+ public:
+  wal_replay() = default;
+  wal_replay(std::vector<detail::wal_segment> segments, std::uint64_t last)
+      : segments_(std::move(segments)), last_(last) {
+    std::erase_if(segments_, [](const detail::wal_segment& s) { return s.last == 0; });
+  }
+
+  /// The first record held (last_seq() + 1 when none is), and the last.
+  [[nodiscard]] std::uint64_t first_seq() const noexcept {
+    return segments_.empty() ? last_ + 1 : segments_.front().first;
+  }
+  [[nodiscard]] std::uint64_t last_seq() const noexcept { return last_; }
+
+  /// Places the cursor after record `after`.
+  void seek(std::uint64_t after) {
+    after_ = after;
+    index_ = 0;
+    bytes_.clear();
+    at_ = 0;
+  }
+  /// The next record after the cursor into `record`, its number into
+  /// `seq`; false at the end.
+  bool next(std::uint64_t& seq, T& record) {
+    for (;;) {
+      if (after_ >= last_) return false;  // what follows may be a write in progress
+      if (at_ < bytes_.size()) {
+        const detail::wal_frame fr = detail::parse_wal_frame(bytes_, at_, segments_[index_ - 1].path);
+        at_ = fr.next;
+        if (fr.seq <= after_) continue;
+        state_reader r(fr.payload);
+        r(record);
+        seq = after_ = fr.seq;
+        return true;
+      }
+      while (index_ < segments_.size() && segments_[index_].last <= after_) ++index_;
+      if (index_ == segments_.size()) return false;
+      bytes_ = detail::read_whole_file(segments_[index_].path);
+      at_ = 0;
+      ++index_;
+    }
+  }
+
+ private:
+  std::vector<detail::wal_segment> segments_;
+  std::uint64_t last_ = 0;
+  std::uint64_t after_ = 0;
+  std::size_t index_ = 0;  // the next segment to read
+  std::string bytes_;      // segments_[index_ - 1]'s
+  std::size_t at_ = 0;
+};
+
 template <class T>
 class write_ahead_log {
  public:
-  static constexpr std::size_t header_bytes = 16;
+  static constexpr std::size_t header_bytes = detail::wal_header_bytes;
 
   /// Opens (creating) the log in `dir`, checking every segment, cutting a
   /// torn tail.
@@ -141,25 +234,20 @@ class write_ahead_log {
   /// returns how many.
   template <class F>
   std::size_t replay(std::uint64_t after, F&& f) const {
+    wal_replay<T> cursor = replayable();
+    cursor.seek(after);
     std::size_t n = 0;
-    for (const segment& s : segments_) {
-      if (s.last != 0 && s.last <= after) continue;
-      const std::string bytes = detail::read_whole_file(s.path);
-      std::size_t at = 0;
-      while (at + header_bytes <= bytes.size()) {
-        const frame fr = parse(bytes, at, s.path);
-        if (fr.seq > after) {
-          T record{};
-          state_reader r(fr.payload);
-          r(record);
-          f(fr.seq, record);
-          ++n;
-        }
-        at = fr.next;
-      }
+    std::uint64_t seq = 0;
+    T record{};
+    while (cursor.next(seq, record)) {
+      f(seq, record);
+      ++n;
     }
     return n;
   }
+
+  /// The durable records as they are now, for a reader on another thread.
+  [[nodiscard]] wal_replay<T> replayable() const { return wal_replay<T>(segments_, durable_seq_); }
 
   /// Drops the segments whose records are all at or before `upto` (a
   /// completed checkpoint covers them); the active segment stays.
@@ -173,16 +261,8 @@ class write_ahead_log {
   }
 
  private:
-  struct segment {
-    std::uint64_t first = 0;
-    std::uint64_t last = 0;  // 0: empty
-    std::string path;
-  };
-  struct frame {
-    std::uint64_t seq;
-    std::string_view payload;
-    std::size_t next;
-  };
+  using segment = detail::wal_segment;
+  using frame = detail::wal_frame;
 
   static void put(char* p, std::uint64_t v, int width) {
     for (int i = 0; i < width; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFFU);
@@ -194,21 +274,8 @@ class write_ahead_log {
     return (dir_ / buf).string();
   }
 
-  // The frame at `at`; a bad one throws, naming the file and the offset.
   static frame parse(std::string_view bytes, std::size_t at, const std::string& path) {
-    detail::le_reader r{bytes, at, path};
-    const std::uint32_t len = r.u32("a frame's length");
-    const std::uint32_t crc = r.u32("a frame's checksum");
-    if (len > bytes.size() - at - header_bytes) {
-      throw checkpoint_error(path + ": the frame at byte offset " + std::to_string(at) + " is cut short (" +
-                             std::to_string(len) + " bytes of record, " +
-                             std::to_string(bytes.size() - at - header_bytes) + " left)");
-    }
-    if (crc != detail::crc32c(bytes.substr(at + 8, 8 + len))) {
-      throw checkpoint_error(path + ": checksum mismatch in the frame at byte offset " + std::to_string(at));
-    }
-    const std::uint64_t seq = r.u64("a frame's sequence number");
-    return {seq, bytes.substr(at + header_bytes, len), at + header_bytes + len};
+    return detail::parse_wal_frame(bytes, at, path);
   }
 
   // Reads every segment: their ranges, a torn tail cut, gaps refused.

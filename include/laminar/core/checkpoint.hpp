@@ -48,4 +48,17 @@ class checkpoint_barrier {
   kind kind_;
 };
 
+namespace detail {
+/// A checkpoint's outcome reaches the source too where it asks for it (a
+/// logged feed drops the log a completed checkpoint covers).
+template <class S>
+void source_checkpoint_complete(S& src, std::uint64_t id) {
+  if constexpr (requires { src.on_checkpoint_complete(id); }) src.on_checkpoint_complete(id);
+}
+template <class S>
+void source_checkpoint_abort(S& src, std::uint64_t id) {
+  if constexpr (requires { src.on_checkpoint_abort(id); }) src.on_checkpoint_abort(id);
+}
+}  // namespace detail
+
 }  // namespace laminar

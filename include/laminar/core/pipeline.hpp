@@ -112,10 +112,16 @@ class pipeline {
   /// Tells every stage that checkpoint `checkpoint_id` is complete (it is
   /// durable wherever the caller keeps it): exactly-once sinks commit what
   /// they staged for it. Call it from the thread that drives the pipeline.
-  void checkpoint_complete(std::uint64_t checkpoint_id) { chain_.on_checkpoint_complete(checkpoint_id); }
+  void checkpoint_complete(std::uint64_t checkpoint_id) {
+    detail::source_checkpoint_complete(source_, checkpoint_id);
+    chain_.on_checkpoint_complete(checkpoint_id);
+  }
   /// Tells every stage that checkpoint `checkpoint_id` failed: what was
   /// staged for it is discarded.
-  void checkpoint_abort(std::uint64_t checkpoint_id) { chain_.on_checkpoint_abort(checkpoint_id); }
+  void checkpoint_abort(std::uint64_t checkpoint_id) {
+    detail::source_checkpoint_abort(source_, checkpoint_id);
+    chain_.on_checkpoint_abort(checkpoint_id);
+  }
 
   [[nodiscard]] Source& source() noexcept { return source_; }
   [[nodiscard]] Chain& chain() noexcept { return chain_; }

@@ -19,13 +19,15 @@
 // push_n() rings once per batch.
 //
 // A feed cannot be replayed: a checkpoint saves no position for it (the
-// records in the feed and in flight are not in the snapshot).
+// records in the feed and in flight are not in the snapshot). A
+// logged_feed (checkpoint/logged_feed.hpp) logs each record first and can.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 #include <utility>
 
 #include "laminar/channel/spsc.hpp"
@@ -54,6 +56,34 @@ struct push_feed_state {
   void wake_reader() noexcept {
     if (detail::doorbell* b = bell.load(std::memory_order_acquire)) b->ring();
   }
+  // Up to `max_records` records into `chain`; how many.
+  template <class Chain>
+  std::size_t read(Chain& chain, std::size_t max_records) {
+    std::size_t n = 0;
+    while (n < max_records) {
+      const std::size_t got = channel.consume([&](T& record) { chain.on_event(record); }, max_records - n);
+      if (got == 0) break;
+      n += got;
+      if constexpr (stopping_chain<Chain>) {
+        if (chain.stop_requested()) break;
+      }
+    }
+    return n;
+  }
+  // The reading worker's doorbell; null: the graph stopped reading, and
+  // pushes waiting for room give up.
+  void attach(detail::doorbell* b, const char* feed) {
+    if (b != nullptr && bell.load(std::memory_order_acquire) != nullptr) {
+      throw usage_error(std::string("laminar: ") + feed +
+                        ": this feed is already read by a source node; a feed has one reader "
+                        "(push into two feeds, or fan out after the source)");
+    }
+    bell.store(b, std::memory_order_release);
+    if (b == nullptr) {
+      detached.store(true, std::memory_order_release);
+      channel.wake_waiters();
+    }
+  }
 };
 
 }  // namespace detail
@@ -71,16 +101,7 @@ class push_feed_source {
 
   template <class Chain>
   std::size_t run_for(Chain& chain, std::size_t max_records) {
-    std::size_t n = 0;
-    while (n < max_records) {
-      const std::size_t got = state_->channel.consume([&](T& record) { chain.on_event(record); }, max_records - n);
-      if (got == 0) break;
-      n += got;
-      if constexpr (stopping_chain<Chain>) {
-        if (chain.stop_requested()) break;
-      }
-    }
-    return n;
+    return state_->read(chain, max_records);
   }
   /// Closed, and every record read.
   [[nodiscard]] bool exhausted() const noexcept {
@@ -92,17 +113,7 @@ class push_feed_source {
   }
   /// The reading worker's doorbell (null: the graph stopped reading). A
   /// feed has one reader: a second source node on it is a usage_error.
-  void attach(detail::doorbell* bell) {
-    if (bell != nullptr && state_->bell.load(std::memory_order_acquire) != nullptr) {
-      throw usage_error("laminar: push_feed: this feed is already read by a source node; a feed has one reader "
-                        "(push into two feeds, or fan out after the source)");
-    }
-    state_->bell.store(bell, std::memory_order_release);
-    if (bell == nullptr) {
-      state_->detached.store(true, std::memory_order_release);
-      state_->channel.wake_waiters();
-    }
-  }
+  void attach(detail::doorbell* bell) { state_->attach(bell, "push_feed"); }
 
   template <class Chain>
   void finish(Chain& chain) {

@@ -137,14 +137,21 @@ class checkpoint_outcomes {
  public:
   template <class Chain>
   void deliver(const checkpoint_board& board, Chain& chain) {
+    deliver(board, chain, [](std::uint64_t, bool) {});
+  }
+  /// ... and to a source task's source: tell(id, completed).
+  template <class Chain, class Tell>
+  void deliver(const checkpoint_board& board, Chain& chain, Tell&& tell) {
     const std::uint64_t c = board.last_completed();
     if (c > completed_) {
       completed_ = c;
+      tell(c, true);
       chain.on_checkpoint_complete(c);
     }
     const std::uint64_t a = board.last_aborted();
     if (a > aborted_) {
       aborted_ = a;
+      tell(a, false);
       chain.on_checkpoint_abort(a);
     }
   }
@@ -224,7 +231,7 @@ class source_task final : public task {
       finish_task();
       return false;
     }
-    outcomes_.deliver(*env_.board, chain_);
+    deliver_outcomes();
     const std::uint64_t wanted = env_.checkpoint_request->load(std::memory_order_acquire);
     const bool barrier = wanted > last_checkpoint_;
     // Injected even while paused, so checkpoints complete; every id
@@ -276,7 +283,7 @@ class source_task final : public task {
         release_group();
       }
     }
-    outcomes_.deliver(*env_.board, chain_);
+    deliver_outcomes();
     chain_.on_processing_time(now);
     out_->flush();
   }
@@ -297,6 +304,16 @@ class source_task final : public task {
   static constexpr bool idle_checked = requires(Source& s, Chain& c) { s.poll_idle(c, timestamp{}); };
   // Fed from outside the graph (push_feed.hpp): it may have nothing to read.
   static constexpr bool fed = requires(const Source& s) { s.has_input(); };
+
+  void deliver_outcomes() {
+    outcomes_.deliver(*env_.board, chain_, [this](std::uint64_t id, bool completed) {
+      if (completed) {
+        detail::source_checkpoint_complete(src_, id);
+      } else {
+        detail::source_checkpoint_abort(src_, id);
+      }
+    });
+  }
 
   // An alignment-group member whose watermark may have risen (it pulled,
   // went idle or ended) may have released a source paused on another
