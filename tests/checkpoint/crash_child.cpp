@@ -101,6 +101,7 @@ struct killing_writer {
   void write(const T& r) {
     inner.write(r);
   }
+  committable pre_commit(const checkpoint_barrier& b) { return inner.pre_commit(b); }
   committable pre_commit() { return inner.pre_commit(); }
   void commit(const committable& c) {
     if (c.first != c.last && ++commits == kill_at) ::raise(SIGKILL);

@@ -185,6 +185,51 @@ TEST_CASE("transactional_file_sink: committed parts hold every record once, what
   }
 }
 
+TEST_CASE("transactional_file_sink: a part is synced by the checkpoint's writer, again after an aborted one") {
+  test::temp_dir dir("file-sink-sync");
+  const fs::path input = dir.path() / "input.txt", out = dir.path() / "out", cps = dir.path() / "cp";
+  write_lines(input, 3'000);
+  std::vector<std::string> seen;  // the store's writer thread, then this one (drain waits for it)
+  int fail_pending = 0;
+  checkpoint_store store(cps, 3, storage_options{.inject_fault = [&](std::string_view path) {
+                           seen.emplace_back(path);
+                           return std::string_view(path).ends_with(".pending") ? fail_pending : 0;
+                         }});
+  checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+  auto p = from_file(input, parse_int) | transactional_file_sink(out, encode_line);
+  const auto pending_synced = [&] {
+    return static_cast<std::size_t>(
+        std::count_if(seen.begin(), seen.end(), [](const std::string& f) { return f.ends_with(".pending"); }));
+  };
+
+  // The barrier leaves the part's fdatasync to the writer thread.
+  p.run_for(1'000);
+  coord.trigger(p);
+  coord.drain(p);
+  CHECK(pending_synced() == 1);
+  CHECK(coord.stats().completed == 1);
+
+  // A checkpoint whose part cannot be synced is aborted; its part waits.
+  p.run_for(1'000);
+  fail_pending = EIO;
+  coord.trigger(p);
+  coord.drain(p);
+  CHECK(coord.stats().aborted == 1);
+  CHECK(coord.stats().last_error.find("Input/output error") != std::string::npos);
+  // The next barrier asks again for the aborted one's part, with its own.
+  fail_pending = 0;
+  seen.clear();
+  p.run_for(500);
+  coord.trigger(p);
+  coord.drain(p);
+  CHECK(pending_synced() == 2);
+  CHECK(coord.stats().completed == 2);
+  p.run();
+  std::string expected;
+  for (int i = 0; i < 3'000; ++i) encode_line(i, expected);
+  CHECK(committed_output(out) == expected);
+}
+
 TEST_CASE("from_file: lines to records, its byte offset checkpointed, a bad line named with its line and offset") {
   test::temp_dir dir("file-source");
   const fs::path input = dir.path() / "in.txt";

@@ -8,7 +8,9 @@
 // first and last (exclusive) number the sink's output records, 20 digits, so
 // the committed parts in name order are the output in order. Records are
 // encoded by a user function (a line per record, a fixed binary layout...),
-// buffered, and made durable (fdatasync) at the barrier.
+// buffered, written out and renamed pending at the barrier, and made
+// durable (fdatasync) by the checkpoint's writer before the checkpoint
+// completes: the worker never waits for the disk.
 //
 // The record count is saved in the checkpoint. After a crash, parts that
 // were committed after the checkpoint (by a newer checkpoint that did not
@@ -36,6 +38,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "laminar/checkpoint/detail/durable_writer.hpp"
 #include "laminar/checkpoint/two_phase_commit.hpp"
@@ -88,18 +91,40 @@ class part_file_writer {
     if (buffer_.size() >= buffer_bytes_) spill();
   }
 
+  /// At every barrier: the open part is written out and renamed pending.
+  /// Its fdatasync, and the directory's (for the renames), are left to the
+  /// checkpoint's writer, which does them before the checkpoint completes:
+  /// the worker does not wait for the disk. Parts an aborted checkpoint
+  /// left unsynced are asked for again.
+  committable pre_commit(const checkpoint_barrier& b) {
+    committable c{seq_, seq_};
+    if (fd_) {
+      c = close_part(false);
+      unsynced_.push_back(c);
+    }
+    for (const committable& u : unsynced_) b.target().sync_before_durable(pending(u));
+    b.target().sync_before_durable(dir_.string());
+    return c;
+  }
+  /// At the end of the stream: the open part and every pending one synced
+  /// here; the commits that follow sync the directory.
   committable pre_commit() {
-    if (!fd_) return {seq_, seq_};
-    spill();
-    if (::fdatasync(fd_.get()) != 0) fail("syncing", inprogress(), errno);
-    fd_.reset();
-    const committable c{first_, seq_};
-    rename_or_fail(inprogress(), pending(c));
+    ending_ = true;
+    committable c{seq_, seq_};
+    if (fd_) c = close_part(true);
+    std::vector<std::string> paths;
+    for (const committable& u : unsynced_) paths.push_back(pending(u));
+    detail::sync_written_files(paths);
+    unsynced_.clear();
     return c;
   }
 
+  /// Renames a pending part committed. Its directory entry is made
+  /// durable by the next checkpoint (a crash before it restores an earlier
+  /// one, which commits the part again), or here at the end of the stream.
   void commit(const committable& c) {
     if (c.first == c.last) return;
+    std::erase_if(unsynced_, [&](const committable& u) { return u.first == c.first && u.last == c.last; });
     const std::string from = pending(c), to = committed(c);
     if (::rename(from.c_str(), to.c_str()) != 0) {
       const int err = errno;
@@ -107,7 +132,7 @@ class part_file_writer {
       if (err == ENOENT && std::filesystem::exists(to, ec)) return;  // committed before: idempotent
       fail("committing", from, err);
     }
-    detail::sync_directory(dir_.string());
+    if (ending_) detail::sync_directory(dir_.string());
   }
 
   // Whatever is open or pending now was opened after the restored
@@ -215,6 +240,14 @@ class part_file_writer {
     }
     buffer_.clear();
   }
+  committable close_part(bool sync) {
+    spill();
+    if (sync && ::fdatasync(fd_.get()) != 0) fail("syncing", inprogress(), errno);
+    fd_.reset();
+    const committable c{first_, seq_};
+    rename_or_fail(inprogress(), pending(c));
+    return c;
+  }
   static void rename_or_fail(const std::string& from, const std::string& to) {
     if (::rename(from.c_str(), to.c_str()) != 0) fail("renaming", from, errno);
   }
@@ -230,6 +263,8 @@ class part_file_writer {
   std::uint64_t seq_ = 0;         // output records so far
   std::uint64_t first_ = 0;       // the open part's first record
   std::uint64_t skip_until_ = 0;  // records below this are committed already
+  std::vector<committable> unsynced_;  // pending parts whose fdatasync was left to a checkpoint
+  bool ending_ = false;                // the end of the stream: commits sync here
   std::unique_ptr<dir_claim> claim_;
 };
 

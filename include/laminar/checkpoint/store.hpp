@@ -116,6 +116,17 @@ class checkpoint_store {
       throw storage_error("creating '" + tmp.string() + "' failed: " + ec.message(), ec.value());
     }
     try {
+      // First what the stages wrote themselves and left to be synced here
+      // (a file sink's pre-committed parts): the checkpoint must not
+      // complete before they are durable.
+      std::vector<std::string> deferred;
+      for (const auto& [task, snap] : tasks) {
+        for (const std::string& path : snap.deferred_syncs()) {
+          writer_.check_fault(path);
+          deferred.push_back(path);
+        }
+      }
+      detail::sync_written_files(deferred);
       std::vector<detail::durable_writer::file> files;
       std::string manifest(manifest_magic);
       detail::put_u32(manifest, manifest_version);

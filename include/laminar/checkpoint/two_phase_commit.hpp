@@ -29,6 +29,15 @@
 // Between a barrier and its checkpoint's completion, pre-committed output
 // is durable but invisible: a reader sees each record once, after the
 // checkpoint that covers it completed.
+//
+// A writer may instead take the barrier, pre_commit(const checkpoint_barrier&
+// b), to leave its durability to the checkpoint's writer thread instead of
+// waiting for the disk on the worker: b.target().sync_before_durable(path)
+// has a file fdatasync'ed before the checkpoint is written, so before it
+// completes. That form is called at every barrier (its transaction may be
+// empty), so that the writer can ask again for what an aborted checkpoint
+// did not make durable; at the end of the stream pre_commit() is called,
+// also with nothing open, and must make everything pending durable itself.
 #pragma once
 
 #include <cereal/types/utility.hpp>
@@ -85,7 +94,10 @@ class two_phase_commit_sink : public consuming_stage {
       open_ = false;
       return;
     }
-    if (open_) {
+    if constexpr (defers_durability) {
+      pending_.emplace_back(b.id(), w_.pre_commit(b));  // at every barrier: it re-asks for what is not yet durable
+      open_ = false;
+    } else if (open_) {
       pending_.emplace_back(b.id(), w_.pre_commit());
       open_ = false;
     }
@@ -102,7 +114,7 @@ class two_phase_commit_sink : public consuming_stage {
   void on_checkpoint_abort(std::uint64_t) noexcept {}
 
   void on_end() {
-    if (open_) {
+    if (open_ || defers_durability) {
       pending_.emplace_back(0, w_.pre_commit());
       open_ = false;
     }
@@ -122,6 +134,10 @@ class two_phase_commit_sink : public consuming_stage {
   [[nodiscard]] const W& writer() const noexcept { return w_; }
 
  private:
+  static constexpr bool defers_durability = requires(W& w, const checkpoint_barrier& b) {
+    { w.pre_commit(b) } -> std::same_as<committable>;
+  };
+
   W w_;
   std::uint64_t epoch_ = 0;  // the epoch the next record belongs to
   bool open_ = false;        // its transaction has begun

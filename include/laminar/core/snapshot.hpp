@@ -111,6 +111,14 @@ class snapshot {
                 [](void* s, state_reader& r) { static_cast<S*>(s)->load_state(r); });
   }
 
+  /// Asks whoever makes this snapshot durable (checkpoint_store::write,
+  /// the checkpoint coordinator's writer) to fdatasync the file at `path`
+  /// first: an exactly-once sink's pre-committed part, written at the
+  /// barrier without the worker waiting for the disk. Not part of the
+  /// snapshot's bytes; a snapshot only kept in memory syncs nothing.
+  void sync_before_durable(std::string path) { deferred_syncs_.push_back(std::move(path)); }
+  [[nodiscard]] const std::vector<std::string>& deferred_syncs() const noexcept { return deferred_syncs_; }
+
   /// Starts a restore pass (every record unclaimed).
   void rewind() { begin_pass(); }
   /// Throws unless a restore pass claimed every record.
@@ -311,6 +319,7 @@ class snapshot {
   std::uint64_t id_ = 0;
   std::uint32_t key_groups_ = default_key_groups;
   std::vector<state_record> records_;
+  std::vector<std::string> deferred_syncs_;
   std::map<std::string, std::size_t, std::less<>> index_;
   // Per pass.
   std::vector<std::string> scopes_;

@@ -108,6 +108,21 @@ inline void sync_directory(const std::string& dir) {
   if (::fsync(fd.get()) != 0) throw storage_error("syncing directory '" + dir + "' failed: " + errno_text(errno), errno);
 }
 
+/// fdatasync of files written earlier (and of their directories, for
+/// their names): what snapshot::sync_before_durable asked for.
+inline void sync_written_files(const std::vector<std::string>& paths) {
+  std::vector<std::string> dirs;
+  for (const std::string& path : paths) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw storage_error("opening '" + path + "' to sync it failed: " + errno_text(errno), errno);
+    if (::fdatasync(fd.get()) != 0) throw storage_error("syncing '" + path + "' failed: " + errno_text(errno), errno);
+    const std::size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? std::string(".") : path.substr(0, slash == 0 ? 1 : slash);
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(std::move(dir));
+  }
+  for (const std::string& dir : dirs) sync_directory(dir);
+}
+
 class durable_writer {
  public:
   /// One file to write: its path and its whole content.
