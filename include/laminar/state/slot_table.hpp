@@ -29,6 +29,7 @@
 
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/state/detail/large_table_allocator.hpp"
 #include "laminar/state/key.hpp"
 
 namespace laminar {
@@ -183,7 +184,7 @@ class slot_table {
     index_[i] = c;
   }
   void rebuild_index(std::size_t n) {
-    std::vector<cell> old = std::exchange(index_, std::vector<cell>(n));
+    auto old = std::exchange(index_, decltype(index_)(n));
     mask_ = n - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(n));
     for (const cell& c : old) {
@@ -191,9 +192,9 @@ class slot_table {
     }
   }
 
-  std::vector<slot> slots_;
+  std::vector<slot, detail::large_table_allocator<slot>> slots_;
   std::vector<std::uint32_t> free_;
-  std::vector<cell> index_;
+  std::vector<cell, detail::large_table_allocator<cell>> index_;
   std::size_t mask_ = 0;
   unsigned shift_ = 64;
   std::size_t size_ = 0;
