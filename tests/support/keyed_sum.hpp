@@ -47,7 +47,19 @@ class keyed_sum_stage : public forwarding_stage<Next> {
     this->next_.on_barrier(b);
   }
   void save_state(state_writer& w) const { w(totals_); }
-  void load_state(state_reader& r) { r(totals_); }
+  // Rescalable the way a user's keyed operator is: keep the keys of the key
+  // groups this instance owns, add a later part's to the earlier's. (The
+  // exchange hashes the record's key, a std::uint32_t; std::hash of an
+  // integer is its value, so its std::uint64_t copy lands in the same group.)
+  static constexpr bool rescalable = true;
+  void load_state(state_reader& r) {
+    std::unordered_map<std::uint64_t, std::int64_t> saved;
+    r(saved);
+    if (!r.merging()) totals_.clear();
+    for (const auto& [key, total] : saved) {
+      if (!r.rescaling() || r.owns_key_group(key_group_of(key, r.key_groups()))) totals_[key] = total;
+    }
+  }
 
  private:
   Ctx ctx_;

@@ -81,6 +81,7 @@ class snapshot {
     scopes_.clear();
     given_.clear();
     claimed_.assign(records_.size(), false);
+    for (snapshot& p : parts_) p.claimed_.assign(p.records_.size(), false);
   }
   /// Stages from here until leave_scope() have ids under `scope`.
   void enter_scope(std::string_view scope) { scopes_.emplace_back(scope); }
@@ -108,8 +109,23 @@ class snapshot {
   template <stateful S>
   void load(S& stage) {
     load_record(detail::state_name<S>(), detail::state_layout<S>(), &stage,
-                [](void* s, state_reader& r) { static_cast<S*>(s)->load_state(r); });
+                [](void* s, state_reader& r) { static_cast<S*>(s)->load_state(r); }, rescalable_state<S>);
   }
+
+  // ---- rescaling ----
+
+  /// Makes this snapshot (one saved instance of a node) restore an
+  /// instance that owns key groups [from, to) of another number of
+  /// instances: every stage loads its own record filtered to those key
+  /// groups, then the records of `more` (the other saved instances whose
+  /// key groups overlap them) merged in, in order.
+  void rescale(std::uint32_t from, std::uint32_t to, std::vector<snapshot> more) {
+    rescaled_ = true;
+    own_from_ = from;
+    own_to_ = to;
+    parts_ = std::move(more);
+  }
+  [[nodiscard]] bool rescaled() const noexcept { return rescaled_; }
 
   /// Asks whoever makes this snapshot durable (checkpoint_store::write,
   /// the checkpoint coordinator's writer) to fdatasync the file at `path`
@@ -123,6 +139,7 @@ class snapshot {
   void rewind() { begin_pass(); }
   /// Throws unless a restore pass claimed every record.
   void expect_fully_restored() const {
+    for (const snapshot& p : parts_) p.expect_fully_restored();
     for (std::size_t i = 0; i < records_.size(); ++i) {
       if (!claimed_[i]) {
         throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds state for '" + records_[i].id +
@@ -234,8 +251,24 @@ class snapshot {
   }
 
   [[gnu::noinline]] void load_record(std::string_view name, const std::string& layout, void* stage,
-                   void (*load_state)(void*, state_reader&)) {
+                                     void (*load_state)(void*, state_reader&), bool rescalable) {
     const std::string id = next_id(name);
+    if (rescaled_ && !rescalable) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the stage with id '" + id +
+                             "' cannot be restored into another number of instances of its node: its state is not "
+                             "split by key group (a rescalable stage declares `static constexpr bool rescalable = "
+                             "true;`); restore with the instance count the checkpoint was taken with");
+    }
+    load_one(id, layout, stage, load_state, false);
+    for (snapshot& p : parts_) p.load_one(id, layout, stage, load_state, true, this);
+  }
+
+  // Loads the record `id` of this snapshot into `stage`: filtered to the
+  // owning instance's key groups and merged (`merging`) where `owner`, the
+  // rescaled snapshot, says so.
+  void load_one(const std::string& id, const std::string& layout, void* stage, void (*load_state)(void*, state_reader&),
+                bool merging, const snapshot* owner = nullptr) {
+    if (owner == nullptr) owner = this;
     const auto it = index_.find(id);
     if (it == index_.end()) {
       throw checkpoint_error("checkpoint " + std::to_string(id_) + " holds no state for the stage with id '" + id +
@@ -245,6 +278,7 @@ class snapshot {
     claimed_[it->second] = true;
     check_layout(rec, layout);
     state_reader r(std::string_view(rec.bytes), key_groups_);
+    if (owner->rescaled_) r.rescale(owner->own_from_, owner->own_to_, merging);
     // Whatever the bytes, a failed load is a checkpoint_error naming the
     // stage and the offset in its record where reading stopped.
     const auto malformed = [&](std::string_view why) {
@@ -320,6 +354,12 @@ class snapshot {
   std::uint32_t key_groups_ = default_key_groups;
   std::vector<state_record> records_;
   std::vector<std::string> deferred_syncs_;
+  // Rescaling (rescale()): the key groups restored, and the other saved
+  // instances merged in.
+  bool rescaled_ = false;
+  std::uint32_t own_from_ = 0;
+  std::uint32_t own_to_ = 0;
+  std::vector<snapshot> parts_;
   std::map<std::string, std::size_t, std::less<>> index_;
   // Per pass.
   std::vector<std::string> scopes_;

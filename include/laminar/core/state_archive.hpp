@@ -175,6 +175,27 @@ class state_reader {
   /// The checkpoint's key-group count.
   [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
 
+  // ---- rescaling: a node restored with another number of instances ----
+
+  /// Whether this restore is rescaled: the instance owns only some of the
+  /// key groups the saved one did, and keyed state of the others is
+  /// skipped (load_slots and load_groups do it; a stage reading keyed
+  /// state of its own asks owns_key_group()).
+  [[nodiscard]] bool rescaling() const noexcept { return rescaling_; }
+  /// Whether this is a later part of a rescaled restore: another saved
+  /// instance's state, to be added to what the earlier parts loaded
+  /// (watermarks: the earliest; keyed state: the union).
+  [[nodiscard]] bool merging() const noexcept { return merging_; }
+  /// Whether the restoring instance owns key group `g`.
+  [[nodiscard]] bool owns_key_group(std::uint32_t g) const noexcept { return g >= own_from_ && g < own_to_; }
+  /// Restricts the restore to key groups [from, to); `merging`: a later part.
+  void rescale(std::uint32_t from, std::uint32_t to, bool merging) noexcept {
+    rescaling_ = true;
+    merging_ = merging;
+    own_from_ = from;
+    own_to_ = to;
+  }
+
   /// Reads a count of items saved as a std::uint64_t, each at least
   /// `min_item_bytes` long: a count the bytes left cannot hold is a
   /// checkpoint_error naming `what`, thrown before anything is allocated.
@@ -202,7 +223,19 @@ class state_reader {
   std::string owned_;
   std::string_view bytes_;
   detail::state_input_archive archive_;
+  bool rescaling_ = false;
+  bool merging_ = false;
+  std::uint32_t own_from_ = 0;
+  std::uint32_t own_to_ = ~std::uint32_t{0};
 };
+
+/// A stateful stage that can be restored into a node with another number
+/// of instances (rescaling, by key group): it says so with `static
+/// constexpr bool rescalable = true;` and its load_state honours
+/// state_reader::rescaling() and merging(). Restoring a rescaled
+/// checkpoint into a stage that does not is a checkpoint_error naming it.
+template <class S>
+concept rescalable_state = requires { requires S::rescalable; };
 
 /// A stage with state that survives a checkpoint.
 template <class S>

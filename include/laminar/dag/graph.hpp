@@ -16,6 +16,7 @@
 // message. Nodes can only read handles that exist, so a graph has no cycles.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -369,6 +370,7 @@ class graph {
     validate();
     mark_paced_edges();
     started_ = true;
+    const graph_snapshot::task_snapshots* restore_from = restore_tasks();
     std::vector<std::unique_ptr<detail::task_builder>> instances;
     for (auto& n : nodes_) {
       for (std::size_t i = 0; i < n->parallelism; ++i) {
@@ -378,7 +380,7 @@ class graph {
         detail::task_env env{.board = &board_,
                              .checkpoint_request = &checkpoint_request_,
                              .checkpoint_base = checkpoint_base_,
-                             .restore_from = restore_ ? &restore_->tasks() : nullptr,
+                             .restore_from = restore_from,
                              .pause_bells = &pause_bells_,
                              .name = n->name + "#" + std::to_string(i),
                              .node = n->name,
@@ -630,6 +632,51 @@ class graph {
     }
   }
 
+  // What each node instance restores from: the checkpoint's snapshots, and
+  // for a node whose instance count differs from the checkpoint's
+  // (rescaling), per new instance the saved instance whose key groups it
+  // overlaps first, with the others that overlap it merged in (snapshot::
+  // rescale). Instance i of n owns the key groups g with g * n / G == i.
+  const graph_snapshot::task_snapshots* restore_tasks() {
+    if (!restore_) return nullptr;
+    const graph_snapshot::task_snapshots& saved = restore_->tasks();
+    const std::uint32_t groups = executor_.options().key_groups;
+    const auto first_group = [groups](std::size_t i, std::size_t n) {
+      return static_cast<std::uint32_t>((i * groups + n - 1) / n);
+    };
+    for (const auto& n : nodes_) {
+      std::size_t old = 0;
+      while (saved.count(n->name + "#" + std::to_string(old)) != 0) ++old;
+      if (old == 0 || old == n->parallelism) continue;
+      const std::uint32_t saved_groups = saved.at(n->name + "#0").key_groups();
+      if (saved_groups != groups) {
+        throw checkpoint_error("graph: node '" + n->name + "' was saved with " + std::to_string(old) +
+                               " instances over " + std::to_string(saved_groups) + " key groups; restoring it into " +
+                               std::to_string(n->parallelism) + " instances needs the same key groups, and the graph has " +
+                               std::to_string(groups));
+      }
+      if (!rescaled_) rescaled_ = saved;
+      for (std::size_t j = 0; j < old; ++j) rescaled_->erase(n->name + "#" + std::to_string(j));
+      for (std::size_t i = 0; i < n->parallelism; ++i) {
+        const std::uint32_t from = first_group(i, n->parallelism), to = first_group(i + 1, n->parallelism);
+        std::optional<snapshot> first;
+        std::vector<snapshot> more;
+        for (std::size_t j = 0; j < old; ++j) {
+          if (std::max(from, first_group(j, old)) >= std::min(to, first_group(j + 1, old))) continue;
+          const snapshot& part = saved.at(n->name + "#" + std::to_string(j));
+          if (!first) {
+            first = part;
+          } else {
+            more.push_back(part);
+          }
+        }
+        first->rescale(from, to, std::move(more));
+        rescaled_->emplace(n->name + "#" + std::to_string(i), std::move(*first));
+      }
+    }
+    return rescaled_ ? &*rescaled_ : &saved;
+  }
+
   void validate() const {
     if (started_) throw graph_error("graph: start() called twice: a graph runs once");
     if (nodes_.empty()) throw graph_error("graph: the graph is empty: add a source");
@@ -664,6 +711,7 @@ class graph {
   std::uint64_t checkpoint_base_ = 0;  // persist_checkpoints(): ids continue after it
   std::uint64_t last_checkpoint_ = 0;
   std::optional<graph_snapshot> restore_;
+  std::optional<graph_snapshot::task_snapshots> rescaled_;  // restore_'s, its nodes' instance counts changed
   bool started_ = false;
   detail::executor executor_;  // last: destroyed (its workers joined) first
 };

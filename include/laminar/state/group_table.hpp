@@ -298,7 +298,9 @@ void save_groups(state_writer& w, const Table& groups) {
 /// Reads what save_groups wrote into an empty table; `init()` makes an
 /// accumulator to read into. A key held twice, in a key group it does not
 /// hash to, or places in arrival order that are not each taken once, is a
-/// checkpoint_error.
+/// checkpoint_error. Rescaled (state_reader::rescaling()), only the key
+/// groups the instance owns are kept, appended in their saved order to
+/// what the table holds.
 template <class Table, class Init>
 void load_groups(state_reader& r, Table& groups, Init&& init) {
   using entry = typename Table::entry;
@@ -321,6 +323,7 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
     std::uint32_t g = 0;
     r(g);
     if (g >= key_groups) throw checkpoint_error("key group " + std::to_string(g) + " of " + std::to_string(key_groups));
+    const bool owned = !r.rescaling() || r.owns_key_group(g);
     const std::uint64_t n = r.read_count("window groups", sizeof(std::uint32_t));
     for (std::uint64_t k = 0; k < n; ++k) {
       loaded l{0, key_type{}, init(), 0};
@@ -329,8 +332,20 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
         throw checkpoint_error("a window group's key in key group " + std::to_string(g) +
                                " hashes to another: the checkpoint is damaged, or the key's std::hash changed");
       }
-      all.push_back(std::move(l));
+      if (owned) all.push_back(std::move(l));
     }
+  }
+  if (r.rescaling()) {
+    // Some groups went to other instances: the places left keep their
+    // order, after the groups earlier parts of the restore loaded.
+    std::stable_sort(all.begin(), all.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
+    if constexpr (requires { groups.reserve(all.size()); }) groups.reserve(groups.size() + all.size());
+    for (loaded& l : all) {
+      if (groups.find(l.key) != nullptr) throw checkpoint_error("two saved instances hold one window group's key");
+      entry& en = groups.find_or_insert(l.key, [&] { return std::move(l.acc); });
+      if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
+    }
+    return;
   }
   // Places are a permutation of 0..n-1: index them (no sort), each taken once.
   constexpr std::uint32_t none = ~std::uint32_t{0};

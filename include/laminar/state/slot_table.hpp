@@ -226,12 +226,18 @@ void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
 /// Every count, group, slot and key is checked before it is used: a slot
 /// out of range or taken twice, a key twice or in a group it does not
 /// hash to, is a checkpoint_error.
+///
+/// Rescaled (state_reader::rescaling()): keys of key groups the instance
+/// does not own are read into a scratch state and dropped; a later part
+/// (merging()) adds its keys to `t` in new slots instead of emptying it.
 template <class Table, class LoadState>
 void load_slots(state_reader& r, Table& t, LoadState&& load_state) {
   using key_type = std::remove_cvref_t<decltype(t.key(0))>;
+  using state_type = std::remove_cvref_t<decltype(t.state(0))>;
   const std::uint64_t n = r.read_count("key slots");
   if (n >= Table::npos) throw checkpoint_error("a count of " + std::to_string(n) + " key slots is too many");
-  t.reset(static_cast<std::size_t>(n));
+  const bool merging = r.merging();
+  if (!merging) t.reset(static_cast<std::size_t>(n));
   std::uint32_t groups = 0;
   std::uint32_t nonempty = 0;
   r(groups, nonempty);
@@ -247,6 +253,7 @@ void load_slots(state_reader& r, Table& t, LoadState&& load_state) {
                              " is out of range or out of order");
     }
     last_group = g;
+    const bool owned = !r.rescaling() || r.owns_key_group(g);
     const std::uint64_t keys = r.read_count("keys in a key group", sizeof(std::uint32_t));
     for (std::uint64_t k = 0; k < keys; ++k) {
       std::uint32_t s = 0;
@@ -259,14 +266,25 @@ void load_slots(state_reader& r, Table& t, LoadState&& load_state) {
         throw checkpoint_error("a key in key group " + std::to_string(g) +
                                " hashes to another: the checkpoint is damaged, or the key's std::hash changed");
       }
-      const std::uint32_t at = t.restore(s, key);
+      if (!owned) {  // another instance's now: read past it
+        state_type scratch{};
+        load_state(Table::npos, scratch);
+        continue;
+      }
+      std::uint32_t at = 0;
+      if (merging) {
+        if (t.find(key) != Table::npos) throw checkpoint_error("two saved instances hold one key");
+        at = t.insert(key);
+      } else {
+        at = t.restore(s, key);
+      }
       load_state(at, t.state(at));
     }
   }
   const std::uint64_t n_free = r.read_count("free key slots", sizeof(std::uint32_t));
   std::vector<std::uint32_t> free(static_cast<std::size_t>(n_free));
   for (std::uint32_t& s : free) r(s);
-  t.restore_free_slots(std::move(free));
+  if (!merging) t.restore_free_slots(std::move(free));  // a dropped key's slot is free too
 }
 
 }  // namespace laminar

@@ -151,7 +151,15 @@ class sliced_window_stage {
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
+  /// Restorable into another number of instances (state_reader::merging()):
+  /// slices and early windows are merged by their time, groups by key.
+  static constexpr bool rescalable = !stateful_side_output<Late>;
+
   void load_state(state_reader& r) {
+    if (r.merging()) {
+      merge_state(r);
+      return;
+    }
     for (slice& s : slices_) recycle(std::move(s.groups));
     slices_.clear();
     for (early_window& ew : early_) recycle(std::move(ew.emitted));
@@ -179,6 +187,41 @@ class sliced_window_stage {
   }
 
  private:
+  // A later part of a rescaled restore: another saved instance's slices and
+  // groups added to these; its watermark and pending end taken where
+  // earlier (they agree when the instances were aligned by one barrier).
+  void merge_state(state_reader& r) {
+    timestamp watermark{}, pending_end{}, next_early{};
+    std::uint64_t late = 0;
+    bool has_pending = false;
+    r(watermark, late, has_pending, pending_end);
+    watermark_ = std::min(watermark_, watermark);
+    late_count_ += late;
+    if (has_pending) pending_end_ = has_pending_ ? std::min(pending_end_, pending_end) : pending_end;
+    has_pending_ = has_pending_ || has_pending;
+    next_check_ = watermark_ + duration::from_nanos(1);
+    cached_ = false;
+    merge_tables(r, slices_, &slice::start, &slice::groups, "slices");
+    refresh_fast_range();
+    r(next_early);
+    next_early_ = std::min(next_early_, next_early);
+    merge_tables(r, early_, &early_window::end, &early_window::emitted, "early windows");
+  }
+  // Reads a count of (time, groups) and merges each into the item of
+  // `items` (ordered by time) with that time, made where there is none.
+  template <class Item>
+  void merge_tables(state_reader& r, std::vector<Item>& items, timestamp Item::*time, table Item::*groups,
+                    std::string_view what) {
+    const std::uint64_t n = r.read_count(what);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      timestamp t{};
+      r(t);
+      auto at = std::lower_bound(items.begin(), items.end(), t, [&](const Item& x, timestamp v) { return x.*time < v; });
+      if (at == items.end() || (*at).*time != t) at = items.insert(at, Item{t, fresh_table()});
+      load_groups(r, (*at).*groups, [this] { return agg_.init(); });
+    }
+  }
+
   struct slice {
     timestamp start;
     table groups;

@@ -136,8 +136,20 @@ class key_major_stage {
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
+  /// Restorable into another number of instances: keys merge by key
+  /// (load_slots), the watermark is the earlier, timers are rebuilt.
+  static constexpr bool rescalable = !stateful_side_output<Late>;
+
   void load_state(state_reader& r) {
-    r(watermark_, late_count_);
+    if (r.merging()) {
+      timestamp watermark{};
+      std::uint64_t late = 0;
+      r(watermark, late);
+      watermark_ = std::min(watermark_, watermark);
+      late_count_ += late;
+    } else {
+      r(watermark_, late_count_);
+    }
     timers_.clear();
     load_slots(r, keys_, [&](std::uint32_t, state& ks) {
       r(ks.highest, ks.extra);

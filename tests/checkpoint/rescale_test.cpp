@@ -1,0 +1,204 @@
+// Rescaling: a graph checkpoint taken with N instances of a keyed node
+// restores into M instances, its keyed state moved by key group. Keyed
+// windows (sliced: hopping; key-major: sessions) and a user's keyed
+// operator, checkpointed with 2 instances and restored with 1, 3 and 4,
+// give the rows of a run that never stopped; a node whose state is not
+// split by key group refuses, naming its stage.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <laminar/checkpoint.hpp>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+#include "checkpoint/temp_dir.hpp"
+#include "support/event_stream.hpp"
+#include "support/keep_last.hpp"
+#include "support/keyed_sum.hpp"
+#include "support/recording_sink.hpp"
+
+using namespace laminar;
+using namespace std::chrono_literals;
+using laminar::test::event;
+
+namespace {
+
+using row = window_row<std::uint32_t, std::tuple<std::int64_t, std::int64_t>>;
+
+auto hop_window() {
+  return hopping(60ms, 20ms).aggregate(aggregates(sum(&event::value), count()));
+}
+auto gap_window() { return session(30ms).aggregate(aggregates(sum(&event::value), count())); }
+
+std::vector<row> sorted(std::vector<row> rows) {
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const row& a, const row& b) { return std::tie(a.end, a.key, a.start) < std::tie(b.end, b.key, b.start); });
+  return rows;
+}
+
+// The rows a sink saw before the barrier of checkpoint `id` (all of them
+// for id 0).
+std::vector<row> rows_before(const std::vector<test::message<row>>& trace, std::uint64_t id) {
+  std::vector<row> out;
+  for (const auto& m : trace) {
+    if (const auto* b = std::get_if<test::barrier_seen>(&m); b != nullptr && b->id == id) break;
+    if (const row* r = std::get_if<row>(&m)) out.push_back(*r);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("rescaling: keyed windows checkpointed with 2 instances restore into 1, 3 and 4 with every row exact") {
+  test::stream_options o;
+  o.records = 12'000;
+  o.keys = 200;
+  o.late_fraction = 0;  // lateness is the window tests' subject, not this one's
+  const auto in = test::make_stream(o);
+  const auto strategy = bounded_out_of_orderness(60ms);
+  for (const bool sessions : {false, true}) {
+    CAPTURE(sessions);
+    std::vector<row> expected;
+    {
+      auto src = from(in) | with_watermarks(&event::ts, strategy) | key_by(&event::key);
+      if (sessions) {
+        auto p = std::move(src) | gap_window() | collect(expected);
+        p.run();
+      } else {
+        auto p = std::move(src) | hop_window() | collect(expected);
+        p.run();
+      }
+    }
+    REQUIRE(expected.size() > 1000);
+    const auto build = [&](graph& g, std::size_t instances, std::vector<test::message<row>>& trace, bool slow) {
+      auto src = g.source("events", from(in) | with_watermarks(&event::ts, strategy) | tap([slow](const event&) {
+                                       if (slow) std::this_thread::sleep_for(std::chrono::microseconds(20));
+                                     }) | key_by(&event::key));
+      if (sessions) {
+        g.merge("sink", test::record(trace), g.parallel("windows", src, instances, gap_window()));
+      } else {
+        g.merge("sink", test::record(trace), g.parallel("windows", src, instances, hop_window()));
+      }
+    };
+    for (const std::size_t m : {1UL, 3UL, 4UL}) {
+      CAPTURE(m);
+      test::temp_dir dir("rescale-windows");
+      std::uint64_t taken = 0;
+      std::vector<test::message<row>> first;
+      {
+        checkpoint_store store(dir.path());
+        checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+        graph g(runtime_options{.workers = 2, .pin = false});
+        build(g, 2, first, true);
+        coord.attach(g);
+        g.start();
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        taken = coord.trigger();
+        REQUIRE(coord.wait_for(taken));
+        g.stop();  // a crash, some way past the checkpoint
+      }
+      std::vector<test::message<row>> second;
+      checkpoint_store store(dir.path());
+      checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+      graph g(runtime_options{.workers = 2, .pin = false});
+      build(g, m, second, false);
+      CHECK(coord.recover(g) == taken);
+      g.start();
+      g.wait();
+      std::vector<row> got = rows_before(first, taken);
+      REQUIRE(got.size() < expected.size());  // the checkpoint came before the end
+      const std::vector<row> after = rows_before(second, 0);
+      got.insert(got.end(), after.begin(), after.end());
+      CHECK(sorted(got) == sorted(expected));
+    }
+  }
+}
+
+TEST_CASE("rescaling: a user's keyed operator that filters and merges by key group moves with its keys") {
+  test::stream_options o;
+  o.records = 20'000;
+  o.keys = 97;
+  const auto in = test::make_stream(o);
+  std::map<std::uint64_t, std::int64_t> expected;
+  for (const auto& e : in) expected[e.key] += e.value;
+  for (const auto& [n, m] : {std::pair{3UL, 2UL}, std::pair{1UL, 4UL}}) {
+    CAPTURE(n);
+    CAPTURE(m);
+    test::temp_dir dir("rescale-user");
+    std::mutex mu;
+    std::map<std::uint64_t, std::int64_t> last;
+    const auto build = [&](graph& g, std::size_t instances, bool slow) {
+      auto src = g.source("events", from(in) | map([slow](event e) {
+                                       if (slow) std::this_thread::sleep_for(std::chrono::microseconds(10));
+                                       return e;
+                                     }) | key_by(&event::key));
+      g.merge("sink", sink([&](const test::key_total& t) {
+                std::lock_guard<std::mutex> lock(mu);
+                last[t.key] = t.total;
+              }),
+              g.parallel("sum", src, instances, test::keyed_sum(&event::value)));
+    };
+    std::uint64_t taken = 0;
+    {
+      checkpoint_store store(dir.path());
+      checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+      graph g(runtime_options{.workers = 2, .pin = false});
+      build(g, n, true);
+      coord.attach(g);
+      g.start();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      taken = coord.trigger();
+      REQUIRE(coord.wait_for(taken));
+      g.stop();
+    }
+    last.clear();
+    checkpoint_store store(dir.path());
+    checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+    graph g(runtime_options{.workers = 2, .pin = false});
+    build(g, m, false);
+    CHECK(coord.recover(g) == taken);
+    g.start();
+    g.wait();
+    CHECK(last == expected);
+  }
+}
+
+TEST_CASE("rescaling: a node whose state is not split by key group refuses, naming the stage") {
+  const auto in = test::make_stream(test::stream_options{});
+  test::temp_dir dir("rescale-refused");
+  const auto build = [&](graph& g, std::size_t instances) {
+    auto src = g.source("events", from(in) | key_by(&event::key));
+    g.merge("sink", sink([](const event&) {}), g.parallel("last", src, instances, test::keep_last()));
+  };
+  {
+    checkpoint_store store(dir.path());
+    checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+    graph g(runtime_options{.workers = 1, .pin = false});
+    build(g, 2);
+    coord.attach(g);
+    g.start();
+    REQUIRE(coord.wait_for(coord.trigger()));
+    g.wait();
+  }
+  checkpoint_store store(dir.path());
+  checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+  graph g(runtime_options{.workers = 1, .pin = false});
+  build(g, 3);
+  coord.recover(g);
+  std::string what;
+  try {
+    g.start();
+    g.wait();
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  CHECK(what.find("'last/keep_last'") != std::string::npos);
+  CHECK(what.find("cannot be restored into another number of instances") != std::string::npos);
+}
