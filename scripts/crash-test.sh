@@ -12,6 +12,8 @@
 # at a random moment (most), before a given checkpoint file is written
 # (mid-checkpoint), or before a given part commit (mid-commit).
 # CRASH_CHILD names the child binary (default: build/release/tests/crash_child).
+# CRASH_FEED=logged pushes the trades through a logged_feed (write-ahead
+# log) from a thread of the child instead of reading them from the file.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +30,9 @@ trap 'rm -rf "$work"' EXIT
 "$child" generate "$work/input" "$trades"
 # The reference: one run, never killed, with the same throttle.
 throttle=20000  # ns per trade: a run lasts ~1.2 s, so random kills land mid-run
-"$child" run "$work/input" "$work/reference" --throttle-ns="$throttle"
+feed_args=()
+[ "${CRASH_FEED:-}" = logged ] && feed_args=(--feed=logged)
+"$child" run "$work/input" "$work/reference" --throttle-ns="$throttle" "${feed_args[@]}"
 cat "$work"/reference/out/part-* > "$work/expected"
 expected_lines=$(wc -l < "$work/expected")
 
@@ -46,7 +50,7 @@ while [ "$kills" -lt "$kills_wanted" ]; do
       exit 1
     fi
     mode=$((RANDOM % 10))
-    args=(--throttle-ns="$throttle")
+    args=(--throttle-ns="$throttle" "${feed_args[@]}")
     if [ "$kills" -ge "$kills_wanted" ]; then
       mode=-1  # enough kills: let it finish
     elif [ "$mode" -eq 0 ]; then
@@ -94,6 +98,8 @@ while [ "$kills" -lt "$kills_wanted" ]; do
     exit 1
   fi
 done
-echo "crash-test: $kills kills ($random_kills at random moments, $mid_checkpoint during a checkpoint write," \
+source_kind="trades read from a file"
+[ "${#feed_args[@]}" -gt 0 ] && source_kind="trades pushed through a logged feed"
+echo "crash-test ($source_kind): $kills kills ($random_kills at random moments, $mid_checkpoint during a checkpoint write," \
   "$mid_commit during a commit) over $rounds rounds in $(($(date +%s) - start)) s:" \
   "committed output equals the uninterrupted run's ($expected_lines rows), 0 lost, 0 duplicated"

@@ -8,6 +8,10 @@
 //       --throttle-ns=N          spend N ns on each trade (default 0)
 //       --kill-at-file=K         SIGKILL itself before the K-th checkpoint file write
 //       --kill-at-commit=K       SIGKILL itself before the K-th part commit
+//       --feed=logged            trades pushed by a thread through a logged_feed
+//                                (write-ahead log in <work dir>/trades-wal), not read
+//                                from the file by the graph: the pusher resumes after
+//                                the last logged trade, the graph replays the log
 //
 // The graph: trades -> [bars: 5 ms tumbling volume per symbol] -> asof join
 // with quotes (final emission: the last quote at or before each bar's end)
@@ -28,10 +32,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 using namespace laminar;
 using namespace std::chrono_literals;
@@ -112,6 +118,13 @@ struct killing_writer {
   void load_state(state_reader& r) { inner.load_state(r); }
 };
 
+bool flag(int argc, char** argv, std::string_view arg) {
+  for (int i = 4; i < argc; ++i) {
+    if (argv[i] == arg) return true;
+  }
+  return false;
+}
+
 long option(int argc, char** argv, std::string_view name, long fallback) {
   for (int i = 4; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -165,9 +178,14 @@ int run(const fs::path& input, const fs::path& work, int argc, char** argv) {
   using writer_type = part_file_writer<asof_row<bar, quote>, decltype(encode)>;
 
   graph g(runtime_options{.workers = 2, .pin = false});
-  auto trades = g.source("trades", from_file(input / "trades.txt", parse_trade) |
-                                       with_watermarks(&trade::ts, bounded_out_of_orderness(1ms)) | tap(throttle) |
-                                       key_by(&trade::symbol));
+  const bool logged = flag(argc, argv, "--feed=logged");
+  std::optional<logged_feed<trade>> feed;
+  if (logged) feed.emplace(work / "trades-wal", logged_feed_options{.retained = 3});
+  const auto trades_from = [&](auto source) {
+    return g.source("trades", std::move(source) | with_watermarks(&trade::ts, bounded_out_of_orderness(1ms)) |
+                                  tap(throttle) | key_by(&trade::symbol));
+  };
+  auto trades = logged ? trades_from(feed->source()) : trades_from(from_file(input / "trades.txt", parse_trade));
   auto quotes = g.source("quotes", from_file(input / "quotes.txt", parse_quote) |
                                        with_watermarks(&quote::ts, bounded_out_of_orderness(1ms)) |
                                        key_by(&quote::symbol));
@@ -179,7 +197,30 @@ int run(const fs::path& input, const fs::path& work, int argc, char** argv) {
   checkpoint_coordinator coord(store, checkpoint_options{.interval = std::chrono::milliseconds(interval_ms)});
   coord.recover(g);
   coord.attach(g);
-  g.run();
+  g.start();
+  std::thread pusher;
+  if (logged) {
+    // The feed handler: what the log holds was pushed by an earlier run.
+    pusher = std::thread([&] {
+      std::ifstream in(input / "trades.txt", std::ios::binary);
+      std::string line;
+      for (std::uint64_t skip = feed->last_seq(); skip > 0 && std::getline(in, line); --skip) {
+      }
+      std::uint64_t n = 0;
+      while (std::getline(in, line)) {
+        if (!feed->push(parse_trade(line))) return;  // the graph stopped
+        if (++n % 64 == 0) feed->commit();
+      }
+      feed->close();
+    });
+  }
+  try {
+    g.wait();
+  } catch (...) {
+    if (pusher.joinable()) pusher.detach();  // the process ends with the error
+    throw;
+  }
+  if (pusher.joinable()) pusher.join();
   coord.stop();
   return 0;
 }
