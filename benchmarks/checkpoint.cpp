@@ -7,6 +7,8 @@
 //   checkpoint_1m_keys_ms          capture + durable write of 1M keys' window state
 //   checkpoint_capture_1m_keys_ms  ... of which the pipeline's thread: the capture
 //   recovery_1m_keys_ms            load, check and restore it into a fresh pipeline
+//   incremental_checkpoint_1pct_changed_ms   after a whole checkpoint of it, 1% of the keys change: a delta,
+//                                  against a whole checkpoint of the same (incremental_vs_whole_checkpoint)
 //   checkpoint_write_vs_raw_write  the store's bytes/s over write + fdatasync + rename of one file
 //   checkpoint_stall_p99_us        the capture's p99 on a keyed window of 100k keys, a checkpoint every 10 ms
 //   checkpoint_throughput_cost     events/s with a checkpoint every second over events/s without
@@ -119,6 +121,43 @@ void million_keys() {
   lb::report("checkpoint_1m_keys_ms", lb::median(total), "ms");
   lb::report("checkpoint_capture_1m_keys_ms", lb::median(capture), "ms");
   lb::report("recovery_1m_keys_ms", lb::median(recovery), "ms");
+}
+
+// Incremental checkpoints on the same 1M-key window: a whole checkpoint,
+// then 1% of the keys change and a delta is taken, against a whole
+// checkpoint of the same state taken the same way.
+void incremental() {
+  const std::size_t keys = lb::pick<std::size_t>(1'000'000, 20'000);
+  const auto in = distinct_keys(keys);
+  std::vector<ev> changes;  // 1% of the keys, spread over the table
+  for (std::size_t i = 0; i < keys; i += 100) changes.push_back({in[i].ts + 1, in[i].key, 1});
+  const int trials = lb::pick(5, 1);
+  std::vector<double> delta_ms, whole_ms;
+  for (int t = 0; t < trials; ++t) {
+    for (const std::size_t deltas : {std::size_t{1}, std::size_t{0}}) {
+      const fs::path dir = scratch("incremental");
+      {
+        checkpoint_store store(dir);
+        checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = deltas});
+        std::uint64_t out = 0;
+        auto p = push<ev>() | with_watermarks(&ev::ts, bounded_out_of_orderness(1s)) | key_by(&ev::key) |
+                 tumbling(std::chrono::hours(1)).aggregate(sum(&ev::v)) | count_events(out);
+        for (const ev& e : in) p.push(e);
+        coord.trigger(p);  // the whole one the delta builds on
+        coord.drain(p);
+        for (const ev& e : changes) p.push(e);
+        lb::stopwatch sw;
+        coord.trigger(p);
+        coord.drain(p);
+        (deltas != 0 ? delta_ms : whole_ms).push_back(sw.elapsed_s() * 1e3);
+        if (coord.stats().completed != 2) std::exit(1);
+      }
+      fs::remove_all(dir);
+    }
+  }
+  lb::report("incremental_checkpoint_1pct_changed_ms", lb::median(delta_ms), "ms");
+  lb::report("whole_checkpoint_1pct_changed_ms", lb::median(whole_ms), "ms");
+  lb::report("incremental_vs_whole_checkpoint", lb::median(delta_ms) / lb::median(whole_ms), "x");
 }
 
 // The same bytes through the store and through a plain write + fdatasync
@@ -316,11 +355,12 @@ void wal_append() {
   lb::report("wal_append_ns_interval_1ms", run(wal_durability::interval, buffered, 0), "ns");
 }
 
-// An argument runs only the part it names (million_keys, raw_write, stall,
+// An argument runs only the part it names (million_keys, incremental, raw_write, stall,
 // throughput_cost, wal): for profiling one of them.
 int main(int argc, char** argv) {
   const std::string only = argc > 1 ? argv[1] : "";
   if (only.empty() || only == "million_keys") million_keys();
+  if (only.empty() || only == "incremental") incremental();
   if (only.empty() || only == "raw_write") raw_write_ratio();
   if (only.empty() || only == "stall") stall();
   if (only.empty() || only == "throughput_cost") throughput_cost();

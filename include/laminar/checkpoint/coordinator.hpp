@@ -46,6 +46,11 @@ struct checkpoint_options {
   /// align) is aborted. Once its files are being written it completes or
   /// fails with the write: a write cannot be recalled half done.
   duration timeout = std::chrono::seconds(60);
+  /// Incremental checkpoints of a pipeline: after each whole checkpoint, up
+  /// to this many that write only what changed since the one before (the
+  /// stages that keep track of their changes: the sliced windows); restore
+  /// reads the chain. 0: every checkpoint is whole.
+  std::size_t deltas = 0;
 };
 
 /// What the coordinator has done so far.
@@ -145,7 +150,15 @@ class checkpoint_coordinator {
     const auto start = clock::now();
     stored_checkpoint cp;
     cp.id = id;
-    snapshot s = p.checkpoint(id);
+    std::optional<std::uint64_t> incremental_on;
+    if (options_.deltas > 0) {
+      // On the newest completed checkpoint while the chain is short enough;
+      // else whole.
+      const std::uint64_t base = stats().last_completed;
+      incremental_on = base != 0 && deltas_since_whole_ < options_.deltas ? base : 0;
+    }
+    in_flight_delta_ = incremental_on.value_or(0) != 0;
+    snapshot s = p.checkpoint(id, incremental_on);
     cp.key_groups = s.key_groups();
     cp.tasks.emplace(std::string(pipeline_task), std::move(s));
     const duration stall = clock::now() - start;
@@ -271,6 +284,7 @@ class checkpoint_coordinator {
     if (!o) return;
     in_flight_ = 0;
     next_due_ = due_after(clock::now());
+    if (o->ok) deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
     if (o->ok) {
       p.checkpoint_complete(o->id);
     } else {
@@ -395,6 +409,8 @@ class checkpoint_coordinator {
   std::uint64_t last_aborted_ = 0;
   // A pipeline's: touched by its thread only, except job_ and outcome_.
   std::uint64_t in_flight_ = 0;
+  bool in_flight_delta_ = false;        // it builds on an earlier one
+  std::size_t deltas_since_whole_ = 0;  // completed incremental ones since the last whole one
   clock::time_point next_due_{};
   std::optional<stored_checkpoint> job_;
   std::optional<outcome> outcome_;

@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -54,13 +55,16 @@ struct stored_checkpoint {
   std::uint64_t id = 0;
   std::uint32_t key_groups = default_key_groups;
   std::map<std::string, snapshot> tasks;
+  /// The older checkpoints whose records this one's deltas build on (an
+  /// incremental checkpoint's chain), oldest first; kept while it is.
+  std::vector<std::uint64_t> depends_on;
 };
 
 class checkpoint_store {
  public:
   static constexpr std::string_view manifest_name = "MANIFEST";
   static constexpr std::string_view manifest_magic = "LMNRMNFT";
-  static constexpr std::uint32_t manifest_version = 1;
+  static constexpr std::uint32_t manifest_version = 2;  // 2: record bases and dependencies; 1 is read too
   /// The checksummed unit of a state file: a damaged byte is located to
   /// within this many.
   static constexpr std::size_t block_size = std::size_t{64} << 10;
@@ -128,10 +132,13 @@ class checkpoint_store {
       }
       detail::sync_written_files(deferred);
       std::vector<detail::durable_writer::file> files;
+      const std::vector<std::uint64_t> deps = dependencies_of(id, tasks);
       std::string manifest(manifest_magic);
       detail::put_u32(manifest, manifest_version);
       detail::put_u64(manifest, id);
       detail::put_u32(manifest, key_groups);
+      detail::put_u32(manifest, static_cast<std::uint32_t>(deps.size()));
+      for (const std::uint64_t d : deps) detail::put_u64(manifest, d);
       detail::put_u32(manifest, static_cast<std::uint32_t>(tasks.size()));
       std::size_t n = 0;
       for (const auto& [task, snap] : tasks) {
@@ -141,6 +148,7 @@ class checkpoint_store {
           const std::string file = state_file_name(n++, task, r.id);
           detail::put_str(manifest, r.id);
           detail::put_str(manifest, r.layout);
+          detail::put_u64(manifest, r.base);
           detail::put_str(manifest, file);
           detail::put_u64(manifest, r.bytes.size());
           for (std::size_t at = 0; at < r.bytes.size(); at += block_size) {
@@ -171,6 +179,14 @@ class checkpoint_store {
   /// missing, truncated or damaged file is a checkpoint_error naming the
   /// file and the byte offset.
   [[nodiscard]] stored_checkpoint load(std::uint64_t id) const {
+    std::map<std::uint64_t, stored_checkpoint> chain;
+    return load_chained(id, chain);
+  }
+
+ private:
+  // load(), with the checkpoints a delta builds on read once into `chain`.
+  stored_checkpoint load_chained(std::uint64_t id, std::map<std::uint64_t, stored_checkpoint>& chain) const {
+    if (const auto it = chain.find(id); it != chain.end()) return it->second;
     const std::filesystem::path cp_dir = dir_ / dir_name(id);
     const std::string mpath = (cp_dir / manifest_name).string();
     const std::string mbytes = detail::read_whole_file(mpath);
@@ -187,7 +203,7 @@ class checkpoint_store {
     m.data = body;
     m.pos = manifest_magic.size();
     const std::uint32_t version = m.u32("manifest version");
-    if (version != manifest_version) {
+    if (version != manifest_version && version != 1) {
       throw checkpoint_error(mpath + ": manifest version " + std::to_string(version) + " at byte offset 8 is not " +
                              std::to_string(manifest_version));
     }
@@ -199,6 +215,10 @@ class checkpoint_store {
     }
     cp.key_groups = m.u32("key group count");
     if (cp.key_groups == 0) throw checkpoint_error(mpath + ": a key group count of 0");
+    if (version >= 2) {
+      const std::uint32_t n = m.u32("dependency count");
+      for (std::uint32_t d = 0; d < n; ++d) cp.depends_on.push_back(m.u64("dependency"));
+    }
     const std::uint32_t task_count = m.u32("task count");
     for (std::uint32_t t = 0; t < task_count; ++t) {
       const std::string task(m.str("task #" + std::to_string(t) + " name"));
@@ -209,6 +229,7 @@ class checkpoint_store {
         state_record rec;
         rec.id = std::string(m.str(where + " id"));
         rec.layout = std::string(m.str(where + " layout"));
+        const std::uint64_t base = version >= 2 ? m.u64(where + " base") : 0;
         const std::string file(m.str(where + " file name"));
         if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
           throw checkpoint_error(mpath + ": " + where + " names the file '" + file + "', which is not a file name");
@@ -231,6 +252,14 @@ class checkpoint_store {
                                    "): the file is corrupted");
           }
         }
+        if (base != 0) {
+          // A delta: the record as the checkpoint it builds on restores it,
+          // then this delta.
+          if (base >= id) throw checkpoint_error(mpath + ": " + where + " builds on checkpoint " + std::to_string(base) + ", which is not older");
+          std::string delta = std::move(rec.bytes);
+          rec = base_record(base, task, rec.id, chain, mpath);
+          rec.deltas.push_back(std::move(delta));
+        }
         snap.add(std::move(rec));
       }
       cp.tasks.emplace(task, std::move(snap));
@@ -239,8 +268,55 @@ class checkpoint_store {
       throw checkpoint_error(mpath + ": " + std::to_string(body.size() - m.pos) +
                              " unexpected bytes at byte offset " + std::to_string(m.pos));
     }
+    chain.emplace(id, cp);
     return cp;
   }
+
+  // Task `task`'s record `rid` as checkpoint `base` restores it (whole, or
+  // its own chain), for a delta of a newer checkpoint.
+  state_record base_record(std::uint64_t base, const std::string& task, const std::string& rid,
+                           std::map<std::uint64_t, stored_checkpoint>& chain, const std::string& mpath) const {
+    const stored_checkpoint b = [&] {
+      try {
+        return load_chained(base, chain);
+      } catch (const error& e) {
+        throw checkpoint_error(mpath + ": builds on checkpoint " + std::to_string(base) + ", which does not read back: " +
+                               e.what());
+      }
+    }();
+    const auto t = b.tasks.find(task);
+    const state_record* r = t == b.tasks.end() ? nullptr : t->second.find(rid);
+    if (r == nullptr) {
+      throw checkpoint_error(mpath + ": a delta of '" + rid + "' (task '" + task + "') builds on checkpoint " +
+                             std::to_string(base) + ", which holds no such record");
+    }
+    return *r;
+  }
+
+  // The checkpoints a new one's deltas need: their bases, and what those
+  // need in turn (read from their manifests).
+  std::vector<std::uint64_t> dependencies_of(std::uint64_t id, const std::map<std::string, snapshot>& tasks) const {
+    std::set<std::uint64_t> deps;
+    for (const auto& [task, snap] : tasks) {
+      for (const state_record& r : snap.records()) {
+        if (r.base == 0 || deps.count(r.base) != 0) continue;
+        if (r.base >= id) {
+          throw checkpoint_error("checkpoint " + std::to_string(id) + ": '" + r.id + "' is a delta on checkpoint " +
+                                 std::to_string(r.base) + ", which is not older");
+        }
+        std::error_code ec;
+        if (!std::filesystem::exists(dir_ / dir_name(r.base) / manifest_name, ec)) {
+          throw checkpoint_error("checkpoint " + std::to_string(id) + ": '" + r.id + "' is a delta on checkpoint " +
+                                 std::to_string(r.base) + ", which is not in '" + dir_.string() + "'");
+        }
+        deps.insert(r.base);
+        for (const std::uint64_t d : manifest_dependencies(r.base)) deps.insert(d);
+      }
+    }
+    return {deps.begin(), deps.end()};
+  }
+
+ public:
 
   /// The newest checkpoint that reads back whole, or none. Each newer one
   /// that does not is reported through storage_options::log (what is wrong,
@@ -291,10 +367,35 @@ class checkpoint_store {
     return name;
   }
 
+  // Keeps the newest `retained_` checkpoints and those their deltas build on.
   void drop_old() {
     const std::vector<std::uint64_t> ids = checkpoints();
+    if (ids.size() <= retained_) return;
+    std::set<std::uint64_t> keep;
+    for (std::size_t i = ids.size() - retained_; i < ids.size(); ++i) {
+      keep.insert(ids[i]);
+      for (const std::uint64_t d : manifest_dependencies(ids[i])) keep.insert(d);
+    }
     std::error_code ec;
-    for (std::size_t i = 0; i + retained_ < ids.size(); ++i) std::filesystem::remove_all(dir_ / dir_name(ids[i]), ec);
+    for (const std::uint64_t id : ids) {
+      if (keep.count(id) == 0) std::filesystem::remove_all(dir_ / dir_name(id), ec);
+    }
+  }
+  // The dependency list of checkpoint id's manifest (none if it cannot be read).
+  [[nodiscard]] std::vector<std::uint64_t> manifest_dependencies(std::uint64_t id) const {
+    try {
+      const std::string path = (dir_ / dir_name(id) / manifest_name).string();
+      const std::string bytes = detail::read_whole_file(path);
+      detail::le_reader m{bytes, manifest_magic.size(), path};
+      if (m.u32("manifest version") < 2) return {};
+      (void)m.u64("checkpoint id");
+      (void)m.u32("key group count");
+      std::vector<std::uint64_t> deps(m.u32("dependency count"));
+      for (std::uint64_t& d : deps) d = m.u64("dependency");
+      return deps;
+    } catch (const error&) {
+      return {};
+    }
   }
 
   std::filesystem::path dir_;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -92,9 +93,15 @@ class pipeline {
 
   /// Sends a checkpoint barrier through the pipeline; every stateful stage
   /// saves its state into the returned snapshot, in chain order.
-  snapshot checkpoint(std::uint64_t checkpoint_id) {
+  ///
+  /// `incremental_on`: an incremental checkpoint (checkpoint_coordinator,
+  /// checkpoint_options::deltas): stages that kept track of their changes
+  /// since checkpoint `*incremental_on`'s capture write only them (0: whole,
+  /// and keep track from now on).
+  snapshot checkpoint(std::uint64_t checkpoint_id, std::optional<std::uint64_t> incremental_on = std::nullopt) {
     expect_open("checkpoint");
     snapshot s(checkpoint_id);
+    if (incremental_on) s.take_incremental(*incremental_on);
     source_.on_barrier(chain_, checkpoint_barrier(checkpoint_id, s, checkpoint_barrier::kind::snapshot));
     return s;
   }

@@ -35,9 +35,19 @@ namespace laminar {
 
 /// One stage's saved state inside a snapshot.
 struct state_record {
+  state_record() = default;
+  state_record(std::string record_id, std::string record_layout, std::string record_bytes, std::uint64_t delta_base = 0)
+      : id(std::move(record_id)), layout(std::move(record_layout)), bytes(std::move(record_bytes)), base(delta_base) {}
+
   std::string id;      ///< the stage's stable id (see above)
   std::string layout;  ///< its state's layout fingerprint (detail::state_layout), or empty
   std::string bytes;   ///< the archive the stage wrote
+  /// Incremental checkpoints: the bytes are a delta on checkpoint `base`'s
+  /// record of this id (0: the whole state).
+  std::uint64_t base = 0;
+  /// A record read back from a chain (checkpoint_store::load): the deltas
+  /// that follow `bytes`, oldest first.
+  std::vector<std::string> deltas;
   friend bool operator==(const state_record&, const state_record&) = default;
 };
 
@@ -114,6 +124,15 @@ class snapshot {
 
   // ---- rescaling ----
 
+  /// Asks the stages to write their changes since checkpoint `base` where
+  /// they kept track of them (0: the whole state, and keep track from now
+  /// on): an incremental checkpoint (checkpoint_options::deltas).
+  void take_incremental(std::uint64_t base) noexcept {
+    incremental_ = true;
+    delta_base_ = base;
+  }
+  [[nodiscard]] bool incremental() const noexcept { return incremental_; }
+
   /// Makes this snapshot (one saved instance of a node) restore an
   /// instance that owns key groups [from, to) of another number of
   /// instances: every stage loads its own record filtered to those key
@@ -160,6 +179,12 @@ class snapshot {
   /// (id, layout, state, each with its own CRC-32), and a CRC-32 of
   /// everything before it.
   [[nodiscard]] std::string to_bytes() const {
+    for (const state_record& r : records_) {
+      if (r.base != 0 || !r.deltas.empty()) {
+        throw usage_error("snapshot " + std::to_string(id_) + ": '" + r.id +
+                          "' holds a delta of an incremental checkpoint, which only checkpoint_store writes");
+      }
+    }
     std::string out(magic);
     detail::put_u32(out, format_version);
     detail::put_u64(out, id_);
@@ -242,12 +267,14 @@ class snapshot {
                    void (*save_state)(const void*, state_writer&)) {
     std::string id = next_id(name);
     state_writer w(key_groups_);
+    w.begin_checkpoint(id_, delta_base_, incremental_);
     try {
       save_state(stage, w);
     } catch (const unarchivable_state_error& e) {
       throw unarchivable(e, id);
     }
-    add({std::move(id), layout, w.take_bytes()});
+    const std::uint64_t base = w.wrote_delta() ? delta_base_ : 0;
+    add(state_record(std::move(id), layout, w.take_bytes(), base));
   }
 
   [[gnu::noinline]] void load_record(std::string_view name, const std::string& layout, void* stage,
@@ -277,14 +304,27 @@ class snapshot {
     const state_record& rec = records_[it->second];
     claimed_[it->second] = true;
     check_layout(rec, layout);
-    state_reader r(std::string_view(rec.bytes), key_groups_);
-    if (owner->rescaled_) r.rescale(owner->own_from_, owner->own_to_, merging);
+    if (rec.base != 0) {
+      throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + id +
+                             "' is a delta on checkpoint " + std::to_string(rec.base) +
+                             ": restore incremental checkpoints through checkpoint_store, which reads the chain");
+    }
+    read_into(id, rec.bytes, stage, load_state, merging, false, *owner);
+    for (const std::string& d : rec.deltas) read_into(id, d, stage, load_state, merging, true, *owner);
+  }
+
+  // One load_state of `stage` from `bytes`, a full record or a delta.
+  void read_into(const std::string& id, std::string_view bytes, void* stage, void (*load_state)(void*, state_reader&),
+                 bool merging, bool delta, const snapshot& owner) const {
+    state_reader r(bytes, key_groups_);
+    if (owner.rescaled_) r.rescale(owner.own_from_, owner.own_to_, merging);
+    if (delta) r.read_delta();
     // Whatever the bytes, a failed load is a checkpoint_error naming the
     // stage and the offset in its record where reading stopped.
     const auto malformed = [&](std::string_view why) {
-      return checkpoint_error("checkpoint " + std::to_string(id_) + ": the state of '" + id +
-                              "' is malformed at offset " + std::to_string(r.offset()) + " of " +
-                              std::to_string(rec.bytes.size()) + ": " + std::string(why));
+      return checkpoint_error("checkpoint " + std::to_string(id_) + ": the " + (delta ? "delta of '" : "state of '") +
+                              id + "' is malformed at offset " + std::to_string(r.offset()) + " of " +
+                              std::to_string(bytes.size()) + ": " + std::string(why));
     };
     try {
       load_state(stage, r);
@@ -356,6 +396,8 @@ class snapshot {
   std::vector<std::string> deferred_syncs_;
   // Rescaling (rescale()): the key groups restored, and the other saved
   // instances merged in.
+  bool incremental_ = false;
+  std::uint64_t delta_base_ = 0;
   bool rescaled_ = false;
   std::uint32_t own_from_ = 0;
   std::uint32_t own_to_ = 0;

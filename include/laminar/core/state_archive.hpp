@@ -134,10 +134,35 @@ class state_writer {
   /// The checkpoint's key-group count.
   [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
 
+  // ---- incremental checkpoints ----
+
+  /// Whether checkpoints are being taken incrementally: a stage that can
+  /// write its changes alone starts keeping track of them.
+  [[nodiscard]] bool incremental() const noexcept { return incremental_; }
+  /// The checkpoint this one may build on (0: none, write the whole state):
+  /// a stage that has kept track of its changes since that checkpoint's
+  /// capture may write only them, and says so with write_delta().
+  [[nodiscard]] std::uint64_t delta_base() const noexcept { return delta_base_; }
+  /// This checkpoint's id.
+  [[nodiscard]] std::uint64_t checkpoint_id() const noexcept { return checkpoint_id_; }
+  /// What is written is a delta on delta_base().
+  void write_delta() noexcept { delta_ = true; }
+  [[nodiscard]] bool wrote_delta() const noexcept { return delta_; }
+  /// Set by the snapshot before the stage writes.
+  void begin_checkpoint(std::uint64_t id, std::uint64_t delta_base, bool incremental) noexcept {
+    checkpoint_id_ = id;
+    delta_base_ = delta_base;
+    incremental_ = incremental;
+  }
+
  private:
   std::uint32_t key_groups_;
   std::string bytes_;
   detail::state_output_archive archive_;
+  std::uint64_t checkpoint_id_ = 0;
+  std::uint64_t delta_base_ = 0;
+  bool incremental_ = false;
+  bool delta_ = false;
 };
 
 /// Where a stage reads its state back: `r(count_, sum_)`, in the order saved.
@@ -188,6 +213,10 @@ class state_reader {
   [[nodiscard]] bool merging() const noexcept { return merging_; }
   /// Whether the restoring instance owns key group `g`.
   [[nodiscard]] bool owns_key_group(std::uint32_t g) const noexcept { return g >= own_from_ && g < own_to_; }
+  /// Whether these bytes are a delta (state_writer::write_delta()), applied
+  /// on top of what the checkpoint it builds on restored.
+  [[nodiscard]] bool delta() const noexcept { return delta_; }
+  void read_delta() noexcept { delta_ = true; }
   /// Restricts the restore to key groups [from, to); `merging`: a later part.
   void rescale(std::uint32_t from, std::uint32_t to, bool merging) noexcept {
     rescaling_ = true;
@@ -225,6 +254,7 @@ class state_reader {
   detail::state_input_archive archive_;
   bool rescaling_ = false;
   bool merging_ = false;
+  bool delta_ = false;
   std::uint32_t own_from_ = 0;
   std::uint32_t own_to_ = ~std::uint32_t{0};
 };

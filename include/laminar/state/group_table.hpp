@@ -134,9 +134,61 @@ class group_slots {
   void clear() noexcept {
     for (const std::uint32_t i : order_) slots_[i].order = 0;
     order_.clear();
+    std::fill(changed_.begin(), changed_.end(), 0);
+    std::fill(owed_.begin(), owed_.end(), 0);
+  }
+
+  // ---- changes, for incremental checkpoints ----
+
+  /// From now on every group found or inserted is marked changed (one
+  /// predictable branch per record while off).
+  void track_changes(bool on) const noexcept { track_ = on; }
+  [[nodiscard]] bool tracks_changes() const noexcept { return track_; }
+  /// The groups changed since the last fold join those owed to the next
+  /// incremental checkpoint (a checkpoint's capture folds; its completion
+  /// clears what is owed).
+  void fold_changes() const {
+    if (owed_.size() < changed_.size()) owed_.resize(changed_.size(), 0);
+    for (std::size_t w = 0; w < changed_.size(); ++w) {
+      owed_[w] |= changed_[w];
+      changed_[w] = 0;
+    }
+  }
+  void clear_owed() const noexcept { std::fill(owed_.begin(), owed_.end(), 0); }
+  /// Forgets every change (a whole checkpoint was just taken).
+  void clear_changes() const noexcept {
+    std::fill(changed_.begin(), changed_.end(), 0);
+    std::fill(owed_.begin(), owed_.end(), 0);
+  }
+  /// How many groups are owed.
+  [[nodiscard]] std::size_t owed_count() const noexcept {
+    std::size_t n = 0;
+    for (const std::uint64_t w : owed_) n += static_cast<std::size_t>(std::popcount(w));
+    return n;
+  }
+  /// Every group owed, in slot order.
+  template <class F>
+  void for_each_owed(F&& f) const {
+    for (std::size_t w = 0; w < owed_.size(); ++w) {
+      for (std::uint64_t bits = owed_[w]; bits != 0; bits &= bits - 1) {
+        const std::size_t i = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+        if (i < slots_.size() && slots_[i].order != 0) f(slots_[i]);
+      }
+    }
   }
 
  protected:
+  [[gnu::always_inline]] void note_change(const entry& e) {
+    if (track_) mark(changed_, static_cast<std::size_t>(&e - slots_.data()));
+  }
+  static void mark(std::vector<std::uint64_t>& bits, std::size_t i) {
+    if (i / 64 >= bits.size()) bits.resize(i / 64 + 1, 0);
+    bits[i / 64] |= std::uint64_t{1} << (i % 64);
+  }
+  [[nodiscard]] static bool marked(const std::vector<std::uint64_t>& bits, std::size_t i) noexcept {
+    return i / 64 < bits.size() && ((bits[i / 64] >> (i % 64)) & 1U) != 0;
+  }
+
   // Occupies free slot i with a new group.
   template <class Init>
   entry& occupy(std::size_t i, key_arg_t<K> key, Init& init) {
@@ -151,6 +203,9 @@ class group_slots {
 
   std::vector<entry, large_table_allocator<entry>> slots_;  // huge pages once it is large
   std::vector<std::uint32_t> order_;  // slot indices in arrival order
+  mutable bool track_ = false;
+  mutable std::vector<std::uint64_t> changed_;  // per slot: changed since the last fold
+  mutable std::vector<std::uint64_t> owed_;     // per slot: owed to the next incremental checkpoint
 };
 
 }  // namespace laminar::detail
@@ -174,8 +229,10 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
   /// inlined; inserting (and growing) is out of line, off the hot path.
   template <class Init>
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
-    if (entry* e = find(key)) return *e;
-    return insert(key, init);
+    entry* e = find(key);
+    if (e == nullptr) e = &insert(key, init);
+    this->note_change(*e);
+    return *e;
   }
 
   /// Room for `n` groups without growing (a restore knows how many).
@@ -217,6 +274,8 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
   // n slots (a power of two), the groups re-placed in arrival order.
   void resize(std::size_t n) {
     auto old = std::exchange(slots_, decltype(slots_)(n));
+    auto changed = std::exchange(this->changed_, {});
+    auto owed = std::exchange(this->owed_, {});
     mask_ = n - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(n));
     for (std::uint32_t& at : order_) {
@@ -224,6 +283,8 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
       std::size_t i = home(e.key);
       while (slots_[i].order != 0) i = (i + 1) & mask_;
       slots_[i] = std::move(e);
+      if (base::marked(changed, at)) base::mark(this->changed_, i);  // changes move with their groups
+      if (base::marked(owed, at)) base::mark(this->owed_, i);
       at = static_cast<std::uint32_t>(i);
     }
     order_.reserve(n / 2);
@@ -245,8 +306,10 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
 
   template <class Init>
   [[gnu::always_inline]] inline entry& find_or_insert(const K& key, Init&& init) {
-    if (entry* e = find(key)) return *e;
-    return insert(key, init);
+    entry* e = find(key);
+    if (e == nullptr) e = &insert(key, init);
+    this->note_change(*e);
+    return *e;
   }
 
   /// Keys are below n (dense_keys(n)); a key at or past it is a usage_error.
@@ -281,6 +344,18 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
   std::size_t limit_ = detail::max_dense_key;
 };
 
+namespace detail {
+/// A group as read from a checkpoint: its place in arrival order, key,
+/// accumulator and net weight.
+template <class Table, class Acc>
+struct loaded_group {
+  std::uint32_t place;
+  std::remove_cvref_t<decltype(std::declval<typename Table::entry&>().key)> key;
+  std::remove_cvref_t<Acc> acc;
+  std::int64_t weight;
+};
+}  // namespace detail
+
 /// The one checkpoint form of a group table: its groups by key group
 /// (only key groups that hold some: the group, its count, and per group
 /// its place in arrival order, key, accumulator and net weight), so that
@@ -304,14 +379,7 @@ void save_groups(state_writer& w, const Table& groups) {
 template <class Table, class Init>
 void load_groups(state_reader& r, Table& groups, Init&& init) {
   using entry = typename Table::entry;
-  using key_type = std::remove_cvref_t<decltype(std::declval<entry&>().key)>;
-  using acc_type = std::remove_cvref_t<decltype(init())>;
-  struct loaded {
-    std::uint32_t place;
-    key_type key;
-    acc_type acc;
-    std::int64_t weight;
-  };
+  using loaded = detail::loaded_group<Table, decltype(init())>;
   std::uint32_t key_groups = 0;
   std::uint32_t nonempty = 0;
   r(key_groups, nonempty);
@@ -326,7 +394,7 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
     const bool owned = !r.rescaling() || r.owns_key_group(g);
     const std::uint64_t n = r.read_count("window groups", sizeof(std::uint32_t));
     for (std::uint64_t k = 0; k < n; ++k) {
-      loaded l{0, key_type{}, init(), 0};
+      loaded l{0, {}, init(), 0};
       r(l.place, l.key, l.acc, l.weight);
       if (key_group_of(l.key, key_groups) != g) {
         throw checkpoint_error("a window group's key in key group " + std::to_string(g) +
@@ -367,6 +435,48 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
     }
     loaded& l = all[at[k]];
     if (groups.find(l.key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+    entry& en = groups.find_or_insert(l.key, [&] { return std::move(l.acc); });
+    if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
+  }
+}
+
+/// An incremental checkpoint's form of a group table: the groups owed
+/// (changed since the checkpoint the delta builds on: fold_changes()), each
+/// with its place in arrival order, key, accumulator and net weight.
+template <class Table>
+void save_group_changes(state_writer& w, const Table& groups) {
+  w(static_cast<std::uint64_t>(groups.owed_count()));
+  groups.for_each_owed([&w](const auto& e) { w(e.order - 1, e.key, e.acc, std::int64_t{e.n}); });
+}
+
+/// Applies what save_group_changes wrote on top of the table as the
+/// checkpoint it builds on left it: a group there takes its new
+/// accumulator, a new group joins at its place in arrival order (which must
+/// follow the groups held). Rescaled, groups of key groups the instance
+/// does not own are skipped.
+template <class Table, class Init>
+void apply_group_changes(state_reader& r, Table& groups, Init&& init) {
+  using entry = typename Table::entry;
+  using loaded = detail::loaded_group<Table, decltype(init())>;
+  const std::uint64_t n = r.read_count("changed window groups", sizeof(std::uint32_t));
+  std::vector<loaded> added;
+  for (std::uint64_t k = 0; k < n; ++k) {
+    loaded l{0, {}, init(), 0};
+    r(l.place, l.key, l.acc, l.weight);
+    if (r.rescaling() && !r.owns_key_group(key_group_of(l.key, r.key_groups()))) continue;
+    if (entry* en = groups.find(l.key)) {
+      en->acc = std::move(l.acc);
+      if constexpr (requires { en->n = l.weight; }) en->n = l.weight;
+    } else {
+      added.push_back(std::move(l));
+    }
+  }
+  std::sort(added.begin(), added.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
+  for (loaded& l : added) {
+    if (!r.rescaling() && l.place != groups.size()) {
+      throw checkpoint_error("an incremental checkpoint adds a window group at place " + std::to_string(l.place) +
+                             " where " + std::to_string(groups.size()) + " groups are held");
+    }
     entry& en = groups.find_or_insert(l.key, [&] { return std::move(l.acc); });
     if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
   }

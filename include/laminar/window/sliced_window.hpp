@@ -120,7 +120,11 @@ class sliced_window_stage {
     }
     next_.on_processing_time(now);
   }
-  void on_checkpoint_complete(std::uint64_t checkpoint_id) { next_.on_checkpoint_complete(checkpoint_id); }
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) {
+    // What the newest capture wrote is durable: its changes are owed no more.
+    if (tracking_since_ != 0 && checkpoint_id >= last_capture_) for_each_table([](const table& t) { t.clear_owed(); });
+    next_.on_checkpoint_complete(checkpoint_id);
+  }
   void on_checkpoint_abort(std::uint64_t checkpoint_id) { next_.on_checkpoint_abort(checkpoint_id); }
 
   /// Records that arrived after all their windows had closed.
@@ -136,12 +140,22 @@ class sliced_window_stage {
   }
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
+  /// Incremental checkpoints: a capture on a base it has kept track since
+  /// writes each slice's changed groups only (the slices held, and the
+  /// early windows, in full).
+  static constexpr bool incremental = true;
+
   void save_state(state_writer& w) const {
+    const bool delta = begin_capture(w);
     w(watermark_, late_count_, has_pending_, pending_end_);
     w(static_cast<std::uint64_t>(slices_.size()));
     for (const slice& s : slices_) {
       w(s.start);
-      save_groups(w, s.groups);
+      if (delta) {
+        save_group_changes(w, s.groups);
+      } else {
+        save_groups(w, s.groups);
+      }
     }
     w(next_early_, static_cast<std::uint64_t>(early_.size()));
     for (const early_window& ew : early_) {
@@ -156,6 +170,10 @@ class sliced_window_stage {
   static constexpr bool rescalable = !stateful_side_output<Late>;
 
   void load_state(state_reader& r) {
+    if (r.delta()) {
+      apply_delta(r);
+      return;
+    }
     if (r.merging()) {
       merge_state(r);
       return;
@@ -175,6 +193,12 @@ class sliced_window_stage {
       load_groups(r, s.groups, [this] { return agg_.init(); });
       slices_.push_back(std::move(s));
     }
+    load_early_and_late(r);
+  }
+
+ private:
+  // The early windows (whole, into an empty list) and the late side output.
+  void load_early_and_late(state_reader& r) {
     r(next_early_);
     const std::uint64_t n_early = r.read_count("early windows");
     for (std::uint64_t i = 0; i < n_early; ++i) {
@@ -186,7 +210,69 @@ class sliced_window_stage {
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
- private:
+  template <class F>
+  void for_each_table(F&& f) const {
+    for (const slice& s : slices_) f(s.groups);
+  }
+
+  // Whether this capture may write changes only: the checkpoints are
+  // incremental, and every change since w.delta_base()'s capture is known.
+  // A whole capture starts keeping track afresh.
+  bool begin_capture(state_writer& w) const {
+    if (!w.incremental()) return false;
+    const bool delta = tracking_since_ != 0 && w.delta_base() != 0 && w.delta_base() >= tracking_since_;
+    if (delta) {
+      for_each_table([](const table& t) { t.fold_changes(); });
+      w.write_delta();
+    } else {
+      tracking_since_ = w.checkpoint_id();
+      for_each_table([](const table& t) {
+        t.clear_changes();
+        t.track_changes(true);
+      });
+    }
+    last_capture_ = w.checkpoint_id();
+    return delta;
+  }
+
+  // A delta on the state restored so far: slices not in it have closed
+  // since; the others take their changed groups.
+  void apply_delta(state_reader& r) {
+    if (r.merging()) {
+      throw checkpoint_error("a window restored into another number of instances needs a whole checkpoint, not a "
+                             "chain of incremental ones: take a whole one first");
+    }
+    cached_ = false;
+    r(watermark_, late_count_, has_pending_, pending_end_);
+    next_check_ = watermark_ + duration::from_nanos(1);
+    const std::uint64_t n_slices = r.read_count("slices");
+    std::vector<slice> next;
+    next.reserve(static_cast<std::size_t>(n_slices));
+    std::vector<bool> kept(slices_.size(), false);
+    for (std::uint64_t i = 0; i < n_slices; ++i) {
+      timestamp start{};
+      r(start);
+      if (!next.empty() && start <= next.back().start) throw checkpoint_error("an incremental checkpoint's slices are out of order");
+      auto at = std::lower_bound(slices_.begin(), slices_.end(), start,
+                                 [](const slice& x, timestamp t) { return x.start < t; });
+      if (at != slices_.end() && at->start == start) {
+        kept[static_cast<std::size_t>(at - slices_.begin())] = true;
+        next.push_back(std::move(*at));
+      } else {
+        next.push_back(slice{start, fresh_table()});
+      }
+      apply_group_changes(r, next.back().groups, [this] { return agg_.init(); });
+    }
+    for (std::size_t i = 0; i < slices_.size(); ++i) {
+      if (!kept[i]) recycle(std::move(slices_[i].groups));
+    }
+    slices_ = std::move(next);
+    refresh_fast_range();
+    for (early_window& ew : early_) recycle(std::move(ew.emitted));
+    early_.clear();
+    load_early_and_late(r);
+  }
+
   // A later part of a rescaled restore: another saved instance's slices and
   // groups added to these; its watermark and pending end taken where
   // earlier (they agree when the instances were aligned by one barrier).
@@ -582,10 +668,12 @@ class sliced_window_stage {
     if (pool_.empty()) {
       table t{};
       if constexpr (Dense) t.limit_keys(settings_.dense_keys);
+      t.track_changes(tracking_since_ != 0);
       return t;
     }
     table t = std::move(pool_.back());
     pool_.pop_back();
+    t.track_changes(tracking_since_ != 0);
     return t;
   }
   void recycle(table&& t) {
@@ -603,6 +691,10 @@ class sliced_window_stage {
   std::int64_t grid_offset_;
 
   std::vector<slice> slices_;  // by start
+  // Incremental checkpoints: the capture since which the tables track
+  // their changes (0: they do not), and the newest capture.
+  mutable std::uint64_t tracking_since_ = 0;
+  mutable std::uint64_t last_capture_ = 0;
   std::vector<table> pool_;    // cleared tables, kept for reuse
   table scratch_;              // merging slices into a window
   std::vector<early_window> early_;     // periodic: by end

@@ -1,0 +1,162 @@
+// Incremental checkpoints: a keyed window checkpointed every batch, a whole
+// checkpoint then deltas of the groups changed since the one before;
+// restoring from any checkpoint of the chain (base + deltas) and running to
+// the end gives the rows of a run that never stopped; a failed delta's
+// changes go into the next; deltas are small; the store keeps what a
+// retained delta builds on and drops it with the chain.
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <laminar/checkpoint.hpp>
+#include <laminar/laminar.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "checkpoint/temp_dir.hpp"
+#include "support/event_stream.hpp"
+
+using namespace laminar;
+using namespace std::chrono_literals;
+using laminar::test::event;
+namespace fs = std::filesystem;
+
+namespace {
+
+using row = window_row<std::uint32_t, std::tuple<std::int64_t, std::int64_t>>;
+
+std::vector<event> events(std::size_t n, std::uint32_t keys) {
+  test::stream_options o;
+  o.records = n;
+  o.keys = keys;
+  return test::make_stream(o);
+}
+
+auto windowed(const std::vector<event>& in, std::vector<row>& out) {
+  return from(in) | with_watermarks(&event::ts, bounded_out_of_orderness(50ms)) | key_by(&event::key) |
+         hopping(400ms, 100ms).aggregate(aggregates(sum(&event::value), count())) | collect(out);
+}
+
+// The size of checkpoint id's state files.
+std::uintmax_t state_bytes(const fs::path& store_dir, std::uint64_t id) {
+  std::uintmax_t n = 0;
+  for (const auto& e : fs::directory_iterator(store_dir / checkpoint_store::dir_name(id))) {
+    if (e.path().filename() != checkpoint_store::manifest_name) n += e.file_size();
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("incremental checkpoints: restoring from any checkpoint of a chain gives the uninterrupted rows") {
+  const auto in = events(30'000, 5'000);
+  std::vector<row> expected;
+  {
+    auto p = windowed(in, expected);
+    p.run();
+  }
+  REQUIRE(expected.size() > 1000);
+  test::temp_dir dir("incremental");
+  std::vector<std::uint64_t> ids;
+  std::vector<std::size_t> rows_at;  // rows emitted when each checkpoint was taken
+  {
+    checkpoint_store store(dir.path(), 100);
+    checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = 3});
+    std::vector<row> out;
+    auto p = windowed(in, out);
+    while (!p.exhausted()) {
+      p.run_for(1'500);
+      ids.push_back(coord.trigger(p));
+      rows_at.push_back(out.size());
+      coord.drain(p);
+    }
+    p.finish();
+    CHECK(out == expected);
+    CHECK(coord.stats().completed == ids.size());
+  }
+  checkpoint_store store(dir.path(), 100);
+  std::size_t deltas = 0;
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    CAPTURE(k);
+    const stored_checkpoint cp = store.load(ids[k]);
+    const state_record* window = cp.tasks.at("pipeline").find("window");
+    REQUIRE(window != nullptr);
+    // A whole checkpoint, then three deltas on it, each on the one before.
+    CHECK(window->deltas.size() == k % 4);
+    if (k % 4 != 0) {
+      ++deltas;
+      CHECK(cp.depends_on.size() == k % 4);
+      CHECK(state_bytes(dir.path(), ids[k]) < state_bytes(dir.path(), ids[k - k % 4]));
+    }
+    std::vector<row> out(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(rows_at[k]));
+    auto q = windowed(in, out);
+    q.restore(cp.tasks.at("pipeline"));
+    q.run();
+    CHECK(out == expected);
+  }
+  CHECK(deltas >= 10);
+}
+
+TEST_CASE("incremental checkpoints: a failed delta's changes are written by the next one") {
+  const auto in = events(12'000, 2'000);
+  std::vector<row> expected;
+  {
+    auto p = windowed(in, expected);
+    p.run();
+  }
+  test::temp_dir dir("incremental-fault");
+  int fail = 0;
+  checkpoint_store store(dir.path(), 100, storage_options{.inject_fault = [&](std::string_view) { return fail; }});
+  checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = 100});
+  std::vector<row> out;
+  auto p = windowed(in, out);
+  std::vector<std::uint64_t> good;
+  std::size_t rows_at_last = 0;
+  for (int batch = 0; !p.exhausted(); ++batch) {
+    p.run_for(1'000);
+    fail = batch == 3 || batch == 4 ? EIO : 0;  // two deltas in a row fail
+    const std::uint64_t id = coord.trigger(p);
+    coord.drain(p);
+    if (fail == 0) {
+      good.push_back(id);
+      rows_at_last = out.size();
+    }
+  }
+  CHECK(coord.stats().aborted == 2);
+  REQUIRE(good.size() > 5);
+  const stored_checkpoint cp = store.load(good.back());
+  CHECK(cp.tasks.at("pipeline").find("window")->deltas.size() == good.size() - 1);
+  std::vector<row> resumed(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(rows_at_last));
+  auto q = windowed(in, resumed);
+  q.restore(cp.tasks.at("pipeline"));
+  q.run();
+  CHECK(resumed == expected);
+}
+
+TEST_CASE("incremental checkpoints: the store keeps what a retained delta builds on, and drops it with the chain") {
+  const auto in = events(10'000, 500);
+  test::temp_dir dir("incremental-retain");
+  checkpoint_store store(dir.path(), 1);
+  checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = 2});
+  std::vector<row> out;
+  auto p = windowed(in, out);
+  std::vector<std::uint64_t> ids;
+  for (int k = 0; k < 4; ++k) {
+    p.run_for(1'000);
+    ids.push_back(coord.trigger(p));
+    coord.drain(p);
+  }
+  // Whole 1, deltas 2 and 3, whole 4: retaining 1 keeps 4 alone.
+  CHECK(store.checkpoints() == std::vector<std::uint64_t>{ids[3]});
+  p.run_for(1'000);
+  ids.push_back(coord.trigger(p));
+  coord.drain(p);
+  // Delta 5 on 4: 4 stays while 5 is retained.
+  CHECK(store.checkpoints() == std::vector<std::uint64_t>{ids[3], ids[4]});
+  CHECK(store.load(ids[4]).depends_on == std::vector<std::uint64_t>{ids[3]});
+  // A damaged base fails its deltas, naming it.
+  fs::remove(dir.path() / checkpoint_store::dir_name(ids[3]) / checkpoint_store::manifest_name);
+  CHECK_THROWS_WITH_AS((void)store.load(ids[4]), doctest::Contains("builds on checkpoint"), checkpoint_error);
+}
