@@ -46,10 +46,10 @@ struct checkpoint_options {
   /// align) is aborted. Once its files are being written it completes or
   /// fails with the write: a write cannot be recalled half done.
   duration timeout = std::chrono::seconds(60);
-  /// Incremental checkpoints of a pipeline: after each whole checkpoint, up
-  /// to this many that write only what changed since the one before (the
-  /// stages that keep track of their changes: the sliced windows); restore
-  /// reads the chain. 0: every checkpoint is whole.
+  /// Incremental checkpoints: after each whole checkpoint, up to this many
+  /// that write only what changed since the one before (the stages that
+  /// keep track of their changes: the sliced windows); restore reads the
+  /// chain. 0: every checkpoint is whole.
   std::size_t deltas = 0;
 };
 
@@ -151,11 +151,9 @@ class checkpoint_coordinator {
     stored_checkpoint cp;
     cp.id = id;
     std::optional<std::uint64_t> incremental_on;
-    if (options_.deltas > 0) {
-      // On the newest completed checkpoint while the chain is short enough;
-      // else whole.
-      const std::uint64_t base = stats().last_completed;
-      incremental_on = base != 0 && deltas_since_whole_ < options_.deltas ? base : 0;
+    {
+      std::lock_guard<std::mutex> lock(sh_->mu);
+      incremental_on = next_incremental();
     }
     in_flight_delta_ = incremental_on.value_or(0) != 0;
     snapshot s = p.checkpoint(id, incremental_on);
@@ -284,7 +282,10 @@ class checkpoint_coordinator {
     if (!o) return;
     in_flight_ = 0;
     next_due_ = due_after(clock::now());
-    if (o->ok) deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
+    if (o->ok) {
+      std::lock_guard<std::mutex> lock(sh_->mu);
+      deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
+    }
     if (o->ok) {
       p.checkpoint_complete(o->id);
     } else {
@@ -295,7 +296,9 @@ class checkpoint_coordinator {
   // Under sh_->mu.
   std::uint64_t start_graph_checkpoint() {
     if (graph_in_flight_ != 0) return 0;
-    graph_in_flight_ = graph_->checkpoint();
+    const std::optional<std::uint64_t> incremental_on = next_incremental();
+    in_flight_delta_ = incremental_on.value_or(0) != 0;
+    graph_in_flight_ = graph_->checkpoint(incremental_on);
     if (graph_in_flight_ > last_id_) last_id_ = graph_in_flight_;
     deadline_ = options_.timeout == duration::max()
                     ? clock::time_point::max()
@@ -306,8 +309,17 @@ class checkpoint_coordinator {
 
   bool aborted_ids_contains(std::uint64_t id) const { return last_aborted_ == id; }
 
+  // Under sh_->mu: what the next checkpoint builds on: the newest completed
+  // one while the chain is short enough, else whole (0); none without deltas.
+  [[nodiscard]] std::optional<std::uint64_t> next_incremental() const {
+    if (options_.deltas == 0) return std::nullopt;
+    const std::uint64_t base = stats_.last_completed;
+    return base != 0 && deltas_since_whole_ < options_.deltas ? base : 0;
+  }
+
   // Under sh_->mu: records how a checkpoint ended.
   void ended(std::uint64_t id, bool ok, const std::string& why) {
+    if (ok && graph_ != nullptr) deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
     if (ok) {
       ++stats_.completed;
       if (id > stats_.last_completed) stats_.last_completed = id;

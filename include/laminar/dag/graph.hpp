@@ -406,8 +406,12 @@ class graph {
   /// Asks every source to inject checkpoint barrier `id` (ids increase);
   /// returns the id. The checkpoint completes when every node instance has
   /// snapshotted it.
-  std::uint64_t checkpoint() {
+  ///
+  /// `incremental_on`: an incremental checkpoint (snapshot::take_incremental;
+  /// checkpoint_coordinator with checkpoint_options::deltas).
+  std::uint64_t checkpoint(std::optional<std::uint64_t> incremental_on = std::nullopt) {
     const std::uint64_t id = ++last_checkpoint_;
+    board_.set_incremental(id, incremental_on);
     checkpoint_request_.store(id, std::memory_order_release);
     executor_.wake_all();  // a parked worker's paused source injects it too
     return id;

@@ -55,6 +55,19 @@ class checkpoint_board {
   /// it) and completes only at confirm(id). Call before tasks deposit.
   void persist_with(collected_fn persist) { persist_ = std::move(persist); }
 
+  /// Checkpoint `id` is incremental on `*on` (snapshot::take_incremental),
+  /// or whole: set before its barriers go out, read by every task.
+  void set_incremental(std::uint64_t id, std::optional<std::uint64_t> on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (on) incremental_[id] = *on;
+  }
+  [[nodiscard]] std::optional<std::uint64_t> incremental_of(std::uint64_t id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = incremental_.find(id);
+    if (it == incremental_.end()) return std::nullopt;
+    return it->second;
+  }
+
   void deposit(std::uint64_t id, const std::string& task, snapshot s) {
     std::shared_ptr<const task_snapshots> all;
     {
@@ -91,6 +104,7 @@ class checkpoint_board {
     if (completed_.count(id) != 0) return;
     pending_.erase(id);
     collected_.erase(id);
+    incremental_.erase(incremental_.begin(), incremental_.upper_bound(id));
     aborted_.insert(id);
     if (id > last_aborted_) last_aborted_ = id;
     if (id > last_aborted_id_.load(std::memory_order_relaxed)) last_aborted_id_.store(id, std::memory_order_release);
@@ -113,6 +127,7 @@ class checkpoint_board {
  private:
   // Under mu_.
   void complete(std::uint64_t id, std::shared_ptr<const task_snapshots> all) {
+    incremental_.erase(incremental_.begin(), incremental_.upper_bound(id));
     completed_[id] = std::move(all);
     while (completed_.size() > retained_) completed_.erase(completed_.begin());
     if (id > last_completed_.load(std::memory_order_relaxed)) last_completed_.store(id, std::memory_order_release);
@@ -126,6 +141,7 @@ class checkpoint_board {
   collected_fn persist_;
   std::map<std::uint64_t, std::shared_ptr<const task_snapshots>> completed_;
   std::set<std::uint64_t> aborted_;
+  std::map<std::uint64_t, std::uint64_t> incremental_;  // id -> the checkpoint it builds on (0: whole, tracked)
   std::uint64_t last_aborted_ = 0;
   std::atomic<std::uint64_t> last_completed_{0};
   std::atomic<std::uint64_t> last_aborted_id_{0};
@@ -179,6 +195,7 @@ struct task_env {
 template <class Apply>
 void task_checkpoint(task_env& env, std::uint64_t id, Apply&& apply) {
   snapshot s(id, env.key_groups);
+  if (const auto on = env.board->incremental_of(id)) s.take_incremental(*on);
   s.enter_scope(env.node);
   apply(checkpoint_barrier(id, s, checkpoint_barrier::kind::snapshot));
   env.board->deposit(id, env.name, std::move(s));
