@@ -140,11 +140,9 @@ class sliced_window_stage {
   }
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
-  /// Incremental checkpoints: a capture on a base it has kept track since
-  /// writes each slice's changed groups only (the slices held, and the
-  /// early windows, in full).
-  static constexpr bool incremental = true;
-
+  /// Incremental checkpoints (state_writer::incremental()): a capture on a
+  /// base it has kept track since writes each slice's changed groups only
+  /// (every slice's start, and the early windows, in full).
   void save_state(state_writer& w) const {
     const bool delta = begin_capture(w);
     w(watermark_, late_count_, has_pending_, pending_end_);
