@@ -158,7 +158,23 @@ class two_input_adapter {
   [[nodiscard]] const J& stage() const noexcept { return stage_; }
 
   void save_state(state_writer& w) const { w(left_, right_, combined_, left_ended_, right_ended_); }
-  void load_state(state_reader& r) { r(left_, right_, combined_, left_ended_, right_ended_); }
+  /// Rescalable: a later part's watermarks are taken where earlier (one
+  /// barrier aligned the saved instances: they agree).
+  static constexpr bool rescalable = true;
+  void load_state(state_reader& r) {
+    if (!r.merging()) {
+      r(left_, right_, combined_, left_ended_, right_ended_);
+      return;
+    }
+    timestamp left{}, right{}, combined{};
+    bool left_ended = false, right_ended = false;
+    r(left, right, combined, left_ended, right_ended);
+    left_ = std::min(left_, left);
+    right_ = std::min(right_, right);
+    combined_ = std::min(combined_, combined);
+    left_ended_ = left_ended_ && left_ended;
+    right_ended_ = right_ended_ && right_ended;
+  }
 
  private:
   template <class Side>

@@ -607,9 +607,18 @@ class graph {
                     "(derive it from laminar::forwarding_two_input_stage)");
       using body_type = detail::two_input_body<decltype(stage)>;
       using task_type = detail::input_task<body_type, typename decltype(out)::element_type, L, R>;
+      // A held record's key group, for a rescaled restore (keyed inputs only).
+      const std::uint32_t groups = env.key_groups;
+      typename task_type::key_group_fns key_groups;
+      if constexpr (LCtx::keyed()) {
+        std::get<0>(key_groups) = [lctx, groups](const L& l) { return key_group_of(key_of(lctx, l), groups); };
+      }
+      if constexpr (RCtx::keyed()) {
+        std::get<1>(key_groups) = [rctx, groups](const R& r) { return key_group_of(key_of(rctx, r), groups); };
+      }
       return std::make_unique<task_type>(m, std::move(env),
                                          typename task_type::channel_lists{std::move(lins), std::move(rins)},
-                                         body_type(std::move(stage)), std::move(out), idle);
+                                         body_type(std::move(stage)), std::move(out), idle, std::move(key_groups));
     };
     spec.maker = std::make_unique<detail::task_maker_of<decltype(make)>>(std::move(make));
     return handle;

@@ -493,11 +493,33 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     if constexpr (stateful_side_output<RightOverflow>) side_output_target(right_overflow_out_).save_state(w);
   }
 
+  /// Restorable into another number of instances of its node: held left
+  /// records and keys filtered to the instance's key groups and merged;
+  /// watermarks the earliest, counters summed.
+  static constexpr bool rescalable =
+      !stateful_side_output<Late> && !stateful_side_output<Overflow> && !stateful_side_output<RightOverflow>;
+
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_, out_of_order_);
-    pending_.load_state(r, "asof_join");
-    held_ = 0;
-    load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
+    if (r.merging()) {
+      timestamp left{}, right{};
+      bool right_ended = false;
+      std::uint64_t late = 0, expired = 0, overflow = 0, out_of_order = 0;
+      r(left, right, right_ended, late, expired, overflow, out_of_order);
+      left_watermark_ = std::min(left_watermark_, left);
+      right_watermark_ = std::min(right_watermark_, right);
+      right_ended_ = right_ended_ && right_ended;
+      late_count_ += late;
+      right_expired_ += expired;
+      overflow_count_ += overflow;
+      out_of_order_ += out_of_order;
+    } else {
+      r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_, out_of_order_);
+      held_ = 0;
+    }
+    pending_.load_state(r, "asof_join", [&](const left_type& l) {
+      return r.owns_key_group(key_group_of(group_key_of(lctx_, l), r.key_groups()));
+    });
+    load_slots(r, keys_, [&](std::uint32_t slot, key_state& k) {
       // A right record is at least its time (8 bytes); a ring holds at
       // most 2^31 of them.
       const std::uint64_t n = r.read_count("right records", sizeof(std::int64_t));
@@ -521,7 +543,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
           k.insert(t, record);  // in order: appended
         }
       }
-      held_ += k.size;
+      if (slot != std::remove_cvref_t<decltype(keys_)>::npos) held_ += k.size;  // npos: another instance's key, skipped
     });
     sweep_at_ = next_sweep();
     right_limit_ = std::min(sweep_at_, settings_.max_held);

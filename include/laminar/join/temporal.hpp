@@ -191,7 +191,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
 
   void load_state(state_reader& r) {
     r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
-    pending_.load_state(r, "temporal_join");
+    pending_.load_state(r, "temporal_join", [](const auto&) { return true; });  // not rescalable
     held_ = 0;
     load_slots(r, versions_, [&](std::uint32_t, buffer& b) {
       const std::uint64_t n = r.read_count("versions");

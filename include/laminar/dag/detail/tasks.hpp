@@ -448,9 +448,14 @@ class input_task final : public task {
  public:
   using channel_lists = std::tuple<std::vector<typename typed_edge<Ins>::channel_type*>...>;
 
+  /// Per input, the key group of a record (a join's keyed inputs; empty
+  /// elsewhere): what a rescaled restore filters held records by.
+  using key_group_fns = std::tuple<std::function<std::uint32_t(const Ins&)>...>;
+
   input_task(node_metrics& m, task_env env, channel_lists inputs, Body body, std::unique_ptr<Output> out,
-             duration idle_timeout)
+             duration idle_timeout, key_group_fns key_groups = {})
       : task(m),
+        key_group_of_(std::move(key_groups)),
         env_(std::move(env)),
         merge_(std::apply([](const auto&... v) { return std::vector<std::size_t>{v.size()...}; }, inputs),
                idle_timeout),
@@ -911,31 +916,62 @@ class input_task final : public task {
         }
       });
     }
+    // Rescaled (a join restored into another number of instances): the
+    // records of key groups the instance does not own are dropped, and a
+    // later part's are merged into each channel's queue between the same
+    // watermarks (the saved instances' channels from one upstream instance
+    // carried the same watermarks).
+    static constexpr bool rescalable = true;
     void load_state(state_reader& r) {
       self->each_input([&](auto p, std::size_t i, std::size_t j) {
         using T = std::tuple_element_t<decltype(p)::value, std::tuple<Ins...>>;
+        using M = stream_message<T>;
         auto& q = self->port(p).pending[i];
         timestamp w = timestamp::min();
         std::uint64_t n = 0;
         r(w, n);
-        (void)self->merge_.on_watermark(j, w, timestamp::min());
+        if (!r.merging()) (void)self->merge_.on_watermark(j, w, timestamp::min());
+        std::vector<M> incoming;
         for (std::uint64_t k = 0; k < n; ++k) {
           std::uint8_t kind = 0;
           r(kind);
           if (kind == 0) {
             T record{};
             r(record);
-            q.emplace_back(std::in_place_index<0>, std::move(record));
+            const auto& group_of = std::get<decltype(p)::value>(self->key_group_of_);
+            if (r.rescaling() && group_of && !r.owns_key_group(group_of(record))) continue;
+            incoming.emplace_back(std::in_place_index<0>, std::move(record));
           } else if (kind == 1) {
             timestamp t{};
             r(t);
-            q.emplace_back(std::in_place_index<1>, t);
+            incoming.emplace_back(std::in_place_index<1>, t);
           } else if (kind == 3) {
-            q.emplace_back(std::in_place_index<3>, end_of_stream{});
+            incoming.emplace_back(std::in_place_index<3>, end_of_stream{});
           } else {
             throw checkpoint_error("graph checkpoint: a held input message of unknown kind " + std::to_string(kind));
           }
         }
+        if (!r.merging()) {
+          for (M& m : incoming) q.push_back(std::move(m));
+          return;
+        }
+        // Records up to each watermark (or the end) from the earlier parts,
+        // then this part's, then the watermark once.
+        std::vector<M> merged;
+        std::size_t a = 0, b = 0;
+        const auto record_at = [](const M& m) { return m.index() == 0; };
+        while (a < q.size() || b < incoming.size()) {
+          while (a < q.size() && record_at(q[a])) merged.push_back(std::move(q[a++]));
+          while (b < incoming.size() && record_at(incoming[b])) merged.push_back(std::move(incoming[b++]));
+          if (a < q.size()) {
+            merged.push_back(std::move(q[a++]));
+            if (b < incoming.size()) ++b;  // the same watermark, or the end, from this part
+          } else if (b < incoming.size()) {
+            merged.push_back(std::move(incoming[b++]));
+          }
+        }
+        q.clear();
+        for (M& m : merged) q.push_back(std::move(m));
       });
     }
   };
@@ -993,6 +1029,7 @@ class input_task final : public task {
     return dispatchable(j) != 0 || (merge_.readable(j) && channel_ready(j));
   }
 
+  key_group_fns key_group_of_;
   task_env env_;
   std::tuple<port_state<Ins>...> ports_;
   input_merge merge_;

@@ -79,22 +79,39 @@ class held_left {
     w(combined_, output_, next_seq_, static_cast<std::uint64_t>(heap_.size()));
     for (const entry& x : heap_) w(x.t, x.seq, x.record);
   }
-  /// `op` names the join in the error a broken checkpoint gets.
-  void load_state(state_reader& r, const char* op) {
-    r(combined_, output_, next_seq_);
+  /// `op` names the join in the error a broken checkpoint gets. Rescaled
+  /// (state_reader::rescaling()), only the records `owned(record)` are
+  /// kept, and a later part (merging()) adds its own to those held.
+  template <class Owned>
+  void load_state(state_reader& r, const char* op, Owned&& owned) {
+    timestamp combined{}, output{};
+    std::uint64_t next_seq = 0;
+    r(combined, output, next_seq);
+    if (r.merging()) {
+      combined_ = std::min(combined_, combined);
+      output_ = std::min(output_, output);
+      next_seq_ = std::max(next_seq_, next_seq);
+    } else {
+      combined_ = combined;
+      output_ = output;
+      next_seq_ = next_seq;
+      heap_.clear();
+    }
     const std::uint64_t n = r.read_count("held left records", 2 * sizeof(std::int64_t));
-    heap_.clear();
+    const std::size_t before = heap_.size();
     for (std::uint64_t i = 0; i < n; ++i) {
       entry x{timestamp{}, 0, L{}};
       r(x.t, x.seq, x.record);
-      if (x.seq >= next_seq_) {
+      if (x.seq >= next_seq) {
         throw checkpoint_error(std::string("laminar: ") + op + ": the checkpoint's held left record " +
                                std::to_string(i) + " has arrival number " + std::to_string(x.seq) +
-                               ", not below the next one (" + std::to_string(next_seq_) + ")");
+                               ", not below the next one (" + std::to_string(next_seq) + ")");
       }
-      heap_.push_back(std::move(x));
+      if (!r.rescaling() || owned(x.record)) heap_.push_back(std::move(x));
     }
-    if (!std::is_heap(heap_.begin(), heap_.end(), later)) {
+    if (r.rescaling()) {
+      std::make_heap(heap_.begin(), heap_.end(), later);  // equal times of two saved instances: either first
+    } else if (!std::is_heap(heap_.begin() + static_cast<std::ptrdiff_t>(before), heap_.end(), later)) {
       throw checkpoint_error(std::string("laminar: ") + op + ": the checkpoint's held left records are out of order");
     }
   }
