@@ -203,8 +203,13 @@ TEST_CASE("rescaling: a node whose state is not split by key group refuses, nami
   CHECK(what.find("cannot be restored into another number of instances") != std::string::npos);
 }
 
-TEST_CASE("rescaling: an ASOF join checkpointed with 2 instances restores into 1 and 3 with every row exact") {
-  using jrow = asof_row<event, event>;
+namespace {
+
+// A join node checkpointed with 2 instances restores into 1 and 3 with
+// every row exact; make_join() is the join operator.
+template <class MakeJoin>
+void check_join_rescaling(MakeJoin make_join) {
+  using jrow = asof_row<event, event>;  // = temporal_row<event, event>
   const auto stream = [](std::uint64_t seed) {
     test::stream_options o;
     o.seed = seed;
@@ -220,7 +225,7 @@ TEST_CASE("rescaling: an ASOF join checkpointed with 2 instances restores into 1
   {
     auto p = connect(from(trades) | with_watermarks(&event::ts, strategy) | key_by(&event::key),
                      from(quotes) | with_watermarks(&event::ts, strategy) | key_by(&event::key)) |
-             asof_join() | collect(expected);
+             make_join() | collect(expected);
     p.run();
   }
   std::sort(expected.begin(), expected.end(), by_left);
@@ -235,7 +240,7 @@ TEST_CASE("rescaling: an ASOF join checkpointed with 2 instances restores into 1
     };
     auto t = g.source("trades", from(trades) | with_watermarks(&event::ts, strategy) | pace(slow == 1) | key_by(&event::key));
     auto q = g.source("quotes", from(quotes) | with_watermarks(&event::ts, strategy) | pace(slow == 2) | key_by(&event::key));
-    g.merge("sink", test::record(trace), g.join("asof", t, q, instances, asof_join()));
+    g.merge("sink", test::record(trace), g.join("join", t, q, instances, make_join()));
   };
   for (const auto& [m, slow] : {std::pair{1UL, 1}, std::pair{3UL, 1}, std::pair{3UL, 2}, std::pair{1UL, 2}}) {
     CAPTURE(m);
@@ -275,4 +280,14 @@ TEST_CASE("rescaling: an ASOF join checkpointed with 2 instances restores into 1
     std::sort(got.begin(), got.end(), by_left);
     CHECK(got == expected);
   }
+}
+
+}  // namespace
+
+TEST_CASE("rescaling: an ASOF join checkpointed with 2 instances restores into 1 and 3 with every row exact") {
+  check_join_rescaling([] { return asof_join(); });
+}
+
+TEST_CASE("rescaling: a temporal join checkpointed with 2 instances restores into 1 and 3 with every row exact") {
+  check_join_rescaling([] { return temporal_join().type(join_type::left); });
 }

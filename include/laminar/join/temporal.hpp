@@ -189,18 +189,38 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
 
+  /// Restorable into another number of instances of its node: held left
+  /// records and versioned keys filtered to the instance's key groups and
+  /// merged; watermarks the earliest, counters summed.
+  static constexpr bool rescalable = !stateful_side_output<Late> && !stateful_side_output<Overflow>;
+
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
-    pending_.load_state(r, "temporal_join", [](const auto&) { return true; });  // not rescalable
-    held_ = 0;
-    load_slots(r, versions_, [&](std::uint32_t, buffer& b) {
+    if (r.merging()) {
+      timestamp left{}, right{};
+      bool right_ended = false;
+      std::uint64_t late = 0, expired = 0, overflow = 0;
+      r(left, right, right_ended, late, expired, overflow);
+      left_watermark_ = std::min(left_watermark_, left);
+      right_watermark_ = std::min(right_watermark_, right);
+      right_ended_ = right_ended_ && right_ended;
+      late_count_ += late;
+      right_expired_ += expired;
+      overflow_count_ += overflow;
+    } else {
+      r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
+      held_ = 0;
+    }
+    pending_.load_state(r, "temporal_join", [&](const auto& l) {
+      return r.owns_key_group(key_group_of(group_key_of(lctx_, l), r.key_groups()));
+    });
+    load_slots(r, versions_, [&](std::uint32_t slot, buffer& b) {
       const std::uint64_t n = r.read_count("versions");
       for (std::uint64_t i = 0; i < n; ++i) {
         version_entry<kept_type> e{timestamp{}, kept_type{}, false};
         r(e.t, e.valid, e.record);
         b.append(std::move(e));
       }
-      held_ += static_cast<std::size_t>(n);
+      if (slot != table::npos) held_ += static_cast<std::size_t>(n);  // npos: another instance's key, skipped
     });
     sweep_at_ = 2 * held_ + 1024;
     update_keep_from();
