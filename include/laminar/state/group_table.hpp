@@ -160,10 +160,10 @@ class group_slots {
     std::fill(changed_.begin(), changed_.end(), 0);
     std::fill(owed_.begin(), owed_.end(), 0);
   }
-  /// How many groups are owed.
+  /// How many groups are owed (what for_each_owed visits).
   [[nodiscard]] std::size_t owed_count() const noexcept {
     std::size_t n = 0;
-    for (const std::uint64_t w : owed_) n += static_cast<std::size_t>(std::popcount(w));
+    for_each_owed([&n](const entry&) { ++n; });
     return n;
   }
   /// Every group owed, in slot order.
