@@ -79,9 +79,13 @@ class held_left {
     w(combined_, output_, next_seq_, static_cast<std::uint64_t>(heap_.size()));
     for (const entry& x : heap_) w(x.t, x.seq, x.record);
   }
-  /// `op` names the join in the error a broken checkpoint gets. Rescaled
-  /// (state_reader::rescaling()), only the records `owned(record)` are
-  /// kept, and a later part (merging()) adds its own to those held.
+  /// `op` names the join in the error a broken checkpoint gets.
+  void load_state(state_reader& r, const char* op) {
+    load_state(r, op, [](const L&) { return true; });
+  }
+  /// ... and rescaled (state_reader::rescaling()), only the records
+  /// `owned(record)` are kept, and a later part (merging()) adds its own to
+  /// those held.
   template <class Owned>
   void load_state(state_reader& r, const char* op, Owned&& owned) {
     timestamp combined{}, output{};
