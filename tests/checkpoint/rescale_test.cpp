@@ -173,24 +173,30 @@ TEST_CASE("rescaling: a user's keyed operator that filters and merges by key gro
 TEST_CASE("rescaling: a node whose state is not split by key group refuses, naming the stage") {
   const auto in = test::make_stream(test::stream_options{});
   test::temp_dir dir("rescale-refused");
-  const auto build = [&](graph& g, std::size_t instances) {
-    auto src = g.source("events", from(in) | key_by(&event::key));
+  // A feed: open until the checkpoint is taken, so its barrier always lands.
+  const auto build = [&](graph& g, push_feed<event>& feed, std::size_t instances) {
+    auto src = g.source("events", feed.source() | key_by(&event::key));
     g.merge("sink", sink([](const event&) {}), g.parallel("last", src, instances, test::keep_last()));
   };
   {
     checkpoint_store store(dir.path());
     checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+    push_feed<event> feed(64);
     graph g(runtime_options{.workers = 1, .pin = false});
-    build(g, 2);
+    build(g, feed, 2);
     coord.attach(g);
     g.start();
+    for (std::size_t i = 0; i < 100; ++i) feed.push(in[i]);
     REQUIRE(coord.wait_for(coord.trigger()));
+    feed.close();
     g.wait();
   }
   checkpoint_store store(dir.path());
   checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+  push_feed<event> feed(64);
+  feed.close();
   graph g(runtime_options{.workers = 1, .pin = false});
-  build(g, 3);
+  build(g, feed, 3);
   coord.recover(g);
   std::string what;
   try {
