@@ -154,8 +154,8 @@ class checkpoint_coordinator {
     {
       std::lock_guard<std::mutex> lock(sh_->mu);
       incremental_on = next_incremental();
+      in_flight_delta_ = incremental_on.value_or(0) != 0;  // read by the writer thread's ended()
     }
-    in_flight_delta_ = incremental_on.value_or(0) != 0;
     snapshot s = p.checkpoint(id, incremental_on);
     cp.key_groups = s.key_groups();
     cp.tasks.emplace(std::string(pipeline_task), std::move(s));
@@ -283,10 +283,6 @@ class checkpoint_coordinator {
     in_flight_ = 0;
     next_due_ = due_after(clock::now());
     if (o->ok) {
-      std::lock_guard<std::mutex> lock(sh_->mu);
-      deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
-    }
-    if (o->ok) {
       p.checkpoint_complete(o->id);
     } else {
       p.checkpoint_abort(o->id);
@@ -319,7 +315,7 @@ class checkpoint_coordinator {
 
   // Under sh_->mu: records how a checkpoint ended.
   void ended(std::uint64_t id, bool ok, const std::string& why) {
-    if (ok && graph_ != nullptr) deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
+    if (ok) deltas_since_whole_ = in_flight_delta_ ? deltas_since_whole_ + 1 : 0;
     if (ok) {
       ++stats_.completed;
       if (id > stats_.last_completed) stats_.last_completed = id;
@@ -421,7 +417,7 @@ class checkpoint_coordinator {
   std::uint64_t last_aborted_ = 0;
   // A pipeline's: touched by its thread only, except job_ and outcome_.
   std::uint64_t in_flight_ = 0;
-  bool in_flight_delta_ = false;        // it builds on an earlier one
+  bool in_flight_delta_ = false;        // under sh_->mu: the checkpoint in flight builds on an earlier one
   std::size_t deltas_since_whole_ = 0;  // completed incremental ones since the last whole one
   clock::time_point next_due_{};
   std::optional<stored_checkpoint> job_;

@@ -274,10 +274,6 @@ class write_ahead_log {
     return (dir_ / buf).string();
   }
 
-  static frame parse(std::string_view bytes, std::size_t at, const std::string& path) {
-    return detail::parse_wal_frame(bytes, at, path);
-  }
-
   // Reads every segment: their ranges, a torn tail cut, gaps refused.
   void open_existing() {
     std::vector<std::string> names;
@@ -298,7 +294,7 @@ class write_ahead_log {
             throw checkpoint_error(names[k] + ": " + std::to_string(bytes.size() - at) +
                                    " bytes at byte offset " + std::to_string(at) + ", shorter than a frame header");
           }
-          const frame fr = parse(bytes, at, names[k]);
+          const frame fr = detail::parse_wal_frame(bytes, at, names[k]);
           if (fr.seq != expect) {
             throw checkpoint_error(names[k] + ": the frame at byte offset " + std::to_string(at) + " holds record " +
                                    std::to_string(fr.seq) + " where record " + std::to_string(expect) + " belongs");

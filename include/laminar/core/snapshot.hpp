@@ -131,7 +131,6 @@ class snapshot {
     incremental_ = true;
     delta_base_ = base;
   }
-  [[nodiscard]] bool incremental() const noexcept { return incremental_; }
 
   /// Makes this snapshot (one saved instance of a node) restore an
   /// instance that owns key groups [from, to) of another number of
@@ -144,7 +143,6 @@ class snapshot {
     own_to_ = to;
     parts_ = std::move(more);
   }
-  [[nodiscard]] bool rescaled() const noexcept { return rescaled_; }
 
   /// Asks whoever makes this snapshot durable (checkpoint_store::write,
   /// the checkpoint coordinator's writer) to fdatasync the file at `path`
