@@ -8,7 +8,8 @@
 //   checkpoint_capture_1m_keys_ms  ... of which the pipeline's thread: the capture
 //   recovery_1m_keys_ms            load, check and restore it into a fresh pipeline
 //   incremental_checkpoint_1pct_changed_ms   after a whole checkpoint of it, 1% of the keys change: a delta,
-//                                  against a whole checkpoint of the same (incremental_vs_whole_checkpoint)
+//                                  against a whole checkpoint of the same (incremental_vs_whole_checkpoint);
+//                                  _sessions: the same on session windows (keys in a slot table)
 //   checkpoint_write_vs_raw_write  the store's bytes/s over write + fdatasync + rename of one file
 //   checkpoint_stall_p99_us        the capture's p99 on a keyed window of 100k keys, a checkpoint every 10 ms
 //   checkpoint_throughput_cost     events/s with a checkpoint every second over events/s without
@@ -123,10 +124,12 @@ void million_keys() {
   lb::report("recovery_1m_keys_ms", lb::median(recovery), "ms");
 }
 
-// Incremental checkpoints on the same 1M-key window: a whole checkpoint,
-// then 1% of the keys change and a delta is taken, against a whole
-// checkpoint of the same state taken the same way.
-void incremental() {
+// Incremental checkpoints on the same 1M keys: a whole checkpoint, then 1%
+// of the keys change and a delta is taken, against a whole checkpoint of
+// the same state taken the same way. make_window() is the keyed stage: a
+// tumbling window (a group table per slice) or sessions (a slot table).
+template <class MakeWindow>
+void incremental_of(MakeWindow make_window, const char* suffix) {
   const std::size_t keys = lb::pick<std::size_t>(1'000'000, 20'000);
   const auto in = distinct_keys(keys);
   std::vector<ev> changes;  // 1% of the keys, spread over the table
@@ -141,7 +144,7 @@ void incremental() {
         checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = deltas});
         std::uint64_t out = 0;
         auto p = push<ev>() | with_watermarks(&ev::ts, bounded_out_of_orderness(1s)) | key_by(&ev::key) |
-                 tumbling(std::chrono::hours(1)).aggregate(sum(&ev::v)) | count_events(out);
+                 make_window() | count_events(out);
         for (const ev& e : in) p.push(e);
         coord.trigger(p);  // the whole one the delta builds on
         coord.drain(p);
@@ -155,9 +158,15 @@ void incremental() {
       fs::remove_all(dir);
     }
   }
-  lb::report("incremental_checkpoint_1pct_changed_ms", lb::median(delta_ms), "ms");
-  lb::report("whole_checkpoint_1pct_changed_ms", lb::median(whole_ms), "ms");
-  lb::report("incremental_vs_whole_checkpoint", lb::median(delta_ms) / lb::median(whole_ms), "x");
+  const std::string s(suffix);
+  lb::report("incremental_checkpoint_1pct_changed" + s + "_ms", lb::median(delta_ms), "ms");
+  lb::report("whole_checkpoint_1pct_changed" + s + "_ms", lb::median(whole_ms), "ms");
+  lb::report("incremental_vs_whole_checkpoint" + s, lb::median(delta_ms) / lb::median(whole_ms), "x");
+}
+
+void incremental() {
+  incremental_of([] { return tumbling(std::chrono::hours(1)).aggregate(sum(&ev::v)); }, "");
+  incremental_of([] { return session(std::chrono::hours(1)).aggregate(sum(&ev::v)); }, "_sessions");
 }
 
 // The same bytes through the store and through a plain write + fdatasync

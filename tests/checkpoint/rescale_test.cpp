@@ -32,10 +32,6 @@ namespace {
 
 using row = window_row<std::uint32_t, std::tuple<std::int64_t, std::int64_t>>;
 
-auto hop_window() {
-  return hopping(60ms, 20ms).aggregate(aggregates(sum(&event::value), count()));
-}
-auto gap_window() { return session(30ms).aggregate(aggregates(sum(&event::value), count())); }
 
 std::vector<row> sorted(std::vector<row> rows) {
   std::stable_sort(rows.begin(), rows.end(),
@@ -57,14 +53,29 @@ std::vector<row> rows_before(const std::vector<test::message<row>>& trace, std::
 }  // namespace
 
 TEST_CASE("rescaling: keyed windows checkpointed with 2 instances restore into 1, 3 and 4 with every row exact") {
-  test::stream_options o;
-  o.records = 12'000;
-  o.keys = 200;
-  o.late_fraction = 0;  // lateness is the window tests' subject, not this one's
-  const auto in = test::make_stream(o);
+  const auto stream = [](std::uint32_t keys) {
+    test::stream_options o;
+    o.records = 12'000;
+    o.keys = keys;
+    o.late_fraction = 0;  // lateness is the window tests' subject, not this one's
+    return test::make_stream(o);
+  };
   const auto strategy = bounded_out_of_orderness(60ms);
-  for (const bool sessions : {false, true}) {
+  // With deltas: a whole checkpoint and two incremental ones, each saved
+  // instance's chain applied before its keys are split (many keys, few
+  // changed between checkpoints, long windows: deltas, not whole states).
+  for (const auto& [sessions, deltas] : {std::pair{false, 0UL}, std::pair{true, 0UL}, std::pair{false, 2UL},
+                                         std::pair{true, 2UL}}) {
     CAPTURE(sessions);
+    CAPTURE(deltas);
+    const auto in = stream(deltas == 0 ? 200 : 4'000);
+    const auto hop_window = [deltas] {
+      return deltas == 0 ? hopping(60ms, 20ms).aggregate(aggregates(sum(&event::value), count()))
+                         : hopping(4s, 1s).aggregate(aggregates(sum(&event::value), count()));
+    };
+    const auto gap_window = [deltas] {
+      return session(deltas == 0 ? 30ms : 3s).aggregate(aggregates(sum(&event::value), count()));
+    };
     std::vector<row> expected;
     {
       auto src = from(in) | with_watermarks(&event::ts, strategy) | key_by(&event::key);
@@ -87,21 +98,24 @@ TEST_CASE("rescaling: keyed windows checkpointed with 2 instances restore into 1
         g.merge("sink", test::record(trace), g.parallel("windows", src, instances, hop_window()));
       }
     };
-    for (const std::size_t m : {1UL, 3UL, 4UL}) {
+    for (const std::size_t m : deltas == 0 ? std::vector<std::size_t>{1, 3, 4} : std::vector<std::size_t>{3}) {
       CAPTURE(m);
       test::temp_dir dir("rescale-windows");
       std::uint64_t taken = 0;
       std::vector<test::message<row>> first;
       {
         checkpoint_store store(dir.path());
-        checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+        checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = deltas});
         graph g(runtime_options{.workers = 2, .pin = false});
         build(g, 2, first, true);
         coord.attach(g);
         g.start();
-        std::this_thread::sleep_for(std::chrono::milliseconds(30));
-        taken = coord.trigger();
-        REQUIRE(coord.wait_for(taken));
+        for (std::size_t k = 0; k <= deltas; ++k) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(deltas == 0 ? 30 : 12));
+          taken = coord.trigger();
+          REQUIRE(coord.wait_for(taken));
+        }
+        if (deltas != 0) CHECK(store.load(taken).depends_on.size() == deltas);  // the windows wrote a chain
         g.stop();  // a crash, some way past the checkpoint
       }
       std::vector<test::message<row>> second;
@@ -211,22 +225,33 @@ TEST_CASE("rescaling: a node whose state is not split by key group refuses, nami
 
 namespace {
 
+// A row's place in a canonical order: its left and right records' arrival
+// numbers (none last).
+std::uint64_t seq_of(const event& e) { return e.seq; }
+std::uint64_t seq_of(const std::optional<event>& e) { return e ? e->seq : ~std::uint64_t{0}; }
+template <class L, class R>
+std::pair<std::uint64_t, std::uint64_t> order_of(const joined_row<L, R>& r) {
+  return {seq_of(r.left), seq_of(r.right)};
+}
+
 // A join node checkpointed with 2 instances restores into 1 and 3 with
-// every row exact; make_join() is the join operator.
-template <class MakeJoin>
-void check_join_rescaling(MakeJoin make_join) {
-  using jrow = asof_row<event, event>;  // = temporal_row<event, event>
-  const auto stream = [](std::uint64_t seed) {
+// every row exact; make_join() is the join operator. With `deltas`, the
+// first run takes that many incremental checkpoints after a whole one, and
+// the rescaled restore reads the chain.
+template <class Row, class MakeJoin>
+void check_join_rescaling(MakeJoin make_join, std::size_t deltas = 0) {
+  using jrow = Row;
+  const auto stream = [deltas](std::uint64_t seed) {
     test::stream_options o;
     o.seed = seed;
     o.records = 8'000;
-    o.keys = 60;
+    o.keys = deltas == 0 ? 60 : 3'000;  // a delta where few keys changed
     o.late_fraction = 0;
     return test::make_stream(o);
   };
   const auto trades = stream(1), quotes = stream(2);
   const auto strategy = bounded_out_of_orderness(60ms);
-  const auto by_left = [](const jrow& a, const jrow& b) { return a.left.seq < b.left.seq; };
+  const auto in_order = [](const jrow& a, const jrow& b) { return order_of(a) < order_of(b); };
   std::vector<jrow> expected;
   {
     auto p = connect(from(trades) | with_watermarks(&event::ts, strategy) | key_by(&event::key),
@@ -234,8 +259,8 @@ void check_join_rescaling(MakeJoin make_join) {
              make_join() | collect(expected);
     p.run();
   }
-  std::sort(expected.begin(), expected.end(), by_left);
-  REQUIRE(expected.size() == trades.size());
+  std::sort(expected.begin(), expected.end(), in_order);
+  REQUIRE(expected.size() >= trades.size() / 2);
   // One side slowed: the join holds the other side's records, read ahead,
   // when the checkpoint's barrier reaches it (they are saved with it).
   const auto build = [&](graph& g, std::size_t instances, std::vector<test::message<jrow>>& trace, int slow) {
@@ -256,14 +281,17 @@ void check_join_rescaling(MakeJoin make_join) {
     std::vector<test::message<jrow>> first;
     {
       checkpoint_store store(dir.path());
-      checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max()});
+      checkpoint_coordinator coord(store, checkpoint_options{.interval = duration::max(), .deltas = deltas});
       graph g(runtime_options{.workers = 2, .pin = false});
       build(g, 2, first, slow);
       coord.attach(g);
       g.start();
-      std::this_thread::sleep_for(std::chrono::milliseconds(30));
-      taken = coord.trigger();
-      REQUIRE(coord.wait_for(taken));
+      for (std::size_t k = 0; k <= deltas; ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(deltas == 0 ? 30 : 12));
+        taken = coord.trigger();
+        REQUIRE(coord.wait_for(taken));
+      }
+      if (deltas != 0) CHECK(store.load(taken).depends_on.size() == deltas);  // the join wrote a chain
       g.stop();
     }
     std::vector<test::message<jrow>> second;
@@ -283,7 +311,7 @@ void check_join_rescaling(MakeJoin make_join) {
     for (const auto& msg : second) {
       if (const jrow* r = std::get_if<jrow>(&msg)) got.push_back(*r);
     }
-    std::sort(got.begin(), got.end(), by_left);
+    std::sort(got.begin(), got.end(), in_order);
     CHECK(got == expected);
   }
 }
@@ -291,9 +319,26 @@ void check_join_rescaling(MakeJoin make_join) {
 }  // namespace
 
 TEST_CASE("rescaling: an ASOF join checkpointed with 2 instances restores into 1 and 3 with every row exact") {
-  check_join_rescaling([] { return asof_join(); });
+  check_join_rescaling<asof_row<event, event>>([] { return asof_join(); });
 }
 
 TEST_CASE("rescaling: a temporal join checkpointed with 2 instances restores into 1 and 3 with every row exact") {
-  check_join_rescaling([] { return temporal_join().type(join_type::left); });
+  check_join_rescaling<temporal_row<event, event>>([] { return temporal_join().type(join_type::left); });
+}
+
+TEST_CASE("rescaling: an interval join's held records and expiry queues move with their keys") {
+  // Full outer: a record's expiry (rebuilt for the keys' new slots) emits
+  // its unmatched row, so a wrong queue shows in the rows.
+  check_join_rescaling<interval_row<event, event>>(
+      [] { return interval_join(-20ms, 10ms).type(join_type::full); });
+}
+
+TEST_CASE("rescaling: a lookup join's table moves with its keys") {
+  check_join_rescaling<lookup_row<event, event>>([] { return lookup_join(); });
+}
+
+TEST_CASE("rescaling: a join restores into another instance count from a chain of incremental checkpoints") {
+  // Each saved instance's chain is applied before its keys are split.
+  check_join_rescaling<asof_row<event, event>>([] { return asof_join(); }, 2);
+  check_join_rescaling<lookup_row<event, event>>([] { return lookup_join(); }, 2);
 }

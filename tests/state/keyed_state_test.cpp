@@ -4,7 +4,9 @@
 // allocated or indexed.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -63,6 +65,94 @@ TEST_CASE("slot_table: a checkpoint round trip keeps keys in their slots and the
   }
   // A new key takes the same slot in both.
   CHECK(u.insert(123456) == t.insert(123456));
+}
+
+namespace {
+
+// A table after a delta equals the table it was taken of: the same keys
+// in the same slots with the same states, the same free list.
+template <class Table>
+void check_same(const Table& a, const Table& b) {
+  REQUIRE(a.size() == b.size());
+  CHECK(a.free_slots() == b.free_slots());
+  for (std::uint32_t s = 0; s < std::max(a.slot_count(), b.slot_count()); ++s) {
+    CAPTURE(s);
+    REQUIRE(a.live(s) == b.live(s));
+    if (a.live(s)) {
+      CHECK(a.key(s) == b.key(s));
+      CHECK(a.state(s).n == b.state(s).n);
+    }
+  }
+}
+
+// Random inserts, changes and erases (keys leaving and coming back in
+// other slots), a delta per round applied to a copy restored from the
+// whole table: the copy follows the table exactly, and a delta holds no
+// more than the slots the round touched.
+template <class Table, class Make>
+void check_slot_deltas(Make make, std::int64_t key_range) {
+  std::mt19937_64 rng(7);
+  Table t = make();
+  for (std::int64_t k = 0; k < key_range / 2; ++k) t.state(t.insert(k)).n = k;
+  Table copy = make();
+  load(copy, save(t));
+  t.changes().clear();
+  t.changes().track(true);
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    std::set<std::uint32_t> touched;
+    for (int op = 0; op < 30; ++op) {
+      const std::int64_t k = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(key_range));
+      std::uint32_t s = t.find(k);
+      if (s != Table::npos && rng() % 3 == 0) {
+        t.erase(s);
+      } else {
+        if (s == Table::npos) s = t.insert(k);
+        t.state(s).n += 1 + static_cast<std::int64_t>(rng() % 5);
+      }
+      touched.insert(s);
+    }
+    t.changes().fold();
+    state_writer w;
+    save_slot_changes(w, t, [&w](const counter& c) { w(c.n); });
+    t.changes().clear_owed();  // the checkpoint completed
+    CHECK(t.changes().owed_count() == 0);
+    state_reader r(w.bytes());
+    apply_slot_changes(r, copy, [&r](std::uint32_t, counter& c) { r(c.n); });
+    CHECK(r.exhausted());
+    check_same(t, copy);
+    // The delta's slot list is the slots touched this round, and no more.
+    state_reader head(w.bytes());
+    std::uint64_t slots = 0, owed = 0;
+    head(slots, owed);
+    CHECK(owed == touched.size());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("slot tables: deltas of the slots changed keep a restored copy equal to the table") {
+  check_slot_deltas<slot_table<std::int64_t, counter>>([] { return slot_table<std::int64_t, counter>(); }, 200);
+  check_slot_deltas<dense_slot_table<std::int64_t, counter>>(
+      [] { return dense_slot_table<std::int64_t, counter>(200, "test"); }, 200);
+}
+
+TEST_CASE("slot tables: a damaged delta is a checkpoint_error") {
+  slot_table<std::int64_t, counter> t;
+  for (std::int64_t k = 0; k < 8; ++k) t.state(t.insert(k)).n = k;
+  // slots, owed list (out of order), live count
+  const auto apply = [&](std::string bytes) {
+    state_reader r(std::move(bytes));
+    apply_slot_changes(r, t, [&r](std::uint32_t, counter& c) { r(c.n); });
+  };
+  CHECK_THROWS_AS(apply(bytes_of(std::uint64_t{8}, std::uint64_t{2}, std::uint32_t{5}, std::uint32_t{3})),
+                  checkpoint_error);
+  // a changed key in a slot the delta does not list
+  CHECK_THROWS_AS(apply(bytes_of(std::uint64_t{8}, std::uint64_t{1}, std::uint32_t{2}, std::uint64_t{1},
+                                 std::uint32_t{6}, std::int64_t{77}, std::int64_t{1})),
+                  checkpoint_error);
+  // a slot beyond the count
+  CHECK_THROWS_AS(apply(bytes_of(std::uint64_t{8}, std::uint64_t{1}, std::uint32_t{9})), checkpoint_error);
 }
 
 TEST_CASE("dense_slot_table: a checkpoint round trip, and a key outside its range or slot is refused") {

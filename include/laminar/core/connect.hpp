@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -346,9 +347,11 @@ class joined_pipeline {
 
   /// Sends a checkpoint barrier down both inputs; the operator saves its
   /// state once it has arrived on both, then passes it on.
-  snapshot checkpoint(std::uint64_t checkpoint_id) {
+  /// `incremental_on`: an incremental checkpoint, as pipeline::checkpoint.
+  snapshot checkpoint(std::uint64_t checkpoint_id, std::optional<std::uint64_t> incremental_on = std::nullopt) {
     expect_open("checkpoint");
     snapshot s(checkpoint_id);
+    if (incremental_on) s.take_incremental(*incremental_on);
     send_barrier(checkpoint_barrier(checkpoint_id, s, checkpoint_barrier::kind::snapshot));
     return s;
   }

@@ -119,7 +119,8 @@ class snapshot {
   template <stateful S>
   void load(S& stage) {
     load_record(detail::state_name<S>(), detail::state_layout<S>(), &stage,
-                [](void* s, state_reader& r) { static_cast<S*>(s)->load_state(r); }, rescalable_state<S>);
+                [](void* s, state_reader& r) { static_cast<S*>(s)->load_state(r); },
+                [](const void* s, state_writer& w) { static_cast<const S*>(s)->save_state(w); }, rescalable_state<S>);
   }
 
   // ---- rescaling ----
@@ -276,7 +277,8 @@ class snapshot {
   }
 
   [[gnu::noinline]] void load_record(std::string_view name, const std::string& layout, void* stage,
-                                     void (*load_state)(void*, state_reader&), bool rescalable) {
+                                     void (*load_state)(void*, state_reader&),
+                                     void (*save_state)(const void*, state_writer&), bool rescalable) {
     const std::string id = next_id(name);
     if (rescaled_ && !rescalable) {
       throw checkpoint_error("checkpoint " + std::to_string(id_) + ": the stage with id '" + id +
@@ -284,8 +286,31 @@ class snapshot {
                              "split by key group (a rescalable stage declares `static constexpr bool rescalable = "
                              "true;`); restore with the instance count the checkpoint was taken with");
     }
+    if (rescaled_) {
+      // A delta names the saved instance's slots and places: each saved
+      // instance's chain is first restored whole into the stage, and saved
+      // whole again, before it is split by key group and merged.
+      materialize(id, layout, stage, load_state, save_state);
+      for (snapshot& p : parts_) p.materialize(id, layout, stage, load_state, save_state);
+    }
     load_one(id, layout, stage, load_state, false);
     for (snapshot& p : parts_) p.load_one(id, layout, stage, load_state, true, this);
+  }
+
+  // Turns the record `id`, if it is a chain with deltas, into one whole
+  // record, with `stage` as the scratch space (a later load resets it).
+  void materialize(const std::string& id, const std::string& layout, void* stage, void (*load_state)(void*, state_reader&),
+                   void (*save_state)(const void*, state_writer&)) {
+    const auto it = index_.find(id);
+    if (it == index_.end() || records_[it->second].deltas.empty()) return;  // load_one names a missing record
+    state_record& rec = records_[it->second];
+    check_layout(rec, layout);
+    read_into(id, rec.bytes, stage, load_state, false, false, nullptr);
+    for (const std::string& d : rec.deltas) read_into(id, d, stage, load_state, false, true, nullptr);
+    state_writer w(key_groups_);
+    save_state(stage, w);
+    rec.bytes = w.take_bytes();
+    rec.deltas.clear();
   }
 
   // Loads the record `id` of this snapshot into `stage`: filtered to the
@@ -307,15 +332,17 @@ class snapshot {
                              "' is a delta on checkpoint " + std::to_string(rec.base) +
                              ": restore incremental checkpoints through checkpoint_store, which reads the chain");
     }
-    read_into(id, rec.bytes, stage, load_state, merging, false, *owner);
-    for (const std::string& d : rec.deltas) read_into(id, d, stage, load_state, merging, true, *owner);
+    const snapshot* rescaled = owner->rescaled_ ? owner : nullptr;
+    read_into(id, rec.bytes, stage, load_state, merging, false, rescaled);
+    for (const std::string& d : rec.deltas) read_into(id, d, stage, load_state, merging, true, rescaled);
   }
 
-  // One load_state of `stage` from `bytes`, a full record or a delta.
+  // One load_state of `stage` from `bytes`, a full record or a delta;
+  // filtered to the key groups of `rescaled`, the rescaled snapshot, if any.
   void read_into(const std::string& id, std::string_view bytes, void* stage, void (*load_state)(void*, state_reader&),
-                 bool merging, bool delta, const snapshot& owner) const {
+                 bool merging, bool delta, const snapshot* rescaled) const {
     state_reader r(bytes, key_groups_);
-    if (owner.rescaled_) r.rescale(owner.own_from_, owner.own_to_, merging);
+    if (rescaled != nullptr) r.rescale(rescaled->own_from_, rescaled->own_to_, merging);
     if (delta) r.read_delta();
     // Whatever the bytes, a failed load is a checkpoint_error naming the
     // stage and the offset in its record where reading stopped.

@@ -481,13 +481,27 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[nodiscard]] std::size_t keys() const noexcept { return keys_.size(); }
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
+  /// Incremental checkpoints (state_writer::incremental()): a capture on a
+  /// base it has kept track since writes the keys changed only (the held
+  /// left records, bounded by the watermarks, whole).
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) {
+    capture_.complete(checkpoint_id, [this](auto&& f) { f(keys_.changes()); });
+    next_.on_checkpoint_complete(checkpoint_id);
+  }
+
   void save_state(state_writer& w) const {
+    const bool delta = capture_.begin(w, [this](auto&& f) { f(keys_.changes()); }, keys_.size());
     w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_, out_of_order_);
     pending_.save_state(w);
-    save_slots(w, keys_, [&w](const key_state& k) {
+    const auto save_key = [&w](const key_state& k) {
       w(static_cast<std::uint64_t>(k.size));
       for (std::uint32_t i = 0; i < k.size; ++i) w(k.time(i), k.record(i));
-    });
+    };
+    if (delta) {
+      save_slot_changes(w, keys_, save_key);
+    } else {
+      save_slots(w, keys_, save_key);
+    }
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
     if constexpr (stateful_side_output<RightOverflow>) side_output_target(right_overflow_out_).save_state(w);
@@ -500,6 +514,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       !stateful_side_output<Late> && !stateful_side_output<Overflow> && !stateful_side_output<RightOverflow>;
 
   void load_state(state_reader& r) {
+    if (!r.delta()) capture_.restart([this](auto&& f) { f(keys_.changes()); });  // the next capture is whole
     if (r.merging()) {
       timestamp left{}, right{};
       bool right_ended = false;
@@ -519,7 +534,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     pending_.load_state(r, "asof_join", [&](const left_type& l) {
       return r.owns_key_group(key_group_of(group_key_of(lctx_, l), r.key_groups()));
     });
-    load_slots(r, keys_, [&](std::uint32_t slot, key_state& k) {
+    const auto load_key = [&](std::uint32_t slot, key_state& k) {
       // A right record is at least its time (8 bytes); a ring holds at
       // most 2^31 of them.
       const std::uint64_t n = r.read_count("right records", sizeof(std::int64_t));
@@ -544,7 +559,16 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
         }
       }
       if (slot != std::remove_cvref_t<decltype(keys_)>::npos) held_ += k.size;  // npos: another instance's key, skipped
-    });
+    };
+    if (r.delta()) {
+      apply_slot_changes(r, keys_, load_key);
+      held_ = 0;
+      for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+        if (keys_.live(s)) held_ += std::as_const(keys_).state(s).size;
+      }
+    } else {
+      load_slots(r, keys_, load_key);
+    }
     sweep_at_ = next_sweep();
     right_limit_ = std::min(sweep_at_, settings_.max_held);
     update_evict_watermark();
@@ -822,6 +846,8 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[gnu::noinline]] void sweep() {
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       if (!keys_.live(s)) continue;
+      const key_state& seen = std::as_const(keys_).state(s);
+      if (!seen.empty() && evictable(seen) == 0) continue;  // nothing to drop: not a change
       evict(keys_.state(s));
       if (keys_.state(s).empty()) keys_.erase(s);
     }
@@ -851,7 +877,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
     times.reserve(held_);
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       if (!keys_.live(s)) continue;
-      const key_state& k = keys_.state(s);
+      const key_state& k = std::as_const(keys_).state(s);
       for (std::uint32_t i = 0; i < k.size; ++i) times.push_back(k.time(i));
     }
     const std::size_t keep = std::max<std::size_t>(1, settings_.max_held / 2);
@@ -894,6 +920,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
   [[no_unique_address]] RightOverflow right_overflow_out_;
   [[no_unique_address]] Keep keep_;
   table keys_;
+  mutable incremental_capture capture_;  // incremental checkpoints: which captures keys_ tracks since
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();
   timestamp evict_watermark_ = timestamp::min();  // right records are kept for left records from here on

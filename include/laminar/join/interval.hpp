@@ -260,17 +260,47 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
     if constexpr (stateful_side_output<OverR>) side_output_target(overflow_right_).save_state(w);
   }
 
+  /// Restorable into another number of instances of its node: keys
+  /// filtered to the instance's key groups and merged (load_slots), the
+  /// expiry queues rebuilt from the records held (the keys' slots are new),
+  /// watermarks the earliest, counters summed.
+  static constexpr bool rescalable = !stateful_side_output<LateL> && !stateful_side_output<LateR> &&
+                                     !stateful_side_output<OverL> && !stateful_side_output<OverR>;
+
   void load_state(state_reader& r) {
-    r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, overflow_count_);
-    left_held_ = right_held_ = 0;
+    if (r.merging()) {
+      timestamp left{}, right{}, output{};
+      std::uint64_t late_left = 0, late_right = 0, overflow = 0;
+      r(left, right, output, late_left, late_right, overflow);
+      left_watermark_ = std::min(left_watermark_, left);
+      right_watermark_ = std::min(right_watermark_, right);
+      output_watermark_ = std::min(output_watermark_, output);
+      late_left_count_ += late_left;
+      late_right_count_ += late_right;
+      overflow_count_ += overflow;
+    } else {
+      r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, overflow_count_);
+      left_held_ = right_held_ = 0;
+    }
     // Keys keep their slots (the expiry queues name keys by slot; a dense
     // key's slot is the key itself, checked by the table).
-    load_slots(r, keys_, [&](std::uint32_t, key_state& k) {
-      left_held_ += load_buffer(r, k.left);
-      right_held_ += load_buffer(r, k.right);
+    load_slots(r, keys_, [&](std::uint32_t slot, key_state& k) {
+      const std::size_t left = load_buffer(r, k.left);
+      const std::size_t right = load_buffer(r, k.right);
+      if (slot != table::npos) {  // npos: another instance's key, read past
+        left_held_ += left;
+        right_held_ += right;
+      }
     });
-    left_expiry_.load(r);
-    right_expiry_.load(r);
+    if (r.rescaling()) {
+      expiry_queue saved;  // names the saved instance's slots: rebuilt instead
+      saved.load(r);
+      saved.load(r);
+      rebuild_expiry();
+    } else {
+      left_expiry_.load(r);
+      right_expiry_.load(r);
+    }
     if (left_expiry_.size() != left_held_ || right_expiry_.size() != right_held_) {
       throw checkpoint_error("laminar: interval_join: the checkpoint's expiry queues do not match its held records");
     }
@@ -471,6 +501,27 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
       ++late_right_count_;
       side_output_target(late_right_)(record);
     }
+  }
+
+  // The expiry queues of the records held, by (deadline, slot): a rescaled
+  // restore, whose keys took new slots.
+  void rebuild_expiry() {
+    std::vector<expiry_queue::entry> left, right;
+    left.reserve(left_held_);
+    right.reserve(right_held_);
+    for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
+      if (!keys_.live(s)) continue;
+      const key_state& k = std::as_const(keys_).state(s);
+      k.left.for_each([&](const auto& e) { left.push_back({deadline<left_input>(e.t), s}); });
+      k.right.for_each([&](const auto& e) { right.push_back({deadline<right_input>(e.t), s}); });
+    }
+    for (auto* entries : {&left, &right}) {
+      std::sort(entries->begin(), entries->end(), [](const auto& a, const auto& b) { return b > a; });
+    }
+    left_expiry_.clear();
+    right_expiry_.clear();
+    for (const auto& e : left) left_expiry_.push(e.t, e.slot);
+    for (const auto& e : right) right_expiry_.push(e.t, e.slot);
   }
 
   template <class B>

@@ -439,30 +439,46 @@ class lookup_join_stage
     base::save_missing_output(w);
   }
 
+  /// Restorable into another number of instances of its node: the
+  /// entries of the instance's key groups are kept and merged (a key's
+  /// answer is reloaded where the cache does not hold it), counters summed,
+  /// the time the latest.
+  static constexpr bool rescalable = !stateful_side_output<Missing>;
+
   void load_state(state_reader& r) {
-    r(now_, hits_, misses_, expired_, loads_, refreshes_, evictions_, missing_count_);
+    timestamp now{};
+    std::uint64_t counts[7] = {};
+    r(now, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6]);
+    std::uint64_t* const mine[7] = {&hits_, &misses_, &expired_, &loads_, &refreshes_, &evictions_, &missing_count_};
+    const bool merging = r.merging();
+    for (std::size_t i = 0; i < 7; ++i) *mine[i] = merging ? *mine[i] + counts[i] : counts[i];
+    now_ = merging ? std::max(now_, now) : now;
     const std::uint64_t n = r.read_count("cached entries");
-    cache_.clear();
+    if (!merging) cache_.clear();
     if constexpr (archivable<key_type> && archivable<value_type>) {
-      std::vector<std::uint32_t> slots;
-      slots.reserve(static_cast<std::size_t>(n));
-      std::size_t evicted = 0;
+      std::vector<std::optional<key_type>> keys;  // by rank; none: another instance's key
+      keys.reserve(static_cast<std::size_t>(n));
       for (std::uint64_t i = 0; i < n; ++i) {
         key_type k{};
         std::optional<value_type> v;
         timestamp loaded{};
         r(k, v, loaded);
+        if (r.rescaling() && !r.owns_key_group(key_group_of(k, r.key_groups()))) {
+          keys.emplace_back();
+          continue;
+        }
         std::uint32_t s = 0;
         // A cache restored smaller than it was saved keeps its most recent
         // entries: the oldest leave first, in rank order.
-        if (cache_.insert(k, std::move(v), loaded, s)) ++evicted;
-        slots.push_back(s);
+        if (cache_.insert(k, std::move(v), loaded, s)) ++evictions_;
+        keys.emplace_back(std::move(k));
       }
-      evictions_ += evicted;
       std::vector<std::uint32_t> queued(static_cast<std::size_t>(r.read_count("queued refreshes", sizeof(std::uint32_t))));
       for (std::uint32_t& q : queued) r(q);
       for (const std::uint32_t rank : queued) {
-        if (rank >= evicted && rank < slots.size()) cache_.queue_refresh(slots[rank]);
+        if (rank >= keys.size() || !keys[rank]) continue;
+        const std::uint32_t s = cache_.find(*keys[rank]);  // npos: evicted as the restored cache filled
+        if (s != cache_.npos && !cache_.at(s).refresh_queued) cache_.queue_refresh(s);
       }
     }
     base::load_missing_output(r);
@@ -612,7 +628,7 @@ class lookup_table_stage
     const std::uint32_t s = table_.find(group_key_of(lctx_, l));
     if (s != table::npos) [[likely]] {
       ++hits_;
-      return base::emit_found(l, table_.state(s).row);
+      return base::emit_found(l, std::as_const(table_).state(s).row);  // a read: not a change
     }
     base::emit_missing(l, settings_.missing);
   }
@@ -662,10 +678,23 @@ class lookup_table_stage
   /// Keys in the table now.
   [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
 
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) {
+    capture_.complete(checkpoint_id, [this](auto&& f) { f(table_.changes()); });
+    base::on_checkpoint_complete(checkpoint_id);
+  }
+
+  /// Incremental checkpoints (state_writer::incremental()): a capture on a
+  /// base it has kept track since writes the keys set or removed since.
   void save_state(state_writer& w) const {
+    const bool delta = capture_.begin(w, [this](auto&& f) { f(table_.changes()); }, table_.size());
     w(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
     if constexpr (archivable<key_type> && archivable<right_type>) {
-      save_slots(w, table_, [&w](const lookup_table_entry<right_type>& e) { w(e.row); });
+      const auto save_row = [&w](const lookup_table_entry<right_type>& e) { w(e.row); };
+      if (delta) {
+        save_slot_changes(w, table_, save_row);
+      } else {
+        save_slots(w, table_, save_row);
+      }
     } else if (table_.size() != 0) {
       base::throw_not_archivable("table saves its keys and rows, but the key or right record");
     }
@@ -673,11 +702,26 @@ class lookup_table_stage
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
 
+  /// Restorable into another number of instances of its node: the rows
+  /// filtered to the instance's key groups and merged (load_slots),
+  /// counters summed.
+  static constexpr bool rescalable = !stateful_side_output<Missing> && !stateful_side_output<Overflow>;
+
   void load_state(state_reader& r) {
-    r(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
-    table_.reset(0);
+    std::uint64_t counts[6] = {};
+    r(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+    std::uint64_t* const mine[6] = {&hits_, &missing_count_, &upserts_, &removals_, &absent_removals_, &overflow_count_};
+    for (std::size_t i = 0; i < 6; ++i) *mine[i] = r.merging() ? *mine[i] + counts[i] : counts[i];
     if constexpr (archivable<key_type> && archivable<right_type>) {
-      load_slots(r, table_, [&r](std::uint32_t, lookup_table_entry<right_type>& e) { r(e.row); });
+      const auto load_row = [&r](std::uint32_t, lookup_table_entry<right_type>& e) { r(e.row); };
+      if (r.delta()) {
+        apply_slot_changes(r, table_, load_row);
+      } else {
+        capture_.restart([this](auto&& f) { f(table_.changes()); });  // the next capture is whole
+        load_slots(r, table_, load_row);  // empties the table first unless merging
+      }
+    } else if (!r.merging()) {
+      table_.reset(0);
     }
     base::load_missing_output(r);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).load_state(r);
@@ -694,6 +738,7 @@ class lookup_table_stage
   lookup_table_settings settings_;
   [[no_unique_address]] Overflow overflow_;
   table table_;
+  mutable incremental_capture capture_;  // incremental checkpoints: which captures table_ tracks since
   std::uint64_t upserts_ = 0;
   std::uint64_t removals_ = 0;
   std::uint64_t absent_removals_ = 0;

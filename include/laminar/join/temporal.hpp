@@ -178,13 +178,27 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   [[nodiscard]] std::size_t keys() const noexcept { return versions_.size(); }
   [[nodiscard]] Next& downstream() noexcept { return next_; }
 
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) {
+    capture_.complete(checkpoint_id, [this](auto&& f) { f(versions_.changes()); });
+    next_.on_checkpoint_complete(checkpoint_id);
+  }
+
+  /// Incremental checkpoints (state_writer::incremental()): a capture on a
+  /// base it has kept track since writes the keys changed only (the held
+  /// left records, bounded by the watermarks, whole).
   void save_state(state_writer& w) const {
+    const bool delta = capture_.begin(w, [this](auto&& f) { f(versions_.changes()); }, versions_.size());
     w(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
     pending_.save_state(w);
-    save_slots(w, versions_, [&w](const buffer& b) {
+    const auto save_key = [&w](const buffer& b) {
       w(static_cast<std::uint64_t>(b.size()));
       for (const auto& e : b) w(e.t, e.valid, e.record);
-    });
+    };
+    if (delta) {
+      save_slot_changes(w, versions_, save_key);
+    } else {
+      save_slots(w, versions_, save_key);
+    }
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }
@@ -195,6 +209,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   static constexpr bool rescalable = !stateful_side_output<Late> && !stateful_side_output<Overflow>;
 
   void load_state(state_reader& r) {
+    if (!r.delta()) capture_.restart([this](auto&& f) { f(versions_.changes()); });  // the next capture is whole
     if (r.merging()) {
       timestamp left{}, right{};
       bool right_ended = false;
@@ -213,7 +228,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
     pending_.load_state(r, "temporal_join", [&](const auto& l) {
       return r.owns_key_group(key_group_of(group_key_of(lctx_, l), r.key_groups()));
     });
-    load_slots(r, versions_, [&](std::uint32_t slot, buffer& b) {
+    const auto load_key = [&](std::uint32_t slot, buffer& b) {
       const std::uint64_t n = r.read_count("versions");
       for (std::uint64_t i = 0; i < n; ++i) {
         version_entry<kept_type> e{timestamp{}, kept_type{}, false};
@@ -221,7 +236,16 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
         b.append(std::move(e));
       }
       if (slot != table::npos) held_ += static_cast<std::size_t>(n);  // npos: another instance's key, skipped
-    });
+    };
+    if (r.delta()) {
+      apply_slot_changes(r, versions_, load_key);
+      held_ = 0;
+      for (std::uint32_t s = 0; s < versions_.slot_count(); ++s) {
+        if (versions_.live(s)) held_ += std::as_const(versions_).state(s).size();
+      }
+    } else {
+      load_slots(r, versions_, load_key);
+    }
     sweep_at_ = 2 * held_ + 1024;
     update_keep_from();
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
@@ -258,7 +282,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   void pop_and_emit() {
     auto x = pending_.pop();
     const std::uint32_t s = versions_.find(group_key_of(lctx_, x.record));
-    const version_entry<kept_type>* v = s == table::npos ? nullptr : version_at(versions_.state(s), x.t);
+    const version_entry<kept_type>* v = s == table::npos ? nullptr : version_at(std::as_const(versions_).state(s), x.t);
     if (v != nullptr && v->valid) {
       next_.on_event(row_type{std::move(x.record), v->record});
     } else if (settings_.type == join_type::left) {
@@ -285,8 +309,10 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   // all but the last before it; the key itself once that last one is a
   // deletion and nothing after it is held.
   void trim(std::uint32_t s) {
+    if (const buffer& seen = std::as_const(versions_).state(s); seen.empty() || seen.front().t >= keep_from_) {
+      return;  // nothing to drop: not a change (a sweep passes every key)
+    }
     buffer& b = versions_.state(s);
-    if (b.empty() || b.front().t >= keep_from_) return;
     std::size_t before = 0;
     for (const auto& e : b) {
       if (e.t >= keep_from_) break;
@@ -321,6 +347,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
   [[no_unique_address]] Overflow overflow_;
   [[no_unique_address]] Keep keep_;
   table versions_;
+  mutable incremental_capture capture_;  // incremental checkpoints: which captures versions_ tracks since
   held_left<left_type> pending_;
   timestamp left_watermark_ = timestamp::min();
   timestamp right_watermark_ = timestamp::min();

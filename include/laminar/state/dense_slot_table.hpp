@@ -17,6 +17,7 @@
 
 #include "laminar/core/error.hpp"
 #include "laminar/core/tagged_key.hpp"
+#include "laminar/state/change_tracker.hpp"
 
 namespace laminar {
 
@@ -48,7 +49,9 @@ class dense_slot_table {
     return nullptr;
   }
   [[nodiscard, gnu::always_inline]] inline State* lookup(K key) {
-    return const_cast<State*>(std::as_const(*this).lookup(key));
+    State* st = const_cast<State*>(std::as_const(*this).lookup(key));
+    if (st != nullptr) changes_.note(static_cast<std::size_t>(detail::key_integer_of(key)));
+    return st;
   }
   [[gnu::noinline]] std::uint32_t insert(K key) {
     check(key);
@@ -60,12 +63,14 @@ class dense_slot_table {
     }
     live_[k] = 1;
     ++size_;
+    changes_.note(k);
     return static_cast<std::uint32_t>(k);
   }
   void erase(std::uint32_t s) {
     slots_[s].state.reset();
     live_[s] = 0;
     --size_;
+    changes_.note(s);
   }
   /// Throws the usage_error for a key outside [0, n); nothing otherwise.
   void check(K tagged) const {
@@ -84,8 +89,14 @@ class dense_slot_table {
 
   [[nodiscard]] bool live(std::uint32_t s) const noexcept { return s < live_.size() && live_[s] != 0; }
   [[nodiscard]] K key(std::uint32_t s) const noexcept { return detail::key_from_integer<K>(static_cast<I>(s)); }
-  [[nodiscard]] State& state(std::uint32_t s) noexcept { return slots_[s].state; }
+  /// A key's state, to change: marked changed while tracking (changes()).
+  [[nodiscard, gnu::always_inline]] State& state(std::uint32_t s) {
+    changes_.note(s);
+    return slots_[s].state;
+  }
   [[nodiscard]] const State& state(std::uint32_t s) const noexcept { return slots_[s].state; }
+  /// As slot_table::changes().
+  [[nodiscard]] change_tracker& changes() const noexcept { return changes_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
   /// None: a key's slot is the key.
@@ -96,7 +107,10 @@ class dense_slot_table {
     for (std::uint32_t s = 0; s < slots_.size(); ++s) {
       if (live_[s] != 0) erase(s);
     }
+    changes_.clear();
   }
+  /// Slots grow with the keys inserted: nothing to do.
+  void grow(std::size_t) const noexcept {}
   /// Puts `key` into its slot, which must be s; returns it.
   std::uint32_t restore(std::uint32_t s, K tagged) {
     const I key = detail::key_integer_of(tagged);
@@ -135,6 +149,7 @@ class dense_slot_table {
   std::size_t limit_;
   const char* join_;
   std::size_t size_ = 0;
+  mutable change_tracker changes_;
 };
 
 }  // namespace laminar

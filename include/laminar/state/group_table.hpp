@@ -29,6 +29,7 @@
 
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/state/change_tracker.hpp"
 #include "laminar/state/detail/large_table_allocator.hpp"
 #include "laminar/state/key.hpp"
 
@@ -134,32 +135,13 @@ class group_slots {
   void clear() noexcept {
     for (const std::uint32_t i : order_) slots_[i].order = 0;
     order_.clear();
-    std::fill(changed_.begin(), changed_.end(), 0);
-    std::fill(owed_.begin(), owed_.end(), 0);
+    changes_.clear();
   }
 
-  // ---- changes, for incremental checkpoints ----
+  // ---- changes, for incremental checkpoints (change_tracker.hpp) ----
 
-  /// From now on every group found or inserted is marked changed (one
-  /// predictable branch per record while off).
-  void track_changes(bool on) const noexcept { track_ = on; }
-  [[nodiscard]] bool tracks_changes() const noexcept { return track_; }
-  /// The groups changed since the last fold join those owed to the next
-  /// incremental checkpoint (a checkpoint's capture folds; its completion
-  /// clears what is owed).
-  void fold_changes() const {
-    if (owed_.size() < changed_.size()) owed_.resize(changed_.size(), 0);
-    for (std::size_t w = 0; w < changed_.size(); ++w) {
-      owed_[w] |= changed_[w];
-      changed_[w] = 0;
-    }
-  }
-  void clear_owed() const noexcept { std::fill(owed_.begin(), owed_.end(), 0); }
-  /// Forgets every change (a whole checkpoint was just taken).
-  void clear_changes() const noexcept {
-    std::fill(changed_.begin(), changed_.end(), 0);
-    std::fill(owed_.begin(), owed_.end(), 0);
-  }
+  /// The groups found or inserted while tracking, by slot.
+  [[nodiscard]] change_tracker& changes() const noexcept { return changes_; }
   /// How many groups are owed (what for_each_owed visits).
   [[nodiscard]] std::size_t owed_count() const noexcept {
     std::size_t n = 0;
@@ -169,24 +151,14 @@ class group_slots {
   /// Every group owed, in slot order.
   template <class F>
   void for_each_owed(F&& f) const {
-    for (std::size_t w = 0; w < owed_.size(); ++w) {
-      for (std::uint64_t bits = owed_[w]; bits != 0; bits &= bits - 1) {
-        const std::size_t i = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
-        if (i < slots_.size() && slots_[i].order != 0) f(slots_[i]);
-      }
-    }
+    changes_.for_each_owed([&](std::size_t i) {
+      if (i < slots_.size() && slots_[i].order != 0) f(slots_[i]);
+    });
   }
 
  protected:
   [[gnu::always_inline]] void note_change(const entry& e) {
-    if (track_) mark(changed_, static_cast<std::size_t>(&e - slots_.data()));
-  }
-  static void mark(std::vector<std::uint64_t>& bits, std::size_t i) {
-    if (i / 64 >= bits.size()) bits.resize(i / 64 + 1, 0);
-    bits[i / 64] |= std::uint64_t{1} << (i % 64);
-  }
-  [[nodiscard]] static bool marked(const std::vector<std::uint64_t>& bits, std::size_t i) noexcept {
-    return i / 64 < bits.size() && ((bits[i / 64] >> (i % 64)) & 1U) != 0;
+    changes_.note(static_cast<std::size_t>(&e - slots_.data()));
   }
 
   // Occupies free slot i with a new group.
@@ -203,9 +175,7 @@ class group_slots {
 
   std::vector<entry, large_table_allocator<entry>> slots_;  // huge pages once it is large
   std::vector<std::uint32_t> order_;  // slot indices in arrival order
-  mutable bool track_ = false;
-  mutable std::vector<std::uint64_t> changed_;  // per slot: changed since the last fold
-  mutable std::vector<std::uint64_t> owed_;     // per slot: owed to the next incremental checkpoint
+  mutable change_tracker changes_;  // a checkpoint's capture is const, and folds the marks
 };
 
 }  // namespace laminar::detail
@@ -274,8 +244,7 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
   // n slots (a power of two), the groups re-placed in arrival order.
   void resize(std::size_t n) {
     auto old = std::exchange(slots_, decltype(slots_)(n));
-    auto changed = std::exchange(this->changed_, {});
-    auto owed = std::exchange(this->owed_, {});
+    const change_tracker marks = this->changes_.take_marks();
     mask_ = n - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(n));
     for (std::uint32_t& at : order_) {
@@ -283,8 +252,7 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
       std::size_t i = home(e.key);
       while (slots_[i].order != 0) i = (i + 1) & mask_;
       slots_[i] = std::move(e);
-      if (base::marked(changed, at)) base::mark(this->changed_, i);  // changes move with their groups
-      if (base::marked(owed, at)) base::mark(this->owed_, i);
+      this->changes_.move_marks(marks, at, i);  // changes move with their groups
       at = static_cast<std::uint32_t>(i);
     }
     order_.reserve(n / 2);
@@ -441,7 +409,7 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
 }
 
 /// An incremental checkpoint's form of a group table: the groups owed
-/// (changed since the checkpoint the delta builds on: fold_changes()), each
+/// (changed since the checkpoint the delta builds on: change_tracker), each
 /// with its place in arrival order, key, accumulator and net weight.
 template <class Table>
 void save_group_changes(state_writer& w, const Table& groups) {
@@ -452,8 +420,8 @@ void save_group_changes(state_writer& w, const Table& groups) {
 /// Applies what save_group_changes wrote on top of the table as the
 /// checkpoint it builds on left it: a group there takes its new
 /// accumulator, a new group joins at its place in arrival order (which must
-/// follow the groups held). Rescaled, groups of key groups the instance
-/// does not own are skipped.
+/// follow the groups held). A rescaled restore applies a chain before it
+/// splits it (snapshot), so a delta always meets the table that wrote it.
 template <class Table, class Init>
 void apply_group_changes(state_reader& r, Table& groups, Init&& init) {
   using entry = typename Table::entry;
@@ -463,7 +431,6 @@ void apply_group_changes(state_reader& r, Table& groups, Init&& init) {
   for (std::uint64_t k = 0; k < n; ++k) {
     loaded l{0, {}, init(), 0};
     r(l.place, l.key, l.acc, l.weight);
-    if (r.rescaling() && !r.owns_key_group(key_group_of(l.key, r.key_groups()))) continue;
     if (entry* en = groups.find(l.key)) {
       en->acc = std::move(l.acc);
       if constexpr (requires { en->n = l.weight; }) en->n = l.weight;
@@ -473,7 +440,7 @@ void apply_group_changes(state_reader& r, Table& groups, Init&& init) {
   }
   std::sort(added.begin(), added.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
   for (loaded& l : added) {
-    if (!r.rescaling() && l.place != groups.size()) {
+    if (l.place != groups.size()) {
       throw checkpoint_error("an incremental checkpoint adds a window group at place " + std::to_string(l.place) +
                              " where " + std::to_string(groups.size()) + " groups are held");
     }

@@ -16,6 +16,8 @@
 // dense_slot_table (dense_slot_table.hpp): keys by key group, each keeping
 // its slot across a restore; every count and slot index read back is
 // checked against the bytes left and the table's size before it is used.
+// save_slot_changes/apply_slot_changes are the incremental form: the slots
+// changed since the checkpoint a delta builds on.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +31,7 @@
 
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
+#include "laminar/state/change_tracker.hpp"
 #include "laminar/state/detail/large_table_allocator.hpp"
 #include "laminar/state/key.hpp"
 
@@ -89,12 +92,20 @@ class slot_table {
     sl.live = false;
     free_.push_back(s);
     --size_;
+    changes_.note(s);
   }
 
   [[nodiscard]] bool live(std::uint32_t s) const noexcept { return s < slots_.size() && slots_[s].live; }
   [[nodiscard]] const K& key(std::uint32_t s) const noexcept { return slots_[s].key; }
-  [[nodiscard]] State& state(std::uint32_t s) noexcept { return slots_[s].state; }
+  /// A key's state, to change: marked changed while tracking (changes()).
+  [[nodiscard, gnu::always_inline]] State& state(std::uint32_t s) {
+    changes_.note(s);
+    return slots_[s].state;
+  }
   [[nodiscard]] const State& state(std::uint32_t s) const noexcept { return slots_[s].state; }
+  /// The slots inserted, erased or reached through state(s) while
+  /// tracking, for incremental checkpoints (save_slot_changes).
+  [[nodiscard]] change_tracker& changes() const noexcept { return changes_; }
   /// Keys in the table.
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   /// Slots, live or free (slot indices are below this).
@@ -115,6 +126,11 @@ class slot_table {
     free_.clear();
     size_ = 0;
     std::fill(index_.begin(), index_.end(), cell{});
+    changes_.clear();
+  }
+  /// At least n slots: those added are free (restore_free_slots lists them).
+  void grow(std::size_t n) {
+    if (n > slots_.size()) slots_.resize(n);
   }
   /// Puts `key` into slot s (a slot made by reset()); returns s. A key
   /// already in the table is a checkpoint_error.
@@ -177,6 +193,7 @@ class slot_table {
     sl.live = true;
     place(cell{tag_of(sl.key), s + 1});
     ++size_;
+    changes_.note(s);
   }
   void place(cell c) noexcept {
     std::size_t i = home_of(c.tag);
@@ -198,7 +215,21 @@ class slot_table {
   std::size_t mask_ = 0;
   unsigned shift_ = 64;
   std::size_t size_ = 0;
+  mutable change_tracker changes_;  // a checkpoint's capture is const, and folds the marks
 };
+
+namespace detail {
+// A slot table's free list, last reused first: its count, then the slots.
+inline void save_free_slots(state_writer& w, const std::vector<std::uint32_t>& free) {
+  w(static_cast<std::uint64_t>(free.size()));
+  for (const std::uint32_t s : free) w(s);
+}
+inline std::vector<std::uint32_t> load_free_slots(state_reader& r) {
+  std::vector<std::uint32_t> free(static_cast<std::size_t>(r.read_count("free key slots", sizeof(std::uint32_t))));
+  for (std::uint32_t& s : free) r(s);
+  return free;
+}
+}  // namespace detail
 
 /// The checkpoint form of a slot table (slot_table or dense_slot_table):
 /// the slot count, then the live keys by key group (only groups that hold
@@ -216,9 +247,7 @@ void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
     w(s, t.key(s));
     save_state(t.state(s));
   });
-  const std::vector<std::uint32_t>& free = t.free_slots();
-  w(static_cast<std::uint64_t>(free.size()));
-  for (const std::uint32_t s : free) w(s);
+  detail::save_free_slots(w, t.free_slots());
 }
 
 /// Reads what save_slots wrote into `t`, emptied first; each live key's
@@ -281,10 +310,74 @@ void load_slots(state_reader& r, Table& t, LoadState&& load_state) {
       load_state(at, t.state(at));
     }
   }
-  const std::uint64_t n_free = r.read_count("free key slots", sizeof(std::uint32_t));
-  std::vector<std::uint32_t> free(static_cast<std::size_t>(n_free));
-  for (std::uint32_t& s : free) r(s);
+  std::vector<std::uint32_t> free = detail::load_free_slots(r);
   if (!merging) t.restore_free_slots(std::move(free));  // a dropped key's slot is free too
+}
+
+/// An incremental checkpoint's form of a slot table (slot_table or
+/// dense_slot_table): the slot count; the slots owed (changed since the
+/// checkpoint the delta builds on: Table::changes(), in slot order); those
+/// of them live now, each with its slot, key and what
+/// save_state(const State&) writes; then
+/// the whole free list. A slot erased since is owed and not live.
+template <class Table, class SaveState>
+void save_slot_changes(state_writer& w, const Table& t, SaveState&& save_state) {
+  std::vector<std::uint32_t> owed;
+  std::uint64_t live = 0;
+  t.changes().for_each_owed([&](std::size_t s) {
+    if (s >= t.slot_count()) return;
+    owed.push_back(static_cast<std::uint32_t>(s));
+    if (t.live(static_cast<std::uint32_t>(s))) ++live;
+  });
+  w(static_cast<std::uint64_t>(t.slot_count()), static_cast<std::uint64_t>(owed.size()));
+  for (const std::uint32_t s : owed) w(s);
+  w(live);
+  for (const std::uint32_t s : owed) {
+    if (!t.live(s)) continue;
+    w(s, t.key(s));
+    save_state(t.state(s));
+  }
+  detail::save_free_slots(w, t.free_slots());
+}
+
+/// Applies what save_slot_changes wrote to `t` as the checkpoint the delta
+/// builds on left it: every owed slot is emptied, then those live take
+/// their key and state (load_state(slot, State&)), then the free list. A
+/// key that moved to another slot was erased from its old one, so it is
+/// owed there too. Counts and slots are checked as load_slots checks them.
+/// A rescaled restore materializes the chain first (snapshot), so a delta
+/// is always applied to the instance that wrote it.
+template <class Table, class LoadState>
+void apply_slot_changes(state_reader& r, Table& t, LoadState&& load_state) {
+  const std::uint64_t n = r.read_count("key slots");
+  if (n >= Table::npos) throw checkpoint_error("a count of " + std::to_string(n) + " key slots is too many");
+  t.grow(static_cast<std::size_t>(n));
+  const std::uint64_t m = r.read_count("changed key slots", sizeof(std::uint32_t));
+  std::vector<std::uint32_t> owed(static_cast<std::size_t>(m));
+  for (std::size_t i = 0; i < owed.size(); ++i) {
+    std::uint32_t& s = owed[i];
+    r(s);
+    if (s >= n || (i > 0 && s <= owed[i - 1])) {
+      throw checkpoint_error("changed key slot " + std::to_string(s) + " of " + std::to_string(n) +
+                             " is out of range or out of order");
+    }
+    if (t.live(s)) t.erase(s);
+  }
+  const std::uint64_t live = r.read_count("changed keys", sizeof(std::uint32_t));
+  for (std::uint64_t k = 0; k < live; ++k) {
+    using key_type = std::remove_cvref_t<decltype(t.key(0))>;
+    std::uint32_t s = 0;
+    key_type key{};
+    r(s, key);
+    if (!std::binary_search(owed.begin(), owed.end(), s)) {
+      throw checkpoint_error("an incremental checkpoint changes key slot " + std::to_string(s) +
+                             ", which it does not list as changed");
+    }
+    s = t.restore(s, key);  // a key in two slots, or two keys in one, is a checkpoint_error
+    load_state(s, t.state(s));
+  }
+  std::vector<std::uint32_t> free = detail::load_free_slots(r);
+  t.restore_free_slots(std::move(free));
 }
 
 }  // namespace laminar

@@ -32,6 +32,7 @@
 #include "laminar/core/time.hpp"
 #include "laminar/operator/key_by.hpp"
 #include "laminar/window/assigners.hpp"
+#include "laminar/state/change_tracker.hpp"
 #include "laminar/state/group_table.hpp"
 #include "laminar/window/emit.hpp"
 #include "laminar/core/side_output.hpp"
@@ -122,7 +123,7 @@ class sliced_window_stage {
   }
   void on_checkpoint_complete(std::uint64_t checkpoint_id) {
     // What the newest capture wrote is durable: its changes are owed no more.
-    if (tracking_since_ != 0 && checkpoint_id >= last_capture_) for_each_table([](const table& t) { t.clear_owed(); });
+    capture_.complete(checkpoint_id, trackers());
     next_.on_checkpoint_complete(checkpoint_id);
   }
   void on_checkpoint_abort(std::uint64_t checkpoint_id) { next_.on_checkpoint_abort(checkpoint_id); }
@@ -172,6 +173,7 @@ class sliced_window_stage {
       apply_delta(r);
       return;
     }
+    capture_.restart(trackers());  // restored: the next capture is whole
     if (r.merging()) {
       merge_state(r);
       return;
@@ -208,38 +210,22 @@ class sliced_window_stage {
     if constexpr (stateful_side_output<Late>) side_output_target(late_).load_state(r);
   }
 
-  template <class F>
-  void for_each_table(F&& f) const {
-    for (const slice& s : slices_) f(s.groups);
+  // f(change_tracker&) for every slice's table (incremental_capture).
+  [[nodiscard]] auto trackers() const {
+    return [this](auto&& f) {
+      for (const slice& s : slices_) f(s.groups.changes());
+    };
   }
-
-  // Whether this capture may write changes only: the checkpoints are
-  // incremental, and every change since w.delta_base()'s capture is known.
-  // A whole capture starts keeping track afresh.
   bool begin_capture(state_writer& w) const {
-    if (!w.incremental()) return false;
-    const bool delta = tracking_since_ != 0 && w.delta_base() != 0 && w.delta_base() >= tracking_since_;
-    if (delta) {
-      for_each_table([](const table& t) { t.fold_changes(); });
-      w.write_delta();
-    } else {
-      tracking_since_ = w.checkpoint_id();
-      for_each_table([](const table& t) {
-        t.clear_changes();
-        t.track_changes(true);
-      });
-    }
-    last_capture_ = w.checkpoint_id();
-    return delta;
+    std::size_t groups = 0;
+    for (const slice& s : slices_) groups += s.groups.size();
+    return capture_.begin(w, trackers(), groups);
   }
 
   // A delta on the state restored so far: slices not in it have closed
-  // since; the others take their changed groups.
+  // since; the others take their changed groups. (A rescaled restore
+  // applies a chain before it splits it: snapshot::materialize.)
   void apply_delta(state_reader& r) {
-    if (r.merging()) {
-      throw checkpoint_error("a window restored into another number of instances needs a whole checkpoint, not a "
-                             "chain of incremental ones: take a whole one first");
-    }
     cached_ = false;
     r(watermark_, late_count_, has_pending_, pending_end_);
     next_check_ = watermark_ + duration::from_nanos(1);
@@ -666,12 +652,12 @@ class sliced_window_stage {
     if (pool_.empty()) {
       table t{};
       if constexpr (Dense) t.limit_keys(settings_.dense_keys);
-      t.track_changes(tracking_since_ != 0);
+      t.changes().track(capture_.tracking());
       return t;
     }
     table t = std::move(pool_.back());
     pool_.pop_back();
-    t.track_changes(tracking_since_ != 0);
+    t.changes().track(capture_.tracking());
     return t;
   }
   void recycle(table&& t) {
@@ -689,10 +675,7 @@ class sliced_window_stage {
   std::int64_t grid_offset_;
 
   std::vector<slice> slices_;  // by start
-  // Incremental checkpoints: the capture since which the tables track
-  // their changes (0: they do not), and the newest capture.
-  mutable std::uint64_t tracking_since_ = 0;
-  mutable std::uint64_t last_capture_ = 0;
+  mutable incremental_capture capture_;  // incremental checkpoints: which captures the tables track since
   std::vector<table> pool_;    // cleared tables, kept for reuse
   table scratch_;              // merging slices into a window
   std::vector<early_window> early_;     // periodic: by end

@@ -107,7 +107,10 @@ class key_major_stage {
 
   void on_end() { next_.on_end(); }
   void on_processing_time(timestamp now) { next_.on_processing_time(now); }
-  void on_checkpoint_complete(std::uint64_t checkpoint_id) { next_.on_checkpoint_complete(checkpoint_id); }
+  void on_checkpoint_complete(std::uint64_t checkpoint_id) {
+    capture_.complete(checkpoint_id, trackers());
+    next_.on_checkpoint_complete(checkpoint_id);
+  }
   void on_checkpoint_abort(std::uint64_t checkpoint_id) { next_.on_checkpoint_abort(checkpoint_id); }
 
   /// Records that arrived after every window they could belong to had closed.
@@ -127,12 +130,20 @@ class key_major_stage {
 
   // Keys keep their slots across a restore, and timers are rebuilt from
   // the actual deadlines: what one watermark fires leaves in the same order.
+  // Incremental checkpoints (state_writer::incremental()): a capture on a
+  // base it has kept track since writes the keys changed only.
   void save_state(state_writer& w) const {
+    const bool delta = capture_.begin(w, trackers(), keys_.size());
     w(watermark_, late_count_);
-    save_slots(w, keys_, [&](const state& ks) {
+    const auto save_key = [&](const state& ks) {
       w(ks.highest, ks.extra, static_cast<std::uint64_t>(ks.windows.size()));
       derived().save_windows(w, ks);
-    });
+    };
+    if (delta) {
+      save_slot_changes(w, keys_, save_key);
+    } else {
+      save_slots(w, keys_, save_key);
+    }
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
@@ -141,20 +152,27 @@ class key_major_stage {
   static constexpr bool rescalable = !stateful_side_output<Late>;
 
   void load_state(state_reader& r) {
-    if (r.merging()) {
-      timestamp watermark{};
-      std::uint64_t late = 0;
-      r(watermark, late);
-      watermark_ = std::min(watermark_, watermark);
-      late_count_ += late;
-    } else {
-      r(watermark_, late_count_);
-    }
-    timers_.clear();
-    load_slots(r, keys_, [&](std::uint32_t, state& ks) {
+    const auto load_key = [&](std::uint32_t, state& ks) {
       r(ks.highest, ks.extra);
       derived().load_windows(r, ks, r.read_count("windows"));
-    });
+    };
+    if (r.delta()) {
+      r(watermark_, late_count_);
+      apply_slot_changes(r, keys_, load_key);
+    } else {
+      capture_.restart(trackers());  // restored: the next capture is whole
+      if (r.merging()) {
+        timestamp watermark{};
+        std::uint64_t late = 0;
+        r(watermark, late);
+        watermark_ = std::min(watermark_, watermark);
+        late_count_ += late;
+      } else {
+        r(watermark_, late_count_);
+      }
+      load_slots(r, keys_, load_key);
+    }
+    timers_.clear();
     for (std::uint32_t s = 0; s < keys_.slot_count(); ++s) {
       if (!keys_.live(s)) continue;
       state& ks = keys_.state(s);
@@ -165,6 +183,10 @@ class key_major_stage {
   }
 
  protected:
+  // f(change_tracker&) for the key table (incremental_capture).
+  [[nodiscard]] auto trackers() const {
+    return [this](auto&& f) { f(keys_.changes()); };
+  }
   [[nodiscard]] Derived& derived() noexcept { return static_cast<Derived&>(*this); }
   [[nodiscard]] const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
 
@@ -236,6 +258,7 @@ class key_major_stage {
 
   table keys_;
   key_timers timers_;
+  mutable incremental_capture capture_;  // incremental checkpoints: which captures keys_ tracks since
   timestamp watermark_ = timestamp::min();
   std::uint64_t late_count_ = 0;
 };
