@@ -48,10 +48,15 @@ class dense_slot_table {
     check(key);
     return nullptr;
   }
+  /// ... to change: marked changed while tracking (changes()).
   [[nodiscard, gnu::always_inline]] inline State* lookup(K key) {
-    State* st = const_cast<State*>(std::as_const(*this).lookup(key));
-    if (st != nullptr) changes_.note(static_cast<std::size_t>(detail::key_integer_of(key)));
-    return st;
+    const auto k = static_cast<std::size_t>(detail::key_integer_of(key));
+    if (k < slots_.size()) [[likely]] {
+      changes_.note(k);
+      return &slots_[k].state;
+    }
+    check(key);
+    return nullptr;
   }
   [[gnu::noinline]] std::uint32_t insert(K key) {
     check(key);
