@@ -302,6 +302,51 @@ TEST_CASE("group tables: a checkpoint round trip keeps arrival order; a key held
   hashed_group_table<std::int64_t, double> y;
   state_reader huge(bytes_of(std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1} << 50));
   CHECK_THROWS_AS(load_groups(huge, y, [] { return 0.0; }), checkpoint_error);
+  // Places 0 and 2 of two groups: place 1 is never taken.
+  hashed_group_table<std::int64_t, double> z;
+  state_reader hole(bytes_of(std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{2}, std::uint32_t{0},
+                             std::int64_t{1}, 1.0, std::int64_t{1}, std::uint32_t{2}, std::int64_t{2}, 2.0,
+                             std::int64_t{1}));
+  CHECK_THROWS_AS(load_groups(hole, z, [] { return 0.0; }), checkpoint_error);
+  // A place far beyond what the bytes can hold is refused before the
+  // arrival order is sized by it.
+  hashed_group_table<std::int64_t, double> far;
+  state_reader beyond(bytes_of(std::uint32_t{1}, std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{1},
+                               std::uint32_t{4'000'000'000U}, std::int64_t{1}, 1.0, std::int64_t{1}));
+  CHECK_THROWS_WITH_AS(load_groups(beyond, far, [] { return 0.0; }), doctest::Contains("beyond the groups"),
+                       checkpoint_error);
+}
+
+TEST_CASE("group tables: a restore rebuilds the arrival order of a large table, hashed and dense") {
+  // Groups are saved by key group, not in arrival order: a restore puts
+  // each at its place directly.
+  hashed_group_table<std::int64_t, std::int64_t> h;
+  dense_group_table<std::int64_t, std::int64_t> d;
+  std::vector<std::int64_t> keys;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 20'000; ++i) {
+    const auto k = static_cast<std::int64_t>(rng() % 50'000);
+    if (h.find(k) != nullptr) continue;
+    keys.push_back(k);
+    h.find_or_insert(k, [] { return std::int64_t{0}; }).acc = k * 3;
+    d.find_or_insert(k, [] { return std::int64_t{0}; }).acc = k * 3;
+  }
+  const auto check = [&](const auto& t) {
+    state_writer w(16);
+    save_groups(w, t);
+    std::remove_cvref_t<decltype(t)> u;
+    state_reader r(w.bytes(), 16);
+    load_groups(r, u, [] { return std::int64_t{0}; });
+    CHECK(r.exhausted());
+    std::vector<std::int64_t> order;
+    for (const auto& e : u.entries()) {
+      order.push_back(e.key);
+      CHECK(e.acc == e.key * 3);
+    }
+    CHECK(order == keys);
+  };
+  check(h);
+  check(d);
 }
 
 TEST_CASE("state_reader: read_count refuses a count the bytes left cannot hold, naming it and its offset") {

@@ -179,14 +179,20 @@ class checkpoint_store {
   /// missing, truncated or damaged file is a checkpoint_error naming the
   /// file and the byte offset.
   [[nodiscard]] stored_checkpoint load(std::uint64_t id) const {
-    std::map<std::uint64_t, stored_checkpoint> chain;
+    chain_reads chain;
     return load_chained(id, chain);
   }
 
  private:
+  // The checkpoints a load's deltas build on, each read once; a base's
+  // record is moved into the delta that builds on it, unless taken before.
+  struct chain_reads {
+    std::map<std::uint64_t, stored_checkpoint> loaded;
+    std::set<std::pair<std::uint64_t, std::string>> taken;  // (checkpoint, task/record)
+  };
+
   // load(), with the checkpoints a delta builds on read once into `chain`.
-  stored_checkpoint load_chained(std::uint64_t id, std::map<std::uint64_t, stored_checkpoint>& chain) const {
-    if (const auto it = chain.find(id); it != chain.end()) return it->second;
+  stored_checkpoint load_chained(std::uint64_t id, chain_reads& chain) const {
     const std::filesystem::path cp_dir = dir_ / dir_name(id);
     const std::string mpath = (cp_dir / manifest_name).string();
     const std::string mbytes = detail::read_whole_file(mpath);
@@ -268,29 +274,35 @@ class checkpoint_store {
       throw checkpoint_error(mpath + ": " + std::to_string(body.size() - m.pos) +
                              " unexpected bytes at byte offset " + std::to_string(m.pos));
     }
-    chain.emplace(id, cp);
     return cp;
   }
 
   // Task `task`'s record `rid` as checkpoint `base` restores it (whole, or
   // its own chain), for a delta of a newer checkpoint.
   state_record base_record(std::uint64_t base, const std::string& task, const std::string& rid,
-                           std::map<std::uint64_t, stored_checkpoint>& chain, const std::string& mpath) const {
-    const stored_checkpoint b = [&] {
+                           chain_reads& chain, const std::string& mpath) const {
+    auto at = chain.loaded.find(base);
+    if (at == chain.loaded.end()) {
       try {
-        return load_chained(base, chain);
+        at = chain.loaded.emplace(base, load_chained(base, chain)).first;
       } catch (const error& e) {
         throw checkpoint_error(mpath + ": builds on checkpoint " + std::to_string(base) + ", which does not read back: " +
                                e.what());
       }
-    }();
-    const auto t = b.tasks.find(task);
-    const state_record* r = t == b.tasks.end() ? nullptr : t->second.find(rid);
+    }
+    const auto t = at->second.tasks.find(task);
+    state_record* r = t == at->second.tasks.end() ? nullptr : t->second.find(rid);
     if (r == nullptr) {
       throw checkpoint_error(mpath + ": a delta of '" + rid + "' (task '" + task + "') builds on checkpoint " +
                              std::to_string(base) + ", which holds no such record");
     }
-    return *r;
+    // A record is large (a whole keyed state): the delta on it takes it.
+    // All of a checkpoint's deltas build on one checkpoint, so no record is
+    // the base of two.
+    if (!chain.taken.emplace(base, task + '/' + rid).second) {
+      throw checkpoint_error(mpath + ": two deltas of '" + rid + "' build on checkpoint " + std::to_string(base));
+    }
+    return std::move(*r);
   }
 
   // The checkpoints a new one's deltas need: their bases, and what those

@@ -72,6 +72,9 @@ class snapshot {
     const auto it = index_.find(id);
     return it == index_.end() ? nullptr : &records_[it->second];
   }
+  [[nodiscard]] state_record* find(std::string_view id) {
+    return const_cast<state_record*>(std::as_const(*this).find(id));
+  }
   /// Adds a record; an id already present is a checkpoint_error.
   void add(state_record record) {
     if (index_.count(record.id) != 0) {

@@ -161,6 +161,33 @@ class group_slots {
     changes_.note(static_cast<std::size_t>(&e - slots_.data()));
   }
 
+  // ---- a restore in saved order (load_groups) ----
+  static constexpr std::uint32_t no_slot = ~std::uint32_t{0};  // a place not yet taken
+  // Puts a new group into free slot i at place `place` of the arrival
+  // order; the places come in any order, each once (check_places).
+  template <class Init>
+  entry& occupy_at(std::size_t i, key_arg_t<K> key, std::uint32_t place, Init& init) {
+    if (place >= order_.size()) order_.resize(std::size_t{place} + 1, no_slot);
+    if (order_[place] != no_slot) throw checkpoint_error("a window's groups do not take each place in arrival order once");
+    order_[place] = static_cast<std::uint32_t>(i);
+    entry& e = slots_[i];
+    e.key = key;
+    e.acc = init();
+    if constexpr (Weighted) e.n = 0;
+    e.order = place + 1;
+    return e;
+  }
+
+ public:
+  /// After a restore's place_group calls: every place up to the last was
+  /// taken (a checkpoint_error otherwise).
+  void check_places() const {
+    if (std::find(order_.begin(), order_.end(), no_slot) != order_.end()) {
+      throw checkpoint_error("a window's groups do not take each place in arrival order once");
+    }
+  }
+
+ protected:
   // Occupies free slot i with a new group.
   template <class Init>
   entry& occupy(std::size_t i, key_arg_t<K> key, Init& init) {
@@ -212,6 +239,19 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
     if (slots != slots_.size()) resize(slots);
   }
 
+  /// A restore's insert: a new group (its key absent) at place `place` of
+  /// the arrival order, the places filled in any order (check_places()).
+  template <class Init>
+  entry& place_group(detail::key_arg_t<K> key, std::uint32_t place, Init&& init) {
+    if ((std::max<std::size_t>(order_.size(), std::size_t{place} + 1) + 1) * 2 > slots_.size()) {
+      reserve(std::max<std::size_t>(order_.size(), std::size_t{place} + 1) + 1);
+    }
+    if (find(key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+    std::size_t i = home(key);
+    while (slots_[i].order != 0) i = (i + 1) & mask_;
+    return this->occupy_at(i, key, place, init);
+  }
+
   /// Starts loading `key`'s home slot into the cache: a restore inserts a
   /// million keys at random places, and hides each one's miss behind the
   /// inserts before it.
@@ -248,6 +288,7 @@ class hashed_group_table : public detail::group_slots<K, Acc, Weighted> {
     mask_ = n - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(n));
     for (std::uint32_t& at : order_) {
+      if (at == base::no_slot) continue;  // a place a restore has not filled yet
       entry& e = old[at];
       std::size_t i = home(e.key);
       while (slots_[i].order != 0) i = (i + 1) & mask_;
@@ -282,6 +323,16 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
 
   /// Keys are below n (dense_keys(n)); a key at or past it is a usage_error.
   void limit_keys(std::size_t n) noexcept { limit_ = n; }
+  /// A restore's insert, as hashed_group_table::place_group.
+  template <class Init>
+  entry& place_group(detail::key_arg_t<K> key, std::uint32_t place, Init&& init) {
+    if (find(key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+    const auto no_group = [] { return Acc{}; };
+    entry& e = insert(key, no_group);  // checks the key's range, grows the slots
+    order_.pop_back();                 // insert appended it; it goes at `place` instead
+    e.order = 0;
+    return this->occupy_at(static_cast<std::size_t>(&e - slots_.data()), key, place, init);
+  }
 
   [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
     const auto k = static_cast<std::size_t>(detail::key_integer_of(key));  // a negative key converts to a huge k
@@ -354,13 +405,34 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
   if (key_groups == 0 || nonempty > key_groups) {
     throw checkpoint_error(std::to_string(nonempty) + " of " + std::to_string(key_groups) + " key groups hold groups");
   }
-  std::vector<loaded> all;
+  // Not rescaled: each group goes straight to its slot and its place in
+  // arrival order, in the saved order (by key group), a batch at a time so
+  // that each batch's home slots are prefetched while it is read. Rescaled:
+  // the groups kept are gathered, then appended in their saved order.
+  const bool rescaling = r.rescaling();
+  constexpr std::size_t batch_size = 32;  // slots in flight: enough to cover a miss to memory
+  std::vector<loaded> batch;
+  if (!rescaling) batch.reserve(batch_size);
+  const auto place_batch = [&] {
+    for (loaded& l : batch) {
+      entry& en = groups.place_group(l.key, l.place, [&] { return std::move(l.acc); });
+      if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
+    }
+    batch.clear();
+  };
+  std::vector<loaded> kept;
+  std::uint64_t seen = 0;  // groups read so far
   for (std::uint32_t i = 0; i < nonempty; ++i) {
     std::uint32_t g = 0;
     r(g);
     if (g >= key_groups) throw checkpoint_error("key group " + std::to_string(g) + " of " + std::to_string(key_groups));
-    const bool owned = !r.rescaling() || r.owns_key_group(g);
+    const bool owned = !rescaling || r.owns_key_group(g);
     const std::uint64_t n = r.read_count("window groups", sizeof(std::uint32_t));
+    if constexpr (requires { groups.reserve(n); }) {
+      // Keys spread evenly over key groups: the first sizes the table for
+      // all (a wrong guess only costs a growth).
+      if (i == 0 && !rescaling) groups.reserve(static_cast<std::size_t>(n) * nonempty + nonempty);
+    }
     for (std::uint64_t k = 0; k < n; ++k) {
       loaded l{0, {}, init(), 0};
       r(l.place, l.key, l.acc, l.weight);
@@ -368,41 +440,33 @@ void load_groups(state_reader& r, Table& groups, Init&& init) {
         throw checkpoint_error("a window group's key in key group " + std::to_string(g) +
                                " hashes to another: the checkpoint is damaged, or the key's std::hash changed");
       }
-      if (owned) all.push_back(std::move(l));
+      // Places are below the group count, which is at most the groups read
+      // and a group per 4 bytes left (a place each): checked before the
+      // arrival order is sized by it.
+      if (++seen + r.remaining() / sizeof(std::uint32_t) <= l.place) {
+        throw checkpoint_error("a window group's place in arrival order, " + std::to_string(l.place) +
+                               ", is beyond the groups the checkpoint can hold");
+      }
+      if (rescaling) {
+        if (owned) kept.push_back(std::move(l));
+        continue;
+      }
+      if constexpr (requires { groups.prefetch(l.key); }) groups.prefetch(l.key);
+      batch.push_back(std::move(l));
+      if (batch.size() == batch_size) place_batch();
     }
   }
-  if (r.rescaling()) {
-    // Some groups went to other instances: the places left keep their
-    // order, after the groups earlier parts of the restore loaded.
-    std::stable_sort(all.begin(), all.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
-    if constexpr (requires { groups.reserve(all.size()); }) groups.reserve(groups.size() + all.size());
-    for (loaded& l : all) {
-      if (groups.find(l.key) != nullptr) throw checkpoint_error("two saved instances hold one window group's key");
-      entry& en = groups.find_or_insert(l.key, [&] { return std::move(l.acc); });
-      if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
-    }
+  if (!rescaling) {
+    place_batch();
+    groups.check_places();
     return;
   }
-  // Places are a permutation of 0..n-1: index them (no sort), each taken once.
-  constexpr std::uint32_t none = ~std::uint32_t{0};
-  std::vector<std::uint32_t> at(all.size(), none);
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    const std::uint32_t place = all[i].place;
-    if (place >= all.size() || at[place] != none) {
-      throw checkpoint_error("a window's groups do not take each place in arrival order once");
-    }
-    at[place] = static_cast<std::uint32_t>(i);
-  }
-  if constexpr (requires { groups.reserve(all.size()); }) groups.reserve(all.size());
-  constexpr std::size_t ahead = 16;  // inserts in flight: enough to cover a miss to memory
-  for (std::size_t k = 0; k < at.size(); ++k) {
-    if constexpr (requires { groups.prefetch(all[0].key); }) {
-      // Two stages: the loaded group two strides ahead, its slot one ahead.
-      if (k + 2 * ahead < at.size()) __builtin_prefetch(&all[at[k + 2 * ahead]]);
-      if (k + ahead < at.size()) groups.prefetch(all[at[k + ahead]].key);
-    }
-    loaded& l = all[at[k]];
-    if (groups.find(l.key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
+  // Some groups went to other instances: the places left keep their order,
+  // after the groups earlier parts of the restore loaded.
+  std::stable_sort(kept.begin(), kept.end(), [](const loaded& a, const loaded& b) { return a.place < b.place; });
+  if constexpr (requires { groups.reserve(kept.size()); }) groups.reserve(groups.size() + kept.size());
+  for (loaded& l : kept) {
+    if (groups.find(l.key) != nullptr) throw checkpoint_error("two saved instances hold one window group's key");
     entry& en = groups.find_or_insert(l.key, [&] { return std::move(l.acc); });
     if constexpr (requires { en.n = l.weight; }) en.n = l.weight;
   }
