@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "laminar/core/detail/huge_pages.hpp"
 #include "laminar/core/detail/state_archives.hpp"
 #include "laminar/core/detail/type_name.hpp"
 #include "laminar/core/error.hpp"
@@ -130,7 +131,10 @@ class state_writer {
   [[nodiscard]] std::string take_bytes() noexcept { return std::move(bytes_); }
   /// Room for `more` bytes beyond what is written: a stage that knows its
   /// state's size saves the string's regrowth.
-  void reserve(std::size_t more) { bytes_.reserve(bytes_.size() + more); }
+  void reserve(std::size_t more) {
+    bytes_.reserve(bytes_.size() + more);
+    detail::advise_huge_pages(bytes_.data() + bytes_.size(), bytes_.capacity() - bytes_.size());  // not yet touched
+  }
   /// The checkpoint's key-group count.
   [[nodiscard]] std::uint32_t key_groups() const noexcept { return key_groups_; }
 

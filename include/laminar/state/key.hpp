@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "laminar/operator/key_by.hpp"
+#include "laminar/state/detail/large_table_allocator.hpp"
 
 namespace laminar {
 
@@ -105,21 +106,29 @@ class key_group_buckets {
     std::uint32_t holding = 0;
     for (std::uint32_t g = 0; g < top; ++g) holding += start[g + 1] != 0 ? 1U : 0U;
     for (std::uint32_t g = 0; g < top; ++g) start[g + 1] += start[g];
-    std::vector<std::uint32_t> order(items_.size());
+    std::vector<std::uint32_t, large_table_allocator<std::uint32_t>> order(items_.size());
     std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
     for (std::size_t i = 0; i < items_.size(); ++i) order[next[group_of_[i]]++] = static_cast<std::uint32_t>(i);
     w(groups_, holding);
     for (std::uint32_t g = 0; g < top; ++g) {
       if (start[g + 1] == start[g]) continue;
       w(g, static_cast<std::uint64_t>(start[g + 1] - start[g]));
-      for (std::uint32_t k = start[g]; k < start[g + 1]; ++k) write_item(items_[order[k]]);
+      for (std::uint32_t k = start[g]; k < start[g + 1]; ++k) {
+        // Items in key-group order lie at random places of their table: a
+        // pointer's target is fetched a stride ahead, so the misses overlap.
+        if constexpr (std::is_pointer_v<Item>) {
+          if (k + prefetch_ahead < order.size()) __builtin_prefetch(items_[order[k + prefetch_ahead]]);
+        }
+        write_item(items_[order[k]]);
+      }
     }
   }
 
  private:
+  static constexpr std::size_t prefetch_ahead = 16;
   std::uint32_t groups_;
-  std::vector<Item> items_;
-  std::vector<std::uint32_t> group_of_;
+  std::vector<Item, large_table_allocator<Item>> items_;  // as large as the table: huge pages
+  std::vector<std::uint32_t, large_table_allocator<std::uint32_t>> group_of_;
 };
 
 }  // namespace detail

@@ -238,6 +238,9 @@ inline std::vector<std::uint32_t> load_free_slots(state_reader& r) {
 /// the unit in which keyed state moves between instances of a node.
 template <class Table, class SaveState>
 void save_slots(state_writer& w, const Table& t, SaveState&& save_state) {
+  // About what a key takes (slot, key, a state the size of its struct): a
+  // large table's bytes are written once, not regrown.
+  w.reserve(t.size() * (sizeof(std::uint32_t) + sizeof(t.key(0)) + sizeof(t.state(0))));
   w(static_cast<std::uint64_t>(t.slot_count()));
   detail::key_group_buckets<std::uint32_t> slots(w.key_groups());
   for (std::uint32_t s = 0; s < t.slot_count(); ++s) {

@@ -10,13 +10,9 @@
 #include <memory>
 #include <new>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+#include "laminar/core/detail/huge_pages.hpp"
 
 namespace laminar::detail {
-
-inline constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
 
 template <class T>
 struct large_table_allocator {
@@ -31,9 +27,7 @@ struct large_table_allocator {
     if (bytes < huge_page_bytes) return std::allocator<T>{}.allocate(n);
     const std::size_t rounded = (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
     void* p = ::operator new(rounded, std::align_val_t{huge_page_bytes});
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    (void)::madvise(p, rounded, MADV_HUGEPAGE);  // advice: refused or ignored, the table works the same
-#endif
+    advise_huge_pages(p, rounded);
     return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t n) noexcept {
