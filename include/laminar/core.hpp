@@ -22,6 +22,7 @@
 #include "laminar/core/field.hpp"
 #include "laminar/core/forwarding_stage.hpp"
 #include "laminar/core/pipeline.hpp"
+#include "laminar/core/record_fields.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/core/tagged_key.hpp"
