@@ -16,44 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "serde/records.hpp"
+
 using namespace laminar;
-
-namespace serde_test {
-
-enum class side : std::int8_t { buy = 1, sell = -1 };
-
-struct level {
-  double px = 0;
-  std::int64_t qty = 0;
-  friend bool operator==(const level&, const level&) = default;
-};
-constexpr auto laminar_fields(const level*) {
-  return describe(field_named("px", &level::px), field_named("qty", &level::qty));
-}
-
-struct order {
-  std::string sym;
-  side dir = side::buy;
-  level at;
-  std::optional<double> limit;
-  bool hidden = false;
-  timestamp ts;
-  std::uint32_t venue = 0;
-  friend bool operator==(const order&, const order&) = default;
-};
-constexpr auto laminar_fields(const order*) {
-  return describe(field_named("sym", &order::sym), field_named("dir", &order::dir), field_named("at", &order::at),
-                  field_named("limit", &order::limit), field_named("hidden", &order::hidden),
-                  field_named("ts", &order::ts), field_named("venue", &order::venue));
-}
-
-struct twice {
-  int a = 0;
-  int b = 0;
-};
-constexpr auto laminar_fields(const twice*) { return describe(field_named("a", &twice::a), field_named("a", &twice::b)); }
-
-}  // namespace serde_test
 
 using serde_test::order;
 
