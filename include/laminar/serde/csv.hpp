@@ -8,6 +8,8 @@
 //   decoded<quote> d = csv.decode(row);        // a row without its line end
 //   if (!d) std::puts(d.error().message().c_str());
 //
+// A codec decodes on one thread at a time: it keeps the cells of the row
+// it splits from row to row (a stream of rows allocates only its strings).
 // Quoting: a field holding the delimiter, a quote, CR or LF is written in
 // quotes, a quote in it doubled; decoding takes quoted fields anywhere and
 // refuses a quote inside an unquoted field, text after a closing quote, a
@@ -143,8 +145,8 @@ class csv_codec {
   /// Decodes one row (without its '\n'; a final CR is ignored).
   [[nodiscard]] decoded<T> decode(std::string_view row) const {
     if (!row.empty() && row.back() == '\r') row.remove_suffix(1);
-    std::vector<cell> cells;
-    cells.reserve(columns_.size());
+    cell_list& cells = cells_;
+    cells.n = 0;
     if (auto bad = split(row, cells)) return std::move(*bad);
     if (cells.size() != columns_.size()) {
       return decode_error{"", row.size(),
@@ -187,16 +189,32 @@ class csv_codec {
     std::string unescaped;
     [[nodiscard]] std::string_view text() const noexcept { return doubled ? std::string_view(unescaped) : raw; }
   };
+  // The cells of the row being decoded; kept from row to row, so that a
+  // steady stream of rows allocates nothing here.
+  struct cell_list {
+    std::vector<cell> all;
+    std::size_t n = 0;
+    cell& add(std::string_view raw, std::size_t at, bool doubled) {
+      if (n == all.size()) all.emplace_back();
+      cell& c = all[n++];
+      c.raw = raw;
+      c.at = at;
+      c.doubled = doubled;
+      c.unescaped.clear();
+      return c;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return n; }
+    const cell& operator[](std::size_t i) const noexcept { return all[i]; }
+  };
 
   // Splits a row into its fields; a malformed row is an error naming the
   // field (by its column, when within the columns) and the byte.
-  std::optional<decode_error> split(std::string_view row, std::vector<cell>& cells) const {
+  std::optional<decode_error> split(std::string_view row, cell_list& cells) const {
     const auto column = [&](std::size_t k) { return k < columns_.size() ? columns_[k] : std::string(); };
     std::size_t i = 0;
     for (;;) {
       const std::size_t start = i;
       if (i < row.size() && row[i] == '"') {
-        std::string text;
         bool doubled = false;
         std::size_t j = i + 1;
         for (;; ++j) {
@@ -209,14 +227,13 @@ class csv_codec {
           }
           break;
         }
-        cell c{row.substr(i + 1, j - i - 1), start, doubled, {}};
+        cell& c = cells.add(row.substr(i + 1, j - i - 1), start, doubled);
         if (doubled) {
           for (std::size_t k = i + 1; k < j; ++k) {
             c.unescaped += row[k];
             if (row[k] == '"') ++k;  // the second of a doubled quote
           }
         }
-        cells.push_back(std::move(c));
         i = j + 1;
         if (i < row.size() && row[i] != format_.delimiter) {
           return decode_error{column(cells.size() - 1), i, "expected a delimiter after a closing quote"};
@@ -227,7 +244,7 @@ class csv_codec {
           if (row[j] == '"') return decode_error{column(cells.size()), j, "a quote inside an unquoted field"};
           ++j;
         }
-        cells.push_back(cell{row.substr(i, j - i), start, false, {}});
+        cells.add(row.substr(i, j - i), start, false);
         i = j;
       }
       if (i >= row.size()) return std::nullopt;
@@ -236,7 +253,8 @@ class csv_codec {
   }
 
   void append_quoted(std::string_view text, std::string& out) const {
-    if (text.find_first_of(std::string{format_.delimiter, '"', '\r', '\n'}) == std::string_view::npos) {
+    const char special[] = {format_.delimiter, '"', '\r', '\n'};
+    if (text.find_first_of(std::string_view(special, sizeof special)) == std::string_view::npos) {
       out += text;
       return;
     }
@@ -251,6 +269,7 @@ class csv_codec {
   csv_format format_;
   std::vector<std::string> columns_;
   std::string header_;  // without its '\n'
+  mutable cell_list cells_;
 };
 
 }  // namespace laminar
