@@ -51,8 +51,18 @@ struct record_description {
   static constexpr std::size_t size = sizeof...(Fields);
 };
 
+namespace detail {
+template <class F>
+inline constexpr bool is_named_field = false;
+template <class T, class M>
+inline constexpr bool is_named_field<named_field<T, M>> = true;
+}  // namespace detail
+
 /// The description of a record: its fields, in the order codecs write them.
+/// (Constrained: argument-dependent lookup brings it to every call of a
+/// `describe` with a laminar argument, where it must not be a candidate.)
 template <class... Fields>
+  requires(sizeof...(Fields) > 0 && (detail::is_named_field<Fields> && ...))
 [[nodiscard]] constexpr record_description<Fields...> describe(Fields... fields) noexcept {
   return {{fields...}};
 }
