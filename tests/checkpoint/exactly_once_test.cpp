@@ -230,7 +230,7 @@ TEST_CASE("transactional_file_sink: a part is synced by the checkpoint's writer,
   CHECK(committed_output(out) == expected);
 }
 
-TEST_CASE("from_file: lines to records, its byte offset checkpointed, a bad line named with its line and offset") {
+TEST_CASE("from_file: lines to records, its byte offset checkpointed, a bad line named with its number and offset") {
   test::temp_dir dir("file-source");
   const fs::path input = dir.path() / "in.txt";
   {
@@ -239,31 +239,35 @@ TEST_CASE("from_file: lines to records, its byte offset checkpointed, a bad line
   }
   std::vector<long long> got;
   auto parse = [](std::string_view line) { return static_cast<long long>(line.size() == 5000 ? -1 : std::stoll(std::string(line))); };
-  auto p = from_file(input, parse, 4096) | sink([&](long long v) { got.push_back(v); });
+  auto p = from_file(input, parse).block_bytes(4096) | sink([&](long long v) { got.push_back(v); });
   CHECK(p.run_for(2) == 2);
   CHECK(p.source().offset() == 6);
-  CHECK(p.source().line() == 3);
+  CHECK(p.source().record() == 3);
   const snapshot s = p.checkpoint(1);
   p.run();
   CHECK(got == std::vector<long long>{10, 20, -1, 30});
 
   got.clear();
-  auto q = from_file(input, parse, 4096) | sink([&](long long v) { got.push_back(v); });
+  auto q = from_file(input, parse).block_bytes(4096) | sink([&](long long v) { got.push_back(v); });
   q.restore(s);
   q.run();
   CHECK(got == std::vector<long long>{-1, 30});
 
-  // A checkpoint past the end of a shorter file is refused.
-  const fs::path shorter = dir.path() / "short.txt";
-  std::ofstream(shorter) << "1\n";
-  auto r = from_file(shorter, parse) | sink([](long long) {});
+  // A checkpoint of another file is refused; so is one past the end of the file, shortened since.
+  const fs::path other = dir.path() / "other.txt";
+  std::ofstream(other) << "1\n2\n3\n4\n";
+  auto o = from_file(other, parse) | sink([](long long) {});
+  CHECK_THROWS_WITH_AS(o.restore(s), doctest::Contains("which is not among its files"), checkpoint_error);
+  std::ofstream(input, std::ios::trunc) << "1\n";
+  auto r = from_file(input, parse) | sink([](long long) {});
   CHECK_THROWS_WITH_AS(r.restore(s), doctest::Contains("past the end of the file"), checkpoint_error);
 
   const fs::path bad = dir.path() / "bad.txt";
   std::ofstream(bad) << "1\n2\nthree\n4\n";
   std::vector<int> ints;
   auto b = from_file(bad, parse_int) | sink([&](int v) { ints.push_back(v); });
-  CHECK_THROWS_WITH_AS(b.run(), doctest::Contains("line 3 (byte offset 4) was rejected: not an integer"),
+  const std::string named = "file '" + bad.string() + "': record 3 (byte offset 4): the record at byte 0: not an integer";
+  CHECK_THROWS_WITH_AS(b.run(), doctest::Contains(named.c_str()),
                        file_source_error);
   CHECK(ints == std::vector<int>{1, 2});
 

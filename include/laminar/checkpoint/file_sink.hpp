@@ -86,7 +86,11 @@ class part_file_writer {
       return;
     }
     if (!fd_) open();
-    encode_(record, buffer_);
+    if constexpr (requires { encode_.encode(record, buffer_); }) {
+      encode_.encode(record, buffer_);  // a codec (laminar/serde/)
+    } else {
+      encode_(record, buffer_);
+    }
     ++seq_;
     if (buffer_.size() >= buffer_bytes_) spill();
   }
@@ -279,16 +283,19 @@ struct transactional_file_sink_factory {
   template <class Ctx>
   auto bind(const Ctx& ctx) && {
     using T = typename Ctx::value_type;
-    static_assert(std::is_invocable_v<Encode&, const T&, std::string&>,
-                  "laminar::transactional_file_sink: encode must be callable as encode(record, std::string& out)");
+    static_assert(std::is_invocable_v<Encode&, const T&, std::string&> ||
+                      requires(const Encode& c, const T& r, std::string& out) { c.encode(r, out); },
+                  "laminar::transactional_file_sink: encode must be a codec of the record type (json_codec<T>, "
+                  "csv_codec<T>...) or callable as encode(record, std::string& out)");
     return two_phase_commit(part_file_writer<T, Encode>(std::move(dir), std::move(encode), buffer_bytes)).bind(ctx);
   }
 };
 
 }  // namespace detail
 
-/// An exactly-once sink writing part files into `dir`: `encode(record,
-/// out)` appends a record's bytes to `out`. Parts are committed when the
+/// An exactly-once sink writing part files into `dir`: `encode` is a codec
+/// of laminar/serde/ (its encode(record, out)), or a function
+/// `encode(record, out)` that appends a record's bytes to `out`. Parts are committed when the
 /// checkpoint after them completes (checkpoint_coordinator), and at the
 /// end of the stream.
 template <class Encode>

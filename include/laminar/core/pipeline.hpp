@@ -2,11 +2,13 @@
 // It is what `source | operators | sink` returns.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "laminar/core/checkpoint.hpp"
@@ -29,7 +31,17 @@ class pipeline {
     requires requires(Source& s, Chain& c) { s.run_for(c, std::size_t{}); }
   {
     expect_open("run");
-    while (!source_.exhausted()) source_.run_for(chain_, std::numeric_limits<std::size_t>::max());
+    while (!source_.exhausted()) {
+      if constexpr (requires(const Source& s) { s.has_input(); }) {
+        // A source with nothing to read yet (a followed file at its end):
+        // this is the caller's thread, so it may wait.
+        if (!source_.has_input()) {
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+          continue;
+        }
+      }
+      source_.run_for(chain_, std::numeric_limits<std::size_t>::max());
+    }
     finish();
   }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -31,6 +32,7 @@
 #include "laminar/core/record_fields.hpp"
 #include "laminar/serde/decode_error.hpp"
 #include "laminar/serde/detail/scalar_text.hpp"
+#include "laminar/serde/frame.hpp"
 
 namespace laminar {
 
@@ -120,6 +122,15 @@ class csv_codec {
   [[nodiscard]] bool is_header(std::string_view row) const {
     if (!row.empty() && row.back() == '\r') row.remove_suffix(1);
     return row == header_;
+  }
+
+  /// Frames rows in a stream: a row ends at a '\n' outside quotes
+  /// (csv_row_end); at the end, what is left is the last row.
+  [[nodiscard]] std::optional<frame> next_frame(std::string_view buffer, bool at_end) const noexcept {
+    const std::size_t end = csv_row_end(buffer);
+    if (end != std::string_view::npos) return frame{0, end, end + 1};
+    if (at_end && !buffer.empty()) return frame{0, buffer.size(), buffer.size()};
+    return std::nullopt;
   }
 
   /// Appends `record` as one row, and '\n'.

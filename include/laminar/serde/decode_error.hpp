@@ -25,6 +25,7 @@ struct decode_error {
     m += " at byte " + std::to_string(position) + ": " + reason;
     return m;
   }
+  friend bool operator==(const decode_error&, const decode_error&) = default;
 };
 
 /// A record decoded, or why it could not be.
