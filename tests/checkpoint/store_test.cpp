@@ -198,3 +198,30 @@ TEST_CASE("checkpoint_store: an unwritable directory is a storage_error naming i
   CHECK_THROWS_WITH_AS(store.write(sample(1)), doctest::Contains(where.c_str()), storage_error);
   fs::permissions(dir.path(), fs::perms::owner_all);
 }
+
+TEST_CASE("checkpoint_store: an older manifest damaged (short, or a huge dependency count) does not break the next write") {
+  for (const std::string& damage : {std::string("\x01\x02\x03\x04", 4), std::string()}) {
+    test::temp_dir dir("older-manifest");
+    checkpoint_store store(dir.path(), 2);
+    store.write(sample(1));
+    store.write(sample(2));
+    const fs::path manifest = dir.path() / checkpoint_store::dir_name(1) / "MANIFEST";
+    if (!damage.empty()) {
+      std::ofstream(manifest, std::ios::binary | std::ios::trunc) << damage;
+    } else {
+      // The dependency count (after magic, version, id and key-group count) made 0xFFFFFFFF.
+      std::string bytes;
+      {
+        std::ifstream in(manifest, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+      }
+      REQUIRE(bytes.substr(8, 4) == std::string("\x02\x00\x00\x00", 4));  // version 2, after the magic
+      bytes.replace(8 + 4 + 8 + 4, 4, "\xff\xff\xff\xff", 4);
+      std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
+    }
+    store.write(sample(3));  // reads the older manifests' dependencies to retain what is needed
+    store.write(sample(4));
+    CHECK(store.checkpoints() == std::vector<std::uint64_t>{3, 4});
+    check_same(store.load(4), sample(4));
+  }
+}

@@ -200,3 +200,17 @@ TEST_CASE("wal: a failed write loses nothing acknowledged, and the next commit w
     CHECK(replayed(again, 0).size() == 20);
   }
 }
+
+TEST_CASE("wal: a segment name whose number overflows is refused; one that is not all digits is not a segment") {
+  {
+    test::temp_dir dir("wal-name-overflow");
+    std::ofstream(dir.path() / "wal-99999999999999999999.log").put('\0');
+    CHECK_THROWS_WITH_AS(write_ahead_log<tick>(dir.path()), doctest::Contains("past 2^64"), checkpoint_error);
+  }
+  {
+    test::temp_dir dir("wal-name-letters");
+    std::ofstream(dir.path() / "wal-0000000000000000000x.log").put('\0');
+    write_ahead_log<tick> wal(dir.path());
+    CHECK(wal.last_seq() == 0);  // an empty log: the file is not one of its segments
+  }
+}

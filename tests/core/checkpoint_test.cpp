@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdint>
 #include <laminar/laminar.hpp>
 #include <sstream>
@@ -246,4 +247,20 @@ TEST_CASE("state archives: a container size the bytes left cannot hold is refuse
       CHECK_THROWS_WITH_AS(damaged.load(back), doctest::Contains("exceeds what the"), checkpoint_error);
     }
   }
+}
+
+TEST_CASE("state archive: a bool's byte must be 0 or 1, alone or in an array") {
+  {
+    state_reader ok(std::string_view("\x01\x00", 2));
+    bool a = false, b = true;
+    ok(a, b);
+    CHECK(a);
+    CHECK(!b);
+  }
+  state_reader bad(std::string_view("\x02", 1));
+  bool c = false;
+  CHECK_THROWS_WITH_AS(bad(c), doctest::Contains("a bool of value 2 at offset 0"), checkpoint_error);
+  state_reader bad_array(std::string_view("\x01\x00\xff", 3));
+  std::array<bool, 3> bits{};
+  CHECK_THROWS_WITH_AS(bad_array(bits), doctest::Contains("a bool of value 255 at offset 2"), checkpoint_error);
 }

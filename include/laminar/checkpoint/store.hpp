@@ -402,8 +402,9 @@ class checkpoint_store {
       if (m.u32("manifest version") < 2) return {};
       (void)m.u64("checkpoint id");
       (void)m.u32("key group count");
-      std::vector<std::uint64_t> deps(m.u32("dependency count"));
-      for (std::uint64_t& d : deps) d = m.u64("dependency");
+      const std::uint32_t n = m.u32("dependency count");
+      std::vector<std::uint64_t> deps;  // read one by one: a damaged count meets the end of the file, not a huge allocation
+      for (std::uint32_t d = 0; d < n; ++d) deps.push_back(m.u64("dependency"));
       return deps;
     } catch (const error&) {
       return {};

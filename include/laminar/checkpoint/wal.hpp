@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -279,13 +280,21 @@ class write_ahead_log {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(dir_)) {
       const std::string name = e.path().filename().string();
-      if (name.size() == 28 && name.starts_with("wal-") && name.ends_with(".log")) names.push_back(e.path().string());
+      if (name.size() == 28 && name.starts_with("wal-") && name.ends_with(".log") &&
+          std::all_of(name.begin() + 4, name.begin() + 24, [](char c) { return c >= '0' && c <= '9'; })) {
+        names.push_back(e.path().string());
+      }
     }
     std::sort(names.begin(), names.end());
     for (std::size_t k = 0; k < names.size(); ++k) {
       const bool last_segment = k + 1 == names.size();
       const std::string bytes = detail::read_whole_file(names[k]);
-      segment s{std::stoull(names[k].substr(names[k].size() - 24, 20)), 0, names[k]};
+      std::uint64_t first = 0;
+      const char* digits = names[k].data() + names[k].size() - 24;
+      if (std::from_chars(digits, digits + 20, first).ec != std::errc()) {
+        throw checkpoint_error(names[k] + ": the record number in its name is past 2^64");
+      }
+      segment s{first, 0, names[k]};
       std::size_t at = 0;
       std::uint64_t expect = s.first;
       while (at < bytes.size()) {

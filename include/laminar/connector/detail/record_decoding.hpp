@@ -63,6 +63,7 @@ class record_decoding {
 
   [[nodiscard]] const Decoder& decoder() const noexcept { return decoder_; }
   Decoder&& take_decoder() noexcept { return std::move(decoder_); }
+  DeadLetters&& take_dead() noexcept { return std::move(dead_); }
 
   /// The `record`-th frame (1-based) of its file or connection, at byte
   /// `offset`: into the chain (true), skipped as a header row, or refused.

@@ -32,10 +32,10 @@ struct le_reader {
   std::string_view file = "checkpoint";
 
   std::string_view bytes(std::uint64_t n, const std::string& what) {
-    if (n > data.size() - pos) {
+    if (pos > data.size() || n > data.size() - pos) {  // a reader started past the end reads nothing
+      const std::size_t left = pos > data.size() ? 0 : data.size() - pos;
       throw checkpoint_error(std::string(file) + ": truncated at offset " + std::to_string(pos) + " while reading " +
-                             what + " (" + std::to_string(n) + " bytes wanted, " + std::to_string(data.size() - pos) +
-                             " left)");
+                             what + " (" + std::to_string(n) + " bytes wanted, " + std::to_string(left) + " left)");
     }
     auto out = data.substr(pos, static_cast<std::size_t>(n));
     pos += static_cast<std::size_t>(n);

@@ -75,6 +75,18 @@ class state_input_archive : public cereal::InputArchive<state_input_archive, cer
   [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
   [[nodiscard]] std::size_t size() const noexcept { return in_.size(); }
 
+  /// A bool: its byte must be 0 or 1 (anything else would be a bool that is
+  /// neither true nor false).
+  bool load_bool() {
+    unsigned char b = 0;
+    load_bytes<1>(&b, 1);
+    if (b > 1) {
+      throw checkpoint_error("a bool of value " + std::to_string(b) + " at offset " + std::to_string(pos_ - 1) +
+                             " (the state is damaged, or not of this layout)");
+    }
+    return b == 1;
+  }
+
  private:
   // Out of line of load_bytes, which is instantiated per element width.
   [[noreturn, gnu::cold, gnu::noinline]] void truncated(std::size_t size) const {
@@ -92,7 +104,11 @@ inline std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(state
 }
 template <class T>
 inline std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(state_input_archive& ar, T& t) {
-  ar.template load_bytes<sizeof(T)>(&t, sizeof(T));
+  if constexpr (std::is_same_v<T, bool>) {
+    t = ar.load_bool();
+  } else {
+    ar.template load_bytes<sizeof(T)>(&t, sizeof(T));
+  }
 }
 
 template <class Archive, class T>
@@ -120,8 +136,12 @@ inline void CEREAL_SAVE_FUNCTION_NAME(state_output_archive& ar, const cereal::Bi
 }
 template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(state_input_archive& ar, cereal::BinaryData<T>& bd) {
-  using element = std::remove_pointer_t<T>;
-  ar.template load_bytes<sizeof(element)>(bd.data, static_cast<std::size_t>(bd.size));
+  using element = std::remove_cv_t<std::remove_pointer_t<T>>;
+  if constexpr (std::is_same_v<element, bool>) {  // each byte checked
+    for (std::size_t i = 0; i < static_cast<std::size_t>(bd.size); ++i) static_cast<bool*>(bd.data)[i] = ar.load_bool();
+  } else {
+    ar.template load_bytes<sizeof(element)>(bd.data, static_cast<std::size_t>(bd.size));
+  }
 }
 
 }  // namespace laminar::detail
