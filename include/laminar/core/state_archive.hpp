@@ -170,6 +170,46 @@ class state_writer {
 };
 
 /// Where a stage reads its state back: `r(count_, sum_)`, in the order saved.
+/// How a scalar of a stage's state combines when a rescaled restore merges
+/// several saved instances into one (state_reader::read_merged): a
+/// watermark the earliest, a clock or a sequence the latest, a counter the
+/// sum, a flag held only if every instance held it.
+template <class T, class Rule>
+struct merge_rule {
+  T& value;
+  void combine(const T& saved) const { Rule::apply(value, saved); }
+};
+namespace detail {
+struct merge_earliest {
+  template <class T>
+  static void apply(T& v, const T& s) { v = std::min(v, s); }
+};
+struct merge_latest {
+  template <class T>
+  static void apply(T& v, const T& s) { v = std::max(v, s); }
+};
+struct merge_sum {
+  template <class T>
+  static void apply(T& v, const T& s) { v = v + s; }
+};
+struct merge_all {
+  static void apply(bool& v, bool s) { v = v && s; }
+};
+}  // namespace detail
+template <class T>
+merge_rule<T, detail::merge_earliest> earliest(T& v) {
+  return {v};
+}
+template <class T>
+merge_rule<T, detail::merge_latest> latest(T& v) {
+  return {v};
+}
+template <class T>
+merge_rule<T, detail::merge_sum> summed(T& v) {
+  return {v};
+}
+inline merge_rule<bool, detail::merge_all> all_of(bool& v) { return {v}; }
+
 class state_reader {
  public:
   /// Reads bytes it owns.
@@ -194,6 +234,22 @@ class state_reader {
         unreadable(at, e);
       }
     }
+  }
+  /// Reads scalars saved in this order. A plain restore assigns them; a
+  /// later part of a rescaled restore (merging()) combines each with what
+  /// the earlier parts loaded, by its rule:
+  ///   r.read_merged(earliest(watermark_), summed(late_count_), all_of(ended_));
+  template <class... Ts, class... Rules>
+  void read_merged(merge_rule<Ts, Rules>... fields) {
+    if (!merging_) {
+      (*this)(fields.value...);
+      return;
+    }
+    std::tuple<Ts...> saved{};
+    std::apply([this](auto&... v) { (*this)(v...); }, saved);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (fields.combine(std::get<I>(saved)), ...);
+    }(std::index_sequence_for<Ts...>{});
   }
   /// True when every saved byte has been read.
   [[nodiscard]] bool exhausted() const noexcept { return archive_.offset() == bytes_.size(); }

@@ -515,22 +515,9 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
 
   void load_state(state_reader& r) {
     if (!r.delta()) capture_.restart([this](auto&& f) { f(keys_.changes()); });  // the next capture is whole
-    if (r.merging()) {
-      timestamp left{}, right{};
-      bool right_ended = false;
-      std::uint64_t late = 0, expired = 0, overflow = 0, out_of_order = 0;
-      r(left, right, right_ended, late, expired, overflow, out_of_order);
-      left_watermark_ = std::min(left_watermark_, left);
-      right_watermark_ = std::min(right_watermark_, right);
-      right_ended_ = right_ended_ && right_ended;
-      late_count_ += late;
-      right_expired_ += expired;
-      overflow_count_ += overflow;
-      out_of_order_ += out_of_order;
-    } else {
-      r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_, out_of_order_);
-      held_ = 0;
-    }
+    r.read_merged(earliest(left_watermark_), earliest(right_watermark_), all_of(right_ended_), summed(late_count_),
+                  summed(right_expired_), summed(overflow_count_), summed(out_of_order_));
+    if (!r.merging()) held_ = 0;
     pending_.load_state(r, "asof_join", [&](const left_type& l) {
       return r.owns_key_group(key_group_of(group_key_of(lctx_, l), r.key_groups()));
     });

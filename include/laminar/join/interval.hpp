@@ -268,20 +268,9 @@ class interval_join_stage : public forwarding_two_input_stage<interval_join_stag
                                      !stateful_side_output<OverL> && !stateful_side_output<OverR>;
 
   void load_state(state_reader& r) {
-    if (r.merging()) {
-      timestamp left{}, right{}, output{};
-      std::uint64_t late_left = 0, late_right = 0, overflow = 0;
-      r(left, right, output, late_left, late_right, overflow);
-      left_watermark_ = std::min(left_watermark_, left);
-      right_watermark_ = std::min(right_watermark_, right);
-      output_watermark_ = std::min(output_watermark_, output);
-      late_left_count_ += late_left;
-      late_right_count_ += late_right;
-      overflow_count_ += overflow;
-    } else {
-      r(left_watermark_, right_watermark_, output_watermark_, late_left_count_, late_right_count_, overflow_count_);
-      left_held_ = right_held_ = 0;
-    }
+    r.read_merged(earliest(left_watermark_), earliest(right_watermark_), earliest(output_watermark_),
+                  summed(late_left_count_), summed(late_right_count_), summed(overflow_count_));
+    if (!r.merging()) left_held_ = right_held_ = 0;
     // Keys keep their slots (the expiry queues name keys by slot; a dense
     // key's slot is the key itself, checked by the table).
     load_slots(r, keys_, [&](std::uint32_t slot, key_state& k) {

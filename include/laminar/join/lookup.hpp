@@ -446,13 +446,9 @@ class lookup_join_stage
   static constexpr bool rescalable = !stateful_side_output<Missing>;
 
   void load_state(state_reader& r) {
-    timestamp now{};
-    std::uint64_t counts[7] = {};
-    r(now, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6]);
-    std::uint64_t* const mine[7] = {&hits_, &misses_, &expired_, &loads_, &refreshes_, &evictions_, &missing_count_};
+    r.read_merged(latest(now_), summed(hits_), summed(misses_), summed(expired_), summed(loads_), summed(refreshes_),
+                  summed(evictions_), summed(missing_count_));
     const bool merging = r.merging();
-    for (std::size_t i = 0; i < 7; ++i) *mine[i] = merging ? *mine[i] + counts[i] : counts[i];
-    now_ = merging ? std::max(now_, now) : now;
     const std::uint64_t n = r.read_count("cached entries");
     if (!merging) cache_.clear();
     if constexpr (archivable<key_type> && archivable<value_type>) {
@@ -708,10 +704,8 @@ class lookup_table_stage
   static constexpr bool rescalable = !stateful_side_output<Missing> && !stateful_side_output<Overflow>;
 
   void load_state(state_reader& r) {
-    std::uint64_t counts[6] = {};
-    r(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
-    std::uint64_t* const mine[6] = {&hits_, &missing_count_, &upserts_, &removals_, &absent_removals_, &overflow_count_};
-    for (std::size_t i = 0; i < 6; ++i) *mine[i] = r.merging() ? *mine[i] + counts[i] : counts[i];
+    r.read_merged(summed(hits_), summed(missing_count_), summed(upserts_), summed(removals_), summed(absent_removals_),
+                  summed(overflow_count_));
     if constexpr (archivable<key_type> && archivable<right_type>) {
       const auto load_row = [&r](std::uint32_t, lookup_table_entry<right_type>& e) { r(e.row); };
       if (r.delta()) {

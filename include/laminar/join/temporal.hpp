@@ -210,21 +210,9 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
 
   void load_state(state_reader& r) {
     if (!r.delta()) capture_.restart([this](auto&& f) { f(versions_.changes()); });  // the next capture is whole
-    if (r.merging()) {
-      timestamp left{}, right{};
-      bool right_ended = false;
-      std::uint64_t late = 0, expired = 0, overflow = 0;
-      r(left, right, right_ended, late, expired, overflow);
-      left_watermark_ = std::min(left_watermark_, left);
-      right_watermark_ = std::min(right_watermark_, right);
-      right_ended_ = right_ended_ && right_ended;
-      late_count_ += late;
-      right_expired_ += expired;
-      overflow_count_ += overflow;
-    } else {
-      r(left_watermark_, right_watermark_, right_ended_, late_count_, right_expired_, overflow_count_);
-      held_ = 0;
-    }
+    r.read_merged(earliest(left_watermark_), earliest(right_watermark_), all_of(right_ended_), summed(late_count_),
+                  summed(right_expired_), summed(overflow_count_));
+    if (!r.merging()) held_ = 0;
     pending_.load_state(r, "temporal_join", [&](const auto& l) {
       return r.owns_key_group(key_group_of(group_key_of(lctx_, l), r.key_groups()));
     });

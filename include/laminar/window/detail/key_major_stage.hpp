@@ -161,15 +161,7 @@ class key_major_stage {
       apply_slot_changes(r, keys_, load_key);
     } else {
       capture_.restart(trackers());  // restored: the next capture is whole
-      if (r.merging()) {
-        timestamp watermark{};
-        std::uint64_t late = 0;
-        r(watermark, late);
-        watermark_ = std::min(watermark_, watermark);
-        late_count_ += late;
-      } else {
-        r(watermark_, late_count_);
-      }
+      r.read_merged(earliest(watermark_), summed(late_count_));
       load_slots(r, keys_, load_key);
     }
     timers_.clear();
