@@ -497,11 +497,7 @@ class asof_join_stage : public forwarding_two_input_stage<asof_join_stage<Next, 
       w(static_cast<std::uint64_t>(k.size));
       for (std::uint32_t i = 0; i < k.size; ++i) w(k.time(i), k.record(i));
     };
-    if (delta) {
-      save_slot_changes(w, keys_, save_key);
-    } else {
-      save_slots(w, keys_, save_key);
-    }
+    save_table(w, keys_, delta, save_key);
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
     if constexpr (stateful_side_output<RightOverflow>) side_output_target(right_overflow_out_).save_state(w);

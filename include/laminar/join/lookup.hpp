@@ -686,11 +686,7 @@ class lookup_table_stage
     w(hits_, missing_count_, upserts_, removals_, absent_removals_, overflow_count_);
     if constexpr (archivable<key_type> && archivable<right_type>) {
       const auto save_row = [&w](const lookup_table_entry<right_type>& e) { w(e.row); };
-      if (delta) {
-        save_slot_changes(w, table_, save_row);
-      } else {
-        save_slots(w, table_, save_row);
-      }
+      save_table(w, table_, delta, save_row);
     } else if (table_.size() != 0) {
       base::throw_not_archivable("table saves its keys and rows, but the key or right record");
     }

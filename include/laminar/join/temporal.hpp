@@ -194,11 +194,7 @@ class temporal_join_stage : public forwarding_two_input_stage<temporal_join_stag
       w(static_cast<std::uint64_t>(b.size()));
       for (const auto& e : b) w(e.t, e.valid, e.record);
     };
-    if (delta) {
-      save_slot_changes(w, versions_, save_key);
-    } else {
-      save_slots(w, versions_, save_key);
-    }
+    save_table(w, versions_, delta, save_key);
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
     if constexpr (stateful_side_output<Overflow>) side_output_target(overflow_).save_state(w);
   }

@@ -343,6 +343,18 @@ void save_slot_changes(state_writer& w, const Table& t, SaveState&& save_state) 
   detail::save_free_slots(w, t.free_slots());
 }
 
+/// A keyed stage's capture of its table: the slots changed since the
+/// delta's base (save_slot_changes) when its incremental_capture said
+/// `delta`, or the whole table (save_slots).
+template <class Table, class SaveState>
+void save_table(state_writer& w, const Table& t, bool delta, SaveState&& save_state) {
+  if (delta) {
+    save_slot_changes(w, t, save_state);
+  } else {
+    save_slots(w, t, save_state);
+  }
+}
+
 /// Applies what save_slot_changes wrote to `t` as the checkpoint the delta
 /// builds on left it: every owed slot is emptied, then those live take
 /// their key and state (load_state(slot, State&)), then the free list. A

@@ -139,11 +139,7 @@ class key_major_stage {
       w(ks.highest, ks.extra, static_cast<std::uint64_t>(ks.windows.size()));
       derived().save_windows(w, ks);
     };
-    if (delta) {
-      save_slot_changes(w, keys_, save_key);
-    } else {
-      save_slots(w, keys_, save_key);
-    }
+    save_table(w, keys_, delta, save_key);
     if constexpr (stateful_side_output<Late>) side_output_target(late_).save_state(w);
   }
 
