@@ -327,11 +327,7 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
   template <class Init>
   entry& place_group(detail::key_arg_t<K> key, std::uint32_t place, Init&& init) {
     if (find(key) != nullptr) throw checkpoint_error("a window's groups hold one key twice");
-    const auto no_group = [] { return Acc{}; };
-    entry& e = insert(key, no_group);  // checks the key's range, grows the slots
-    order_.pop_back();                 // insert appended it; it goes at `place` instead
-    e.order = 0;
-    return this->occupy_at(static_cast<std::size_t>(&e - slots_.data()), key, place, init);
+    return this->occupy_at(slot_of(key), key, place, init);
   }
 
   [[nodiscard, gnu::always_inline]] inline entry* find(detail::key_arg_t<K> key) noexcept {
@@ -343,6 +339,11 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
  private:
   template <class Init>
   [[gnu::noinline]] entry& insert(detail::key_arg_t<K> tagged, Init& init) {
+    return this->occupy(slot_of(tagged), tagged, init);
+  }
+
+  // The key's slot (the key itself), its range checked, the slots grown to hold it.
+  std::size_t slot_of(detail::key_arg_t<K> tagged) {
     const auto key = detail::key_integer_of(tagged);
     const auto k = static_cast<std::size_t>(key);
     if constexpr (std::is_signed_v<decltype(key)>) {
@@ -356,7 +357,7 @@ class dense_group_table : public detail::group_slots<K, Acc, Weighted> {
       slots_.resize(std::max(k + 1, slots_.size() * 2));
       capacity_ = slots_.size();
     }
-    return this->occupy(k, tagged, init);
+    return k;
   }
 
   std::size_t capacity_ = 0;
