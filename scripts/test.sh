@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
-laminar_require_packages make g++ cmake clang-16 libclang-rt-16-dev libcereal-dev libnuma-dev liburing-dev libboost-dev doctest-dev nlohmann-json3-dev python3
+laminar_require_packages make g++ cmake clang-16 libclang-rt-16-dev libcereal-dev libnuma-dev liburing-dev libboost-dev doctest-dev nlohmann-json3-dev libsimdjson-dev python3
 
 jobs="$(laminar_jobs)"
 cd "$root"
