@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "serde/records.hpp"
+#include "support/counting_allocator.hpp"
 
 using namespace laminar;
 using serde_test::order;
@@ -109,4 +110,116 @@ TEST_CASE("json: every malformed line is a decode_error naming the field or the 
   bad.sym = "\xff";
   std::string out;
   CHECK_THROWS_AS(json.encode(bad, out), usage_error);
+}
+
+TEST_CASE("json: a field's error is at the byte where its value starts; a missing member's where its object does") {
+  const json_codec<order> json;
+  const std::string wrong = R"({"sym":"AB","dir":-1,"at":{"px":1.5,"qty":"2"},"hidden":true,"ts":10,"venue":7})";
+  const decoded<order> d = json.decode(wrong);
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.error().field == "at.qty");
+  CHECK(d.error().position == wrong.find("\"2\""));
+  const std::string missing = R"({"sym":"AB","dir":-1, "at" : {"px":1.5},"hidden":true,"ts":10,"venue":7})";
+  const decoded<order> m = json.decode(missing);
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().field == "at.qty");
+  CHECK(m.error().reason == "missing");
+  CHECK(m.error().position == missing.find("{\"px\""));
+  // Members before it with nested values, escapes and brackets in strings.
+  const std::string after = R"({"x":{"a":[1,{"b":"]}\""}]},"sym":"A\"}","dir":-1,"at":{"px":1.5,"qty":2},)"
+                            R"("hidden":true,"ts":10,"venue":true})";
+  const decoded<order> a = json.decode(after);
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.error().field == "venue");
+  CHECK(a.error().reason == "expected an integer, found a bool");
+  CHECK(a.error().position == after.rfind("true"));
+  // A member given twice: the last one counts.
+  decoded<order> twice = json.decode(R"({"sym":"A","sym":"B","dir":-1,"at":{"px":1.5,"qty":2},"hidden":true,"ts":10,"venue":7})");
+  REQUIRE(twice.ok());
+  CHECK(twice.value().sym == "B");
+}
+
+TEST_CASE("json: numbers beyond a field's range, or beyond double, are decode errors") {
+  const json_codec<order> json;
+  // Beyond double: refused by the parser, a decode_error rather than an exception.
+  for (const std::string& line : {std::string(R"({"sym":"A","at":{"px":1e400}})"), std::string("1e400")}) {
+    CAPTURE(line);
+    const decoded<order> d = json.decode(line);
+    REQUIRE_FALSE(d.ok());
+    CHECK(d.error().field.empty());
+  }
+  // An integer beyond 64 bits is a number (with nlohmann's reading of it): fine for a double, not for an integer.
+  const std::string big = "123456789012345678901234567890";
+  decoded<order> px =
+      json.decode(R"({"sym":"A","dir":-1,"at":{"px":)" + big + R"(,"qty":2},"hidden":true,"ts":10,"venue":7})");
+  REQUIRE_MESSAGE(px.ok(), px.error().message());
+  CHECK(px.value().at.px == 123456789012345678901234567890.0);
+  const decoded<order> qty =
+      json.decode(R"({"sym":"A","dir":-1,"at":{"px":1,"qty":)" + big + R"(},"hidden":true,"ts":10,"venue":7})");
+  REQUIRE_FALSE(qty.ok());
+  CHECK(qty.error().field == "at.qty");
+  CHECK(qty.error().reason == "expected an integer, found a number with a fraction");
+  // 2^64 - 1 fits no signed field, and an unsigned one only as wide.
+  const decoded<order> venue = json.decode(
+      R"({"sym":"A","dir":-1,"at":{"px":1,"qty":2},"hidden":true,"ts":10,"venue":18446744073709551615})");
+  REQUIRE_FALSE(venue.ok());
+  CHECK(venue.error().reason == "expected an integer in range, found an integer");
+}
+
+namespace {
+struct gauge {
+  float level = 0;
+  friend bool operator==(const gauge&, const gauge&) = default;
+};
+constexpr auto laminar_fields(const gauge*) { return describe(field_named("level", &gauge::level)); }
+}  // namespace
+
+TEST_CASE("json: a number beyond float's range is a decode error for a float field") {
+  const json_codec<gauge> json;
+  const decoded<gauge> d = json.decode(R"({"level":1e300})");
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.error().field == "level");
+  CHECK(d.error().reason == "expected a number in range, found a number with a fraction");
+  CHECK_FALSE(json.decode(R"({"level":-3.5e38})").ok());
+  // The largest float, written as a float's shortest text (a double just above it), reads as itself.
+  decoded<gauge> top = json.decode(R"({"level":3.4028235e38})");
+  REQUIRE(top.ok());
+  CHECK(top.value().level == std::numeric_limits<float>::max());
+  std::string line;
+  json.encode(top.value(), line);
+  decoded<gauge> again = json.decode(std::string_view(line).substr(0, line.size() - 1));
+  REQUIRE(again.ok());
+  CHECK(again.value() == top.value());
+}
+
+TEST_CASE("json: a stream of lines allocates nothing per record beyond its strings; a copied codec decodes too") {
+  std::mt19937_64 rng(7);
+  const json_codec<order> json;
+  std::string stream;
+  for (int i = 0; i < 1'000; ++i) {
+    order o;
+    o.sym = std::string(1 + rng() % 15, 'A');  // short strings: no allocation of their own
+    o.dir = rng() % 2 ? serde_test::side::buy : serde_test::side::sell;
+    o.at = {static_cast<double>(rng() % 100'000) / 100, static_cast<std::int64_t>(rng() % 1'000)};
+    if (rng() % 2) o.limit = 1.5;
+    o.ts = timestamp::from_nanos(static_cast<std::int64_t>(rng() >> 1));
+    o.venue = static_cast<std::uint32_t>(rng() % 50);
+    json.encode(o, stream);
+  }
+  const auto decode_all = [&](const json_codec<order>& codec) {
+    std::size_t ok = 0;
+    for (std::string_view rest = stream; !rest.empty();) {
+      const std::size_t end = rest.find('\n');
+      decoded<order> d = codec.decode(rest.substr(0, end));
+      if (d.ok() && !d.value().sym.empty()) ++ok;
+      rest.remove_prefix(end + 1);
+    }
+    return ok;
+  };
+  CHECK(decode_all(json) == 1'000);  // the first pass grows the buffers to the longest line
+  test::allocation_counter allocs;
+  CHECK(decode_all(json) == 1'000);
+  CHECK(allocs.count() == 0);
+  const json_codec<order> copy = json;  // its own buffers
+  CHECK(decode_all(copy) == 1'000);
 }
