@@ -2,7 +2,8 @@
 # Runs the whole test suite: builds and runs ctest over the doctest binaries
 # in two configurations — Release with g++ 12 (-Werror), and clang-16
 # (-Werror) under AddressSanitizer + UndefinedBehaviorSanitizer —
-# plus the concurrency-labelled tests under ThreadSanitizer. Exits non-zero
+# plus the libFuzzer targets for 5 s each and the concurrency-labelled tests
+# under ThreadSanitizer. Exits non-zero
 # on the first failure. Usage: bash scripts/test.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +38,10 @@ run_preset release
 # from its front end, so one clang build checks both, in less time than
 # g++ takes for the sanitizer build alone.
 run_preset clang-asan -- -LE "packaging|crash|compile_fail"
+# The libFuzzer targets (decoders, checkpoint and log readers), 5 s each:
+# a smoke run that replays every regression seed; scripts/fuzz.sh runs them longer.
+echo "==== laminar: fuzz smoke ===="
+bash scripts/fuzz.sh 5
 # ThreadSanitizer builds and runs the tests labelled 'concurrency'.
 run_preset tsan concurrency_tests channel_tests fallback_tests checkpoint_tests connector_tests -- -L concurrency
 echo "==== laminar: all test configurations passed ===="
