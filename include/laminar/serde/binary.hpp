@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "laminar/core/record_fields.hpp"
 #include "laminar/core/time.hpp"
@@ -212,6 +213,50 @@ bool read_binary(std::string_view bytes, std::size_t& at, V& v, const Path& path
   }
 }
 
+// Where v's fields lie in memory against the packed layout: false once a
+// field is not at its packed offset from `base` (padding, another order) or
+// not stored as its bytes (a big-endian host); bools' offsets collected.
+template <class V>
+bool native_layout_of(const V& v, const char* base, std::size_t& at, std::vector<std::size_t>& bools) {
+  const auto here = static_cast<std::size_t>(reinterpret_cast<const char*>(&v) - base);
+  if constexpr (described_record<V>) {
+    bool same = true;
+    for_each_field(v, [&](std::string_view, const auto& value) {
+      if (same) same = native_layout_of(value, base, at, bools);
+    });
+    return same;
+  } else {
+    if (here != at) return false;
+    if constexpr (std::same_as<V, bool>) bools.push_back(at);
+    at += binary_form<V>::bytes;
+    return sizeof(V) == binary_form<V>::bytes &&
+           (std::endian::native == std::endian::little || binary_form<V>::bytes == 1 || !binary_number<V>);
+  }
+}
+
+/// T's memory holds its fields exactly as the packed layout does (no
+/// padding, description order, a little-endian host): a record is then one
+/// copy of its bytes, once its bools' bytes are checked. Found once per type.
+template <class T>
+struct native_layout {
+  bool same = false;
+  std::vector<std::size_t> bools;  // the offsets of bool fields
+  static const native_layout& of() {
+    static const native_layout layout = [] {
+      native_layout l;
+      if constexpr (std::is_trivially_copyable_v<T> && std::endian::native == std::endian::little) {
+        if (sizeof(T) == binary_form<T>::bytes) {
+          const T probe{};
+          std::size_t at = 0;
+          l.same = native_layout_of(probe, reinterpret_cast<const char*>(&probe), at, l.bools);
+        }
+      }
+      return l;
+    }();
+    return layout;
+  }
+};
+
 }  // namespace detail
 
 /// A described record whose every field has a fixed binary form (the
@@ -317,6 +362,19 @@ class binary_codec {
     if (payload.size() != record_bytes) {
       return decode_error{"", 0,
                           "expected " + std::to_string(record_bytes) + " bytes, found " + std::to_string(payload.size())};
+    }
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      // A record laid out in memory as on the wire (checked once): one copy.
+      const auto& layout = detail::native_layout<T>::of();
+      if (layout.same) {
+        bool bools_ok = true;
+        for (const std::size_t b : layout.bools) bools_ok &= static_cast<unsigned char>(payload[b]) <= 1;
+        if (bools_ok) {
+          decoded<T> d{std::in_place};
+          std::memcpy(static_cast<void*>(&d.value()), payload.data(), record_bytes);
+          return d;
+        }
+      }
     }
     T record{};
     std::size_t at = 0;

@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "laminar/core/error.hpp"
 
@@ -28,26 +28,37 @@ struct decode_error {
   friend bool operator==(const decode_error&, const decode_error&) = default;
 };
 
-/// A record decoded, or why it could not be.
+/// A record decoded, or why it could not be. Holding a record costs no
+/// more than the record: the error exists only when there is one.
 template <class T>
 class decoded {
  public:
-  decoded(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor): a decoder returns either
-  decoded(decode_error e) : error_(std::move(e)) {}  // NOLINT(google-explicit-constructor)
+  decoded(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor): a decoder returns either
+  decoded(decode_error e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT(google-explicit-constructor)
+  /// A default record, for a decoder to fill in place.
+  explicit decoded(std::in_place_t) : v_(std::in_place_index<0>) {}
 
-  [[nodiscard]] bool ok() const noexcept { return value_.has_value(); }
+  [[nodiscard]] bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
   /// The record; a usage_error naming the decode error if there is none.
   [[nodiscard]] T& value() & {
-    if (!value_) throw usage_error("laminar: decoded::value() of a record that failed to decode: " + error_.message());
-    return *value_;
+    if (!ok()) fail();
+    return *std::get_if<0>(&v_);
   }
   [[nodiscard]] T&& value() && { return std::move(value()); }
-  [[nodiscard]] const decode_error& error() const noexcept { return error_; }
+  /// Why it failed (an empty error when it did not).
+  [[nodiscard]] const decode_error& error() const noexcept {
+    static const decode_error none{};
+    const decode_error* e = std::get_if<1>(&v_);
+    return e != nullptr ? *e : none;
+  }
 
  private:
-  std::optional<T> value_;
-  decode_error error_;
+  [[noreturn, gnu::cold]] void fail() const {
+    throw usage_error("laminar: decoded::value() of a record that failed to decode: " + error().message());
+  }
+
+  std::variant<T, decode_error> v_;
 };
 
 }  // namespace laminar
