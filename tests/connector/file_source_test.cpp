@@ -290,7 +290,7 @@ TEST_CASE("file source: bad files and bad settings are clear errors") {
   CHECK_THROWS_WITH_AS(from_directory(dir.path() / "nowhere", json), doctest::Contains("listing the directory"),
                        file_source_error);
   std::stop_source stop;
-  CHECK_THROWS_AS(from_file(dir.path(), json).follow(0ms, stop.get_token()), usage_error);
+  CHECK_THROWS_AS((void)from_file(dir.path(), json).follow(0ms, stop.get_token()), usage_error);
 
   // A record longer than max_record_bytes with no end.
   std::ofstream(dir.path() / "long.jsonl", std::ios::binary) << std::string(10'000, 'x');

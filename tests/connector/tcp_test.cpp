@@ -72,7 +72,6 @@ struct bar {
   std::string sym;
   std::int64_t start = 0;
   std::int64_t count = 0;
-  friend bool operator==(const bar&, const bar&) = default;
 };
 constexpr auto laminar_fields(const bar*) {
   return describe(field_named("sym", &bar::sym), field_named("start", &bar::start), field_named("count", &bar::count));

@@ -25,7 +25,6 @@ struct tick {
   std::uint64_t seq = 0;
   std::string sym;
   double px = 0;
-  friend bool operator==(const tick&, const tick&) = default;
 };
 constexpr auto laminar_fields(const tick*) {
   return describe(field_named("seq", &tick::seq), field_named("sym", &tick::sym), field_named("px", &tick::px));
