@@ -344,10 +344,11 @@ class binary_codec {
   /// Appends `record` as one frame: its length (record_bytes, 4 bytes
   /// little-endian), then its bytes.
   void encode(const T& record, std::string& out) const {
-    std::array<char, binary_frame_header_bytes + record_bytes> frame;
-    detail::store_le(static_cast<std::uint32_t>(record_bytes), frame.data());
-    detail::write_binary(record, frame.data() + binary_frame_header_bytes);
-    out.append(frame.data(), frame.size());
+    const std::size_t at = out.size();
+    out.resize(at + binary_frame_header_bytes + record_bytes);
+    char* const to = out.data() + at;
+    detail::store_le(static_cast<std::uint32_t>(record_bytes), to);
+    detail::write_binary(record, to + binary_frame_header_bytes);
   }
 
   /// Writes `record`'s bytes alone (no prefix) at `to`, which has room for
