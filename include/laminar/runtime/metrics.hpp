@@ -31,20 +31,30 @@ namespace detail {
 struct node_metrics {
   std::string node;
   std::size_t instance = 0;
-  int worker = -1;
+  std::atomic<int> worker{-1};  // set when the task is placed; read by any thread
   std::atomic<std::uint64_t> events_in{0};
   std::atomic<std::uint64_t> events_out{0};
   std::atomic<std::int64_t> busy_ns{0};
   std::atomic<std::int64_t> watermark{timestamp::min().nanos()};
-  std::function<std::size_t()> queue_depth;  // reads channel sizes; safe from any thread
+  std::function<std::size_t()> queue_depth;  // reads channel sizes; safe from any thread once published
+  std::atomic<bool> queue_depth_published{false};
+
+  // Set by the worker that builds the task, while another thread may be
+  // reading the metrics (a /metrics scrape during start): read only after
+  // the flag says it is there. Set once per run.
+  void publish_queue_depth(std::function<std::size_t()> f) {
+    if (queue_depth_published.load(std::memory_order_relaxed)) return;
+    queue_depth = std::move(f);
+    queue_depth_published.store(true, std::memory_order_release);
+  }
 
   [[nodiscard]] node_metrics_snapshot read() const {
     return {node,
             instance,
-            worker,
+            worker.load(std::memory_order_relaxed),
             events_in.load(std::memory_order_relaxed),
             events_out.load(std::memory_order_relaxed),
-            queue_depth ? queue_depth() : 0,
+            queue_depth_published.load(std::memory_order_acquire) ? queue_depth() : 0,
             timestamp::from_nanos(watermark.load(std::memory_order_relaxed)),
             duration::from_nanos(busy_ns.load(std::memory_order_relaxed))};
   }

@@ -470,7 +470,7 @@ class input_task final : public task {
         std::get<Ps>(ports_).cursor.resize(std::get<Ps>(inputs).size()), first += std::get<Ps>(inputs).size()),
        ...);
     }(std::make_index_sequence<ports>{});
-    metrics_->queue_depth = [ins = std::move(inputs)] {
+    metrics_->publish_queue_depth([ins = std::move(inputs)] {
       return std::apply(
           [](const auto&... v) {
             std::size_t n = 0;
@@ -478,7 +478,7 @@ class input_task final : public task {
             return n;
           },
           ins);
-    };
+    });
     task_restore(env_, [&](const checkpoint_barrier& b) { checkpoint(b); });
   }
 
