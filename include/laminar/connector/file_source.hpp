@@ -38,7 +38,6 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -55,7 +54,6 @@
 #include "laminar/core/source.hpp"
 #include "laminar/runtime/doorbell.hpp"
 #include "laminar/serde/decode_error.hpp"
-#include "laminar/serde/frame.hpp"
 
 namespace laminar {
 
@@ -148,10 +146,8 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
   /// checkpointed with the source) instead of stopping the stream.
   template <class F>
   [[nodiscard]] auto dead_letters_to(F&& out) && {
-    static_assert(std::is_invocable_v<std::remove_reference_t<F>&, const dead_letter&>,
-                  "laminar: dead_letters_to(out): out must be callable with a const laminar::dead_letter&");
     return file_source<Decoder, detail::side_output_holder_t<F>>(
-        std::move(config_), decoding_.take_decoder(), detail::hold_side_output(std::forward<F>(out)));
+        std::move(config_), decoding_.take_decoder(), detail::hold_dead_letters(std::forward<F>(out)));
   }
   /// Keeps reading as the last file grows (and, from a directory, as files
   /// appear after it), looking every `poll` once it has read all there is,
@@ -183,45 +179,30 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
   std::size_t run_for(Chain& chain, std::size_t max_records) {
     std::size_t n = 0;
     waiting_ = false;
+    const auto where = [this] { return "file '" + config_.files[file_].string() + "'"; };
     while (n < max_records && !done_) {
       if (!fd_.open() && !open_current()) break;
-      const std::string_view rest(buf_.data() + at_, buf_.size() - at_);
-      const bool complete = buf_base_ + buf_.size() >= size_ && !may_grow();
-      std::optional<frame> fr;
-      try {
-        fr = next_frame_of(decoding_.decoder(), rest, complete);
-      } catch (const framing_error& e) {
-        fail(std::string("cannot cut records out of it at byte offset ") + std::to_string(offset_) + ": " + e.what());
-      }
-      if (!fr) {
-        if (buf_base_ + buf_.size() < size_) {
-          if (rest.size() >= config_.max_record_bytes) no_record_end();
-          fill();  // the record continues past the block: read from its start
-          continue;
-        }
-        if (complete) {  // read to its end
-          next_file();
-          continue;
-        }
-        if (rest.size() >= config_.max_record_bytes) no_record_end();
-        if (!look_again()) {
-          waiting_ = true;
+      const bool read_all = buf_base_ + buf_.size() >= size_;
+      const bool complete = read_all && !may_grow();
+      switch (decoding_.template read_next<file_source_error>(chain, unread(), complete, config_.max_record_bytes,
+                                                              where, "file source: ")) {
+        case detail::read_step::delivered:
+          ++n;
+          if constexpr (stopping_chain<Chain>) {
+            if (chain.stop_requested()) return n;
+          }
           break;
-        }
-        continue;
-      }
-      const std::string_view payload = rest.substr(fr->payload_begin, fr->payload_size);
-      const auto where = [this] { return "file '" + config_.files[file_].string() + "'"; };
-      const std::uint64_t at_offset = offset_;
-      at_ += fr->size;
-      offset_ += fr->size;
-      ++record_;
-      if (!decoding_.template deliver<file_source_error>(chain, payload, at_offset, record_, where, "file source: ")) {
-        continue;
-      }
-      ++n;
-      if constexpr (stopping_chain<Chain>) {
-        if (chain.stop_requested()) break;
+        case detail::read_step::held_back: break;
+        case detail::read_step::need_bytes:
+          if (!read_all) {
+            fill();  // the record continues past the block: read from its start
+          } else if (complete) {
+            next_file();
+          } else if (!look_again()) {
+            waiting_ = true;
+            return n;
+          }
+          break;
       }
     }
     return n;
@@ -247,8 +228,8 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
     if (config_.files.empty()) return config_.directory;
     return config_.files[std::min(file_, config_.files.size() - 1)];
   }
-  [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
-  [[nodiscard]] std::uint64_t record() const noexcept { return record_ + 1; }
+  [[nodiscard]] std::uint64_t offset() const noexcept { return decoding_.position().offset; }
+  [[nodiscard]] std::uint64_t record() const noexcept { return decoding_.position().record + 1; }
   /// Records emitted, and records refused (dead letters), since it started
   /// (or since the checkpoint it was restored from).
   [[nodiscard]] std::uint64_t records() const noexcept { return decoding_.emitted(); }
@@ -256,7 +237,7 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
 
   void save_state(state_writer& w) const {
     const std::string name = file_ < config_.files.size() ? config_.files[file_].string() : std::string();
-    w(name, offset_, record_);
+    w(name, decoding_.position().offset, decoding_.position().record);
     decoding_.save_state(w);
   }
   void load_state(state_reader& r) {
@@ -266,7 +247,6 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
     decoding_.load_state(r);
     fd_.close();
     buf_.clear();
-    at_ = 0;
     done_ = false;
     if (name.empty()) {  // it had read every file
       file_ = config_.files.size();
@@ -282,11 +262,12 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
     file_ = static_cast<std::size_t>(it - config_.files.begin());
     open_current();
     if (offset > size_) {
-      throw checkpoint_error("file source '" + name + "': the checkpoint's byte offset " + std::to_string(offset) +
-                             " is past the end of the file (" + std::to_string(size_) + " bytes)");
+      throw checkpoint_error("file source: file '" + name + "': the checkpoint's byte offset " +
+                             std::to_string(offset) + " is past the end of the file (" + std::to_string(size_) +
+                             " bytes)");
     }
-    offset_ = buf_base_ = offset;
-    record_ = record;
+    decoding_.start_stream({offset, record});
+    buf_base_ = offset;
   }
 
  private:
@@ -302,10 +283,9 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
     const auto& path = config_.files[file_];
     fd_ = detail::file_handle(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd_.open()) fail_io(path, "cannot open it", errno);
-    offset_ = buf_base_ = 0;
-    record_ = 0;
+    decoding_.start_stream();
+    buf_base_ = 0;
     buf_.clear();
-    at_ = 0;
     size_ = current_size();
     return true;
   }
@@ -313,7 +293,7 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
   void next_file() {
     fd_.close();
     ++file_;
-    offset_ = record_ = 0;
+    decoding_.start_stream();
     if (file_ >= config_.files.size() && !may_grow()) done_ = true;
   }
 
@@ -359,46 +339,48 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) fail_io(config_.files[file_], "fstat failed", errno);
     const auto size = static_cast<std::uint64_t>(st.st_size);
-    if (size < offset_ || size < buf_base_ + buf_.size()) {
+    if (size < decoding_.position().offset || size < buf_base_ + buf_.size()) {
       fail("it shrank to " + std::to_string(size) + " bytes while read (it was read to byte offset " +
            std::to_string(buf_base_ + buf_.size()) + ")");
     }
     return size;
   }
 
-  // Reads the next block from the next unread record (offset_).
+  // The bytes read and not yet framed: from the next record on.
+  [[nodiscard]] std::string_view unread() const noexcept {
+    const auto at = static_cast<std::size_t>(decoding_.position().offset - buf_base_);
+    return {buf_.data() + at, buf_.size() - at};
+  }
+
+  // Reads the next block from the next unread record.
   void fill() {
-    const std::uint64_t left = size_ - offset_;
+    const std::uint64_t from = decoding_.position().offset;
+    const std::uint64_t left = size_ - from;
     std::size_t want = config_.block_bytes;
-    if (buf_.size() - at_ >= want) want = (buf_.size() - at_) * 2;  // a record longer than a block
+    if (unread().size() >= want) want = unread().size() * 2;  // a record longer than a block
     if (want > left) want = static_cast<std::size_t>(left);
     buf_.resize(want);
     std::size_t got = 0;
     while (got < want) {
-      const ssize_t r = ::pread(fd_.get(), buf_.data() + got, want - got, static_cast<off_t>(offset_ + got));
+      const ssize_t r = ::pread(fd_.get(), buf_.data() + got, want - got, static_cast<off_t>(from + got));
       if (r < 0) {
         if (errno == EINTR) continue;
-        fail_io(config_.files[file_], "reading at byte offset " + std::to_string(offset_ + got) + " failed", errno);
+        fail_io(config_.files[file_], "reading at byte offset " + std::to_string(from + got) + " failed", errno);
       }
       if (r == 0) {
-        fail("it ended at byte offset " + std::to_string(offset_ + got) + ", before its size (" +
+        fail("it ended at byte offset " + std::to_string(from + got) + ", before its size (" +
              std::to_string(size_) + " bytes): it shrank while read");
       }
       got += static_cast<std::size_t>(r);
     }
-    buf_base_ = offset_;
-    at_ = 0;
+    buf_base_ = from;
   }
 
-  [[noreturn]] void no_record_end() const {
-    fail("no record ends within " + std::to_string(config_.max_record_bytes) + " bytes of byte offset " +
-         std::to_string(offset_) + " (max_record_bytes)");
-  }
   [[noreturn]] void fail(const std::string& what) const {
-    throw file_source_error("file source '" + config_.files[file_].string() + "': " + what);
+    throw file_source_error("file source: file '" + config_.files[file_].string() + "': " + what);
   }
   [[noreturn]] static void fail_io(const std::filesystem::path& path, const std::string& what, int err) {
-    throw file_source_error("file source '" + path.string() + "': " + what + ": " + std::strerror(err));
+    throw file_source_error("file source: file '" + path.string() + "': " + what + ": " + std::strerror(err));
   }
 
   detail::file_source_config config_;
@@ -406,11 +388,8 @@ class file_source : public source_base<file_source<Decoder, DeadLetters>> {
   std::size_t file_ = 0;       // config_.files index being read
   detail::file_handle fd_;
   std::uint64_t size_ = 0;     // of the file being read, as last seen
-  std::uint64_t offset_ = 0;   // of its next unread record
-  std::uint64_t record_ = 0;   // records (frames) read from it
-  std::string buf_;            // bytes from buf_base_ on
+  std::string buf_;            // its bytes from buf_base_ on (the next record's offset is decoding_.position())
   std::uint64_t buf_base_ = 0;
-  std::size_t at_ = 0;         // offset_ - buf_base_
   bool done_ = false;
   bool stopped_ = false;       // following ended: what is there is all there is
   bool waiting_ = false;       // the last run_for found nothing new in a followed file

@@ -42,7 +42,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -59,6 +58,7 @@
 #include "laminar/channel/spsc.hpp"
 #include "laminar/channel/wait_policy.hpp"
 #include "laminar/connector/dead_letter.hpp"
+#include "laminar/connector/detail/chunk_handoff.hpp"
 #include "laminar/connector/detail/record_decoding.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
@@ -66,7 +66,6 @@
 #include "laminar/core/source.hpp"
 #include "laminar/core/stage.hpp"
 #include "laminar/runtime/doorbell.hpp"
-#include "laminar/serde/frame.hpp"
 
 namespace laminar {
 
@@ -116,7 +115,9 @@ inline void check_tcp_options(const tcp_options& o) {
   }
 }
 
-[[nodiscard]] inline std::size_t channel_slots(std::size_t chunks) { return chunks < 2 ? 4 : chunks * 2 + 2; }
+// Room in a connector's channel beyond its chunks: the source's ends of
+// connections (a new connection waits while more than this are queued).
+[[nodiscard]] inline std::size_t marker_slots(std::size_t chunks) { return chunks + 2; }
 
 inline duration next_backoff(duration current, const tcp_options& o) {
   const duration doubled = current > o.backoff_max ? o.backoff_max : duration::from_nanos(current.nanos() * 2);
@@ -130,8 +131,7 @@ class tcp_reader {
   tcp_reader(tcp_endpoint at, tcp_options options, std::stop_token stop)
       : at_(std::move(at)),
         options_(options),
-        full_(channel_slots(options.max_chunks)),
-        empty_(channel_slots(options.max_chunks)),
+        handoff_(options.max_chunks, options.chunk_bytes, marker_slots(options.max_chunks)),
         socket_(ctx_),
         timer_(ctx_),
         backoff_(options.backoff_min) {
@@ -144,13 +144,10 @@ class tcp_reader {
     thread_.join();
   }
 
-  spsc_channel<tcp_chunk>& chunks() noexcept { return full_; }
+  spsc_channel<tcp_chunk>& chunks() noexcept { return handoff_.items(); }
   /// A chunk's buffer back to the I/O thread, for reuse.
-  void recycle(std::string&& buffer) noexcept {
-    buffer.clear();
-    (void)empty_.try_push(std::move(buffer));  // the ring has room for every chunk there is
-  }
-  void attach(doorbell* bell) noexcept { bell_.store(bell, std::memory_order_release); }
+  void recycle(std::string&& buffer) noexcept { handoff_.recycle(std::move(buffer)); }
+  void attach(doorbell* bell) noexcept { handoff_.attach(bell); }
 
   /// The stream ended (every chunk before the end is in the channel);
   /// end_reason() is why, if not asked to ("" when stopped).
@@ -170,7 +167,7 @@ class tcp_reader {
 
   void connect() {
     if (done_) return;
-    if (full_.size() > options_.max_chunks) {
+    if (handoff_.in_flight() > options_.max_chunks) {
       // The worker has not caught up with the last connection's end: the
       // channel keeps a slot for every chunk and every connection's end.
       timer_.expires_after(std::chrono::milliseconds(1));
@@ -218,7 +215,7 @@ class tcp_reader {
 
   void read() {
     if (done_) return;
-    if (buffer_.capacity() == 0 && !take_buffer()) {
+    if (buffer_.capacity() == 0 && !handoff_.take_buffer(buffer_)) {
       // Every chunk is with the worker: stop reading (the socket's buffer
       // fills and holds the sender back) and look again shortly.
       timer_.expires_after(std::chrono::microseconds(200));
@@ -233,7 +230,7 @@ class tcp_reader {
                               if (done_) return;
                               if (n != 0) {
                                 buffer_.resize(n);
-                                hand_over(tcp_chunk{tcp_chunk::kind::bytes, connection_, std::move(buffer_)});
+                                handoff_.hand_over(tcp_chunk{tcp_chunk::kind::bytes, connection_, std::move(buffer_)});
                                 buffer_ = std::string();
                               }
                               if (e) {
@@ -246,27 +243,11 @@ class tcp_reader {
                             });
   }
 
-  bool take_buffer() {
-    if (empty_.try_pop(buffer_)) return true;
-    if (allocated_ >= options_.max_chunks) return false;
-    ++allocated_;
-    buffer_.reserve(options_.chunk_bytes);
-    return true;
-  }
-
-  // The channel has a slot for every chunk buffer (max_chunks) and for the
-  // end of every connection it holds (a new connection waits for room).
-  void hand_over(tcp_chunk&& c) {
-    while (!full_.try_push(std::move(c))) std::this_thread::yield();
-    ring();
-  }
-  void ring() noexcept {
-    if (doorbell* b = bell_.load(std::memory_order_acquire)) b->ring();
-  }
   void end_connection() {
     if (!open_) return;
     open_ = false;
-    hand_over(tcp_chunk{tcp_chunk::kind::connection_end, connection_, {}});
+    // The channel keeps a slot for the end of every connection it holds.
+    handoff_.hand_over(tcp_chunk{tcp_chunk::kind::connection_end, connection_, {}});
   }
 
   void finish(const std::string& why) {
@@ -278,26 +259,23 @@ class tcp_reader {
     end_connection();
     end_reason_ = why;
     ended_.store(true, std::memory_order_release);
-    ring();
+    handoff_.ring();
     ctx_.stop();
   }
 
   tcp_endpoint at_;
   tcp_options options_;
-  spsc_channel<tcp_chunk> full_;     // I/O thread -> worker
-  spsc_channel<std::string> empty_;  // worker -> I/O thread
+  chunk_handoff<tcp_chunk> handoff_;  // I/O thread -> worker
   boost::asio::io_context ctx_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer timer_;
   duration backoff_;
   std::string buffer_;
-  std::size_t allocated_ = 0;
   std::uint64_t connection_ = 0;
   bool open_ = false;
   bool done_ = false;
   std::string end_reason_;
   std::atomic<bool> ended_{false};
-  std::atomic<doorbell*> bell_{nullptr};
   std::atomic<std::uint64_t> connected_{0};
   std::atomic<std::uint64_t> failed_{0};
   std::thread thread_;
@@ -322,11 +300,9 @@ class tcp_source : public source_base<tcp_source<Decoder, DeadLetters>> {
   /// stopping the stream.
   template <class F>
   [[nodiscard]] auto dead_letters_to(F&& out) && {
-    static_assert(std::is_invocable_v<std::remove_reference_t<F>&, const dead_letter&>,
-                  "laminar: dead_letters_to(out): out must be callable with a const laminar::dead_letter&");
     expect_not_started("dead_letters_to");
     return tcp_source<Decoder, detail::side_output_holder_t<F>>(
-        at_, decoding_.take_decoder(), options_, detail::hold_side_output(std::forward<F>(out)), stop_);
+        at_, decoding_.take_decoder(), options_, detail::hold_dead_letters(std::forward<F>(out)), stop_);
   }
   /// Ends the stream once `stop` is requested (after the records that
   /// arrived before it).
@@ -343,25 +319,15 @@ class tcp_source : public source_base<tcp_source<Decoder, DeadLetters>> {
     detail::tcp_reader& r = reader();
     std::size_t n = 0;
     while (n < max_records && !ended_) {
-      const std::string_view rest(buf_.data() + at_byte_, buf_.size() - at_byte_);
-      std::optional<frame> fr;
-      if (!rest.empty()) {
-        try {
-          fr = next_frame_of(decoding_.decoder(), rest, false);
-        } catch (const framing_error& e) {
-          fail("cannot cut records out of it at byte offset " + std::to_string(offset_) + ": " + e.what());
-        }
-      }
-      if (fr) {
-        if (deliver(chain, rest, *fr)) ++n;
-        if constexpr (stopping_chain<Chain>) {
-          if (chain.stop_requested()) break;
-        }
-        continue;
-      }
-      if (rest.size() >= options_.max_record_bytes) {
-        fail("no record ends within " + std::to_string(options_.max_record_bytes) + " bytes of byte offset " +
-             std::to_string(offset_) + " (max_record_bytes)");
+      switch (read_next(chain, false)) {
+        case detail::read_step::delivered:
+          ++n;
+          if constexpr (stopping_chain<Chain>) {
+            if (chain.stop_requested()) return n;
+          }
+          continue;
+        case detail::read_step::held_back: continue;
+        case detail::read_step::need_bytes: break;
       }
       detail::tcp_chunk c;
       if (!r.chunks().try_pop(c)) {
@@ -375,15 +341,16 @@ class tcp_source : public source_base<tcp_source<Decoder, DeadLetters>> {
       switch (c.what) {
         case detail::tcp_chunk::kind::bytes:
           if (c.connection != connection_) start_connection(c.connection);
-          if (at_byte_ != 0) {  // drop what was consumed, keep a partial record
-            buf_.erase(0, at_byte_);
-            at_byte_ = 0;
-          }
+          // Drop what was framed, keep a partial record.
+          buf_.erase(0, static_cast<std::size_t>(decoding_.position().offset - buf_base_));
+          buf_base_ = decoding_.position().offset;
           buf_.append(c.data);
           r.recycle(std::move(c.data));
           break;
         case detail::tcp_chunk::kind::connection_end:
-          if (end_connection(chain)) ++n;
+          // Bytes left over are the connection's last record, whole or not.
+          if (read_next(chain, true) == detail::read_step::delivered) ++n;
+          start_connection(c.connection);
           break;
       }
     }
@@ -421,57 +388,30 @@ class tcp_source : public source_base<tcp_source<Decoder, DeadLetters>> {
   }
 
   template <class Chain>
-  bool deliver(Chain& chain, std::string_view rest, const frame& fr) {
-    const std::string_view payload = rest.substr(fr.payload_begin, fr.payload_size);
-    const std::uint64_t at_offset = offset_;
-    at_byte_ += fr.size;
-    offset_ += fr.size;
-    ++record_;
-    return decoding_.template deliver<tcp_error>(chain, payload, at_offset, record_, [this] { return where(); },
-                                                 "tcp source: ");
-  }
-
-  // The connection ended: bytes left over are its last record, whole or not.
-  template <class Chain>
-  bool end_connection(Chain& chain) {
-    const std::string_view rest(buf_.data() + at_byte_, buf_.size() - at_byte_);
-    bool emitted = false;
-    if (!rest.empty()) {
-      std::optional<frame> fr;
-      try {
-        fr = next_frame_of(decoding_.decoder(), rest, true);
-      } catch (const framing_error& e) {
-        fail(std::string("its last bytes cannot be cut into a record: ") + e.what());
-      }
-      if (fr) emitted = deliver(chain, rest, *fr);
-    }
-    // A codec that frames itself may leave bytes it cannot frame: refused with the rest.
-    buf_.clear();
-    at_byte_ = 0;
-    return emitted;
+  detail::read_step read_next(Chain& chain, bool at_end) {
+    const auto at = static_cast<std::size_t>(decoding_.position().offset - buf_base_);
+    const std::string_view unread(buf_.data() + at, buf_.size() - at);
+    return decoding_.template read_next<tcp_error>(chain, unread, at_end, options_.max_record_bytes,
+                                                   [this] { return where(); }, "tcp source: ");
   }
 
   void start_connection(std::uint64_t connection) {
     connection_ = connection;
-    offset_ = record_ = 0;
+    decoding_.start_stream();
     buf_.clear();
-    at_byte_ = 0;
+    buf_base_ = 0;
   }
 
   [[nodiscard]] std::string where() const { return "tcp " + at_.name() + " connection " + std::to_string(connection_); }
-
-  [[noreturn]] void fail(const std::string& what) const { throw tcp_error("tcp source: " + where() + ": " + what); }
 
   tcp_endpoint at_;
   tcp_options options_;
   detail::record_decoding<Decoder, DeadLetters> decoding_;
   std::stop_token stop_;
   std::unique_ptr<detail::tcp_reader> reader_;
-  std::string buf_;            // the current connection's bytes not yet framed, from at_byte_
-  std::size_t at_byte_ = 0;
+  std::string buf_;  // the connection's bytes from buf_base_ on (the next record's: decoding_.position())
+  std::uint64_t buf_base_ = 0;
   std::uint64_t connection_ = 0;
-  std::uint64_t offset_ = 0;   // of the next record in its connection's stream
-  std::uint64_t record_ = 0;   // records (frames) of the connection
   bool ended_ = false;
 };
 
@@ -482,23 +422,14 @@ namespace detail {
 class tcp_writer {
  public:
   tcp_writer(tcp_endpoint at, tcp_options options)
-      : at_(std::move(at)),
-        options_(options),
-        full_(channel_slots(options.max_chunks)),
-        empty_(channel_slots(options.max_chunks)),
-        socket_(ctx_) {
-    for (std::size_t i = 0; i < options_.max_chunks; ++i) {
-      std::string b;
-      b.reserve(options_.chunk_bytes);
-      (void)empty_.try_push(std::move(b));
-    }
+      : at_(std::move(at)), options_(options), handoff_(options.max_chunks, options.chunk_bytes), socket_(ctx_) {
     thread_ = std::thread([this] { run(); });
   }
   tcp_writer(const tcp_writer&) = delete;
   tcp_writer& operator=(const tcp_writer&) = delete;
   ~tcp_writer() {
     stop_.store(true, std::memory_order_release);
-    full_.wake_waiters();
+    handoff_.items().wake_waiters();
     thread_.join();
   }
 
@@ -506,7 +437,7 @@ class tcp_writer {
   /// backpressure); throws the writer's error, if it failed.
   std::string take_buffer() {
     std::string b;
-    while (!empty_.try_pop(b)) {
+    while (!handoff_.take_buffer(b)) {
       check();
       std::this_thread::yield();
     }
@@ -515,7 +446,7 @@ class tcp_writer {
   void write(std::string&& chunk) {
     check();
     queued_.fetch_add(1, std::memory_order_relaxed);
-    while (!full_.try_push(std::move(chunk))) std::this_thread::yield();  // a slot per buffer
+    handoff_.hand_over(std::move(chunk));
   }
   /// Nothing queued: the writer waits for work.
   [[nodiscard]] bool idle() const noexcept { return queued_.load(std::memory_order_acquire) == 0; }
@@ -538,16 +469,15 @@ class tcp_writer {
   void run() {
     std::string chunk;
     while (true) {
-      if (!full_.try_pop(chunk)) {
+      if (!handoff_.items().try_pop(chunk)) {
         if (stop_.load(std::memory_order_acquire)) return;
-        full_.wait_for_data(wait_policy::park, &stop_);
+        handoff_.items().wait_for_data(wait_policy::park, &stop_);
         continue;
       }
       while (!write_whole(chunk)) {
         if (stop_.load(std::memory_order_acquire) || failed_.load(std::memory_order_relaxed)) return;
       }
-      chunk.clear();
-      (void)empty_.try_push(std::move(chunk));
+      handoff_.recycle(std::move(chunk));
       queued_.fetch_sub(1, std::memory_order_release);
     }
   }
@@ -588,8 +518,7 @@ class tcp_writer {
 
   tcp_endpoint at_;
   tcp_options options_;
-  spsc_channel<std::string> full_;   // worker -> writer
-  spsc_channel<std::string> empty_;  // writer -> worker
+  chunk_handoff<std::string> handoff_;  // worker -> writer thread
   boost::asio::io_context ctx_;
   boost::asio::ip::tcp::socket socket_;
   duration backoff_ = options_.backoff_min;

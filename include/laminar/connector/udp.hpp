@@ -37,7 +37,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -52,13 +51,13 @@
 
 #include "laminar/channel/spsc.hpp"
 #include "laminar/connector/dead_letter.hpp"
+#include "laminar/connector/detail/chunk_handoff.hpp"
 #include "laminar/connector/detail/record_decoding.hpp"
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/error.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/core/source.hpp"
 #include "laminar/runtime/doorbell.hpp"
-#include "laminar/serde/frame.hpp"
 
 namespace laminar {
 
@@ -158,7 +157,7 @@ class sequence_tracker {
 class udp_reader {
  public:
   udp_reader(const udp_endpoint& at, const udp_options& options)
-      : options_(options), full_(options.max_datagrams * 2), empty_(options.max_datagrams * 2), socket_(ctx_), timer_(ctx_) {
+      : options_(options), handoff_(options.max_datagrams, options.max_datagram_bytes), socket_(ctx_), timer_(ctx_) {
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(at.host, ec);
     if (ec) throw udp_error("udp source: '" + at.host + "' is not an IP address: " + ec.message());
@@ -186,12 +185,9 @@ class udp_reader {
     thread_.join();
   }
 
-  spsc_channel<std::string>& datagrams() noexcept { return full_; }
-  void recycle(std::string&& b) noexcept {
-    b.clear();
-    (void)empty_.try_push(std::move(b));
-  }
-  void attach(doorbell* bell) noexcept { bell_.store(bell, std::memory_order_release); }
+  spsc_channel<std::string>& datagrams() noexcept { return handoff_.items(); }
+  void recycle(std::string&& b) noexcept { handoff_.recycle(std::move(b)); }
+  void attach(doorbell* bell) noexcept { handoff_.attach(bell); }
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// Receiving failed for good ("" while it works).
@@ -200,20 +196,14 @@ class udp_reader {
 
  private:
   void receive() {
-    if (buffer_.capacity() == 0) {
-      if (!empty_.try_pop(buffer_)) {
-        if (allocated_ >= options_.max_datagrams) {
-          // Every buffer is with the worker: the kernel's buffer takes the
-          // next datagrams, or drops them (a gap the sequence shows).
-          timer_.expires_after(std::chrono::microseconds(200));
-          timer_.async_wait([this](const boost::system::error_code& e) {
-            if (!e) receive();
-          });
-          return;
-        }
-        ++allocated_;
-        buffer_.reserve(options_.max_datagram_bytes);
-      }
+    if (buffer_.capacity() == 0 && !handoff_.take_buffer(buffer_)) {
+      // Every buffer is with the worker: the kernel's buffer takes the
+      // next datagrams, or drops them (a gap the sequence shows).
+      timer_.expires_after(std::chrono::microseconds(200));
+      timer_.async_wait([this](const boost::system::error_code& e) {
+        if (!e) receive();
+      });
+      return;
     }
     buffer_.resize(options_.max_datagram_bytes);
     socket_.async_receive(boost::asio::buffer(buffer_.data(), buffer_.size()),
@@ -222,33 +212,25 @@ class udp_reader {
                             if (e && e != boost::asio::error::message_size) {
                               failure_ = "receiving failed: " + e.message();
                               failed_.store(true, std::memory_order_release);
-                              ring();
+                              handoff_.ring();
                               return;
                             }
                             buffer_.resize(n);
-                            while (!full_.try_push(std::move(buffer_))) std::this_thread::yield();  // a slot per buffer
+                            handoff_.hand_over(std::move(buffer_));
                             buffer_ = std::string();
-                            ring();
                             receive();
                           });
   }
-  void ring() noexcept {
-    if (doorbell* b = bell_.load(std::memory_order_acquire)) b->ring();
-  }
-
   udp_options options_;
-  spsc_channel<std::string> full_;
-  spsc_channel<std::string> empty_;
+  chunk_handoff<std::string> handoff_;  // I/O thread -> worker
   boost::asio::io_context ctx_;
   boost::asio::ip::udp::socket socket_;
   boost::asio::steady_timer timer_;
   std::string buffer_;
-  std::size_t allocated_ = 0;
   std::uint16_t port_ = 0;
   std::string name_;
   std::string failure_;
   std::atomic<bool> failed_{false};
-  std::atomic<doorbell*> bell_{nullptr};
   std::thread thread_;
 };
 
@@ -294,11 +276,9 @@ class udp_source : public source_base<udp_source<Decoder, Sequence, DeadLetters,
   /// Records the decoder refuses to `out` (dead_letter) instead of failing.
   template <class F>
   [[nodiscard]] auto dead_letters_to(F&& out) && {
-    static_assert(std::is_invocable_v<std::remove_reference_t<F>&, const dead_letter&>,
-                  "laminar: dead_letters_to(out): out must be callable with a const laminar::dead_letter&");
     return udp_source<Decoder, Sequence, detail::side_output_holder_t<F>, Reports>(
         std::move(reader_), decoding_.take_decoder(), std::move(sequence_),
-        detail::hold_side_output(std::forward<F>(out)), std::move(reports_), stop_);
+        detail::hold_dead_letters(std::forward<F>(out)), std::move(reports_), stop_);
   }
   /// Ends the stream once `stop` is requested (after what has arrived).
   [[nodiscard]] udp_source until(std::stop_token stop) && {
@@ -319,32 +299,18 @@ class udp_source : public source_base<udp_source<Decoder, Sequence, DeadLetters,
           break;
         }
         ++datagram_;
-        at_ = 0;
-        record_ = 0;
+        decoding_.start_stream();
       }
-      const std::string_view rest(pending_.data() + at_, pending_.size() - at_);
-      std::optional<frame> fr;
-      try {
-        fr = next_frame_of(decoding_.decoder(), rest, true);  // a datagram is whole
-      } catch (const framing_error& e) {
-        throw udp_error(where() + ": " + e.what());
-      }
-      if (!fr) {
-        reader_->recycle(std::move(pending_));
-        pending_ = std::string();
-        continue;
-      }
-      const std::string_view payload = rest.substr(fr->payload_begin, fr->payload_size);
-      const std::uint64_t offset = at_;
-      at_ += fr->size;
-      ++record_;
-      if (deliver(chain, payload, offset)) ++n;
-      if (at_ >= pending_.size()) {
-        reader_->recycle(std::move(pending_));
+      const detail::read_step step = read_next(chain);
+      if (step == detail::read_step::need_bytes || decoding_.position().offset >= pending_.size()) {
+        reader_->recycle(std::move(pending_));  // read to its end
         pending_ = std::string();
       }
-      if constexpr (stopping_chain<Chain>) {
-        if (chain.stop_requested()) break;
+      if (step == detail::read_step::delivered) {
+        ++n;
+        if constexpr (stopping_chain<Chain>) {
+          if (chain.stop_requested()) break;
+        }
       }
     }
     return n;
@@ -383,17 +349,21 @@ class udp_source : public source_base<udp_source<Decoder, Sequence, DeadLetters,
 
   DeadLetters take_dead() { return decoding_.take_dead(); }
 
-  // Decodes, checks the sequence, passes on: true when the record went on.
+  // The datagram's next record: decoded, checked against the sequence and
+  // passed on (delivered), or not (held_back: refused, or a duplicate).
   template <class Chain>
-  bool deliver(Chain& chain, std::string_view payload, std::uint64_t offset) {
+  detail::read_step read_next(Chain& chain) {
+    const auto at = static_cast<std::size_t>(decoding_.position().offset);
+    const std::string_view unread(pending_.data() + at, pending_.size() - at);
+    const auto where = [this] { return this->where(); };
+    // A datagram is whole: a record its end cuts off is refused.
     if constexpr (!sequenced) {
-      return decoding_.template deliver<udp_error>(chain, payload, offset, record_, [this] { return where(); },
-                                                   "udp source: ");
+      return decoding_.template read_next<udp_error>(chain, unread, true, unread.size(), where, "udp source: ");
     } else {
       sequence_gate<Chain> gate{this, &chain};
-      return decoding_.template deliver<udp_error>(gate, payload, offset, record_, [this] { return where(); },
-                                                   "udp source: ") &&
-             gate.passed;
+      const detail::read_step step =
+          decoding_.template read_next<udp_error>(gate, unread, true, unread.size(), where, "udp source: ");
+      return step == detail::read_step::delivered && !gate.passed ? detail::read_step::held_back : step;
     }
   }
 
@@ -432,10 +402,8 @@ class udp_source : public source_base<udp_source<Decoder, Sequence, DeadLetters,
   Reports reports_;
   std::stop_token stop_;
   detail::sequence_tracker tracker_;
-  std::string pending_;  // the datagram being decoded
-  std::size_t at_ = 0;
+  std::string pending_;  // the datagram being decoded (the next record's offset: decoding_.position())
   std::uint64_t datagram_ = 0;
-  std::uint64_t record_ = 0;  // frames of the datagram
   std::uint64_t gaps_ = 0, missing_ = 0, duplicates_ = 0, reordered_ = 0;
   bool ended_ = false;
 };

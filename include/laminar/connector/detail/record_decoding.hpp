@@ -1,12 +1,16 @@
-// What every source connector does with a frame's bytes: decode them with
-// its decoder (a codec, or a function that throws to refuse), hand the
-// record to the chain, or refuse it: a dead letter to the program's output,
-// or (failing fast) the connector's error, naming the same.
+// What every source connector does with the bytes it reads: cut the next
+// frame out of them (serde/frame.hpp), decode it with its decoder (a codec,
+// or a function that throws to refuse), hand the record to the chain, or
+// refuse it: a dead letter to the program's output, or (failing fast) the
+// connector's error, naming the same. The connectors differ only in where
+// the bytes come from (a file's blocks, a connection's chunks, datagrams).
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -16,6 +20,7 @@
 #include "laminar/core/checkpoint.hpp"
 #include "laminar/core/side_output.hpp"
 #include "laminar/serde/decode_error.hpp"
+#include "laminar/serde/frame.hpp"
 
 namespace laminar::detail {
 
@@ -52,7 +57,32 @@ concept has_header_row = requires(const D& d, std::string_view row) {
   { d.is_header(row) } -> std::convertible_to<bool>;
 };
 
-/// A source's decoder, its dead-letter output and its counts.
+/// How a source holds the output given to .dead_letters_to(out): a
+/// callable taking a dead_letter, or a side_records<dead_letter> by
+/// reference (checkpointed with the source).
+template <class F>
+side_output_holder_t<F> hold_dead_letters(F&& out) {
+  static_assert(std::is_invocable_v<std::remove_reference_t<F>&, const dead_letter&>,
+                "laminar: dead_letters_to(out): out must be callable with a const laminar::dead_letter&");
+  return hold_side_output(std::forward<F>(out));
+}
+
+/// Where a source is in the stream it reads (a file, a connection, a
+/// datagram).
+struct stream_position {
+  std::uint64_t offset = 0;  // the byte offset of the next frame
+  std::uint64_t record = 0;  // the frames read before it
+};
+
+/// What read_next did.
+enum class read_step : std::uint8_t {
+  need_bytes,  // no whole frame in the bytes given
+  delivered,   // a record went into the chain
+  held_back,   // a frame was read: a header row, or a record refused
+};
+
+/// A source's decoder, its dead-letter output, its position in the stream
+/// it reads and its counts.
 template <class Decoder, class DeadLetters>
 class record_decoding {
  public:
@@ -65,10 +95,59 @@ class record_decoding {
   Decoder&& take_decoder() noexcept { return std::move(decoder_); }
   DeadLetters&& take_dead() noexcept { return std::move(dead_); }
 
-  /// The `record`-th frame (1-based) of its file or connection, at byte
-  /// `offset`: into the chain (true), skipped as a header row, or refused.
-  /// `where()` names the file or connection; failing fast, a refusal
-  /// throws Error(prefix + the dead letter's message).
+  /// The position in the current stream; start_stream() starts another.
+  [[nodiscard]] const stream_position& position() const noexcept { return at_; }
+  void start_stream(stream_position at = {}) noexcept { at_ = at; }
+
+  /// Cuts the next frame out of `rest` (the stream's bytes from
+  /// position().offset on; `at_end`: no more follow), moves past it and
+  /// delivers it. need_bytes when `rest` holds no whole frame; then more
+  /// than `max_record_bytes` bytes are an error (the framing is lost), as
+  /// is a stream the codec cannot cut (framing_error). `where()` names the
+  /// stream; errors are Error(prefix + where() + ": " + what).
+  template <class Error, class Chain, class Where>
+  read_step read_next(Chain& chain, std::string_view rest, bool at_end, std::size_t max_record_bytes, Where&& where,
+                      const char* prefix) {
+    std::optional<frame> fr;
+    if (!rest.empty()) {
+      try {
+        fr = next_frame_of(decoder_, rest, at_end);
+      } catch (const framing_error& e) {
+        throw Error(prefix + where() + ": cannot cut records out of it at byte offset " + std::to_string(at_.offset) +
+                    ": " + e.what());
+      }
+    }
+    if (!fr) {
+      if (!at_end && rest.size() >= max_record_bytes) {
+        throw Error(prefix + where() + ": no record ends within " + std::to_string(max_record_bytes) +
+                    " bytes of byte offset " + std::to_string(at_.offset) + " (max_record_bytes)");
+      }
+      return read_step::need_bytes;
+    }
+    const std::uint64_t offset = at_.offset;
+    at_.offset += fr->size;
+    ++at_.record;
+    return deliver<Error>(chain, rest.substr(fr->payload_begin, fr->payload_size), offset, at_.record, where, prefix)
+               ? read_step::delivered
+               : read_step::held_back;
+  }
+
+  /// Records handed on, and records refused (dead letters).
+  [[nodiscard]] std::uint64_t emitted() const noexcept { return emitted_; }
+  [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
+
+  void save_state(state_writer& w) const {
+    w(emitted_, refused_);
+    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).save_state(w);
+  }
+  void load_state(state_reader& r) {
+    r(emitted_, refused_);
+    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).load_state(r);
+  }
+
+ private:
+  // The `record`-th frame (1-based) of its stream, at byte `offset`: into
+  // the chain (true), skipped as a header row, or refused.
   template <class Error, class Chain, class Where>
   bool deliver(Chain& chain, std::string_view payload, std::uint64_t offset, std::uint64_t record, Where&& where,
                const char* prefix) {
@@ -91,20 +170,6 @@ class record_decoding {
     return true;
   }
 
-  /// Records handed on, and records refused (dead letters).
-  [[nodiscard]] std::uint64_t emitted() const noexcept { return emitted_; }
-  [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
-
-  void save_state(state_writer& w) const {
-    w(emitted_, refused_);
-    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).save_state(w);
-  }
-  void load_state(state_reader& r) {
-    r(emitted_, refused_);
-    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).load_state(r);
-  }
-
- private:
   decoded<value_type> decode(std::string_view bytes) {
     if constexpr (decoding_codec<Decoder>) {
       return decoder_.decode(bytes);
@@ -119,6 +184,7 @@ class record_decoding {
 
   Decoder decoder_;
   DeadLetters dead_;
+  stream_position at_;
   std::uint64_t emitted_ = 0;
   std::uint64_t refused_ = 0;
 };
