@@ -1,5 +1,6 @@
 // Writes the seed corpus of the fuzz targets, fuzz/corpus/<target>/, with
-// the library's own writers: encoded records (csv_decode, json_decode), a
+// the library's own writers: encoded records (csv_decode, json_decode,
+// binary_decode, debezium_decode), a
 // snapshot file (snapshot_read), checkpoint directories written by
 // checkpoint_store, a delta chain included, packed in checkpoint_read's
 // input format, and logs written by write_ahead_log, packed in wal_read's;
@@ -24,7 +25,9 @@
 #include "laminar/checkpoint/store.hpp"
 #include "laminar/checkpoint/wal.hpp"
 #include "laminar/core/snapshot.hpp"
+#include "laminar/serde/binary.hpp"
 #include "laminar/serde/csv.hpp"
+#include "laminar/serde/debezium.hpp"
 #include "laminar/serde/json.hpp"
 #include "stages.hpp"
 
@@ -179,6 +182,67 @@ void text_seeds() {
   seed("json_decode", "invalid-range", R"({"sym":"\u00e9\ud83d\ude00","dir":300,"at":{"px":-1e308,"qty":18446744073709551615,"weight":1},"hidden":false,"ts":0,"ttl":0,"venue":4294967296,"note":""})");
 }
 
+void binary_seeds() {
+  const laminar::binary_codec<laminar_fuzz::feed_quote> quotes;
+  const laminar::binary_codec<laminar_fuzz::wire_tick> ticks;
+  laminar_fuzz::feed_quote q;
+  q.sym = {'A', 'B', 'C', 0, 0, 0};
+  q.dir = side::sell;
+  q.bid = {101.25, 300, true};
+  q.ask = {101.5, -7, false};
+  q.flags = {true, false};
+  q.weight = -0.0F;
+  q.ts = laminar::timestamp::from_nanos(1'700'000'000'000'000'000);
+  q.ttl = laminar::duration::max();
+  q.venue = 65535;
+  laminar_fuzz::wire_tick t;
+  t.seq = 42;
+  t.px = 1e300;
+  t.ts = laminar::timestamp::min();
+  t.qty = -1;
+  t.venue = 7;
+  t.buy = true;
+  t.level = 255;
+  std::string stream;
+  quotes.encode(q, stream);
+  ticks.encode(t, stream);
+  seed("binary_decode", "valid-one-of-each", stream);
+  std::string two_ticks;
+  ticks.encode(t, two_ticks);
+  t.buy = false;
+  ticks.encode(t, two_ticks);
+  seed("binary_decode", "valid-two-ticks", two_ticks);
+  std::string bad_bool = two_ticks;
+  bad_bool[laminar::binary_frame_header_bytes + 30] = 2;  // wire_tick::buy
+  seed("binary_decode", "invalid-bool", bad_bool);
+  seed("binary_decode", "invalid-cut", stream.substr(0, stream.size() - 5));
+  seed("binary_decode", "invalid-too-large", std::string("\xff\xff\x00\x00" "abc", 7));
+}
+
+void debezium_seeds() {
+  const laminar::debezium_codec<order> cdc;
+  const std::vector<order> o = orders();
+  using event = laminar::debezium_event<order>;
+  event created = event::created(o[0]);
+  created.ts_ms = 1'700'000'000'123;
+  created.source_ts_ms = 1'700'000'000'000;
+  const event all[] = {created, event::read(o[1]), event::updated(o[2], o[3]), event::deleted(o[0]),
+                       event::truncated(), event::tombstone()};
+  int n = 0;
+  for (const event& e : all) {
+    std::string line;
+    cdc.encode(e, line);
+    line.pop_back();
+    seed("debezium_decode", "valid-" + std::to_string(n++), line);
+  }
+  seed("debezium_decode", "valid-envelope",
+       R"({"schema":{"type":"struct","fields":[]},"payload":{"before":null,"after":{"sym":"A","dir":1,"at":{"px":1,"qty":2,"weight":0.5},"hidden":false,"ts":1,"ttl":2,"venue":3,"note":"n"},"source":{"ts_ms":4},"op":"c","ts_ms":5}})");
+  seed("debezium_decode", "invalid-update-without-before",
+       R"({"before":null,"after":{"sym":"A","dir":1,"at":{"px":1,"qty":2,"weight":0.5},"hidden":false,"ts":1,"ttl":2,"venue":3,"note":"n"},"op":"u"})");
+  seed("debezium_decode", "invalid-op", R"({"before":null,"after":null,"op":"x"})");
+  seed("debezium_decode", "invalid-not-json", R"({"payload":{"op":"c",)");
+}
+
 void snapshot_seeds() {
   const std::string bytes = make_snapshot(7, 1, true).to_bytes();
   seed("snapshot_read", "valid", bytes);
@@ -276,6 +340,8 @@ int main(int argc, char** argv) {
   out_root = argv[1];
   const fs::path scratch = laminar_fuzz::scratch_dir("make_seeds");
   text_seeds();
+  binary_seeds();
+  debezium_seeds();
   snapshot_seeds();
   checkpoint_seeds(scratch);
   wal_seeds(scratch);

@@ -8,6 +8,7 @@
 
 #include <cereal/types/optional.hpp>  // the checkpoint archive of std::optional fields (wal_read)
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -49,6 +50,54 @@ constexpr auto laminar_fields(const order*) {
                            field_named("hidden", &order::hidden), field_named("ts", &order::ts),
                            field_named("ttl", &order::ttl), field_named("lot", &order::lot),
                            field_named("venue", &order::venue), field_named("note", &order::note));
+}
+
+// Fixed-size records for the binary codec: one padded in memory (decoded
+// field by field), one laid out as on the wire (decoded with one copy once
+// its bools are checked).
+struct quote_side {
+  double px = 0;
+  std::int32_t qty = 0;
+  bool firm = false;
+};
+constexpr auto laminar_fields(const quote_side*) {
+  return laminar::describe(laminar::field_named("px", &quote_side::px), laminar::field_named("qty", &quote_side::qty),
+                           laminar::field_named("firm", &quote_side::firm));
+}
+struct feed_quote {
+  std::array<char, 6> sym{};
+  side dir = side::buy;
+  quote_side bid;
+  quote_side ask;
+  std::array<bool, 2> flags{};
+  float weight = 0;
+  laminar::timestamp ts;
+  laminar::duration ttl;
+  std::uint16_t venue = 0;
+};
+constexpr auto laminar_fields(const feed_quote*) {
+  using laminar::field_named;
+  return laminar::describe(field_named("sym", &feed_quote::sym), field_named("dir", &feed_quote::dir),
+                           field_named("bid", &feed_quote::bid), field_named("ask", &feed_quote::ask),
+                           field_named("flags", &feed_quote::flags), field_named("weight", &feed_quote::weight),
+                           field_named("ts", &feed_quote::ts), field_named("ttl", &feed_quote::ttl),
+                           field_named("venue", &feed_quote::venue));
+}
+struct wire_tick {
+  std::uint64_t seq = 0;
+  double px = 0;
+  laminar::timestamp ts;
+  std::int32_t qty = 0;
+  std::uint16_t venue = 0;
+  bool buy = false;
+  std::uint8_t level = 0;
+};
+constexpr auto laminar_fields(const wire_tick*) {
+  using laminar::field_named;
+  return laminar::describe(field_named("seq", &wire_tick::seq), field_named("px", &wire_tick::px),
+                           field_named("ts", &wire_tick::ts), field_named("qty", &wire_tick::qty),
+                           field_named("venue", &wire_tick::venue), field_named("buy", &wire_tick::buy),
+                           field_named("level", &wire_tick::level));
 }
 
 // Equality for the round trips: a NaN equals a NaN (of any sign or

@@ -15,7 +15,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
 laminar_require_packages clang-16 libclang-rt-16-dev libcereal-dev liburing-dev nlohmann-json3-dev libsimdjson-dev
 
-all_targets=(csv_decode json_decode snapshot_read checkpoint_read wal_read)
+all_targets=(csv_decode json_decode binary_decode debezium_decode snapshot_read checkpoint_read wal_read)
 seconds="${1:-60}"
 [ $# -gt 0 ] && shift
 case "$seconds" in

@@ -49,12 +49,26 @@ TEST_CASE("json: the form of a record; none, missing and unknown members") {
   order o{"AB", serde_test::side::sell, {1.5, 2}, std::nullopt, true, timestamp::from_nanos(10), 7};
   std::string line;
   json.encode(o, line);
-  CHECK(line == R"({"at":{"px":1.5,"qty":2},"dir":-1,"hidden":true,"limit":null,"sym":"AB","ts":10,"venue":7})" "\n");
+  CHECK(line == R"({"sym":"AB","dir":-1,"at":{"px":1.5,"qty":2},"limit":null,"hidden":true,"ts":10,"venue":7})" "\n");
   // limit missing, an unknown member, CRLF, spaces: the same record.
   decoded<order> d = json.decode(R"( { "sym": "AB", "dir": -1, "at": {"px": 1.5, "qty": 2}, "hidden": true,)"
                                  R"( "ts": 10, "venue": 7, "exchange": "X" } )" "\r");
   REQUIRE_MESSAGE(d.ok(), d.error().message());
   CHECK(d.value() == o);
+  // Escapes; a whole double keeps a fraction; JSON has no NaN or infinity.
+  order p = o;
+  p.sym = std::string("q\"b\\s/\n\t\x01\x1f\xc3\xa9", 12);
+  p.at.px = 2;
+  p.limit = -0.0;
+  line.clear();
+  json.encode(p, line);
+  CHECK(line == R"({"sym":"q\"b\\s/\n\t\u0001\u001f)" "\xc3\xa9" R"(","dir":-1,"at":{"px":2.0,"qty":2},"limit":-0.0,)"
+                R"("hidden":true,"ts":10,"venue":7})" "\n");
+  p.at.px = std::numeric_limits<double>::quiet_NaN();
+  p.limit = std::numeric_limits<double>::infinity();
+  line.clear();
+  json.encode(p, line);
+  CHECK(line.find(R"("at":{"px":null,"qty":2},"limit":null,)") != std::string::npos);
   // An integer is a number for a double field.
   decoded<order> e = json.decode(R"({"sym":"AB","dir":-1,"at":{"px":3,"qty":2},"hidden":true,"ts":10,"venue":7,"limit":4})");
   REQUIRE(e.ok());
@@ -105,11 +119,13 @@ TEST_CASE("json: every malformed line is a decode_error naming the field or the 
   REQUIRE_FALSE(junk.ok());
   CHECK(junk.error().position == 12);
   CHECK_FALSE(json.decode("").ok());
-  // A string that is not UTF-8 cannot be JSON text: encoding says so.
+  // A string that is not UTF-8 cannot be JSON text: encoding says so,
+  // naming the field, and appends nothing.
   order bad;
   bad.sym = "\xff";
-  std::string out;
-  CHECK_THROWS_AS(json.encode(bad, out), usage_error);
+  std::string out = "kept\n";
+  CHECK_THROWS_WITH_AS(json.encode(bad, out), doctest::Contains("the string field 'sym' is not valid UTF-8"), usage_error);
+  CHECK(out == "kept\n");
 }
 
 TEST_CASE("json: a field's error is at the byte where its value starts; a missing member's where its object does") {

@@ -160,12 +160,7 @@ class debezium_codec {
   /// whitespace (a line end) is ignored.
   [[nodiscard]] decoded<debezium_event<T>> decode(std::string_view message) const {
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(message.begin(), message.end());
-    } catch (const nlohmann::json::parse_error& e) {
-      // e.byte counts from 1; the error is at the byte before it.
-      return decode_error{"", e.byte == 0 ? 0 : static_cast<std::size_t>(e.byte - 1), "not JSON: " + reason_of(e)};
-    }
+    if (std::optional<decode_error> not_json = detail::parse_json_text(message, j)) return std::move(*not_json);
     if (j.is_null()) return debezium_event<T>::tombstone();
     if (!j.is_object()) return decode_error{"", 0, std::string("expected an object, found ") + detail::json_kind(j)};
     const nlohmann::json* payload = &j;
@@ -179,30 +174,48 @@ class debezium_codec {
     return decode_payload(*payload);
   }
 
-  /// Appends `event` as one payload (schemas.enable=false) on one line:
-  /// {"after":...,"before":...,"op":"u","source":{...},"ts_ms":...} and
-  /// '\n'; a tombstone is the line "null". As json_codec, a string field
-  /// that is not UTF-8 is a usage_error.
+  /// Appends `event` as one payload (schemas.enable=false) on one line, its
+  /// members in Debezium's order:
+  /// {"before":...,"after":...,"source":{"ts_ms":...},"op":"u","ts_ms":...}
+  /// and '\n' (a truncate has no before and after); a tombstone is the
+  /// line "null". As json_codec, a string field that is not UTF-8 is a
+  /// usage_error naming it (and nothing is appended).
   void encode(const debezium_event<T>& event, std::string& out) const {
     if (event.op() == debezium_op::tombstone) {
       out += "null\n";
       return;
     }
-    nlohmann::json payload = nlohmann::json::object();
-    payload["op"] = to_string(event.op());
-    nlohmann::json source = nlohmann::json::object();
-    if (event.source_ts_ms) source["ts_ms"] = *event.source_ts_ms;
-    payload["source"] = std::move(source);
-    if (event.ts_ms) payload["ts_ms"] = *event.ts_ms;
-    if (event.op() != debezium_op::truncate) {
-      payload["before"] = nullptr;
-      payload["after"] = nullptr;
-      for (const change<T>& row : event.rows()) {
-        const bool old = row.kind == change_kind::update_before || row.kind == change_kind::remove;
-        payload[old ? "before" : "after"] = detail::to_json_value(static_cast<const T&>(row));
+    const std::size_t start = out.size();
+    try {
+      out += '{';
+      if (event.op() != debezium_op::truncate) {
+        const T* before = nullptr;
+        const T* after = nullptr;
+        for (const change<T>& row : event.rows()) {
+          const bool old = row.kind == change_kind::update_before || row.kind == change_kind::remove;
+          (old ? before : after) = &static_cast<const T&>(row);
+        }
+        append_row("\"before\":", before, out);
+        append_row(",\"after\":", after, out);
+        out += ',';
       }
+      out += "\"source\":{";
+      if (event.source_ts_ms) {
+        out += "\"ts_ms\":";
+        detail::format_scalar(*event.source_ts_ms, out);
+      }
+      out += "},\"op\":\"";
+      out += to_string(event.op());
+      out += '"';
+      if (event.ts_ms) {
+        out += ",\"ts_ms\":";
+        detail::format_scalar(*event.ts_ms, out);
+      }
+      out += "}\n";
+    } catch (...) {
+      out.resize(start);
+      throw;
     }
-    dump(payload, out);
   }
 
   /// Appends one row as an event: +I as a create, -D as a delete. An
@@ -309,21 +322,13 @@ class debezium_codec {
     return detail::from_json_value(*it, row, name, error);
   }
 
-  static void dump(const nlohmann::json& j, std::string& out) {
-    try {
-      out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
-    } catch (const nlohmann::json::type_error& e) {
-      throw usage_error(
-          std::string("laminar: debezium_codec: a string field is not valid UTF-8, which JSON text must be: ") + e.what());
+  static void append_row(const char* member, const T* row, std::string& out) {
+    out += member;
+    if (row == nullptr) {
+      out += "null";
+    } else {
+      detail::append_json_value(*row, out, detail::json_path{});
     }
-    out += '\n';
-  }
-
-  // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-  static std::string reason_of(const nlohmann::json::parse_error& e) {
-    std::string_view w = e.what();
-    if (const std::size_t close = w.find("] "); close != std::string_view::npos) w.remove_prefix(close + 2);
-    return std::string(w);
   }
 
   debezium_format format_;

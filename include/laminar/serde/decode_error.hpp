@@ -45,6 +45,10 @@ class decoded {
     if (!ok()) fail();
     return *std::get_if<0>(&v_);
   }
+  [[nodiscard]] const T& value() const& {
+    if (!ok()) fail();
+    return *std::get_if<0>(&v_);
+  }
   [[nodiscard]] T&& value() && { return std::move(value()); }
   /// Why it failed (an empty error when it did not).
   [[nodiscard]] const decode_error& error() const noexcept {

@@ -69,26 +69,124 @@ namespace laminar {
 
 namespace detail {
 
+// Where a value is: its member's name (for the error's field) and its
+// place among its object's members (to find its bytes again), up to the
+// root (no parent). Lives on the stack of a walk.
+struct json_path {
+  const json_path* parent = nullptr;
+  std::string_view name;
+  std::size_t ordinal = 0;
+
+  // "outer.inner", and the ordinals from the root down.
+  void spell(std::string& field, std::vector<std::size_t>& ordinals) const {
+    if (parent == nullptr) return;
+    parent->spell(field, ordinals);
+    if (!field.empty()) field += '.';
+    field += name;
+    ordinals.push_back(ordinal);
+  }
+};
+
+// ---- encoding: JSON text written directly ----
+
+// Appends `text` as a JSON string: quoted, with '"', '\\' and the control
+// characters escaped (\n, \t... or \u00XX), every other byte as it is
+// (the caller knows the bytes are UTF-8).
+inline void append_json_string(std::string_view text, std::string& out) {
+  out += '"';
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + from, i - from);
+    from = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default: {
+        static constexpr char hex[] = "0123456789abcdef";
+        const char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+        out.append(escaped, sizeof escaped);
+      }
+    }
+  }
+  out.append(text.data() + from, text.size() - from);
+  out += '"';
+}
+
+// Appends a field's value as JSON text: a described record as an object
+// whose members are its fields in description order. The `path` to the field
+// (outer.inner) is spelled only for the error about a string that is not UTF-8.
 template <class V>
-nlohmann::json to_json_value(const V& v) {
+void append_json_value(const V& v, std::string& out, const json_path& path) {
   if constexpr (described_record<V>) {
-    nlohmann::json object = nlohmann::json::object();
-    for_each_field(v, [&object](std::string_view name, const auto& value) {
-      object[std::string(name)] = to_json_value(value);
+    out += '{';
+    bool first = true;
+    for_each_field(v, [&](std::string_view field, const auto& value) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(field, out);  // a name is the program's own text: not checked for UTF-8
+      out += ':';
+      append_json_value(value, out, json_path{&path, field, 0});
     });
-    return object;
+    out += '}';
   } else if constexpr (is_optional_scalar<V>) {
-    return v ? to_json_value(*v) : nlohmann::json(nullptr);
-  } else if constexpr (std::same_as<V, timestamp> || std::same_as<V, duration>) {
-    return v.nanos();
-  } else if constexpr (std::is_enum_v<V>) {
-    return static_cast<std::underlying_type_t<V>>(v);
+    if (v) {
+      append_json_value(*v, out, path);
+    } else {
+      out += "null";
+    }
+  } else if constexpr (std::same_as<V, std::string>) {
+    if (!simdjson::validate_utf8(v.data(), v.size())) {
+      std::string field;
+      std::vector<std::size_t> ordinals;
+      path.spell(field, ordinals);
+      throw usage_error("laminar: json: the string field '" + field + "' is not valid UTF-8, which JSON text must be");
+    }
+    append_json_string(v, out);
+  } else if constexpr (std::is_floating_point_v<V>) {
+    if (!std::isfinite(v)) {
+      out += "null";  // JSON has no NaN or infinity
+      return;
+    }
+    const std::size_t start = out.size();
+    format_scalar(v, out);  // the shortest text that reads back the same
+    // Written with a fraction (1.0, not 1), so it reads as a number with one.
+    if (out.find_first_of(".e", start) == std::string::npos) out += ".0";
+  } else if constexpr (std::same_as<V, bool> || std::same_as<V, timestamp> || std::same_as<V, duration> ||
+                       std::is_enum_v<V> || std::is_integral_v<V>) {
+    format_scalar(v, out);
   } else {
     static_assert(text_scalar<V>,
                   "laminar: json_codec: a field must be a number, bool, enum, std::string, timestamp, duration, a "
                   "std::optional of one, or a described record");
-    return v;
   }
+}
+
+// Parses `text` with nlohmann into `j`, or says why it cannot: not JSON
+// (at the byte where parsing stopped), or a number beyond double. Never
+// throws for the text.
+inline std::optional<decode_error> parse_json_text(std::string_view text, nlohmann::json& j) {
+  // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+  const auto reason_of = [](const nlohmann::json::exception& e) {
+    std::string_view what = e.what();
+    if (const std::size_t close = what.find("] "); close != std::string_view::npos) what.remove_prefix(close + 2);
+    return std::string(what);
+  };
+  try {
+    j = nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte counts from 1; the error is at the byte before it.
+    return decode_error{"", e.byte == 0 ? 0 : static_cast<std::size_t>(e.byte - 1), "not JSON: " + reason_of(e)};
+  } catch (const nlohmann::json::exception& e) {  // a number beyond double (out_of_range 406)
+    return decode_error{"", 0, "a number out of range: " + reason_of(e)};
+  }
+  return std::nullopt;
 }
 
 // JSON's name for what a value is, for a decode error.
@@ -200,24 +298,6 @@ bool from_json_value(const nlohmann::json& j, V& v, const std::string& path, dec
 }
 
 // ---- decoding on simdjson ----
-
-// Where a value is: its member's name (for the error's field) and its
-// place among its object's members (to find its bytes again), up to the
-// root (no parent). Lives on the stack of the walk.
-struct json_path {
-  const json_path* parent = nullptr;
-  std::string_view name;
-  std::size_t ordinal = 0;
-
-  // "outer.inner", and the ordinals from the root down.
-  void spell(std::string& field, std::vector<std::size_t>& ordinals) const {
-    if (parent == nullptr) return;
-    parent->spell(field, ordinals);
-    if (!field.empty()) field += '.';
-    field += name;
-    ordinals.push_back(ordinal);
-  }
-};
 
 // Why a walk failed: the field, what was expected, and the value's place
 // (its members' ordinals from the root), turned into a byte offset once.
@@ -492,14 +572,16 @@ class json_decode_buffers {
 template <described_record T>
 class json_codec {
  public:
-  /// Appends `record` as one JSON object, and '\n'.
-  /// JSON text is UTF-8: a string field that is not is a usage_error.
+  /// Appends `record` as one JSON object (its fields in description
+  /// order), and '\n'. JSON text is UTF-8: a string field that is not is a
+  /// usage_error naming it (and nothing is appended).
   void encode(const T& record, std::string& out) const {
+    const std::size_t start = out.size();
     try {
-      out += detail::to_json_value(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
-    } catch (const nlohmann::json::type_error& e) {
-      throw usage_error(std::string("laminar: json_codec: a string field is not valid UTF-8, which JSON text must be: ") +
-                        e.what());
+      detail::append_json_value(record, out, detail::json_path{});
+    } catch (...) {
+      out.resize(start);
+      throw;
     }
     out += '\n';
   }
@@ -525,25 +607,11 @@ class json_codec {
  private:
   [[nodiscard]] static decoded<T> decode_with_nlohmann(std::string_view line) {
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line.begin(), line.end());
-    } catch (const nlohmann::json::parse_error& e) {
-      // e.byte counts from 1; the error is at the byte before it.
-      return decode_error{"", e.byte == 0 ? 0 : static_cast<std::size_t>(e.byte - 1), "not JSON: " + reason_of(e)};
-    } catch (const nlohmann::json::exception& e) {  // a number beyond double (out_of_range 406)
-      return decode_error{"", 0, "a number out of range: " + reason_of(e)};
-    }
+    if (std::optional<decode_error> not_json = detail::parse_json_text(line, j)) return std::move(*not_json);
     T record{};
     decode_error error;
     if (!detail::from_json_value(j, record, "", error)) return error;
     return record;
-  }
-
-  // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-  static std::string reason_of(const nlohmann::json::exception& e) {
-    std::string_view what = e.what();
-    if (const std::size_t close = what.find("] "); close != std::string_view::npos) what.remove_prefix(close + 2);
-    return std::string(what);
   }
 
   mutable detail::json_decode_buffers buffers_;
