@@ -8,7 +8,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
-laminar_require_packages make g++ cmake clang-16 libclang-rt-16-dev libcereal-dev libnuma-dev liburing-dev libboost-dev doctest-dev nlohmann-json3-dev libsimdjson-dev python3
+laminar_require_packages make g++ cmake clang-16 libclang-rt-16-dev libcereal-dev libnuma-dev liburing-dev libboost-dev doctest-dev nlohmann-json3-dev libsimdjson-dev librdkafka-dev python3
 
 jobs="$(laminar_jobs)"
 cd "$root"
@@ -42,6 +42,10 @@ run_preset clang-asan -- -LE "packaging|crash|compile_fail"
 # a smoke run that replays every regression seed; scripts/fuzz.sh runs them longer.
 echo "==== laminar: fuzz smoke ===="
 bash scripts/fuzz.sh 5
-# ThreadSanitizer builds and runs the tests labelled 'concurrency'.
-run_preset tsan concurrency_tests channel_tests fallback_tests checkpoint_tests connector_tests -- -L concurrency
+# ThreadSanitizer builds and runs the tests labelled 'concurrency', but the
+# Kafka ones: Debian's librdkafka is not built for TSan, and a client made
+# under it crashes at once. The Kafka source's threads meet through the
+# same chunk hand-off as the TCP and UDP sources, which TSan does run.
+run_preset tsan concurrency_tests channel_tests fallback_tests checkpoint_tests connector_tests -- -L concurrency \
+  -E "^connector_tests:kafka"
 echo "==== laminar: all test configurations passed ===="

@@ -215,7 +215,7 @@ class tcp_reader {
 
   void read() {
     if (done_) return;
-    if (buffer_.capacity() == 0 && !handoff_.take_buffer(buffer_)) {
+    if (!holding_ && !handoff_.take_buffer(buffer_)) {
       // Every chunk is with the worker: stop reading (the socket's buffer
       // fills and holds the sender back) and look again shortly.
       timer_.expires_after(std::chrono::microseconds(200));
@@ -224,6 +224,7 @@ class tcp_reader {
       });
       return;
     }
+    holding_ = true;
     buffer_.resize(options_.chunk_bytes);
     socket_.async_read_some(boost::asio::buffer(buffer_.data(), buffer_.size()),
                             [this](const boost::system::error_code& e, std::size_t n) {
@@ -232,6 +233,7 @@ class tcp_reader {
                                 buffer_.resize(n);
                                 handoff_.hand_over(tcp_chunk{tcp_chunk::kind::bytes, connection_, std::move(buffer_)});
                                 buffer_ = std::string();
+                                holding_ = false;
                               }
                               if (e) {
                                 end_connection();
@@ -271,6 +273,7 @@ class tcp_reader {
   boost::asio::steady_timer timer_;
   duration backoff_;
   std::string buffer_;
+  bool holding_ = false;  // buffer_ is one of the handoff's (an empty string is not)
   std::uint64_t connection_ = 0;
   bool open_ = false;
   bool done_ = false;

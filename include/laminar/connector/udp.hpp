@@ -196,7 +196,7 @@ class udp_reader {
 
  private:
   void receive() {
-    if (buffer_.capacity() == 0 && !handoff_.take_buffer(buffer_)) {
+    if (!holding_ && !handoff_.take_buffer(buffer_)) {
       // Every buffer is with the worker: the kernel's buffer takes the
       // next datagrams, or drops them (a gap the sequence shows).
       timer_.expires_after(std::chrono::microseconds(200));
@@ -205,6 +205,7 @@ class udp_reader {
       });
       return;
     }
+    holding_ = true;
     buffer_.resize(options_.max_datagram_bytes);
     socket_.async_receive(boost::asio::buffer(buffer_.data(), buffer_.size()),
                           [this](const boost::system::error_code& e, std::size_t n) {
@@ -218,6 +219,7 @@ class udp_reader {
                             buffer_.resize(n);
                             handoff_.hand_over(std::move(buffer_));
                             buffer_ = std::string();
+                            holding_ = false;
                             receive();
                           });
   }
@@ -227,6 +229,7 @@ class udp_reader {
   boost::asio::ip::udp::socket socket_;
   boost::asio::steady_timer timer_;
   std::string buffer_;
+  bool holding_ = false;  // buffer_ is one of the handoff's (an empty string is not)
   std::uint16_t port_ = 0;
   std::string name_;
   std::string failure_;

@@ -132,27 +132,15 @@ class record_decoding {
                : read_step::held_back;
   }
 
-  /// Records handed on, and records refused (dead letters).
-  [[nodiscard]] std::uint64_t emitted() const noexcept { return emitted_; }
-  [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
-
-  void save_state(state_writer& w) const {
-    w(emitted_, refused_);
-    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).save_state(w);
-  }
-  void load_state(state_reader& r) {
-    r(emitted_, refused_);
-    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).load_state(r);
-  }
-
- private:
-  // The `record`-th frame (1-based) of its stream, at byte `offset`: into
-  // the chain (true), skipped as a header row, or refused.
+  /// A record already cut out (a message): the `record`-th (1-based) of its
+  /// stream, at `offset`: into the chain (true), skipped as a header row
+  /// (the first of its stream, unless !may_be_header), or refused. `where()` names the stream; failing fast, a refusal throws
+  /// Error(prefix + the dead letter's message).
   template <class Error, class Chain, class Where>
   bool deliver(Chain& chain, std::string_view payload, std::uint64_t offset, std::uint64_t record, Where&& where,
-               const char* prefix) {
+               const char* prefix, bool may_be_header = true) {
     if constexpr (has_header_row<Decoder>) {
-      if (record == 1 && decoder_.is_header(payload)) return false;
+      if (may_be_header && record == 1 && decoder_.is_header(payload)) return false;
     }
     decoded<value_type> d = decode(payload);
     if (!d.ok()) {
@@ -170,6 +158,20 @@ class record_decoding {
     return true;
   }
 
+  /// Records handed on, and records refused (dead letters).
+  [[nodiscard]] std::uint64_t emitted() const noexcept { return emitted_; }
+  [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
+
+  void save_state(state_writer& w) const {
+    w(emitted_, refused_);
+    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).save_state(w);
+  }
+  void load_state(state_reader& r) {
+    r(emitted_, refused_);
+    if constexpr (stateful_side_output<DeadLetters>) side_output_target(dead_).load_state(r);
+  }
+
+ private:
   decoded<value_type> decode(std::string_view bytes) {
     if constexpr (decoding_codec<Decoder>) {
       return decoder_.decode(bytes);
