@@ -158,6 +158,7 @@ class kafka_reader {
   kafka_reader& operator=(const kafka_reader&) = delete;
   ~kafka_reader() {
     quit_.store(true, std::memory_order_release);
+    rd_kafka_yield(consumer_.get());  // out of a poll now, not at its timeout
     thread_.join();
   }
 
@@ -299,7 +300,9 @@ class kafka_reader {
       return;
     }
     if (paused_) resume();
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), buffer_.empty() ? 50 : 1);
+    // Waits for messages while the chunk is empty; with messages in it,
+    // hands it over as soon as no more are ready.
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), buffer_.empty() ? 10 : 0);
     if (m == nullptr) {
       hand_over_partial();  // a quiet topic: what has arrived goes now
       return;
