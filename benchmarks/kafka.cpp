@@ -57,6 +57,7 @@ std::uint64_t produce(rd_kafka_t* producer, std::size_t n) {
   const char* names[] = {"AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA", "AVGO"};
   std::mt19937_64 rng(42);
   const json_codec<trade> json;
+  const std::string topic = "trades";
   std::string line;
   std::uint64_t qty = 0;
   double px = 100;
@@ -68,10 +69,8 @@ std::uint64_t produce(rd_kafka_t* producer, std::size_t n) {
     line.clear();
     json.encode(t, line);
     line.pop_back();
-    while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("trades"),
-                             RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(i % partitions)),
-                             RD_KAFKA_V_VALUE(line.data(), line.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    while (detail::kafka_produce(producer, topic, static_cast<std::int32_t>(i % partitions), line) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(producer, 10);
     }
   }

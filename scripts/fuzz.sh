@@ -54,11 +54,12 @@ cxxflags+=(${FUZZ_CXXFLAGS:-})
 libs=(-lsimdjson -luring -pthread)
 
 failed=()
-# One target at a time: the builds are a few seconds each, and the machine
-# may be busy with others.
+# The builds side by side (FUZZ_JOBS, the cores by default), then the runs
+# one at a time.
+echo "==== fuzz: build ${targets[*]}"
+printf '%s\n' "${targets[@]}" |
+  xargs -P "${FUZZ_JOBS:-$(laminar_jobs)}" -I '{}' clang++-16 "${cxxflags[@]}" "fuzz/{}.cpp" -o "$out/{}" "${libs[@]}"
 for t in "${targets[@]}"; do
-  echo "==== fuzz: $t: build"
-  clang++-16 "${cxxflags[@]}" "fuzz/$t.cpp" -o "$out/$t" "${libs[@]}"
   corpus="$out/corpus/$t"
   artifacts="$out/artifacts/$t"
   rm -rf "$corpus"

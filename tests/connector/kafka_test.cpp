@@ -54,11 +54,7 @@ struct mock_kafka {
     REQUIRE(rd_kafka_mock_topic_create(cluster, name.c_str(), partitions, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   void produce(const std::string& topic, std::int32_t partition, const std::string& value, std::int64_t ts_ms = 0) {
-    const rd_kafka_resp_err_t err =
-        rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts_ms), RD_KAFKA_V_END);
-    REQUIRE(err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(detail::kafka_produce(producer.get(), topic, partition, value, ts_ms) == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   void flush() const { REQUIRE(rd_kafka_flush(producer.get(), 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR); }
   kafka_source_options options(const std::string& topic, const std::string& group = {}) const {

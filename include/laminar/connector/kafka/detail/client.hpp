@@ -6,8 +6,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,6 +65,32 @@ inline kafka_handle make_kafka_client(rd_kafka_type_t type, kafka_conf conf, con
   if (k == nullptr) throw kafka_error(who + ": cannot make the client: " + why);
   (void)conf.release();  // rd_kafka_new owns it now
   return kafka_handle(k);
+}
+
+/// Queues one message (its bytes copied) for `topic`'s `partition`
+/// (RD_KAFKA_PARTITION_UA: the partitioner's choice), with a timestamp in
+/// ms (0: now). rd_kafka_produceva, not the RD_KAFKA_V_ macros, which use a
+/// GNU extension that -Wpedantic refuses. RD_KAFKA_RESP_ERR__QUEUE_FULL
+/// when the producer's queue is full (poll it, then try again).
+inline rd_kafka_resp_err_t kafka_produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
+                                         std::string_view value, std::int64_t timestamp_ms = 0) {
+  rd_kafka_vu_t vu[5] = {};
+  vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vu[0].u.cstr = topic.c_str();
+  vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+  vu[1].u.i32 = partition;
+  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[2].u.mem.ptr = const_cast<char*>(value.data());  // copied (RD_KAFKA_MSG_F_COPY), not written
+  vu[2].u.mem.size = value.size();
+  vu[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vu[3].u.i = RD_KAFKA_MSG_F_COPY;
+  vu[4].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+  vu[4].u.i64 = timestamp_ms;
+  rd_kafka_error_t* e = rd_kafka_produceva(producer, vu, 5);
+  if (e == nullptr) return RD_KAFKA_RESP_ERR_NO_ERROR;
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+  rd_kafka_error_destroy(e);
+  return code;
 }
 
 }  // namespace detail
