@@ -8,6 +8,9 @@
 # Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]   (default 60 s, all targets)
 # FUZZ_RUNS=N stops a target after N executions (SECONDS still bounds it):
 # FUZZ_RUNS=10000000 bash scripts/fuzz.sh 14400 csv_decode
+# FUZZ_TIMEOUT=S: an input running longer than S seconds of wall time is a
+# finding (10 unless set; a long run beside other work, at low priority,
+# wants more: a starved process is not a slow decoder).
 # Extra compiler flags: FUZZ_CXXFLAGS. The seed corpus holds each input that
 # once found a bug (regression-*): every run replays them first.
 set -euo pipefail
@@ -71,7 +74,7 @@ for t in "${targets[@]}"; do
   start=$SECONDS
   runs=()
   [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
-  "$out/$t" "${runs[@]}" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+  "$out/$t" "${runs[@]}" -max_total_time="$seconds" -print_final_stats=1 -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || rc=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   # The seconds it ran: fewer than asked when it stopped at a finding.
