@@ -304,3 +304,37 @@ TEST_CASE("kafka: settings and topics that cannot work are clear errors") {
   CHECK_THROWS_WITH_AS(drive(p, [] { return false; }),
                        doctest::Contains("kafka source 't': reading the topic's metadata failed"), kafka_error);
 }
+
+TEST_CASE("kafka: in a graph, a completed checkpoint commits the source's offsets; a new member starts there") {
+  mock_kafka kafka;
+  kafka.topic("fills", 2);
+  for (std::uint32_t i = 0; i < 200; ++i) kafka.produce("fills", static_cast<std::int32_t>(i % 2), json_of(i));
+  kafka.flush();
+  std::atomic<std::size_t> n{0};
+  std::stop_source stop;
+  graph g(runtime_options{.workers = 2});
+  auto in = g.source("fills", from_kafka(kafka.options("fills", "graph-group"), json_codec<order>{}).until(stop.get_token()));
+  g.node("count", in, sink([&](const order&) { ++n; }));
+  g.start();
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (n.load() < 200 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  REQUIRE(n.load() == 200);
+  const std::uint64_t id = g.checkpoint();
+  while (!g.completed_checkpoint(id) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  REQUIRE(g.completed_checkpoint(id));
+  std::this_thread::sleep_for(500ms);  // the I/O thread sends the commit
+  stop.request_stop();
+  g.wait();
+
+  for (std::uint32_t i = 200; i < 210; ++i) kafka.produce("fills", static_cast<std::int32_t>(i % 2), json_of(i));
+  kafka.flush();
+  std::vector<std::uint32_t> got;
+  std::stop_source stop2;
+  auto p = from_kafka(kafka.options("fills", "graph-group"), json_codec<order>{}).until(stop2.get_token()) |
+           sink([&](const order& o) { got.push_back(o.venue); });
+  drive(p, [&] { return got.size() >= 10; });
+  stop2.request_stop();
+  drive(p, [] { return false; }, 5s);
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::uint32_t>{200, 201, 202, 203, 204, 205, 206, 207, 208, 209});
+}
